@@ -1,0 +1,1 @@
+"""Pure campaign logic: no Telegram, no database, no clock."""

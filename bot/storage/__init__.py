@@ -1,0 +1,1 @@
+"""SQLModel tables and the queries over them: the only place with select()."""

@@ -1,0 +1,244 @@
+"""The database tables: supporters, their history, campaigns, asks and what came of them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Ask states. "holdout" rows are assigned but never sent, so reports can compare against them.
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+SKIPPED = "skipped"
+UNKNOWN = "unknown"
+HOLDOUT = "holdout"
+CANCELLED = "cancelled"
+FINAL_ASK_STATES = frozenset({SENT, FAILED, SKIPPED, UNKNOWN, HOLDOUT, CANCELLED})
+
+
+class Supporter(SQLModel, table=True):
+    """A person the organisation knows, reachable once they have started the bot."""
+
+    __tablename__ = "supporter"
+    __table_args__ = (
+        Index("ix_supporter_reachable", "chat_id", "opted_out_at", "blocked_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str | None = Field(default=None, max_length=120, unique=True)
+    telegram_user_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, unique=True, nullable=True)
+    )
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    username: str | None = Field(default=None, max_length=64, index=True)
+    first_name: str = Field(default="", max_length=200)
+    last_name: str = Field(default="", max_length=200)
+    language: str = Field(default="en", max_length=8)
+    timezone: str | None = Field(default=None, max_length=64)
+    source: str | None = Field(default=None, max_length=120)
+    start_payload: str | None = Field(default=None, max_length=64)
+    consented_at: datetime | None = None
+    opted_out_at: datetime | None = None
+    blocked_at: datetime | None = None
+    forgotten_at: datetime | None = None
+    created_at: datetime
+    engagement_score: float = Field(default=0.0, index=True)
+    rfm_score: int = Field(default=0)
+    last_interaction_at: datetime | None = None
+    interaction_count: int = Field(default=0)
+    gift_count: int = Field(default=0)
+    gift_total_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    last_gift_at: datetime | None = None
+    last_asked_at: datetime | None = Field(default=None, index=True)
+
+
+class SupporterTag(SQLModel, table=True):
+    """A free-form label on a supporter (member, volunteer, press, ...)."""
+
+    __tablename__ = "supporter_tag"
+    __table_args__ = (Index("ix_supporter_tag_tag", "tag", "supporter_id"),)
+
+    supporter_id: int = Field(foreign_key="supporter.id", primary_key=True, ondelete="CASCADE")
+    tag: str = Field(primary_key=True, max_length=64)
+
+
+class Interaction(SQLModel, table=True):
+    """One thing a supporter did with the organisation: a visit, a comment, a reply, a gift."""
+
+    __tablename__ = "interaction"
+    __table_args__ = (
+        Index("ix_interaction_kind_supporter", "kind", "supporter_id", "occurred_at"),
+        Index("ix_interaction_supporter_kind", "supporter_id", "kind", "occurred_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    supporter_id: int = Field(foreign_key="supporter.id", ondelete="CASCADE")
+    kind: str = Field(max_length=64)
+    detail: str | None = Field(default=None, max_length=500)
+    sentiment: str | None = Field(default=None, max_length=16)
+    occurred_at: datetime
+    source: str | None = Field(default=None, max_length=120)
+
+
+class Campaign(SQLModel, table=True):
+    """The run-time state of a campaign whose spec lives in a YAML file."""
+
+    __tablename__ = "campaign"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    title: str = Field(default="", max_length=300)
+    state: str = Field(default="draft", max_length=16)
+    spec_yaml: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    spec_hash: str = Field(default="", max_length=64)
+    audience_size: int = 0
+    created_at: datetime
+    launched_at: datetime | None = None
+    paused_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Ask(SQLModel, table=True):
+    """One personal message to one supporter: the unit that is sent, tracked and credited."""
+
+    __tablename__ = "ask"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "supporter_id", "step", name="uq_ask_campaign_supporter_step"),
+        Index("ix_ask_due", "state", "due_at"),
+        Index("ix_ask_campaign_state", "campaign_id", "state"),
+        Index("ix_ask_supporter_sent", "supporter_id", "sent_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    supporter_id: int | None = Field(default=None, foreign_key="supporter.id", ondelete="SET NULL")
+    arm: str = Field(max_length=64)
+    step: str = Field(default="ask", max_length=64)
+    rule: str | None = Field(default=None, max_length=200)
+    language: str = Field(default="en", max_length=8)
+    token: str = Field(max_length=32, unique=True)
+    state: str = Field(default=PENDING, max_length=16)
+    due_at: datetime
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    attempts: int = 0
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    failure_reason: str | None = Field(default=None, max_length=300)
+    worker: str | None = Field(default=None, max_length=64)
+
+
+class BroadcastPost(SQLModel, table=True):
+    """A campaign's one-to-many post to a channel or group, tracked like an ask."""
+
+    __tablename__ = "broadcast_post"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE", index=True)
+    chat: str = Field(max_length=120)
+    token: str = Field(max_length=32, unique=True)
+    state: str = Field(default=PENDING, max_length=16)
+    due_at: datetime
+    sent_at: datetime | None = None
+    telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    reach: int | None = None
+    failure_reason: str | None = Field(default=None, max_length=300)
+
+
+class Reply(SQLModel, table=True):
+    """One message in a supporter conversation: theirs, or a staff answer relayed back."""
+
+    __tablename__ = "reply"
+    __table_args__ = (Index("ix_reply_relay", "relay_message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    supporter_id: int | None = Field(
+        default=None, foreign_key="supporter.id", ondelete="CASCADE", index=True
+    )
+    ask_id: int | None = Field(default=None, foreign_key="ask.id", ondelete="SET NULL", index=True)
+    campaign_id: int | None = Field(
+        default=None, foreign_key="campaign.id", ondelete="SET NULL", index=True
+    )
+    direction: str = Field(default="in", max_length=8)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    classification: str | None = Field(default=None, max_length=16)
+    telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    relay_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    staff_user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    answered_at: datetime | None = None
+    received_at: datetime
+
+
+class Click(SQLModel, table=True):
+    """A tap on a tracked link, counted once per token per short interval."""
+
+    __tablename__ = "click"
+    __table_args__ = (Index("ix_click_token_time", "token", "clicked_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=32)
+    ask_id: int | None = Field(default=None, foreign_key="ask.id", ondelete="SET NULL", index=True)
+    post_id: int | None = Field(default=None, foreign_key="broadcast_post.id", ondelete="SET NULL")
+    campaign_id: int | None = Field(
+        default=None, foreign_key="campaign.id", ondelete="SET NULL", index=True
+    )
+    supporter_id: int | None = Field(default=None, foreign_key="supporter.id", ondelete="SET NULL")
+    clicked_at: datetime
+    user_agent: str | None = Field(default=None, max_length=300)
+
+
+class Donation(SQLModel, table=True):
+    """A gift from any source, credited to the ask or post that earned it where possible."""
+
+    __tablename__ = "donation"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_event_id", name="uq_donation_provider_event"),
+        Index("ix_donation_campaign", "campaign_id", "donated_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    provider_event_id: str = Field(max_length=200)
+    supporter_id: int | None = Field(
+        default=None, foreign_key="supporter.id", ondelete="SET NULL", index=True
+    )
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    donated_at: datetime
+    reference: str | None = Field(default=None, max_length=64)
+    ask_id: int | None = Field(default=None, foreign_key="ask.id", ondelete="SET NULL", index=True)
+    post_id: int | None = Field(default=None, foreign_key="broadcast_post.id", ondelete="SET NULL")
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
+    attribution: str = Field(default="unattributed", max_length=16)
+    recorded_at: datetime
+
+
+class AuditEntry(SQLModel, table=True):
+    """A staff action, allowed or refused, for the record."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor_user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    actor_name: str | None = Field(default=None, max_length=200)
+    action: str = Field(max_length=64)
+    campaign: str | None = Field(default=None, max_length=120)
+    allowed: bool = True
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class JobRun(SQLModel, table=True):
+    """A periodic job's completed period, so it runs once per period across restarts."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job", "period", name="uq_job_run_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=64)
+    period: str = Field(max_length=64)
+    ran_at: datetime
