@@ -111,6 +111,7 @@ class Ask(SQLModel, table=True):
         Index("ix_ask_due", "state", "due_at"),
         Index("ix_ask_campaign_state", "campaign_id", "state"),
         Index("ix_ask_supporter_sent", "supporter_id", "sent_at"),
+        Index("ix_ask_message", "chat_id", "telegram_message_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,0 +1,1 @@
+"""Typer commands, one module per feature, registered in bot/cli.py."""

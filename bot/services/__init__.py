@@ -1,0 +1,1 @@
+"""Use cases that join the domain, storage and the Telegram sender."""

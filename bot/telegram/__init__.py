@@ -1,0 +1,1 @@
+"""python-telegram-bot glue: the application, handlers and the sender."""
