@@ -6,8 +6,9 @@ import io
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
@@ -133,7 +134,8 @@ def _draw_conversion(ax: Axes, arms: Sequence[ArmSeries]) -> None:
 
 
 def _wrap(name: str) -> str:
-    return "\n".join(textwrap.wrap(name, _LABEL_WIDTH)) or name
+    short = textwrap.shorten(name, _LABEL_WIDTH * 3, placeholder="…")
+    return "\n".join(textwrap.wrap(short, _LABEL_WIDTH)) or name
 
 
 def _thin(count: int) -> list[int]:
@@ -142,6 +144,11 @@ def _thin(count: int) -> list[int]:
     if count <= _MAX_POINTS:
         return list(range(count))
     return sorted({round(k * (count - 1) / (_MAX_POINTS - 1)) for k in range(_MAX_POINTS)})
+
+
+def _seconds(when: datetime) -> float:
+    # Matplotlib reads naive datetimes as UTC; do the same so sorting matches the drawing.
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _no_data(ax: Axes, message: str) -> None:
@@ -158,7 +165,9 @@ def _draw_gifts(ax: Axes, arms: Sequence[ArmSeries], currency: str | None) -> No
         {arm.currency for arm in arms if arm.currency != currency and arm.gift_amounts}
     )
     note = f"; gifts in {', '.join(others)} not shown" if others else ""
-    ax.set_title(f"Cumulative gifts ({currency or 'no currency'}{note})", fontsize=10)
+    ax.set_title(
+        f"Cumulative gifts ({currency}{note})" if currency else "Cumulative gifts", fontsize=10
+    )
     ax.grid(color="#dddddd", linewidth=0.8)
     ax.set_axisbelow(True)
     if currency is None or not shown:
@@ -167,28 +176,33 @@ def _draw_gifts(ax: Axes, arms: Sequence[ArmSeries], currency: str | None) -> No
     decimals = minor_unit_exponent(currency)
     first = min(min(arm.gift_times) for _, arm in shown)
     last = max(max(arm.gift_times) for _, arm in shown)
+    # A single instant would give a zero-width axis; pad it to at least an hour.
+    end = first + max(last - first, timedelta(hours=1))
     for i, arm in shown:
-        gifts = sorted(zip(arm.gift_times, arm.gift_amounts, strict=True))
-        # Every line runs over the same span so their ends can be compared at a glance.
-        times = [first, *(when for when, _ in gifts), last]
-        totals = [0.0]
-        for _, amount in gifts:
-            totals.append(totals[-1] + amount / 10**decimals)
-        totals.append(totals[-1])
-        keep = _thin(len(times))
+        if len(arm.gift_times) != len(arm.gift_amounts):
+            raise ValueError(
+                f"{arm.name}: {len(arm.gift_times)} gift times but {len(arm.gift_amounts)} amounts"
+            )
+        # Sort and sum with numpy: a Python loop over a million gifts would take seconds.
+        seconds = np.fromiter((_seconds(when) for when in arm.gift_times), np.float64)
+        order = np.argsort(seconds, kind="stable")
+        totals = np.cumsum(np.asarray(arm.gift_amounts, dtype=np.int64)[order]) / 10**decimals
+        keep = _thin(len(order))
+        # Every line runs from the first gift to the common end, so ends compare at a glance.
+        times = [first, *(arm.gift_times[int(order[k])] for k in keep), end]
+        heights = [0.0, *(float(totals[k]) for k in keep), float(totals[-1])]
         ax.step(
-            date2num([times[k] for k in keep]),  # type: ignore[no-untyped-call]  # no stubs
-            [totals[k] for k in keep],
+            date2num(times),  # type: ignore[no-untyped-call]  # matplotlib.dates has no stubs
+            heights,
             where="post",
             color=_PALETTE[i % len(_PALETTE)],
             linewidth=2,
             label=f"{arm.name}: {totals[-1]:,.{decimals}f} {currency}",
         )
-    # A single instant would give a zero-width axis; pad it to at least an hour.
-    span = max(last - first, timedelta(hours=1))
+    margin = (end - first) * 0.02
     ax.set_xlim(
-        date2num(first - span * 0.02),  # type: ignore[no-untyped-call]
-        date2num(first + span * 1.02),  # type: ignore[no-untyped-call]
+        date2num(first - margin),  # type: ignore[no-untyped-call]
+        date2num(end + margin),  # type: ignore[no-untyped-call]
     )
     locator = AutoDateLocator()  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
