@@ -29,12 +29,15 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
-    """Write a timedelta back in the same short form, largest units first ("1d12h")."""
+    """Write a timedelta back in the same short form ("2w", "30d", "1d12h", "90m" as "1h30m")."""
     minutes = int(value.total_seconds() // 60)
     if minutes <= 0:
         return "0m"
+    week = 7 * 24 * 60
+    if minutes % week == 0:
+        return f"{minutes // week}w"
     parts = []
-    for unit, size in (("w", 7 * 24 * 60), ("d", 24 * 60), ("h", 60), ("m", 1)):
+    for unit, size in (("d", 24 * 60), ("h", 60), ("m", 1)):
         amount, minutes = divmod(minutes, size)
         if amount:
             parts.append(f"{amount}{unit}")

@@ -1,0 +1,384 @@
+"""Render campaign messages with sandboxed Jinja2, escaped for Telegram's HTML parse mode."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import html
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, pass_context
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from bot.domain.campaign import Campaign, Loc, SpecError
+
+TELEGRAM_LIMIT = 4096
+KNOWN_VARIABLES = frozenset(
+    {
+        "first_name", "last_name", "name", "username", "language", "organisation",
+        "campaign", "donate_link", "last", "today",
+    }
+)  # fmt: skip
+ALLOWED_TAGS = frozenset(
+    {
+        "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+        "tg-spoiler", "blockquote", "span",
+    }
+)  # fmt: skip
+MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "nl": "januari februari maart april mei juni juli augustus september oktober november "
+    "december",
+    "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+    "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre "
+    "diciembre",
+}
+FALLBACK_NAMES = {"en": "friend", "nl": "vriend", "de": "Freund", "fr": "ami", "es": "amigo"}
+_LONG_DATES = {"de": "{day}. {month} {year}", "es": "{day} de {month} de {year}"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageContext:
+    """What a message may say about one supporter; today anchors "days ago"."""
+
+    today: dt.date
+    first_name: str | None = None
+    last_name: str | None = None
+    username: str | None = None
+    language: str | None = None
+    donate_link: str = ""
+    interactions: Sequence[tuple[str, str | None, dt.date | dt.datetime]] = ()
+    """(kind, detail, occurred_at) in any order; occurred_at as a local date or time."""
+
+
+@dataclass(frozen=True)
+class LastInteraction:
+    """The supporter's most recent interaction of one kind, as templates see it."""
+
+    kind: str
+    detail: str
+    date: dt.date
+    month: str
+    year: int
+    days_ago: int
+
+
+class TemplateProblem(Exception):
+    """A message that cannot be rendered for a supporter."""
+
+    def __init__(self, message_key: str, language: str, reason: str) -> None:
+        super().__init__(f"message {message_key!r} ({language}): {reason}")
+        self.message_key = message_key
+        self.language = language
+        self.reason = reason
+
+
+class TemplateRenderError(TemplateProblem):
+    """A template that failed while rendering (unknown variable, unguarded history, ...)."""
+
+
+class TemplateTooLong(TemplateProblem):
+    """A rendered message longer than Telegram's 4096-character limit."""
+
+    def __init__(self, message_key: str, language: str, length: int) -> None:
+        super().__init__(
+            message_key,
+            language,
+            f"renders to {length} characters; Telegram allows at most {TELEGRAM_LIMIT}",
+        )
+        self.length = length
+
+
+class _Absent(StrictUndefined):
+    """A kind missing from the history: false in an {% if %}, an error anywhere else."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:  # type: ignore[override]  # falsy is the point of this class
+        return False
+
+
+class LastInteractions(Mapping[str, LastInteraction]):
+    """The `last` variable: kind -> LastInteraction, readable as last.kind or last['kind']."""
+
+    def __init__(self, items: Mapping[str, LastInteraction]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, kind: str) -> LastInteraction:
+        return self._items[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getattr__(self, kind: str) -> LastInteraction | _Absent:
+        if kind.startswith("_"):
+            raise AttributeError(kind)
+        found = self._items.get(kind)
+        if found is not None:
+            return found
+        hint = (
+            f"this supporter has no {kind!r} in their history; "
+            f"guard it with {{% if last.{kind} %}}"
+        )
+        return _Absent(hint=hint, name=kind)
+
+
+def _primary(language: str | None) -> str:
+    return (language or "en").split("-")[0]
+
+
+def month_name(month: int, language: str | None) -> str:
+    """Name a month (1-12) in a language, falling back to English."""
+    return MONTHS.get(_primary(language), MONTHS["en"]).split()[month - 1]
+
+
+def _language_of(context: Context) -> str | None:
+    value = context.get("language")
+    return value if isinstance(value, str) else None
+
+
+@pass_context
+def _month_name_filter(context: Context, value: Any, language: str | None = None) -> str:
+    month = value if isinstance(value, int) else value.month
+    return month_name(month, language or _language_of(context))
+
+
+@pass_context
+def _date_filter(
+    context: Context, value: dt.date, style: str = "long", language: str | None = None
+) -> str:
+    lang = language or _language_of(context)
+    month = month_name(value.month, lang)
+    if style == "iso":
+        return value.isoformat()
+    if style == "month":
+        return f"{month} {value.year}"
+    pattern = _LONG_DATES.get(_primary(lang), "{day} {month} {year}")
+    return pattern.format(day=value.day, month=month, year=value.year)
+
+
+def _finalize(value: Any) -> Any:
+    # An absent optional field (no last name, no username) prints as nothing, not "None".
+    return "" if value is None else value
+
+
+_ENV = ImmutableSandboxedEnvironment(
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    finalize=_finalize,
+)
+_ENV.filters["month_name"] = _month_name_filter
+_ENV.filters["date"] = _date_filter
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(source: str) -> Template:
+    return _ENV.from_string(source)
+
+
+def pick_language(campaign: Campaign, message_key: str, wanted: str | None) -> str:
+    """Choose the supporter's language if the message has it, else the campaign default."""
+    templates = campaign.messages[message_key]
+    if wanted:
+        code = wanted.strip().lower().replace("_", "-")
+        for candidate in (code, _primary(code)):
+            if candidate in templates:
+                return candidate
+    return campaign.default_language
+
+
+def _last(context: MessageContext, language: str) -> LastInteractions:
+    latest: dict[str, tuple[dt.date | dt.datetime, str | None]] = {}
+    for kind, detail, occurred_at in context.interactions:
+        seen = latest.get(kind)
+        if seen is None or _as_datetime(occurred_at) > _as_datetime(seen[0]):
+            latest[kind] = (occurred_at, detail)
+    items = {}
+    for kind, (occurred_at, detail) in latest.items():
+        day = occurred_at.date() if isinstance(occurred_at, dt.datetime) else occurred_at
+        items[kind] = LastInteraction(
+            kind=kind,
+            detail=detail or "",
+            date=day,
+            month=month_name(day.month, language),
+            year=day.year,
+            days_ago=(context.today - day).days,
+        )
+    return LastInteractions(items)
+
+
+def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    return dt.datetime.combine(value, dt.time())
+
+
+def _variables(campaign: Campaign, language: str, context: MessageContext) -> dict[str, Any]:
+    first = (context.first_name or "").strip()
+    return {
+        "first_name": first,
+        "last_name": (context.last_name or "").strip(),
+        "name": first or FALLBACK_NAMES.get(_primary(language), FALLBACK_NAMES["en"]),
+        "username": context.username or "",
+        "language": language,
+        "organisation": campaign.organisation,
+        "campaign": {"name": campaign.name, "title": campaign.title},
+        "donate_link": context.donate_link,
+        "last": _last(context, language),
+        "today": context.today,
+    }
+
+
+def telegram_length(text: str) -> int:
+    """Count a rendered HTML message as Telegram does: visible text in UTF-16 code units."""
+    visible = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return len(visible.encode("utf-16-le")) // 2
+
+
+def _render(
+    campaign: Campaign, key: str, language: str, source: str, context: MessageContext
+) -> str:
+    try:
+        text = _compile(source).render(_variables(campaign, language, context))
+    except SecurityError as exc:
+        raise TemplateRenderError(key, language, f"unsafe access blocked: {exc}") from None
+    except TemplateSyntaxError as exc:
+        reason = f"template syntax error on its line {exc.lineno}: {exc.message}"
+        raise TemplateRenderError(key, language, reason) from None
+    except Exception as exc:  # any failure inside a staff template is that template's problem
+        raise TemplateRenderError(key, language, str(exc)) from None
+    length = telegram_length(text)
+    if length > TELEGRAM_LIMIT:
+        raise TemplateTooLong(key, language, length)
+    return text
+
+
+def render_message(campaign: Campaign, message_key: str, context: MessageContext) -> str:
+    """Render a campaign message for one supporter in their language (or the default)."""
+    if message_key not in campaign.messages:
+        known = ", ".join(sorted(campaign.messages))
+        reason = f"campaign {campaign.name!r} has no such message ({known})"
+        raise TemplateRenderError(message_key, context.language or "?", reason)
+    language = pick_language(campaign, message_key, context.language)
+    source = campaign.messages[message_key][language]
+    return _render(campaign, message_key, language, source, context)
+
+
+class _TelegramHTML(HTMLParser):
+    """Collect what Telegram's HTML parse mode would refuse in a rendered message."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.open: list[str] = []
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ALLOWED_TAGS:
+            allowed = ", ".join(sorted(ALLOWED_TAGS))
+            self.problems.append(f"uses <{tag}>, which Telegram does not allow ({allowed})")
+        elif tag == "a" and not dict(attrs).get("href"):
+            self.problems.append("has an <a> without href")
+        elif tag == "span" and dict(attrs).get("class") != "tg-spoiler":
+            self.problems.append('allows <span> only as <span class="tg-spoiler">')
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            expected = f"</{self.open[-1]}>" if self.open else "no closing tag"
+            self.problems.append(f"closes </{tag}> where {expected} was expected")
+            return
+        self.open.pop()
+
+    def handle_entityref(self, name: str) -> None:
+        if name not in ("lt", "gt", "amp", "quot"):
+            self.problems.append(f"uses &{name};, which Telegram does not know; write it out")
+
+
+def telegram_html_problems(text: str) -> list[str]:
+    """List what makes a rendered message invalid for Telegram's HTML parse mode."""
+    problems = []
+    if re.search(r"&(?!#\d+;|#x[0-9a-fA-F]+;|[A-Za-z]+;)", text):
+        problems.append("has a bare '&'; write &amp;")
+    if re.search(r"<(?![A-Za-z/])", text):
+        problems.append("has a bare '<'; write &lt;")
+    parser = _TelegramHTML()
+    parser.feed(text)
+    parser.close()
+    problems += parser.problems
+    problems += [f"never closes <{tag}>" for tag in parser.open]
+    return problems
+
+
+def _samples(campaign: Campaign, language: str) -> list[tuple[str, MessageContext]]:
+    today = campaign.start.date() if campaign.start else dt.date(2026, 1, 1)
+    link = "https://bot.example.org/l/" + "x" * 22
+    rules = (*campaign.audience.any, *campaign.audience.all, *campaign.audience.exclude)
+    details = {r.interaction: r.detail for r in rules if r.interaction}
+    history = [
+        (kind, "Sample detail" if not detail or "*" in detail else detail,
+         today - dt.timedelta(days=40))
+        for kind, detail in details.items()
+    ]  # fmt: skip
+    full = MessageContext(
+        today=today, first_name="Alexandra", last_name="Jansen", username="alexandra_j",
+        language=language, donate_link=link, interactions=history,
+    )  # fmt: skip
+    empty = MessageContext(today=today, language=language, donate_link=link)
+    return [("a supporter with history", full), ("a supporter without history", empty)]
+
+
+def _problem_in(campaign: Campaign, key: str, language: str, source: str) -> str | None:
+    try:
+        unknown = meta.find_undeclared_variables(_ENV.parse(source)) - KNOWN_VARIABLES
+    except TemplateSyntaxError as exc:
+        return f"template syntax error on its line {exc.lineno}: {exc.message}"
+    for name in sorted(unknown):
+        close = difflib.get_close_matches(name, sorted(KNOWN_VARIABLES), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown variable {name!r}{hint} (known: {', '.join(sorted(KNOWN_VARIABLES))})"
+    for label, sample in _samples(campaign, language):
+        try:
+            text = _render(campaign, key, language, source, sample)
+        except TemplateTooLong as exc:
+            return (
+                f"renders to {exc.length} characters for {label}; Telegram allows {TELEGRAM_LIMIT}"
+            )
+        except TemplateProblem as exc:
+            return f"fails for {label}: {exc.reason}"
+        html_problems = telegram_html_problems(text)
+        if html_problems:
+            return f"is not valid Telegram HTML: {'; '.join(html_problems)}"
+    return None
+
+
+def template_problems(campaign: Campaign) -> list[tuple[Loc, str]]:
+    """Render every message in every language against sample supporters; list what fails."""
+    problems: list[tuple[Loc, str]] = []
+    for key, templates in campaign.messages.items():
+        for language, source in templates.items():
+            problem = _problem_in(campaign, key, language, source)
+            if problem:
+                problems.append((("messages", key, language), problem))
+    return problems
+
+
+def check_templates(campaign: Campaign, file: str | Path) -> list[SpecError]:
+    """Check every template of a campaign, as SpecErrors pointing at file:line."""
+    return [
+        SpecError(file, campaign.source_line(loc), ".".join(map(str, loc)), message)
+        for loc, message in template_problems(campaign)
+    ]

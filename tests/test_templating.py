@@ -1,0 +1,274 @@
+"""Message templates: escaping, languages, history variables, sandbox and Telegram's limits."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.domain.campaign import Campaign, load_campaign
+from bot.domain.templating import (
+    TELEGRAM_LIMIT,
+    MessageContext,
+    TemplateRenderError,
+    TemplateTooLong,
+    check_templates,
+    render_message,
+    telegram_html_problems,
+    telegram_length,
+)
+
+MUSEUM = Path(__file__).resolve().parents[1] / "campaigns" / "museum-winter-appeal.yaml"
+TODAY = date(2026, 12, 1)
+
+
+def campaign_with(messages: dict[str, dict[str, str]], **fields: object) -> Campaign:
+    """Build a valid campaign whose first message is the ask."""
+    first = next(iter(messages))
+    data: dict[str, object] = {
+        "name": "tpl",
+        "title": "Templates",
+        "organisation": "Harbour Museum",
+        "donate_url": "https://donate.example.org/x",
+        "audience": {"any": [{"interaction": "visited_exhibition"}, {"interaction": "event"}]},
+        "arms": {"specific": {"kind": "specific", "weight": 1, "message": first}},
+        "messages": messages,
+    }
+    return Campaign.model_validate(data | fields)
+
+
+def unchecked(campaign: Campaign, key: str, language: str, source: str) -> Campaign:
+    """Swap in a template without validation, as if it had slipped past the loader."""
+    messages = {k: dict(v) for k, v in campaign.messages.items()}
+    messages.setdefault(key, {})[language] = source
+    return campaign.model_copy(update={"messages": messages})
+
+
+def supporter(**fields: object) -> MessageContext:
+    """Give a supporter context dated TODAY."""
+    return MessageContext(today=TODAY, **fields)  # type: ignore[arg-type]
+
+
+def test_html_in_supporter_fields_is_escaped_but_staff_html_is_kept() -> None:
+    campaign = campaign_with({"ask": {"en": "<b>Dear</b> {{ first_name }} {{ last_name }}"}})
+    text = render_message(
+        campaign, "ask", supporter(first_name="<b>Eve</b>", last_name="Smith & Sons")
+    )
+    assert text == "<b>Dear</b> &lt;b&gt;Eve&lt;/b&gt; Smith &amp; Sons"
+    assert telegram_html_problems(text) == []
+
+
+def test_history_detail_is_escaped_too() -> None:
+    campaign = campaign_with(
+        {"ask": {"en": "{% if last.event %}{{ last.event.detail }}{% endif %}"}}
+    )
+    context = supporter(interactions=[("event", "<script>x</script>", date(2026, 5, 1))])
+    assert render_message(campaign, "ask", context) == "&lt;script&gt;x&lt;/script&gt;"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("nl", "Hallo vriend"), ("nl-BE", "Hallo vriend"), ("NL", "Hallo vriend"),
+     ("fr", "Hello friend"), (None, "Hello friend"), ("en", "Hello friend")],
+)  # fmt: skip
+def test_language_falls_back_to_the_campaign_default(language: str | None, expected: str) -> None:
+    campaign = campaign_with({"ask": {"en": "Hello {{ name }}", "nl": "Hallo {{ name }}"}})
+    assert render_message(campaign, "ask", supporter(language=language)) == expected
+
+
+def test_default_language_is_used_when_the_supporter_language_is_missing() -> None:
+    campaign = campaign_with(
+        {"ask": {"nl": "Hallo {{ name }}", "en": "Hi {{ name }}"}}, default_language="nl"
+    )
+    assert (
+        render_message(campaign, "ask", supporter(language="de", first_name="Eva")) == "Hallo Eva"
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", "March|December|1 December 2026|March 2026"),
+     ("nl", "maart|december|1 december 2026|maart 2026"),
+     ("de", "März|Dezember|1. Dezember 2026|März 2026")],
+)  # fmt: skip
+def test_month_names_and_dates_follow_the_language(language: str, expected: str) -> None:
+    source = (
+        "{% if last.visited_exhibition %}{{ last.visited_exhibition.month }}{% endif %}|"
+        "{{ today | month_name }}|{{ today | date }}|"
+        "{% if last.visited_exhibition %}{{ last.visited_exhibition.date | date('month') }}"
+        "{% endif %}"
+    )
+    campaign = campaign_with({"ask": {"en": source, language: source}})
+    context = supporter(
+        language=language, interactions=[("visited_exhibition", "Ships", date(2026, 3, 9))]
+    )
+    assert render_message(campaign, "ask", context) == expected
+
+
+def test_last_holds_the_latest_interaction_of_each_kind() -> None:
+    source = (
+        "{% if last.visited_exhibition %}{{ last.visited_exhibition.detail }} "
+        "{{ last.visited_exhibition.days_ago }} {{ last.visited_exhibition.year }}{% endif %}"
+    )
+    campaign = campaign_with({"ask": {"en": source}})
+    context = supporter(
+        interactions=[
+            ("visited_exhibition", "Old Maps", datetime(2025, 6, 1, 15)),
+            ("visited_exhibition", "Ships in Bottles", datetime(2026, 11, 21, 10)),
+            ("comment", "lovely", date(2026, 11, 30)),
+        ]
+    )
+    assert render_message(campaign, "ask", context) == "Ships in Bottles 10 2026"
+
+
+@pytest.mark.parametrize(
+    "guard",
+    [
+        "{% if last.event %}{{ last.event.detail }}{% else %}none{% endif %}",
+        "{% if last.event is defined %}{{ last.event.detail }}{% else %}none{% endif %}",
+        "{% if last.get('event') %}{{ last['event'].detail }}{% else %}none{% endif %}",
+        "{% if 'event' in last %}{{ last.event.detail }}{% else %}none{% endif %}",
+    ],
+)
+def test_guarded_history_renders_with_and_without_it(guard: str) -> None:
+    campaign = campaign_with({"ask": {"en": guard}})
+    assert render_message(campaign, "ask", supporter()) == "none"
+    context = supporter(interactions=[("event", "Open day", date(2026, 9, 1))])
+    assert render_message(campaign, "ask", context) == "Open day"
+
+
+def test_unguarded_history_fails_clearly_for_a_supporter_without_it() -> None:
+    campaign = unchecked(
+        campaign_with({"ask": {"en": "x"}}), "ask", "en", "You saw {{ last.event.detail }}"
+    )
+    with pytest.raises(TemplateRenderError) as caught:
+        render_message(campaign, "ask", supporter())
+    assert str(caught.value) == (
+        "message 'ask' (en): this supporter has no 'event' in their history; "
+        "guard it with {% if last.event %}"
+    )
+
+
+def test_strict_undefined_refuses_unknown_variables_and_attributes() -> None:
+    base = campaign_with({"ask": {"en": "x"}})
+    with pytest.raises(TemplateRenderError, match="'frist_name' is undefined"):
+        render_message(unchecked(base, "ask", "en", "Hi {{ frist_name }}"), "ask", supporter())
+    with pytest.raises(TemplateRenderError, match="has no attribute 'titel'"):
+        render_message(unchecked(base, "ask", "en", "{{ campaign.titel }}"), "ask", supporter())
+    with pytest.raises(ValidationError, match="unknown variable 'frist_name'"):
+        campaign_with({"ask": {"en": "Hi {{ frist_name }}"}})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ''.__class__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ name.__init__.__globals__ }}",
+        "{{ last._items }}",
+        "{{ campaign.__class__ }}",
+        "{{ cycler.__init__.__globals__.os }}",
+        "{% set x = [] %}{{ x.append(1) }}",
+    ],
+)
+def test_sandbox_blocks_escapes(source: str) -> None:
+    campaign = unchecked(campaign_with({"ask": {"en": "x"}}), "ask", "en", source)
+    with pytest.raises(TemplateRenderError, match="unsafe access blocked"):
+        render_message(campaign, "ask", supporter(first_name="Eve"))
+
+
+def test_sandbox_escape_is_also_rejected_at_validation() -> None:
+    with pytest.raises(ValidationError, match="unsafe access blocked"):
+        campaign_with({"ask": {"en": "{{ ''.__class__ }}"}})
+
+
+def test_message_over_4096_characters_fails_at_render_naming_key_and_language() -> None:
+    source = "x" * 4000 + " {{ first_name }}"
+    campaign = campaign_with({"ask": {"en": "short", "nl": source}})  # sample name fits
+    assert len(render_message(campaign, "ask", supporter(language="nl", first_name="Eve"))) == 4004
+    with pytest.raises(TemplateTooLong) as caught:
+        render_message(campaign, "ask", supporter(language="nl", first_name="E" * 100))
+    assert (caught.value.message_key, caught.value.language, caught.value.length) == (
+        "ask",
+        "nl",
+        4101,
+    )
+    assert "at most 4096" in str(caught.value)
+
+
+def test_message_over_4096_characters_fails_at_validation() -> None:
+    with pytest.raises(ValidationError, match="renders to 4097 characters"):
+        campaign_with({"ask": {"en": "y" * (TELEGRAM_LIMIT + 1)}})
+
+
+def test_length_counts_what_telegram_shows() -> None:
+    assert telegram_length("<b>a&amp;b</b>") == 3
+    assert telegram_length("👋") == 2  # one emoji is two UTF-16 code units
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("<div>x</div>", "uses <div>"),
+        ("<b>x", "never closes <b>"),
+        ("<b><i>x</b></i>", "closes </b> where </i> was expected"),
+        ("<a>x</a>", "<a> without href"),
+        ("Tom & Jerry", "bare '&'"),
+        ("1 < 2", "bare '<'"),
+        ("&nbsp;", "&nbsp;"),
+        ('<span class="x">x</span>', "tg-spoiler"),
+    ],
+)
+def test_telegram_html_check_flags_what_telegram_refuses(text: str, problem: str) -> None:
+    assert any(problem in found for found in telegram_html_problems(text))
+
+
+def test_telegram_html_check_accepts_its_own_tags() -> None:
+    text = (
+        "<b>b</b><strong>s</strong><i>i</i><em>e</em><u>u</u><s>s</s><tg-spoiler>t</tg-spoiler>"
+        '<a href="https://x.org/?a=1&amp;b=2">l</a><code>c</code><pre>p</pre>'
+        '<blockquote>q</blockquote><span class="tg-spoiler">x</span>&lt;&gt;&quot;&#128075;'
+    )
+    assert telegram_html_problems(text) == []
+
+
+def test_check_templates_points_at_the_line_of_the_message(tmp_path: Path) -> None:
+    museum = load_campaign(MUSEUM)
+    assert check_templates(museum, MUSEUM) == []
+    broken = unchecked(museum, "personal", "nl", "Hoi {{ frist_name }}")
+    errors = check_templates(broken, MUSEUM)
+    line = museum.source_line(("messages", "personal", "nl"))
+    assert [str(e) for e in errors] == [
+        f"{MUSEUM}:{line}: messages.personal.nl: unknown variable 'frist_name'; "
+        "did you mean 'first_name'? (known: campaign, donate_link, first_name, language, last, "
+        "last_name, name, organisation, today, username)"
+    ]
+
+
+def test_every_museum_message_renders_for_every_language() -> None:
+    campaign = load_campaign(MUSEUM)
+    history = [
+        ("visited_exhibition", "Ships in Bottles", date(2026, 3, 9)),
+        ("comment", "Loved it", date(2026, 4, 2)),
+    ]
+    for key, templates in campaign.messages.items():
+        for language in templates:
+            for context in (
+                supporter(language=language, donate_link="https://l/t"),
+                supporter(
+                    language=language,
+                    first_name="Ann",
+                    interactions=history,
+                    donate_link="https://l/t",
+                ),
+            ):
+                text = render_message(campaign, key, context)
+                assert text.strip() and telegram_html_problems(text) == []
+                assert "{{" not in text and "None" not in text
+
+
+def test_unknown_message_key_is_a_clear_error() -> None:
+    with pytest.raises(TemplateRenderError, match="no such message"):
+        render_message(campaign_with({"ask": {"en": "x"}}), "thanks", supporter())
