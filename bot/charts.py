@@ -16,15 +16,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from bot.domain.money import minor_unit_exponent
 from bot.domain.stats import wilson_interval
 
-# ISO 4217 currencies whose minor unit is not a hundredth; every other code is assumed to have
-# two decimals, which is true of the currencies donation providers accept.
-_ZERO_DECIMAL = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX"}
-    | {"VND", "VUV", "XAF", "XOF", "XPF"}
-)
-_THREE_DECIMAL = frozenset(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"))
 # Colour-blind-safe palette (Okabe & Ito), cycled when there are more series.
 _PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999999")
 _BAR_WIDTH = 0.38
@@ -47,14 +41,6 @@ class ArmSeries:
     currency: str
     gift_times: Sequence[datetime] = field(default_factory=tuple)
     gift_amounts: Sequence[int] = field(default_factory=tuple)
-
-
-def minor_unit_exponent(currency: str) -> int:
-    """Return how many decimals the currency's minor unit has."""
-    code = currency.upper()
-    if code in _ZERO_DECIMAL:
-        return 0
-    return 3 if code in _THREE_DECIMAL else 2
 
 
 def _main_currency(arms: Sequence[ArmSeries]) -> str | None:

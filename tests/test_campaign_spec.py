@@ -273,3 +273,11 @@ def test_a_file_that_is_not_text_is_reported_without_a_traceback(tmp_path: Path)
 def test_missing_directory_is_one_error(tmp_path: Path) -> None:
     result = load_campaigns(tmp_path / "nope")
     assert [str(e) for e in result.errors] == [f"{tmp_path / 'nope'}: is not a directory"]
+
+
+def test_campaign_module_re_exports_every_public_name_of_the_spec() -> None:
+    from bot.domain import campaign, spec
+
+    assert set(spec.__all__) <= set(campaign.__all__)
+    for name in campaign.__all__:
+        assert getattr(campaign, name) is getattr(spec, name, getattr(campaign, name))

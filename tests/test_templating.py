@@ -242,8 +242,8 @@ def test_check_templates_points_at_the_line_of_the_message(tmp_path: Path) -> No
     line = museum.source_line(("messages", "personal", "nl"))
     assert [str(e) for e in errors] == [
         f"{MUSEUM}:{line}: messages.personal.nl: unknown variable 'frist_name'; "
-        "did you mean 'first_name'? (known: campaign, donate_link, first_name, language, last, "
-        "last_name, name, organisation, today, username)"
+        "did you mean 'first_name'? (known: campaign, donate_link, first_name, gift, language, "
+        "last, last_name, name, organisation, today, username)"
     ]
 
 
@@ -272,3 +272,57 @@ def test_every_museum_message_renders_for_every_language() -> None:
 def test_unknown_message_key_is_a_clear_error() -> None:
     with pytest.raises(TemplateRenderError, match="no such message"):
         render_message(campaign_with({"ask": {"en": "x"}}), "thanks", supporter())
+
+
+@pytest.mark.parametrize(
+    ("language", "amount_minor", "currency", "expected"),
+    [
+        ("en", 2500, "EUR", "Thanks for €25.00 (EUR)"),
+        ("nl", 2500, "eur", "Bedankt voor 25,00 € (EUR)"),
+        ("en", 3000, "JPY", "Thanks for JPY 3,000 (JPY)"),
+    ],
+)
+def test_gift_shows_the_amount_in_the_message_language(
+    language: str, amount_minor: int, currency: str, expected: str
+) -> None:
+    campaign = campaign_with(
+        {
+            "thanks": {
+                "en": "Thanks{% if gift %} for {{ gift.amount }} ({{ gift.currency }}){% endif %}",
+                "nl": "Bedankt{% if gift %} voor {{ gift }} ({{ gift.currency }}){% endif %}",
+            }
+        }
+    )
+    context = supporter(language=language, gift_amount_minor=amount_minor, gift_currency=currency)
+    assert render_message(campaign, "thanks", context) == expected
+    assert render_message(campaign, "thanks", supporter(language=language)).startswith(
+        ("Thanks", "Bedankt")
+    )
+    assert "gift" not in render_message(campaign, "thanks", supporter(language=language))
+
+
+def test_unguarded_gift_fails_at_validation_and_clearly_at_render() -> None:
+    with pytest.raises(ValidationError, match=r"guard it with \{% if gift %\}"):
+        campaign_with({"thanks": {"en": "Thanks for {{ gift.amount }}"}})
+    campaign = unchecked(
+        campaign_with({"ask": {"en": "x"}}), "ask", "en", "Thanks for {{ gift.amount }}"
+    )
+    with pytest.raises(TemplateRenderError) as caught:
+        render_message(campaign, "ask", supporter())
+    assert str(caught.value) == (
+        "message 'ask' (en): no gift is known for this message; guard it with {% if gift %}"
+    )
+
+
+def test_a_gift_needs_both_amount_and_currency() -> None:
+    with pytest.raises(ValueError, match="both gift_amount_minor and gift_currency"):
+        supporter(gift_amount_minor=2500)
+
+
+def test_museum_thanks_names_the_gift_when_known() -> None:
+    campaign = load_campaign(MUSEUM)
+    gift = {"gift_amount_minor": 2500, "gift_currency": "EUR"}
+    assert "gift of €25.00 helps" in render_message(campaign, "thanks", supporter(**gift))
+    dutch = render_message(campaign, "thanks", supporter(language="nl", **gift))
+    assert "gift van 25,00 € houden" in dutch
+    assert "Your gift helps" in render_message(campaign, "thanks", supporter())

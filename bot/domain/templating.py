@@ -18,13 +18,16 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from bot.domain.campaign import Campaign, Loc, SpecError
+from bot.domain.campaign import SpecError
+from bot.domain.money import format_amount
+from bot.domain.spec import Campaign
+from bot.domain.yaml_lines import Loc
 
 TELEGRAM_LIMIT = 4096
 KNOWN_VARIABLES = frozenset(
     {
         "first_name", "last_name", "name", "username", "language", "organisation",
-        "campaign", "donate_link", "last", "today",
+        "campaign", "donate_link", "last", "today", "gift",
     }
 )  # fmt: skip
 ALLOWED_TAGS = frozenset(
@@ -58,6 +61,24 @@ class MessageContext:
     donate_link: str = ""
     interactions: Sequence[tuple[str, str | None, dt.date | dt.datetime]] = ()
     """(kind, detail, occurred_at) in any order; occurred_at as a local date or time."""
+    gift_amount_minor: int | None = None
+    gift_currency: str | None = None
+    """The gift a thank-you is for, when known: minor units and currency code, both or neither."""
+
+    def __post_init__(self) -> None:
+        if (self.gift_amount_minor is None) != (self.gift_currency is None):
+            raise ValueError("a gift needs both gift_amount_minor and gift_currency")
+
+
+@dataclass(frozen=True)
+class Gift:
+    """The gift a thank-you is for, as templates see it: gift.amount and gift.currency."""
+
+    amount: str
+    currency: str
+
+    def __str__(self) -> str:
+        return self.amount
 
 
 @dataclass(frozen=True)
@@ -227,6 +248,14 @@ def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
     return dt.datetime.combine(value, dt.time())
 
 
+def _gift(context: MessageContext, language: str) -> Gift | _Absent:
+    if context.gift_amount_minor is None or context.gift_currency is None:
+        hint = "no gift is known for this message; guard it with {% if gift %}"
+        return _Absent(hint=hint, name="gift")
+    currency = context.gift_currency.strip().upper()
+    return Gift(format_amount(context.gift_amount_minor, currency, language), currency)
+
+
 def _variables(campaign: Campaign, language: str, context: MessageContext) -> dict[str, Any]:
     first = (context.first_name or "").strip()
     return {
@@ -240,6 +269,7 @@ def _variables(campaign: Campaign, language: str, context: MessageContext) -> di
         "donate_link": context.donate_link,
         "last": _last(context, language),
         "today": context.today,
+        "gift": _gift(context, language),
     }
 
 
@@ -336,6 +366,7 @@ def _samples(campaign: Campaign, language: str) -> list[tuple[str, MessageContex
     full = MessageContext(
         today=today, first_name="Alexandra", last_name="Jansen", username="alexandra_j",
         language=language, donate_link=link, interactions=history,
+        gift_amount_minor=2500, gift_currency="EUR",
     )  # fmt: skip
     empty = MessageContext(today=today, language=language, donate_link=link)
     return [("a supporter with history", full), ("a supporter without history", empty)]

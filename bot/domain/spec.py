@@ -1,0 +1,455 @@
+"""The campaign spec: pydantic models of a campaign and the checks between their parts."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import functools
+import re
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from bot.domain.durations import Duration
+from bot.domain.yaml_lines import Loc, field_path, line_of
+
+__all__ = [
+    "INTERACTION_ONLY", "RULES_ERROR", "SUBJECTS", "WEEKDAYS", "Arm", "Audience", "BroadcastPost",
+    "Campaign", "Day", "FollowUp", "Key", "Language", "Moment", "Rule", "SendWindow", "Slug",
+    "Text", "Weekday", "describe_value",
+]  # fmt: skip
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
+SUBJECTS = ("interaction", "donated", "donated_within", "gave_at_least", "tag", "language")
+INTERACTION_ONLY = ("detail", "sentiment", "since", "before", "within", "min_count")
+# The pydantic error type Campaign raises for problems between its parts; ctx["problems"]
+# holds (field path, message) pairs.
+RULES_ERROR = "campaign_rules"
+
+
+# --- value checks: each raises ValueError with a message a member of staff can act on ---
+
+
+def describe_value(value: Any) -> str:
+    """Describe a value from a campaign file in a few words, for an error message."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _slug(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
+        raise ValueError(f"must be a slug of lowercase letters, digits and dashes (got {value!r})")
+    return value
+
+
+def _key(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value):
+        raise ValueError(
+            "must be lowercase letters, digits, '_' or '-' like visited_exhibition "
+            f"(got {value!r})"
+        )
+    return value
+
+
+def _language(value: str) -> str:
+    code = value.strip().lower().replace("_", "-")
+    if not re.fullmatch(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})?", code):
+        raise ValueError(f"must be a language code like en, nl or pt-br (got {value!r})")
+    return code
+
+
+def _to_date(value: Any) -> date:
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = date.fromisoformat(value.strip())
+    if isinstance(value, datetime):
+        raise ValueError(
+            f"must be a date without a time, like 2026-01-01 (got {describe_value(value)})"
+        )
+    if not isinstance(value, date):
+        raise ValueError(f"must be a date like 2026-01-01 (got {describe_value(value)})")
+    return value
+
+
+def _to_datetime(value: Any) -> datetime:
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value.strip())
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    if not isinstance(value, datetime):
+        raise ValueError(
+            f"must be a date and time like 2026-12-01T10:00:00 (got {describe_value(value)})"
+        )
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http(s) URL like https://donate.example.org (got {value!r})")
+    return value.strip()
+
+
+@functools.cache
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def _timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(value, _zone_names(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"must be an IANA time zone like Europe/Amsterdam (got {value!r}){hint}"
+        ) from None
+    return value
+
+
+def _chat(value: Any) -> str:
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,31}|-?\d+", text):
+        raise ValueError(
+            f"must be a @channelname or a numeric chat id (got {describe_value(value)})"
+        )
+    return text
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+Key = Annotated[str, AfterValidator(_key)]
+Language = Annotated[str, AfterValidator(_language)]
+Day = Annotated[date, BeforeValidator(_to_date)]
+Moment = Annotated[datetime, BeforeValidator(_to_datetime)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- the spec ---
+
+
+class Rule(_Spec):
+    """One audience condition; exactly one subject (interaction, donated, tag, ...) per rule."""
+
+    interaction: Key | None = None
+    detail: Text | None = None
+    sentiment: Literal["positive", "neutral", "negative"] | None = None
+    since: Day | None = None
+    before: Day | None = None
+    within: Duration | None = None
+    min_count: int = Field(default=1, ge=1)
+    donated: bool | None = None
+    donated_within: Duration | None = None
+    min_amount: int | None = Field(default=None, ge=0)
+    gave_at_least: int | None = Field(default=None, ge=1)
+    tag: Text | None = None
+    language: Language | None = None
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Rule:
+        subjects = [name for name in SUBJECTS if getattr(self, name) is not None]
+        if len(subjects) != 1:
+            got = " and ".join(subjects) if subjects else "none"
+            raise ValueError(f"a rule needs exactly one of {', '.join(SUBJECTS)} (got {got})")
+        # Compare with defaults, not fields_set, so a full model_dump() validates again.
+        defaults = type(self).model_fields
+        stray = [n for n in INTERACTION_ONLY if getattr(self, n) != defaults[n].default]
+        if self.interaction is None and stray:
+            raise ValueError(f"{', '.join(stray)} only apply to interaction rules")
+        if self.donated_within is None and self.min_amount is not None:
+            raise ValueError("min_amount only applies to donated_within rules")
+        if self.since and self.before and self.since >= self.before:
+            raise ValueError(f"since ({self.since}) must be before 'before' ({self.before})")
+        return self
+
+    @property
+    def subject(self) -> str:
+        """Name the one subject this rule tests (interaction, donated, tag, ...)."""
+        return next(name for name in SUBJECTS if getattr(self, name) is not None)
+
+    @property
+    def detail_is_glob(self) -> bool:
+        """Tell whether detail is a * pattern rather than an exact string."""
+        return self.detail is not None and "*" in self.detail
+
+    def detail_like(self) -> str | None:
+        """Give detail as an SQL LIKE pattern (escape character backslash)."""
+        if self.detail is None:
+            return None
+        escaped = self.detail.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return escaped.replace("*", "%")
+
+
+class Audience(_Spec):
+    """Who is asked: any of, all of, none of the rules; then ordered and limited."""
+
+    any: list[Rule] = []
+    all: list[Rule] = []
+    exclude: list[Rule] = []
+    order_by: Literal["engagement", "recency", "rfm", "random"] = "engagement"
+    seed: int | None = None
+    limit: int | None = Field(default=None, ge=1)
+
+    def interaction_kinds(self) -> list[str]:
+        """List the interaction kinds any rule mentions, in order of appearance."""
+        kinds = [r.interaction for r in (*self.any, *self.all, *self.exclude) if r.interaction]
+        return list(dict.fromkeys(kinds))
+
+
+class SendWindow(_Spec):
+    """Days and local hours in which asks may be sent; "24:00" may end the day."""
+
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
+    hours: str = "09:00-20:00"
+
+    @field_validator("days")
+    @classmethod
+    def _unique_days(cls, days: list[str]) -> list[str]:
+        repeated = sorted({day for day in days if days.count(day) > 1}, key=WEEKDAYS.index)
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once")
+        return days
+
+    @field_validator("hours")
+    @classmethod
+    def _valid_hours(cls, hours: str) -> str:
+        match = re.fullmatch(r"\s*(\d\d):(\d\d)\s*-\s*(\d\d):(\d\d)\s*", hours)
+        bad = f"must be local opening hours like 10:00-20:00 (got {hours!r})"
+        if not match:
+            raise ValueError(bad)
+        h1, m1, h2, m2 = (int(part) for part in match.groups())
+        if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
+            raise ValueError(bad)
+        if h1 * 60 + m1 >= h2 * 60 + m2:
+            raise ValueError(f"must start before it ends (got {hours!r})")
+        return f"{h1:02}:{m1:02}-{h2:02}:{m2:02}"
+
+    @property
+    def minutes(self) -> tuple[int, int]:
+        """Give opening and closing time as minutes after local midnight (close may be 1440)."""
+        h1, m1, h2, m2 = (int(part) for part in re.findall(r"\d\d", self.hours))
+        return h1 * 60 + m1, h2 * 60 + m2
+
+    def is_open(self, local: datetime) -> bool:
+        """Tell whether a local wall-clock moment falls inside the window."""
+        opens, closes = self.minutes
+        minute = local.hour * 60 + local.minute
+        return WEEKDAYS[local.weekday()] in self.days and opens <= minute < closes
+
+    def next_open(self, local: datetime) -> datetime:
+        """Give the first moment at or after a local wall-clock time inside the window."""
+        if self.is_open(local):
+            return local
+        opens, _ = self.minutes
+        for offset in range(8):
+            day = local.date() + timedelta(days=offset)
+            start = datetime.combine(day, time(opens // 60, opens % 60), tzinfo=local.tzinfo)
+            if WEEKDAYS[day.weekday()] in self.days and start >= local:
+                return start
+        raise AssertionError("a window with at least one day always opens within a week")
+
+
+class Arm(_Spec):
+    """One experiment arm: a specific ask, a broadcast-style ask, or a holdout (no message)."""
+
+    kind: Literal["specific", "broadcast", "holdout"]
+    weight: float = Field(gt=0, allow_inf_nan=False)
+    message: Key | None = None
+
+
+class FollowUp(_Spec):
+    """A later message to those of the listed arms who did not reply, click or give."""
+
+    name: Key
+    after: Duration
+    when: Literal["no_reply", "no_click", "no_gift"]
+    message: Key
+    arms: list[Key] | None = None
+
+
+class BroadcastPost(_Spec):
+    """An observational post in a channel or group, with its own tracked link."""
+
+    chat: Annotated[str, BeforeValidator(_chat)]
+    message: Key
+    at: Moment | None = None
+
+
+@dataclass(frozen=True)
+class _Source:
+    file: str
+    lines: Mapping[Loc, int]
+
+
+class Campaign(_Spec):
+    """A validated campaign: audience, arms, messages, schedule and follow-ups."""
+
+    name: Slug
+    title: Text
+    organisation: Text
+    donate_url: Annotated[str, AfterValidator(_http_url)]
+    reference_param: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "client_reference_id"
+    timezone: Annotated[str, AfterValidator(_timezone)] | None = None
+    default_language: Language = "en"
+    start: Moment | None = None
+    send_window: SendWindow = SendWindow()
+    spread: Duration | None = None
+    attribution_window: Duration = timedelta(days=14)
+    frequency_cap: Duration | None = None
+    audience: Audience = Audience()
+    arms: dict[Key, Arm] = Field(min_length=1)
+    messages: dict[Key, dict[Language, Text]] = Field(min_length=1)
+    follow_ups: list[FollowUp] = []
+    broadcast_post: BroadcastPost | None = None
+    thank_you: Key | None = None
+
+    _source: _Source | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Campaign:
+        from bot.domain.templating import template_problems  # templating imports this module
+
+        problems = _cross_problems(self) + template_problems(self)
+        if problems:
+            raise PydanticCustomError(
+                RULES_ERROR,
+                "{summary}",
+                {
+                    "summary": "; ".join(f"{field_path(loc)}: {msg}" for loc, msg in problems),
+                    "problems": problems,
+                },
+            )
+        return self
+
+    def arm(self, name: str) -> Arm:
+        """Return the arm called name, or raise KeyError naming the arms there are."""
+        try:
+            return self.arms[name]
+        except KeyError:
+            raise KeyError(
+                f"campaign {self.name!r} has no arm {name!r} ({_names(self.arms)})"
+            ) from None
+
+    def weights(self) -> dict[str, float]:
+        """Give each arm's share of supporters, normalised to sum to 1."""
+        total = sum(arm.weight for arm in self.arms.values())
+        return {name: arm.weight / total for name, arm in self.arms.items()}
+
+    def sending_arms(self) -> list[str]:
+        """List the arms that receive a message (all but holdouts)."""
+        return [name for name, arm in self.arms.items() if arm.kind != "holdout"]
+
+    def follow_up_arms(self, follow_up: FollowUp) -> list[str]:
+        """List the arms a follow-up goes to (default: every arm that sends)."""
+        return list(follow_up.arms) if follow_up.arms is not None else self.sending_arms()
+
+    def zone(self, fallback: str) -> zoneinfo.ZoneInfo:
+        """Give the campaign's time zone, or the organisation's fallback zone."""
+        return zoneinfo.ZoneInfo(self.timezone or fallback)
+
+    def start_at(self, fallback_zone: str) -> datetime | None:
+        """Give the aware start moment; a naive start is read in the campaign's zone."""
+        if self.start is None or self.start.tzinfo is not None:
+            return self.start
+        return self.start.replace(tzinfo=self.zone(fallback_zone))
+
+    def donate_url_for(self, token: str) -> str:
+        """Give the donation URL with the tracking token added under reference_param."""
+        parts = urlsplit(self.donate_url)
+        query = [*parse_qsl(parts.query, keep_blank_values=True), (self.reference_param, token)]
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+    @property
+    def source_file(self) -> str | None:
+        """Give the file this campaign was loaded from, if any."""
+        return self._source.file if self._source else None
+
+    def source_line(self, loc: Loc) -> int | None:
+        """Give the file line of a field path such as ("messages", "personal", "en")."""
+        return line_of(self._source.lines, loc) if self._source else None
+
+    def attach_source(self, file: str, lines: Mapping[Loc, int]) -> None:
+        """Remember the file and the line of every field path this campaign was read from."""
+        # A private attribute, so the spec fields stay frozen and model_dump() ignores it.
+        self._source = _Source(file, lines)
+
+
+def _names(mapping: dict[str, Any]) -> str:
+    return ", ".join(sorted(mapping)) or "none"
+
+
+def _unknown(kind: str, name: str, known: dict[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"no {kind} called {name!r}{hint} ({kind}s: {_names(known)})"
+
+
+def _cross_problems(c: Campaign) -> list[tuple[Loc, str]]:
+    """Find references between parts of the campaign that do not line up."""
+    problems: list[tuple[Loc, str]] = []
+
+    def need_message(loc: Loc, key: str) -> None:
+        if key not in c.messages:
+            problems.append((loc, _unknown("message", key, c.messages)))
+
+    for name, arm in c.arms.items():
+        if arm.kind == "holdout" and arm.message is not None:
+            problems.append((("arms", name, "message"), "a holdout arm is sent nothing"))
+        elif arm.kind != "holdout" and arm.message is None:
+            problems.append((("arms", name), f"a {arm.kind} arm needs a message"))
+        elif arm.message is not None:
+            need_message(("arms", name, "message"), arm.message)
+    if not c.sending_arms():
+        problems.append((("arms",), "needs at least one arm that is not a holdout"))
+    seen: set[str] = set()
+    for i, step in enumerate(c.follow_ups):
+        if step.name in seen:
+            problems.append((("follow_ups", i, "name"), f"{step.name!r} is used twice"))
+        seen.add(step.name)
+        need_message(("follow_ups", i, "message"), step.message)
+        for j, arm_name in enumerate(step.arms or []):
+            if arm_name not in c.arms:
+                problems.append((("follow_ups", i, "arms", j), _unknown("arm", arm_name, c.arms)))
+            elif c.arms[arm_name].kind == "holdout":
+                problems.append((("follow_ups", i, "arms", j), "a holdout arm is sent nothing"))
+    if c.broadcast_post:
+        need_message(("broadcast_post", "message"), c.broadcast_post.message)
+    if c.thank_you:
+        need_message(("thank_you",), c.thank_you)
+    for key, templates in c.messages.items():
+        if c.default_language not in templates:
+            problems.append(
+                (("messages", key), f"needs a text in the default language {c.default_language!r}")
+            )
+    return problems
