@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,10 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TELEGRAM_API = "https://api.telegram.org/bot"
+
+# Opt in to python-telegram-bot's coming default: durations such as RetryAfter.retry_after are
+# timedeltas. Without it every 429 raises a deprecation warning, which our tests treat as an error.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
 class SettingsError(Exception):
@@ -47,6 +52,7 @@ class Settings(BaseSettings):
     max_send_attempts: int = Field(default=5, ge=1)
     weekly_summary_cron: str = "mon 09:00"
     click_dedup_seconds: int = Field(default=30, ge=0)
+    main_currency: str = Field(default="EUR", pattern=r"^[A-Za-z]{3}$")
     log_level: str = "INFO"
 
     @field_validator("staff_user_ids", mode="before")

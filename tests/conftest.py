@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import bot.config  # noqa: F401  (sets PTB_TIMEDELTA before any test builds a Bot)
 from bot.storage.db import create_all, make_engine, session_maker
 
 PG_ADMIN_DSN = os.environ.get("CAMPAIGN_BOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.sandbox.state import ApiError
+from bot.sandbox.errors import ApiError
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
 _DISPOSITION_PARAM = re.compile(r'(name|filename)="([^"]*)"')

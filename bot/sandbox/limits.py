@@ -181,3 +181,17 @@ def limits_from_json(data: dict[str, Any]) -> Limits:
         per_group_per_min=int(data.get("per_group_per_min", base.per_group_per_min)),
         paid_per_s=int(data.get("paid_per_s", base.paid_per_s)),
     )
+
+
+class ManualClock:
+    """A clock that only moves when told, for limit tests that must not sleep."""
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by `seconds`."""
+        self.now += seconds

@@ -58,7 +58,7 @@ def _check_start_tag(name: str, raw_attrs: str, text: str, index: int) -> None:
     if name == "tg-emoji" and "emoji-id" in attrs:
         return
     raise MarkupError(
-        f"Bad Request: can't parse entities: Unsupported start tag \"{name}\" "
+        f'Bad Request: can\'t parse entities: Unsupported start tag "{name}" '
         f"at byte offset {_offset(text, index)}"
     )
 
@@ -92,7 +92,7 @@ def html_to_plain(text: str) -> str:
         tag = _TAG.match(text, i)
         if tag is None:
             raise MarkupError(
-                "Bad Request: can't parse entities: Unexpected character \"<\" "
+                'Bad Request: can\'t parse entities: Unexpected character "<" '
                 f"at byte offset {_offset(text, i)}; escape it as &lt;"
             )
         closing, name = tag[1] == "/", tag[2].lower()
@@ -153,7 +153,9 @@ def check_caption(caption: str | None, parse_mode: str | None) -> str | None:
 def _check_button(button: Any) -> None:
     """Refuse an inline button Telegram would refuse."""
     if not isinstance(button, dict) or not button.get("text"):
-        raise MarkupError("Bad Request: can't parse inline keyboard button: Text must be non-empty")
+        raise MarkupError(
+            "Bad Request: can't parse inline keyboard button: Text must be non-empty"
+        )
     actions = [key for key in _BUTTON_ACTIONS if key in button]
     if len(actions) != 1:
         raise MarkupError(
@@ -183,7 +185,7 @@ def check_reply_markup(markup: Any) -> dict[str, Any] | None:
         return None
     rows = markup["inline_keyboard"]
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise MarkupError("Bad Request: field \"inline_keyboard\" must be an Array of Arrays")
+        raise MarkupError('Bad Request: field "inline_keyboard" must be an Array of Arrays')
     for row in rows:
         for button in row:
             _check_button(button)
