@@ -63,13 +63,25 @@ def fresh_pg_database(pg_server: str) -> str:
     return pg_server.rsplit("/", 1)[0] + "/" + name
 
 
+def drop_pg_database(url: str) -> None:
+    """Drop a database made by fresh_pg_database."""
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """Yield an empty database URL, once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
     server: str = request.getfixturevalue("pg_server")
-    return fresh_pg_database(server)
+    url = fresh_pg_database(server)
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
 
 
 @pytest.fixture

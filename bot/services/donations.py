@@ -1,0 +1,332 @@
+"""Record a gift once, credit it to the ask or post that earned it, and say thank you."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot
+from telegram.constants import ParseMode
+
+from bot.config import Settings
+from bot.domain.attribution import (
+    DEFAULT_WINDOW,
+    TOKEN,
+    UNATTRIBUTED,
+    WINDOW,
+    Credit,
+    credit_by_window,
+)
+from bot.domain.campaign import Campaign
+from bot.domain.money import format_amount
+from bot.domain.templating import MessageContext, render_message
+from bot.storage import attribution as store
+
+log = logging.getLogger(__name__)
+
+STAFF_PROVIDER = "staff"
+
+
+@dataclass
+class IncomingGift:
+    """A gift as a provider, the CSV import or a member of staff reports it."""
+
+    provider: str
+    provider_event_id: str
+    amount_minor: int
+    currency: str
+    donated_at: datetime
+    reference: str | None = None
+    supporter_id: int | None = None
+    telegram_user_id: int | None = None
+    username: str | None = None
+    external_id: str | None = None
+    campaign_name: str | None = None
+
+
+@dataclass(frozen=True)
+class DonationOutcome:
+    """What became of an incoming gift: its row, whether it was a replay, and its credit."""
+
+    donation_id: int
+    duplicate: bool
+    attribution: str
+    campaign_name: str | None
+    ask_id: int | None
+    post_id: int | None
+    supporter_id: int | None
+    chat_id: int | None
+    amount_minor: int
+    currency: str
+    first_name: str | None
+    language: str | None = None
+    donated_at: datetime | None = None
+
+
+async def record_donation(
+    sessions: async_sessionmaker[AsyncSession],
+    gift: IncomingGift,
+    *,
+    now: datetime,
+    specs: Mapping[str, Campaign],
+    default_window: timedelta = DEFAULT_WINDOW,
+    main_currency: str = "EUR",
+) -> DonationOutcome:
+    """Record a gift in its own transaction; the same provider event twice is one donation."""
+    # Attribution only reads, so it runs before the write transaction: on SQLite the write
+    # transaction then starts with its insert and never has to upgrade a stale read snapshot.
+    async with sessions() as session:
+        credit = await attribute_gift(session, gift, specs=specs, default_window=default_window)
+    async with sessions() as session, session.begin():
+        return await _store(session, gift, credit, now=now, main_currency=main_currency)
+
+
+async def record_donation_in(
+    session: AsyncSession,
+    gift: IncomingGift,
+    *,
+    now: datetime,
+    specs: Mapping[str, Campaign],
+    default_window: timedelta = DEFAULT_WINDOW,
+    main_currency: str = "EUR",
+) -> DonationOutcome:
+    """Record a gift inside the caller's transaction (the CSV import); never commits."""
+    credit = await attribute_gift(session, gift, specs=specs, default_window=default_window)
+    return await _store(session, gift, credit, now=now, main_currency=main_currency)
+
+
+@dataclass(frozen=True)
+class GiftCredit:
+    """Where a gift is credited, and the supporter it is counted on."""
+
+    credit: Credit
+    donor: store.Donor | None
+
+
+async def attribute_gift(
+    session: AsyncSession,
+    gift: IncomingGift,
+    *,
+    specs: Mapping[str, Campaign],
+    default_window: timedelta = DEFAULT_WINDOW,
+) -> GiftCredit:
+    """Apply the attribution rule: the token's ask or post, else the window, else none."""
+    donor = await store.find_donor(
+        session=session,
+        supporter_id=gift.supporter_id,
+        telegram_user_id=gift.telegram_user_id,
+        username=gift.username,
+        external_id=gift.external_id,
+    )
+    if gift.reference:
+        target = await store.find_link_target(session=session, token=gift.reference)
+        if target is not None:
+            credit = Credit(
+                TOKEN, target.ask_id, target.post_id, target.campaign_name, target.campaign_id
+            )
+            # A forwarded link: the identified giver wins over the person the ask went to.
+            return GiftCredit(credit, donor or target.supporter)
+    if donor is None:
+        campaign_id = None
+        if gift.campaign_name is not None:
+            campaign_id = await store.campaign_id_named(session=session, name=gift.campaign_name)
+        return GiftCredit(Credit(UNATTRIBUTED, None, None, gift.campaign_name, campaign_id), None)
+
+    def window_for(name: str) -> timedelta:
+        spec = specs.get(name)
+        return spec.attribution_window if spec is not None else default_window
+
+    widest = max([default_window, *(spec.attribution_window for spec in specs.values())])
+    delivered = await store.delivered_asks(
+        session=session,
+        supporter_id=donor.id,
+        since=gift.donated_at - widest,
+        until=gift.donated_at,
+        campaign_name=gift.campaign_name,
+    )
+    credit = credit_by_window(
+        delivered,
+        donated_at=gift.donated_at,
+        window_for=window_for,
+        campaign_name=gift.campaign_name,
+    )
+    if credit.campaign_name is not None and credit.campaign_id is None:
+        campaign_id = await store.campaign_id_named(session=session, name=credit.campaign_name)
+        credit = dataclasses.replace(credit, campaign_id=campaign_id)
+    return GiftCredit(credit, donor)
+
+
+async def _store(
+    session: AsyncSession,
+    gift: IncomingGift,
+    credited: GiftCredit,
+    *,
+    now: datetime,
+    main_currency: str,
+) -> DonationOutcome:
+    currency = gift.currency.upper()
+    credit, donor = credited.credit, credited.donor
+    donation_id = await store.insert_donation(
+        session=session,
+        provider=gift.provider,
+        provider_event_id=gift.provider_event_id,
+        amount_minor=gift.amount_minor,
+        currency=currency,
+        donated_at=gift.donated_at,
+        reference=gift.reference,
+        recorded_at=now,
+        attribution=credit.method,
+        supporter_id=donor.id if donor else None,
+        ask_id=credit.ask_id,
+        post_id=credit.post_id,
+        campaign_id=credit.campaign_id,
+    )
+    if donation_id is None:
+        return await _existing(session, gift)
+    if donor is not None:
+        await store.add_gift(
+            session=session,
+            supporter_id=donor.id,
+            amount_minor=gift.amount_minor,
+            currency=currency,
+            donated_at=gift.donated_at,
+            main_currency=main_currency,
+            detail=credit.campaign_name,
+            source=gift.provider,
+        )
+    return DonationOutcome(
+        donation_id=donation_id,
+        duplicate=False,
+        attribution=credit.method,
+        campaign_name=credit.campaign_name,
+        ask_id=credit.ask_id,
+        post_id=credit.post_id,
+        supporter_id=donor.id if donor else None,
+        chat_id=donor.chat_id if donor else None,
+        amount_minor=gift.amount_minor,
+        currency=currency,
+        first_name=donor.first_name if donor else None,
+        language=donor.language if donor else None,
+        donated_at=gift.donated_at,
+    )
+
+
+async def _existing(session: AsyncSession, gift: IncomingGift) -> DonationOutcome:
+    row = await store.find_donation(
+        session=session, provider=gift.provider, provider_event_id=gift.provider_event_id
+    )
+    if row is None:  # pragma: no cover - the conflict that led here guarantees a row
+        raise RuntimeError(f"donation {gift.provider}/{gift.provider_event_id} vanished")
+    donor = row.donor
+    return DonationOutcome(
+        donation_id=row.id,
+        duplicate=True,
+        attribution=row.attribution,
+        campaign_name=row.campaign_name,
+        ask_id=row.ask_id,
+        post_id=row.post_id,
+        supporter_id=donor.id if donor else None,
+        chat_id=donor.chat_id if donor else None,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        first_name=donor.first_name if donor else None,
+        language=donor.language if donor else None,
+        donated_at=row.donated_at,
+    )
+
+
+def staff_line(outcome: DonationOutcome) -> str:
+    """Describe a new gift for the staff chat in one HTML line with every name escaped."""
+    amount = html.escape(format_amount(outcome.amount_minor, outcome.currency))
+    who = html.escape(outcome.first_name) if outcome.first_name else "a giver we do not know yet"
+    if outcome.campaign_name is None:
+        return f"🎁 <b>{amount}</b> from {who}, not credited to any campaign."
+    campaign = html.escape(outcome.campaign_name)
+    if outcome.attribution == TOKEN:
+        how = "the broadcast post's link" if outcome.post_id is not None else "their tracked link"
+    elif outcome.attribution == WINDOW:
+        how = "an ask they received"
+    else:
+        return f"🎁 <b>{amount}</b> from {who} for <b>{campaign}</b>, not credited to an ask."
+    return f"🎁 <b>{amount}</b> from {who} for <b>{campaign}</b>, credited via {how}."
+
+
+def thank_you_text(
+    outcome: DonationOutcome, spec: Campaign, context: MessageContext
+) -> str | None:
+    """Render the campaign's thank-you for this gift's giver, or None if it has none."""
+    if spec.thank_you is None:
+        return None
+    return render_message(spec, spec.thank_you, context)
+
+
+async def _thank_you_context(
+    sessions: async_sessionmaker[AsyncSession],
+    outcome: DonationOutcome,
+    spec: Campaign,
+    *,
+    settings: Settings,
+    now: datetime,
+) -> MessageContext | None:
+    """Gather what the thank-you may say, or None if the giver must not be messaged."""
+    zone = spec.zone(settings.timezone)
+    async with sessions() as session:
+        about = await store.thank_you_facts(
+            session=session, supporter_id=outcome.supporter_id, ask_id=outcome.ask_id
+        )
+    if not about.reachable:  # opted out, blocked or forgotten: /stop means no thank-you either
+        return None
+    link = spec.donate_url
+    if about.token is not None:
+        link = f"{settings.public_base_url.rstrip('/')}/r/{about.token}"
+    return MessageContext(
+        today=now.astimezone(zone).date(),
+        first_name=outcome.first_name,
+        last_name=about.last_name,
+        username=about.username,
+        language=outcome.language,
+        donate_link=link,
+        interactions=[(kind, detail, at.astimezone(zone)) for kind, detail, at in about.history],
+        gift_amount_minor=outcome.amount_minor,
+        gift_currency=outcome.currency,
+    )
+
+
+async def announce_gift(
+    bot: Bot,
+    outcome: DonationOutcome,
+    *,
+    specs: Mapping[str, Campaign],
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime | None = None,
+) -> None:
+    """Thank the giver of a newly credited gift and tell the staff chat; never raises."""
+    if outcome.duplicate:
+        return
+    spec = specs.get(outcome.campaign_name) if outcome.campaign_name else None
+    if spec is not None and spec.thank_you and outcome.chat_id is not None:
+        try:
+            moment = now or outcome.donated_at
+            if moment is None:
+                raise ValueError("no time to date the thank-you by")
+            context = await _thank_you_context(
+                sessions, outcome, spec, settings=settings, now=moment
+            )
+            text = thank_you_text(outcome, spec, context) if context is not None else None
+            if text is not None:
+                await bot.send_message(outcome.chat_id, text, parse_mode=ParseMode.HTML)
+        except Exception as exc:  # a failed thank-you must never undo or fail the gift
+            log.warning("thank-you for donation %s not sent: %s", outcome.donation_id, exc)
+    if settings.staff_chat_id is not None:
+        try:
+            await bot.send_message(
+                settings.staff_chat_id, staff_line(outcome), parse_mode=ParseMode.HTML
+            )
+        except Exception as exc:  # the staff note is a courtesy; the gift is recorded
+            log.warning("staff note on donation %s not sent: %s", outcome.donation_id, exc)

@@ -1,0 +1,357 @@
+"""The web endpoint: tracked-link redirects, donation webhooks, health, and the bot's webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.clock import utcnow
+from bot.config import Settings
+from bot.domain.attribution import (
+    SignatureError,
+    is_link_preview,
+    is_token,
+    verify_body_signature,
+    verify_stripe_signature,
+    with_reference,
+)
+from bot.domain.campaign import Campaign
+from bot.services.donations import DonationOutcome, IncomingGift, record_donation
+from bot.storage.attribution import LinkTarget, find_link_target, record_click
+from bot.storage.db import is_sqlite
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+UNKNOWN_LINK = "This link is not known."
+STRIPE_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+_DB_ERRORS = (SQLAlchemyError, OSError)
+
+OnGift = Callable[[DonationOutcome], Awaitable[None]]
+
+
+class PayloadError(ValueError):
+    """A donation body that is signed correctly but says something we cannot use."""
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _is_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json"
+
+
+async def _body(request: Request) -> bytes:
+    """Read the raw body (signatures cover its exact bytes), refusing oversized ones early."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError(f"body is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise PayloadError("body must be a JSON object")
+    return data
+
+
+def _int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PayloadError(f"{field}: must be an integer (got {json.dumps(value)})")
+    return value
+
+
+def _text(value: Any, field: str, *, limit: int, required: bool = False) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise PayloadError(f"{field}: is required")
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{field}: must be a string (got {json.dumps(value)})")
+    if len(value) > limit:
+        raise PayloadError(f"{field}: must be at most {limit} characters")
+    return value.strip()
+
+
+def _currency(value: Any, field: str = "currency") -> str:
+    code = _text(value, field, limit=16, required=True) or ""
+    if len(code) != 3 or not code.isalpha() or not code.isascii():
+        raise PayloadError(f"{field}: must be a 3-letter ISO 4217 code like EUR (got {value!r})")
+    return code.upper()
+
+
+def generic_gift(data: Mapping[str, Any]) -> IncomingGift:
+    """Turn a generic donation webhook body into an incoming gift, or raise PayloadError."""
+    event_id = data.get("id")
+    if isinstance(event_id, int) and not isinstance(event_id, bool):
+        event_id = str(event_id)
+    event_id = _text(event_id, "id", limit=200, required=True)
+    if "amount" not in data:
+        raise PayloadError("amount: is required (integer minor units, e.g. 2500 for 25.00)")
+    amount = data["amount"]
+    if isinstance(amount, float | str):
+        raise PayloadError(
+            f"amount: must be an integer of minor units, e.g. 2500 for 25.00 (got {amount!r})"
+        )
+    amount = _int(amount, "amount")
+    if amount <= 0:
+        raise PayloadError(f"amount: must be more than zero (got {amount})")
+    when = _text(data.get("donated_at"), "donated_at", limit=64, required=True) or ""
+    try:
+        donated_at = datetime.fromisoformat(when)
+    except ValueError:
+        raise PayloadError(
+            f"donated_at: must be an ISO 8601 time like 2026-03-01T12:00:00Z (got {when!r})"
+        ) from None
+    if donated_at.utcoffset() is None:
+        raise PayloadError(f"donated_at: must include a time zone, e.g. Z or +01:00 ({when!r})")
+    donor = data.get("donor") or {}
+    if not isinstance(donor, dict):
+        raise PayloadError("donor: must be an object")
+    telegram_user_id = donor.get("telegram_user_id")
+    if telegram_user_id is not None:
+        telegram_user_id = _int(telegram_user_id, "donor.telegram_user_id")
+    _text(donor.get("email"), "donor.email", limit=320)  # accepted; supporters have no email
+    return IncomingGift(
+        provider="webhook",
+        provider_event_id=event_id or "",
+        amount_minor=amount,
+        currency=_currency(data.get("currency")),
+        donated_at=donated_at.astimezone(UTC),
+        reference=_text(data.get("reference"), "reference", limit=64),
+        telegram_user_id=telegram_user_id,
+        username=_text(donor.get("username"), "donor.username", limit=64),
+        external_id=_text(donor.get("external_id"), "donor.external_id", limit=120),
+        campaign_name=_text(data.get("campaign"), "campaign", limit=120),
+    )
+
+
+def stripe_gift(event: Mapping[str, Any]) -> IncomingGift | str:
+    """Turn a Stripe event into an incoming gift, or say why it is not a completed donation."""
+    event_id = _text(event.get("id"), "id", limit=200, required=True) or ""
+    kind = event.get("type")
+    if kind not in STRIPE_EVENTS:
+        return f"event type {kind!r} is not a donation"
+    data = event.get("data")
+    session = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(session, dict):
+        raise PayloadError("data.object: must be the Checkout Session")
+    if kind == STRIPE_EVENTS[0] and session.get("payment_status") != "paid":
+        return "checkout completed but not paid yet (await async_payment_succeeded)"
+    if session.get("amount_total") in (None, 0):
+        return "checkout for no amount"
+    amount = _int(session.get("amount_total"), "data.object.amount_total")
+    created = event.get("created", session.get("created"))
+    # Stripe retries a refused event for days, so a reference we did not write is dropped
+    # (the gift is still recorded) rather than refused.
+    reference = session.get("client_reference_id")
+    return IncomingGift(
+        provider="stripe",
+        provider_event_id=event_id,
+        amount_minor=amount,
+        currency=_currency(session.get("currency"), "data.object.currency"),
+        donated_at=datetime.fromtimestamp(_int(created, "created"), UTC),
+        reference=reference if isinstance(reference, str) and is_token(reference) else None,
+    )
+
+
+def _frozen_link(spec_yaml: str, token: str) -> str | None:
+    """Read the donate URL from the spec a campaign launched with, when it is not loaded now."""
+    try:
+        data = YAML(typ="safe").load(spec_yaml) if spec_yaml else None
+    except YAMLError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("donate_url"), str):
+        return None
+    param = data.get("reference_param") or "client_reference_id"
+    return with_reference(data["donate_url"], str(param), token)
+
+
+def create_web_app(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    specs: Callable[[], Mapping[str, Campaign]],
+    clock: Callable[[], datetime] = utcnow,
+    on_gift: OnGift | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """Build the Starlette app: /healthz, /r/{token}, /donations/stripe, /donations/webhook."""
+    dedup = timedelta(seconds=settings.click_dedup_seconds)
+    # SQLite has one writer: queueing this app's writes here is far faster under a burst than
+    # letting each transaction poll busy_timeout. PostgreSQL takes them concurrently.
+    writing: contextlib.AbstractAsyncContextManager[Any] = (
+        asyncio.Lock() if is_sqlite(settings.database_url) else contextlib.nullcontext()
+    )
+
+    async def healthz(request: Request) -> Response:
+        try:
+            async with sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except _DB_ERRORS as exc:
+            log.warning("health check: database unavailable: %s", exc)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def tracked_link(request: Request) -> Response:
+        token = request.path_params["token"]
+        if not is_token(token):
+            return PlainTextResponse(UNKNOWN_LINK, status_code=404)
+        try:
+            async with sessions() as session:
+                target = await find_link_target(session=session, token=token)
+        except _DB_ERRORS as exc:
+            log.error("tracked link %s: database unavailable: %s", token, exc)
+            return PlainTextResponse("Please try again in a moment.", status_code=503)
+        if target is None:
+            return PlainTextResponse(UNKNOWN_LINK, status_code=404)
+        spec = specs().get(target.campaign_name)
+        url: str | None
+        if spec is not None:
+            url = with_reference(spec.donate_url, spec.reference_param, token)
+        else:
+            url = _frozen_link(target.spec_yaml, token)
+        if url is None:
+            log.warning(
+                "tracked link %s: campaign %s has no donate URL", token, target.campaign_name
+            )
+            return PlainTextResponse(UNKNOWN_LINK, status_code=404)
+        agent = request.headers.get("user-agent")
+        if not is_link_preview(agent, request.method):
+            await _count_click(target, agent)
+        # no-store: a cached redirect would hide repeat taps, and previews must not be reused.
+        return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+    async def _count_click(target: LinkTarget, agent: str | None) -> None:
+        try:
+            async with writing, sessions() as session, session.begin():
+                await record_click(
+                    session=session,
+                    target=target,
+                    clicked_at=clock(),
+                    user_agent=agent,
+                    dedup=dedup,
+                )
+        except _DB_ERRORS as exc:
+            # The giver still reaches the donation page; a lost click is only a lost count.
+            log.error("click on %s not recorded: %s", target.token, exc)
+
+    async def _record(gift: IncomingGift) -> Response:
+        try:
+            async with writing:
+                outcome = await record_donation(
+                    sessions,
+                    gift,
+                    now=clock(),
+                    specs=specs(),
+                    main_currency=settings.main_currency,
+                )
+        except _DB_ERRORS as exc:
+            log.error(
+                "donation %s/%s not recorded: %s", gift.provider, gift.provider_event_id, exc
+            )
+            return _error(503, "database unavailable; please retry")
+        if outcome.duplicate:
+            return JSONResponse({"status": "duplicate", "donation_id": outcome.donation_id})
+        body = {
+            "status": "recorded",
+            "donation_id": outcome.donation_id,
+            "attribution": outcome.attribution,
+            "campaign": outcome.campaign_name,
+        }
+        task = BackgroundTask(_announce, outcome) if on_gift is not None else None
+        return JSONResponse(body, background=task)
+
+    async def _announce(outcome: DonationOutcome) -> None:
+        if on_gift is None:
+            return
+        try:
+            await on_gift(outcome)
+        except Exception:  # announcing is a courtesy; the gift is already stored
+            log.exception("announcing donation %s failed", outcome.donation_id)
+
+    async def stripe_webhook(request: Request) -> Response:
+        secret = settings.stripe_webhook_secret
+        if not secret:
+            return _error(503, "Stripe webhooks are not configured (set STRIPE_WEBHOOK_SECRET)")
+        if not _is_json(request):
+            return _error(415, "Content-Type must be application/json")
+        body = await _body(request)
+        try:
+            verify_stripe_signature(
+                body, request.headers.get("stripe-signature"), secret, now=clock()
+            )
+            gift = stripe_gift(_json_object(body))
+        except SignatureError as exc:
+            return _error(400, f"signature rejected: {exc}")
+        except PayloadError as exc:
+            return _error(400, str(exc))
+        if isinstance(gift, str):
+            return JSONResponse({"status": "ignored", "reason": gift})
+        return await _record(gift)
+
+    async def donation_webhook(request: Request) -> Response:
+        secret = settings.donation_webhook_secret
+        if not secret:
+            return _error(
+                503, "donation webhooks are not configured (set DONATION_WEBHOOK_SECRET)"
+            )
+        if not _is_json(request):
+            return _error(415, "Content-Type must be application/json")
+        body = await _body(request)
+        try:
+            verify_body_signature(body, request.headers.get("x-signature"), secret)
+        except SignatureError as exc:
+            return _error(401, f"signature rejected: {exc}")
+        try:
+            gift = generic_gift(_json_object(body))
+        except PayloadError as exc:
+            return _error(400, str(exc))
+        return await _record(gift)
+
+    async def plain_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):
+            return PlainTextResponse(exc.detail, status_code=exc.status_code)
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return PlainTextResponse("Something went wrong.", status_code=500)
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/r/{token}", tracked_link, methods=["GET"]),
+        Route("/donations/stripe", stripe_webhook, methods=["POST"]),
+        Route("/donations/webhook", donation_webhook, methods=["POST"]),
+        *extra_routes,
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: plain_error, Exception: plain_error},
+    )
