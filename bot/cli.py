@@ -26,7 +26,7 @@ err_console = Console(stderr=True)
 def fail(lines: list[str] | str, code: int = 2) -> NoReturn:
     """Print one clear line per problem to stderr and exit without a traceback."""
     for line in [lines] if isinstance(lines, str) else lines:
-        err_console.print(line, markup=False, highlight=False)
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -66,3 +66,8 @@ def main() -> None:
 
 
 # Commands defined in their own modules register themselves here, one line each.
+from bot.commands import run as _run  # noqa: E402, F401
+from bot.commands import worker as _worker  # noqa: E402, F401
+from bot.commands import report as _report  # noqa: E402, F401
+from bot.commands import supporters as _supporters  # noqa: E402, F401
+from bot.commands import demo as _demo  # noqa: E402, F401

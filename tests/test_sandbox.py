@@ -179,6 +179,34 @@ async def test_global_limit_is_30_per_second_and_paid_broadcast_lifts_it() -> No
     assert sum(entry["allow_paid_broadcast"] for entry in accepted) == 10
 
 
+async def test_paid_broadcasts_do_not_use_up_the_free_allowance() -> None:
+    clock = ManualClock()
+    async with (
+        run_sandbox(clock=clock) as sandbox,
+        sandbox_bot(sandbox) as bot,
+    ):
+        for user_id in range(1, 72):
+            await sandbox.client.add_user(user_id, f"Supporter {user_id}", started=True)
+        for user_id in range(1, 41):
+            await bot.send_message(user_id, "Please help", allow_paid_broadcast=True)
+        for user_id in range(41, 71):
+            await bot.send_message(user_id, "A reply to a supporter")
+        with pytest.raises(RetryAfter):
+            await bot.send_message(71, "one free message too many")
+
+
+async def test_updates_the_bot_did_not_ask_for_are_not_delivered(
+    sandbox: Sandbox, bot: Bot
+) -> None:
+    await bot.get_updates(timeout=0, allowed_updates=["callback_query"])
+    await sandbox.client.send_text(ANN, "ignored: the bot asked for button presses only")
+    assert await bot.get_updates(timeout=0) == ()
+    await bot.get_updates(timeout=0, allowed_updates=["message"])
+    await sandbox.client.send_text(ANN, "delivered")
+    (update,) = await bot.get_updates(timeout=0)
+    assert update.message is not None and update.message.text == "delivered"
+
+
 async def test_group_limit_is_20_per_minute_and_limits_can_be_switched_off() -> None:
     clock = ManualClock()
     async with (

@@ -41,7 +41,10 @@ class RateLimiter:
     def __init__(self, limits: Limits, clock: Clock) -> None:
         self.limits = limits
         self._clock = clock
+        # Paid broadcasts are charged beyond the free allowance, so they have their own window
+        # and never use up the 30/s the bot's ordinary messages get.
         self._global: deque[float] = deque()
+        self._paid: deque[float] = deque()
         self._groups: dict[ChatKey, deque[float]] = {}
         self._private: dict[ChatKey, tuple[float, float]] = {}
 
@@ -50,6 +53,7 @@ class RateLimiter:
         if limits is not None:
             self.limits = limits
         self._global.clear()
+        self._paid.clear()
         self._groups.clear()
         self._private.clear()
 
@@ -59,7 +63,7 @@ class RateLimiter:
         if not lim.enabled:
             return None
         now = self._clock()
-        window = self._global
+        window = self._paid if paid else self._global
         while window and window[0] <= now - 1.0:
             window.popleft()
         cap = lim.paid_per_s if paid else lim.global_per_s

@@ -272,7 +272,7 @@ class SandboxState:
         update = {"update_id": self.next_update_id, kind: payload}
         self.next_update_id += 1
         allowed = self.allowed_updates
-        if (kind not in allowed) if allowed is not None else (kind not in OPT_IN_UPDATES):
+        if (kind in allowed) if allowed is not None else (kind not in OPT_IN_UPDATES):
             self.updates.append(update)
             self._notify()
         return update

@@ -1,0 +1,141 @@
+"""The texts supporters see, per language, as Telegram HTML with the values escaped."""
+
+from __future__ import annotations
+
+import html
+
+DEFAULT_LANGUAGE = "en"
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "greeting": (
+            "Hello {name}! Thank you for starting our bot. Now and then we will message you "
+            "about our work and how you can help. Reply any time: a person reads every "
+            "message.\n\nSend /stop to stop all messages, /privacy to see what we keep."
+        ),
+        "welcome_back": (
+            "Welcome back, {name}! You will hear from us again. Send /stop at any time to "
+            "stop all messages."
+        ),
+        "opted_out": (
+            "Done: you will not get any more messages from us. Changed your mind? Send /start."
+        ),
+        "privacy": (
+            "<b>What we keep about you</b>\n"
+            "• your Telegram name, username, id and language;\n"
+            "• how you found us (the link you started the bot with);\n"
+            "• the messages you send us and our answers;\n"
+            "• when you tap our buttons and links, and gifts you make through them.\n\n"
+            "We use this only to send you asks that fit your interests and to learn which "
+            "asks work. We never sell it.\n\n"
+            "Send /stop to stop all messages. Send /forget to delete your personal data; "
+            "we then keep only anonymous counts for our reports."
+        ),
+        "forget_question": (
+            "Delete everything we know about you? We keep only anonymous counts for our "
+            "reports. This cannot be undone."
+        ),
+        "forget_yes": "Yes, delete my data",
+        "forget_no": "No, keep it",
+        "forgotten": (
+            "Done: your personal data is deleted and you will not hear from us again. "
+            "Send /start if you ever want to come back."
+        ),
+        "forget_kept": "Nothing was deleted.",
+        "nothing_to_forget": "We do not keep any personal data about you.",
+        "staff_only": "Sorry, this command is for the organisation's staff.",
+        "not_now": "Noted: we will not ask you again for this one.",
+        "help": (
+            "This bot keeps you up to date and lets you reply to us directly: a person "
+            "reads every message.\n\n"
+            "/start: start or restart messages\n"
+            "/stop: stop all messages\n"
+            "/privacy: what we keep about you\n"
+            "/forget: delete your personal data"
+        ),
+        "give_how_much": "Thank you! How much would you like to give?",
+        "give_unavailable": "Giving in Telegram is not available for this campaign.",
+        "cmd_start": "Start or restart messages",
+        "cmd_stop": "Stop all messages",
+        "cmd_privacy": "What we keep about you",
+        "cmd_forget": "Delete your personal data",
+        "cmd_help": "How this bot works",
+    },
+    "nl": {
+        "greeting": (
+            "Hallo {name}! Bedankt dat je onze bot hebt gestart. Af en toe sturen we je een "
+            "bericht over ons werk en hoe je kunt helpen. Je kunt altijd antwoorden: een "
+            "mens leest elk bericht.\n\nStuur /stop om geen berichten meer te krijgen, "
+            "/privacy om te zien wat we bewaren."
+        ),
+        "welcome_back": (
+            "Welkom terug, {name}! Je hoort weer van ons. Stuur op elk moment /stop om geen "
+            "berichten meer te krijgen."
+        ),
+        "opted_out": (
+            "Geregeld: je krijgt geen berichten meer van ons. Toch weer wel? Stuur /start."
+        ),
+        "privacy": (
+            "<b>Wat we over je bewaren</b>\n"
+            "• je Telegram-naam, gebruikersnaam, id en taal;\n"
+            "• hoe je ons vond (de link waarmee je de bot startte);\n"
+            "• de berichten die je ons stuurt en onze antwoorden;\n"
+            "• wanneer je op onze knoppen en links tikt, en giften die daaruit volgen.\n\n"
+            "We gebruiken dit alleen om je verzoeken te sturen die bij je passen en om te "
+            "leren wat werkt. We verkopen het nooit.\n\n"
+            "Stuur /stop om geen berichten meer te krijgen. Stuur /forget om je persoonlijke "
+            "gegevens te wissen; we houden dan alleen anonieme aantallen voor onze verslagen."
+        ),
+        "forget_question": (
+            "Alles wissen wat we over je weten? We houden alleen anonieme aantallen voor "
+            "onze verslagen. Dit kan niet ongedaan worden gemaakt."
+        ),
+        "forget_yes": "Ja, wis mijn gegevens",
+        "forget_no": "Nee, bewaren",
+        "forgotten": (
+            "Geregeld: je persoonlijke gegevens zijn gewist en je hoort niet meer van ons. "
+            "Stuur /start als je ooit terug wilt komen."
+        ),
+        "forget_kept": "Er is niets gewist.",
+        "nothing_to_forget": "We bewaren geen persoonlijke gegevens over je.",
+        "staff_only": "Sorry, deze opdracht is alleen voor de medewerkers van de organisatie.",
+        "not_now": "Genoteerd: we vragen het je voor deze actie niet nog eens.",
+        "help": (
+            "Deze bot houdt je op de hoogte en je kunt ons direct antwoorden: een mens leest "
+            "elk bericht.\n\n"
+            "/start: berichten starten of hervatten\n"
+            "/stop: geen berichten meer\n"
+            "/privacy: wat we over je bewaren\n"
+            "/forget: je persoonlijke gegevens wissen"
+        ),
+        "give_how_much": "Dank je wel! Hoeveel wil je geven?",
+        "give_unavailable": "Geven via Telegram kan niet voor deze actie.",
+        "cmd_start": "Berichten starten of hervatten",
+        "cmd_stop": "Geen berichten meer",
+        "cmd_privacy": "Wat we over je bewaren",
+        "cmd_forget": "Je persoonlijke gegevens wissen",
+        "cmd_help": "Hoe deze bot werkt",
+    },
+}
+LANGUAGES = tuple(_TEXTS)
+SUPPORTER_COMMANDS = ("start", "stop", "privacy", "forget", "help")
+
+
+def pick_language(code: str | None) -> str:
+    """Map a Telegram language code ("nl-BE") to a language we have texts for."""
+    if not code:
+        return DEFAULT_LANGUAGE
+    base = code.split("-")[0].split("_")[0].lower()
+    return base if base in _TEXTS else DEFAULT_LANGUAGE
+
+
+def text(key: str, language: str | None = None, **values: object) -> str:
+    """Return a text in the supporter's language, with every value HTML-escaped."""
+    texts = _TEXTS[pick_language(language)]
+    template = texts.get(key) or _TEXTS[DEFAULT_LANGUAGE][key]
+    return template.format(**{k: html.escape(str(v)) for k, v in values.items()})
+
+
+def command_descriptions(language: str) -> list[tuple[str, str]]:
+    """Return (command, description) pairs of the supporter commands in a language."""
+    return [(cmd, text(f"cmd_{cmd}", language)) for cmd in SUPPORTER_COMMANDS]

@@ -1,0 +1,50 @@
+"""The campaign specs in force: the last good version of every file in CAMPAIGNS_DIR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.domain.campaign import Campaign, SpecError, load_campaigns
+
+
+class CampaignRegistry:
+    """Hold the loaded campaign specs; a reload never replaces a good spec with a broken file."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._campaigns: dict[str, Campaign] = {}
+        self.errors: list[SpecError] = []
+
+    @property
+    def campaigns(self) -> dict[str, Campaign]:
+        """Return the specs in force by name."""
+        return dict(self._campaigns)
+
+    def get(self, name: str) -> Campaign | None:
+        """Return the spec called name, if one is loaded."""
+        return self._campaigns.get(name)
+
+    def names(self) -> list[str]:
+        """List the names of the loaded campaigns, sorted."""
+        return sorted(self._campaigns)
+
+    def reload(self) -> list[SpecError]:
+        """Re-read the directory and return its problems.
+
+        Valid files replace their old version; a file that now fails keeps the campaign it
+        last loaded, so a typo saved mid-campaign never takes a running campaign away.
+        """
+        loaded = load_campaigns(self.directory)
+        broken = {error.file for error in loaded.errors}
+        fresh = dict(loaded.campaigns)
+        for name, old in self._campaigns.items():
+            if name not in fresh and old.source_file in broken:
+                fresh[name] = old
+        self._campaigns = fresh
+        self.errors = list(loaded.errors)
+        return self.errors
+
+    def kept_after_errors(self) -> list[str]:
+        """List the campaigns whose file failed and whose last good version is still used."""
+        broken = {error.file for error in self.errors}
+        return sorted(n for n, c in self._campaigns.items() if c.source_file in broken)

@@ -1,0 +1,180 @@
+"""Send one outbox message with python-telegram-bot and say plainly what became of it."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from types import TracebackType
+
+import httpx
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.request import HTTPXRequest
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Errors raised before any byte of the request left: resending cannot duplicate a message.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class Result(enum.StrEnum):
+    """What Telegram did with one message, in the terms the outbox acts on."""
+
+    SENT = "sent"
+    RETRY_AFTER = "retry_after"  # 429: nothing sent; wait retry_after, then try again
+    BLOCKED = "blocked"  # 403: the user blocked the bot
+    UNREACHABLE = "unreachable"  # 403: the bot may not open this chat (never started, deleted)
+    REJECTED = "rejected"  # 400 and the like: this message will never go; do not retry
+    TRANSIENT = "transient"  # 5xx or no connection made: nothing sent; retry with backoff
+    AMBIGUOUS = "ambiguous"  # the request went out but no answer came: it may have arrived
+    HALT = "halt"  # the bot token is refused: stop sending rather than fail every ask
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """One send's result, with the message id when sent and Telegram's words otherwise."""
+
+    result: Result
+    message_id: int | None = None
+    retry_after: float = 0.0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: a URL to open or callback data to send back."""
+
+    text: str
+    url: str | None = None
+    callback_data: str | None = None
+
+
+def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
+    """Build Telegram's inline keyboard from rows of buttons."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.text, url=b.url, callback_data=b.callback_data) for b in row]
+            for row in rows
+        ]
+    )
+
+
+def classify_error(error: Exception) -> SendOutcome:
+    """Map a python-telegram-bot error to what the outbox should do about it."""
+    text = str(error)
+    if isinstance(error, RetryAfter):
+        return SendOutcome(Result.RETRY_AFTER, retry_after=_retry_seconds(error), description=text)
+    if isinstance(error, Forbidden):
+        blocked = "blocked" in text.lower()
+        return SendOutcome(Result.BLOCKED if blocked else Result.UNREACHABLE, description=text)
+    if isinstance(error, InvalidToken):
+        return SendOutcome(Result.HALT, description=text)
+    if isinstance(error, BadRequest | ChatMigrated):
+        return SendOutcome(Result.REJECTED, description=text)
+    if isinstance(error, NetworkError):  # TimedOut is a NetworkError too
+        cause = error.__cause__
+        if cause is None or isinstance(cause, _NEVER_SENT):
+            # No httpx cause: the server answered with a 5xx. A connect/pool error: never sent.
+            return SendOutcome(Result.TRANSIENT, description=text or type(cause).__name__)
+        return SendOutcome(
+            Result.AMBIGUOUS, description=f"{type(cause).__name__} after sending: {text}"
+        )
+    if isinstance(error, TelegramError):
+        return SendOutcome(Result.REJECTED, description=text)
+    return SendOutcome(Result.AMBIGUOUS, description=f"{type(error).__name__}: {error}")
+
+
+def _retry_seconds(error: RetryAfter) -> float:
+    """Read retry_after as seconds without tripping PTB's int-to-timedelta deprecation warning."""
+    stored = getattr(error, "_retry_after", None)
+    if isinstance(stored, timedelta):
+        return stored.total_seconds()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramSender:
+    """Send outbox messages through one python-telegram-bot `Bot` with a sized connection pool.
+
+    Use as `async with TelegramSender.from_settings(settings) as sender:`.
+    """
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, pool_size: int = 64, read_timeout: float = 10.0
+    ) -> TelegramSender:
+        """Build a sender for the configured bot token and Bot API base URL."""
+        request = HTTPXRequest(
+            connection_pool_size=pool_size,
+            read_timeout=read_timeout,
+            write_timeout=10.0,
+            connect_timeout=5.0,
+            pool_timeout=5.0,
+        )
+        bot = Bot(
+            settings.telegram_bot_token, base_url=settings.telegram_base_url, request=request
+        )
+        return cls(bot)
+
+    async def __aenter__(self) -> TelegramSender:
+        await self.bot.initialize()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.bot.shutdown()
+
+    async def send_text(
+        self,
+        chat_id: int | str,
+        text: str,
+        *,
+        buttons: Sequence[Sequence[Button]] = (),
+        paid: bool = False,
+    ) -> SendOutcome:
+        """Send an HTML message with inline buttons; never raises for Telegram's answers."""
+        try:
+            message = await self.bot.send_message(
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(buttons) if buttons else None,
+                allow_paid_broadcast=True if paid else None,
+            )
+        except Exception as error:  # every failure becomes an outcome the outbox records
+            outcome = classify_error(error)
+            log.debug("send to %s: %s (%s)", chat_id, outcome.result, outcome.description)
+            return outcome
+        return SendOutcome(Result.SENT, message_id=message.message_id)
+
+    async def member_count(self, chat_id: int | str) -> int | None:
+        """Return how many members a group or channel has, or None if Telegram will not say."""
+        try:
+            return await self.bot.get_chat_member_count(chat_id)
+        except TelegramError as error:
+            log.warning("getChatMemberCount for %s failed: %s", chat_id, error)
+            return None

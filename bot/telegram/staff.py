@@ -1,0 +1,505 @@
+"""Staff handlers: campaign commands, launch confirmation, donations and answers to supporters."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import wraps
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update, User
+from telegram.constants import ChatType, ParseMode
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from bot.domain.campaign import Campaign
+from bot.domain.i18n import pick_language, text
+from bot.domain.money import format_amount, parse_amount
+from bot.services.audit import record_audit
+from bot.services.campaigns import (
+    CampaignStateError,
+    campaign_status,
+    cancel_campaign,
+    launch_campaign,
+    list_campaigns,
+    pause_campaign,
+    resume_campaign,
+)
+from bot.services.donations import STAFF_PROVIDER, IncomingGift, announce_gift, record_donation
+from bot.services.preview import preview_campaign
+from bot.services.report_format import format_telegram_html, report_chart
+from bot.services.reporting import build_report
+from bot.telegram.application import BotApplication, BotContext
+from bot.telegram.staff_text import campaign_line, launch_text, preview_messages, status_text
+from bot.telegram.supporters import supporter_help
+
+log = logging.getLogger(__name__)
+
+LAUNCH = "launch:"
+CANCEL_LAUNCH = "cancel-launch"
+WRONG_CHAT = "Staff commands work in the staff chat or in a private chat with me."
+MESSAGE_LIMIT = 4096
+# Telegram refuses callback data over 64 bytes.
+CALLBACK_LIMIT = 64
+# bot_data key: campaigns whose launch is under way, so a double press launches once.
+_LAUNCHING = "campaign_bot.launching"
+
+STAFF_MENU: list[tuple[str, str]] = [
+    ("help", "What staff can do here"),
+    ("campaigns", "Campaigns with state, audience, sent, replies, gifts"),
+    ("preview", "NAME: audience per arm and sample messages"),
+    ("launch", "NAME: start a campaign (asks to confirm)"),
+    ("pause", "NAME: hold a running campaign"),
+    ("resume", "NAME: continue a paused campaign"),
+    ("cancel", "NAME: stop a campaign for good"),
+    ("status", "NAME: progress of a campaign"),
+    ("report", "NAME: results per arm, with a chart"),
+    ("reload", "Re-read the campaign files"),
+    ("donation", "@user|id AMOUNT CURRENCY [CAMPAIGN]: record a gift"),
+]
+
+STAFF_HELP = (
+    "<b>Staff commands</b>\n"
+    + "\n".join(f"/{name}: {html.escape(description)}" for name, description in STAFF_MENU)
+    + "\n\nSupporters' replies appear in the staff chat; reply to one of those messages to "
+    "answer the supporter. Every staff action is written to the audit log."
+)
+
+StaffHandler = Callable[[Update, BotContext], Coroutine[Any, Any, str | None]]
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+
+
+def _name_of(user: User | None) -> str | None:
+    if user is None:
+        return None
+    return f"{user.full_name} (@{user.username})" if user.username else user.full_name
+
+
+async def audit(
+    context: BotContext,
+    user: User | None,
+    action: str,
+    *,
+    campaign: str | None = None,
+    allowed: bool = True,
+    detail: str | None = None,
+) -> None:
+    """Write a staff action (or a refused attempt) to the audit log."""
+    await record_audit(
+        context.sessions,
+        now=context.now(),
+        actor_user_id=user.id if user else None,
+        actor_name=_name_of(user),
+        action=action,
+        campaign=campaign,
+        allowed=allowed,
+        detail=detail,
+    )
+
+
+def is_staff(context: BotContext, user: User | None) -> bool:
+    """Tell whether a Telegram user is one of the organisation's staff."""
+    return user is not None and user.id in context.settings.staff_user_ids
+
+
+async def refuse(update: Update, context: BotContext, action: str) -> bool:
+    """Refuse and audit a staff action by the wrong person or in the wrong chat; tell if so."""
+    user, chat, message = update.effective_user, update.effective_chat, update.effective_message
+    if not is_staff(context, user):
+        reason = "not staff"
+        answer = text("staff_only", pick_language(user.language_code if user else None))
+    elif (
+        chat is not None
+        and chat.type != ChatType.PRIVATE
+        and chat.id != (context.settings.staff_chat_id)
+    ):
+        reason = f"chat {chat.id} is not the staff chat"
+        answer = WRONG_CHAT
+    else:
+        return False
+    if update.callback_query is not None:
+        tried = f"button {update.callback_query.data}"
+    else:
+        tried = message.text if message is not None and message.text else ""
+    await audit(context, user, action, allowed=False, detail=f"refused: {reason}; {tried}")
+    if update.callback_query is not None:
+        await update.callback_query.answer(answer, show_alert=True)
+    elif message is not None:
+        await message.reply_html(answer)
+    return True
+
+
+def staff_command(action: str) -> Callable[[StaffHandler], Handler]:
+    """Wrap a handler so only staff in the staff chat or a private chat may run it, audited."""
+
+    def wrap(handler: StaffHandler) -> Handler:
+        @wraps(handler)
+        async def run(update: Update, context: BotContext) -> None:
+            if await refuse(update, context, action):
+                return
+            detail: str | None = "failed"
+            try:
+                detail = await handler(update, context)
+            finally:
+                # Read after the handler: a button press names its campaign only there.
+                campaign = context.args[0][:120] if context.args else None
+                await audit(
+                    context, update.effective_user, action, campaign=campaign, detail=detail
+                )
+
+        return run
+
+    return wrap
+
+
+async def send_html(message: Message, body: str) -> None:
+    """Reply with HTML, split on line breaks so no part passes Telegram's length limit."""
+    part = ""
+    for line in body.split("\n"):
+        if part and len(part) + len(line) + 1 > MESSAGE_LIMIT:
+            await message.reply_html(part)
+            part = ""
+        part = f"{part}\n{line}" if part else line[:MESSAGE_LIMIT]
+    if part:
+        await message.reply_html(part)
+
+
+def _usage(command: str, context: BotContext) -> str:
+    names = context.registry.names()
+    listed = ", ".join(html.escape(n) for n in names) if names else "none loaded"
+    return f"Usage: /{command} NAME\nCampaigns: {listed}"
+
+
+async def _campaign_arg(update: Update, context: BotContext, command: str) -> Campaign | None:
+    """Return the loaded campaign named by the first argument, or reply with the usage."""
+    message = update.effective_message
+    name = context.args[0] if context.args else None
+    campaign = context.registry.get(name) if name else None
+    if campaign is None and message is not None:
+        problem = f"No campaign called <b>{html.escape(name)}</b>.\n" if name else ""
+        await message.reply_html(problem + _usage(command, context))
+    return campaign
+
+
+async def _known_name(update: Update, context: BotContext, command: str) -> str | None:
+    """Return the campaign named by the first argument, loaded or launched; else reply usage."""
+    message = update.effective_message
+    name = context.args[0] if context.args else None
+    if name is not None and context.registry.get(name) is not None:
+        return name
+    known = [
+        row.name for row in await list_campaigns(context.sessions, context.registry.campaigns)
+    ]
+    if name is not None and name in known:
+        return name
+    if message is not None:
+        problem = f"No campaign called <b>{html.escape(name)}</b>.\n" if name else ""
+        listed = ", ".join(html.escape(n) for n in known) or "none loaded"
+        await message.reply_html(f"{problem}Usage: /{command} NAME\nCampaigns: {listed}")
+    return None
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+@staff_command("help")
+async def staff_help(update: Update, context: BotContext) -> str | None:
+    """List the staff commands."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_html(STAFF_HELP)
+    return None
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """Show staff their commands and supporters theirs."""
+    chat = update.effective_chat
+    if is_staff(context, update.effective_user):
+        await staff_help(update, context)
+    elif chat is not None and chat.type == ChatType.PRIVATE:
+        await supporter_help(update, context)
+
+
+@staff_command("campaigns")
+async def campaigns(update: Update, context: BotContext) -> str | None:
+    """List every campaign with its state, audience, sends, replies and gifts."""
+    message = update.effective_message
+    assert message is not None
+    rows = await list_campaigns(context.sessions, context.registry.campaigns)
+    if not rows:
+        await message.reply_html(
+            f"No campaigns yet: add YAML files to {html.escape(str(context.registry.directory))} "
+            "and send /reload."
+        )
+        return "0 campaigns"
+    lines = ["<b>Campaigns</b>"] + [campaign_line(row) for row in rows]
+    await send_html(message, "\n".join(lines))
+    return f"{len(rows)} campaigns"
+
+
+@staff_command("preview")
+async def preview(update: Update, context: BotContext) -> str | None:
+    """Show a campaign's audience per arm and three messages as they would be sent."""
+    message = update.effective_message
+    campaign = await _campaign_arg(update, context, "preview")
+    if campaign is None or message is None:
+        return "no campaign"
+    result = await preview_campaign(
+        context.sessions, campaign, now=context.now(), settings=context.settings, count=3
+    )
+    for part in preview_messages(result):
+        await message.reply_html(part)
+    return f"audience {result.audience_size}"
+
+
+@staff_command("launch")
+async def launch(update: Update, context: BotContext) -> str | None:
+    """Ask for confirmation before launching a campaign."""
+    message = update.effective_message
+    campaign = await _campaign_arg(update, context, "launch")
+    if campaign is None or message is None:
+        return "no campaign"
+    data = LAUNCH + campaign.name
+    if len(data.encode()) > CALLBACK_LIMIT:
+        await message.reply_html("This campaign name is too long for a button; shorten it.")
+        return "name too long"
+    buttons = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("🚀 Launch", callback_data=data),
+                InlineKeyboardButton("Cancel", callback_data=CANCEL_LAUNCH),
+            ]
+        ]
+    )
+    await message.reply_html(
+        f"Launch <b>{html.escape(campaign.name)}</b> ({html.escape(campaign.title)})? "
+        "Its audience is selected now and the asks are queued.",
+        reply_markup=buttons,
+    )
+    return "asked for confirmation"
+
+
+@staff_command("launch-confirmed")
+async def launch_confirmed(update: Update, context: BotContext) -> str | None:
+    """Launch a campaign after a member of staff pressed the confirmation button."""
+    query = update.callback_query
+    assert query is not None
+    name = (query.data or "").removeprefix(LAUNCH)
+    context.args = [name]  # so the audit entry names the campaign
+    launching: set[str] = context.application.bot_data.setdefault(_LAUNCHING, set())
+    if name in launching:
+        await query.answer("This launch is already under way.")
+        return "already launching"
+    await query.answer()
+    campaign = context.registry.get(name)
+    if campaign is None:
+        await query.edit_message_text(
+            f"No campaign called <b>{html.escape(name)}</b> is loaded any more.",
+            parse_mode=ParseMode.HTML,
+        )
+        return "no campaign"
+    await query.edit_message_text(
+        f"Launching <b>{html.escape(name)}</b>…", parse_mode=ParseMode.HTML
+    )
+    launching.add(name)
+    try:
+        result = await launch_campaign(
+            context.sessions, campaign, now=context.now(), settings=context.settings
+        )
+    except CampaignStateError as exc:
+        await query.edit_message_text(
+            f"Not launched: {html.escape(str(exc))}.", parse_mode=ParseMode.HTML
+        )
+        return f"refused: {exc}"
+    finally:
+        launching.discard(name)
+    context.services.wake_outbox()
+    summary = launch_text(result)
+    await query.edit_message_text(summary, parse_mode=ParseMode.HTML)
+    return summary
+
+
+@staff_command("launch-cancelled")
+async def launch_cancelled(update: Update, context: BotContext) -> str | None:
+    """Drop a launch request."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await query.edit_message_text("Launch cancelled; nothing was sent.")
+    return None
+
+
+def _state_command(action: str, change: Callable[..., Awaitable[object]], done: str) -> Handler:
+    """Build a handler for pause, resume and cancel."""
+
+    async def handler(update: Update, context: BotContext) -> str | None:
+        message = update.effective_message
+        name = await _known_name(update, context, action)
+        if name is None or message is None:
+            return "no campaign"
+        try:
+            await change(context.sessions, name, now=context.now())
+        except CampaignStateError as exc:
+            await message.reply_html(f"Cannot {action} it: {html.escape(str(exc))}.")
+            return f"refused: {exc}"
+        if action == "resume":
+            context.services.wake_outbox()
+        await message.reply_html(f"<b>{html.escape(name)}</b> {done}.")
+        return done
+
+    handler.__doc__ = f"{action.capitalize()} a campaign."
+    return staff_command(action)(handler)
+
+
+pause = _state_command("pause", pause_campaign, "is paused; no asks go out until /resume")
+resume = _state_command("resume", resume_campaign, "is running again")
+cancel = _state_command("cancel", cancel_campaign, "is cancelled; its unsent asks are dropped")
+
+
+@staff_command("status")
+async def status(update: Update, context: BotContext) -> str | None:
+    """Show a campaign's progress."""
+    message = update.effective_message
+    name = await _known_name(update, context, "status")
+    if name is None or message is None:
+        return "no campaign"
+    result = await campaign_status(context.sessions, name, now=context.now())
+    await send_html(message, status_text(result))
+    return f"{result.state}: {result.sent} sent, {result.queued} queued"
+
+
+@staff_command("report")
+async def report(update: Update, context: BotContext) -> str | None:
+    """Send a campaign's report as text and, once it has results, a chart."""
+    message = update.effective_message
+    campaign = await _campaign_arg(update, context, "report")
+    if campaign is None or message is None:
+        return "no campaign"
+    result = await build_report(context.sessions, campaign, now=context.now())
+    await send_html(message, format_telegram_html(result))
+    if not result.launched:
+        return "not launched"
+    try:
+        # Drawing takes a moment of CPU; keep the event loop answering meanwhile.
+        png = await asyncio.to_thread(report_chart, result)
+        await message.reply_photo(
+            InputFile(png, filename=f"{campaign.name}.png"),
+            caption=f"{campaign.name}: conversion per arm and gifts over time",
+        )
+    except Exception as exc:  # the text report is out already; the chart is a bonus
+        log.warning("report chart for %s not sent: %s", campaign.name, exc)
+        return "text only; chart failed"
+    return "text and chart"
+
+
+@staff_command("reload")
+async def reload(update: Update, context: BotContext) -> str | None:
+    """Re-read the campaign files; problems are listed and the last good versions stay."""
+    message = update.effective_message
+    assert message is not None
+    errors = context.registry.reload()
+    names = context.registry.names()
+    lines = [
+        f"Loaded {len(names)} campaign(s): " + (", ".join(html.escape(n) for n in names) or "none")
+    ]
+    if errors:
+        lines.append(f"\n<b>{len(errors)} problem(s)</b>; nothing from those files changed:")
+        lines += [f"<code>{html.escape(str(error))}</code>" for error in errors]
+        kept = context.registry.kept_after_errors()
+        if kept:
+            lines.append(
+                "Still using the last good version of: " + ", ".join(html.escape(n) for n in kept)
+            )
+    await send_html(message, "\n".join(lines))
+    return f"{len(names)} loaded, {len(errors)} problems"
+
+
+@staff_command("donation")
+async def donation(update: Update, context: BotContext) -> str | None:
+    """Record a gift reported by staff: /donation @user|id AMOUNT CURRENCY [CAMPAIGN]."""
+    message = update.effective_message
+    assert message is not None
+    usage = (
+        "Usage: /donation @username|user_id AMOUNT CURRENCY [CAMPAIGN], e.g. /donation @ann 25 EUR"
+    )
+    args = context.args or []
+    if len(args) not in (3, 4):
+        await message.reply_html(html.escape(usage))
+        return "bad arguments"
+    who, amount_text, currency = args[0], args[1], args[2].upper()
+    campaign_name = args[3] if len(args) == 4 else None
+    problems = []
+    amount: int | None = None
+    if len(currency) != 3 or not currency.isalpha():
+        problems.append(f"{currency!r} is not a currency code such as EUR")
+    else:
+        try:
+            amount = parse_amount(amount_text, currency)
+        except ValueError as exc:
+            problems.append(str(exc))
+        if amount == 0:
+            problems.append("the amount must be more than 0")
+    if campaign_name is not None and context.registry.get(campaign_name) is None:
+        problems.append(f"no campaign called {campaign_name!r}")
+    if problems or not amount:
+        await message.reply_html(html.escape("; ".join(problems) + "\n" + usage))
+        return "bad arguments"
+    gift = IncomingGift(
+        provider=STAFF_PROVIDER,
+        provider_event_id=uuid.uuid4().hex,
+        amount_minor=amount,
+        currency=currency,
+        donated_at=context.now(),
+        campaign_name=campaign_name,
+        username=who.lstrip("@") if who.startswith("@") else None,
+        telegram_user_id=int(who) if who.isdigit() else None,
+    )
+    if gift.username is None and gift.telegram_user_id is None:
+        await message.reply_html(
+            html.escape("Name the giver as @username or a user id.\n" + usage)
+        )
+        return "bad arguments"
+    specs = context.registry.campaigns
+    outcome = await record_donation(
+        context.sessions,
+        gift,
+        now=context.now(),
+        specs=specs,
+        main_currency=context.settings.main_currency,
+    )
+    await announce_gift(
+        context.bot, outcome, specs=specs, settings=context.settings, sessions=context.sessions
+    )
+    shown = format_amount(amount, currency)
+    if message.chat_id != context.settings.staff_chat_id:
+        where = html.escape(outcome.campaign_name or "no campaign")
+        await message.reply_html(f"Recorded {html.escape(shown)} ({where}).")
+    return f"{shown} from {who}: donation {outcome.donation_id}, {outcome.attribution}"
+
+
+def add_handlers(application: BotApplication) -> None:
+    """Register the staff handlers; they run before the supporter handlers."""
+    commands: list[tuple[str, Handler]] = [
+        ("help", help_command),
+        ("campaigns", campaigns),
+        ("preview", preview),
+        ("launch", launch),
+        ("pause", pause),
+        ("resume", resume),
+        ("cancel", cancel),
+        ("status", status),
+        ("report", report),
+        ("reload", reload),
+        ("donation", donation),
+    ]
+    for name, handler in commands:
+        # Slow, read-only commands run beside other updates instead of holding them up.
+        application.add_handler(CommandHandler(name, handler, block=name not in _BACKGROUND))
+    application.add_handler(
+        CallbackQueryHandler(launch_confirmed, pattern=f"^{LAUNCH}", block=False)
+    )
+    application.add_handler(CallbackQueryHandler(launch_cancelled, pattern=f"^{CANCEL_LAUNCH}$"))
+
+
+_BACKGROUND = frozenset({"campaigns", "preview", "status", "report"})
