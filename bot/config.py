@@ -109,10 +109,12 @@ class Settings(BaseSettings):
             raise SettingsError(lines)
 
 
-def load_settings(overrides: Mapping[str, Any] | None = None, *, env_file: str | None = ".env") -> Settings:
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, *, env_file: str | None = ".env"
+) -> Settings:
     """Read settings, turning validation errors into one clear line per setting."""
     try:
-        return Settings(_env_file=env_file, **dict(overrides or {}))  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **dict(overrides or {}))
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import BotRuntime, running_bot
@@ -27,10 +26,10 @@ from bot.sandbox.chats import User
 from bot.services.importer import import_csv
 from bot.services.registry import CampaignRegistry
 from bot.services.supporters import upsert_started_supporter
+from bot.storage import progress
 from bot.storage.db import open_database
-from bot.storage.supporters import refresh_supporter_scores
 from bot.storage.migrate import upgrade
-from bot.storage.models import PENDING, SENDING, SENT, Ask, BroadcastPost
+from bot.storage.supporters import refresh_supporter_scores
 
 T = TypeVar("T")
 CAMPAIGN = "museum-winter-appeal"
@@ -67,6 +66,9 @@ class DemoResult:
     report_text: str
     files: dict[str, Path] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    # The report as JSON, and every message the sandbox accepted from the bot, for checking.
+    report: dict[str, Any] = field(default_factory=dict)
+    telegram_record: list[dict[str, Any]] = field(default_factory=list)
 
 
 Progress = Callable[[str], None]
@@ -122,7 +124,7 @@ class Demo:
         self.counts: dict[str, int] = dict.fromkeys(
             ("asks_sent", "replies", "opt_outs", "clicks", "gifts", "channel_clicks"), 0
         )
-        self.handled: set[int] = set()
+        self.last_ask_id = 0
         # What staff typed, with the sandbox's record position at that moment, for the transcript.
         self.staff_log: list[tuple[int, datetime, str]] = []
         self.campaign: Campaign | None = None
@@ -166,7 +168,7 @@ class Demo:
         for kind in ("supporters", "interactions", "donations"):
             result = await import_csv(
                 sessions, kind, paths[kind], now=self.clock(), zone=settings.timezone
-            )  # type: ignore[arg-type]
+            )
             if result.errors:
                 raise RuntimeError(f"demo data did not import: {result.errors[0]}")
             self.say(f"imported {paths[kind].name}: {result.rows} rows")
@@ -289,12 +291,7 @@ class Demo:
 
         async def check() -> bool:
             async with sessions() as session:
-                waiting = await session.scalar(
-                    select(func.count())
-                    .select_from(Ask)
-                    .where(Ask.state.in_([PENDING, SENDING]), Ask.due_at <= now)  # type: ignore[attr-defined]
-                )
-            return not waiting
+                return await progress.count_due_unsent(session=session, now=now) == 0
 
         await wait_until(check, "the outbox to send every ask due")
 
@@ -305,20 +302,10 @@ class Demo:
         web: httpx.AsyncClient,
     ) -> None:
         async with sessions() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        Ask.id, Ask.token, Ask.arm, Ask.step, Ask.chat_id, Ask.telegram_message_id
-                    )
-                    .where(Ask.state == SENT)
-                    .order_by(Ask.sent_at, Ask.id)
-                )
-            ).all()
+            rows = await progress.sent_asks_after(session=session, after_id=self.last_ask_id)
         spec = self.campaign
         for ask_id, token, arm, step, chat_id, message_id in rows:
-            if ask_id in self.handled:
-                continue
-            self.handled.add(ask_id)
+            self.last_ask_id = max(self.last_ask_id, ask_id)
             self.counts["asks_sent"] += 1
             person = self.by_telegram.get(chat_id)
             if person is None or spec is None:
@@ -349,16 +336,25 @@ class Demo:
             raise RuntimeError(f"tracked link /r/{token} answered {answer.status_code}")
         self.counts["clicks"] += 1
 
-    async def _give(self, web: httpx.AsyncClient, reference: str, amount: int, event: str) -> None:
-        body = json.dumps(
-            {
-                "id": event,
-                "amount": amount,
-                "currency": "EUR",
-                "donated_at": (self.clock() + timedelta(minutes=5)).isoformat(),
-                "reference": reference,
-            }
-        ).encode()
+    async def _give(
+        self,
+        web: httpx.AsyncClient,
+        reference: str | None,
+        amount: int,
+        event: str,
+        telegram_user_id: int | None = None,
+    ) -> None:
+        gift: dict[str, Any] = {
+            "id": event,
+            "amount": amount,
+            "currency": "EUR",
+            "donated_at": (self.clock() + timedelta(minutes=5)).isoformat(),
+        }
+        if reference:
+            gift["reference"] = reference
+        if telegram_user_id is not None:
+            gift["donor"] = {"telegram_user_id": telegram_user_id}
+        body = json.dumps(gift).encode()
         signature = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
         answer = await web.post(
             "/donations/webhook",
@@ -373,9 +369,8 @@ class Demo:
         self, sessions: async_sessionmaker[AsyncSession], web: httpx.AsyncClient
     ) -> None:
         async with sessions() as session:
-            post = (
-                await session.execute(select(BroadcastPost).where(BroadcastPost.state == SENT))
-            ).scalar_one_or_none()
+            posts = await progress.posted_broadcasts(session=session)
+        post = posts[0] if posts else None
         if post is None or self.counts["channel_clicks"]:
             return
         readers = round(CHANNEL_MEMBERS * self.model.channel_clicks_per_member)
@@ -398,16 +393,12 @@ class Demo:
         if not holdouts:
             return
         async with sessions() as session:
-            rows = (
-                await session.execute(
-                    select(Ask.id, Ask.token).where(Ask.arm.in_(holdouts))  # type: ignore[attr-defined]
-                )
-            ).all()
-        for ask_id, _token in rows:
+            rows = await progress.holdout_members(session=session, arms=holdouts)
+        for ask_id, telegram_user_id in rows:
             amount = holdout_gift(self.model, seed=self.seed, supporter_id=ask_id)
             if amount is not None:
-                # A gift with no token: the report credits it to the holdout by supporter.
-                await self._give(web, "", amount, f"demo-holdout-{ask_id}")
+                # A gift without a token: the report credits it to the holdout by supporter.
+                await self._give(web, None, amount, f"demo-holdout-{ask_id}", telegram_user_id)
 
     async def _staff_answers_a_reply(self, sandbox: Sandbox) -> bool:
         for entry in await sandbox.client.sent(STAFF_CHAT_ID, accepted_only=True):
@@ -435,6 +426,7 @@ class Demo:
         registry: CampaignRegistry,
     ) -> DemoResult:
         from bot.services.report_format import format_text, report_chart
+        from bot.services.report_json import to_json
         from bot.services.report_page import format_html_page
         from bot.services.reporting import report_by_name
 
@@ -461,6 +453,8 @@ class Demo:
             report_text=text,
             files=files,
             counts=dict(self.counts),
+            report=to_json(report),
+            telegram_record=await sandbox.client.sent(accepted_only=True),
         )
 
     async def _transcript(self, sandbox: Sandbox) -> str:

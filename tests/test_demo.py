@@ -1,0 +1,95 @@
+"""The demo runs a whole campaign, and its report agrees with the database and with Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bot.demo.runner import CAMPAIGN, Demo, DemoResult
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN_IN_LINK = re.compile(r"/r/([A-Za-z0-9_-]+)")
+
+pytestmark = pytest.mark.slow
+
+
+async def _run(tmp_path: Path, name: str, seed: int = 3) -> DemoResult:
+    demo = Demo(supporters=120, seed=seed, out=tmp_path / name, progress=lambda _line: None)
+    return await demo.run(ROOT / "campaigns")
+
+
+def _query(result: DemoResult, sql: str, *args: object) -> list[tuple[object, ...]]:
+    with sqlite3.connect(result.out / "demo.db") as db:
+        return db.execute(sql, args).fetchall()
+
+
+def _tokens_sent_to_supporters(result: DemoResult) -> Counter[str]:
+    tokens: Counter[str] = Counter()
+    for entry in result.telegram_record:
+        if entry["method"] == "sendMessage" and int(entry["chat_id"]) > 0:
+            found = set(TOKEN_IN_LINK.findall(json.dumps(entry.get("reply_markup") or {})))
+            tokens.update(found)
+    return tokens
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    """Run the demo once for the module (it runs its own event loop, as the CLI does)."""
+    return asyncio.run(_run(tmp_path_factory.mktemp("demo"), "first"))
+
+
+def test_report_counts_match_an_independent_count_in_the_database(
+    demo_run: DemoResult,
+) -> None:
+    arms = {arm["name"]: arm for arm in demo_run.report["arms"]}
+    rows = _query(
+        demo_run,
+        "SELECT arm, count(*) FROM ask JOIN campaign ON campaign.id = ask.campaign_id "
+        "WHERE campaign.name = ? AND step = 'ask' AND ask.state = 'sent' GROUP BY arm",
+        CAMPAIGN,
+    )
+    assert {arm: arms[arm]["sent"] for arm in arms if arms[arm]["sent"]} == dict(rows)
+    donors = _query(
+        demo_run,
+        "SELECT first.arm, count(DISTINCT first.supporter_id) FROM donation "
+        "JOIN ask AS credited ON credited.id = donation.ask_id "
+        "JOIN ask AS first ON first.supporter_id = credited.supporter_id "
+        "AND first.campaign_id = credited.campaign_id AND first.step = 'ask' "
+        "GROUP BY first.arm",
+    )
+    assert {arm: arms[arm]["donors"] for arm in arms if arms[arm]["donors"]} == dict(donors)
+    assert sum(arm["sent"] for arm in arms.values()) > 50
+
+
+def test_every_sent_ask_reached_telegram_exactly_once(demo_run: DemoResult) -> None:
+    sent = {token for (token,) in _query(demo_run, "SELECT token FROM ask WHERE state = 'sent'")}
+    tokens = _tokens_sent_to_supporters(demo_run)
+    assert set(tokens) == sent
+    assert max(tokens.values()) == 1
+    unfinished = _query(demo_run, "SELECT count(*) FROM ask WHERE state = 'sending'")
+    assert unfinished == [(0,)]
+
+
+def test_demo_writes_the_report_chart_and_transcript(demo_run: DemoResult) -> None:
+    files = demo_run.files
+    assert "<html" in files["html"].read_text()
+    with Image.open(files["chart"]) as chart:
+        assert chart.format == "PNG"
+    transcript = files["transcript"].read_text()
+    assert f"/launch {CAMPAIGN}" in transcript and "Weekly summary" in transcript
+    # The supporter with markup in their name is shown escaped, never as markup.
+    relays = [e["text"] for e in demo_run.telegram_record if "&lt;b&gt;Eve" in (e["text"] or "")]
+    assert all("<b>Eve</b>" not in text for text in relays)
+
+
+def test_the_same_seed_gives_the_same_report(demo_run: DemoResult, tmp_path: Path) -> None:
+    again = asyncio.run(_run(tmp_path, "again"))
+    assert again.report["arms"] == demo_run.report["arms"]
+    assert again.report_text == demo_run.report_text
