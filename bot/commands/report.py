@@ -1,0 +1,92 @@
+"""`campaign-bot report NAME`: a campaign's results as text, JSON or a web page, and a chart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from bot.cli import app, console, fail, settings
+from bot.config import Settings
+
+
+class Format(StrEnum):
+    """The report's output formats."""
+
+    text = "text"
+    json = "json"
+    html = "html"
+
+
+async def render_report(
+    current: Settings, name: str, fmt: Format, *, chart: bool
+) -> tuple[str, bytes | None] | None:
+    """Build a campaign's report and write it in one format; None if the campaign is unknown."""
+    from bot.clock import utcnow
+    from bot.domain.campaign import load_campaigns
+    from bot.services.report_format import format_text, report_chart
+    from bot.services.report_json import to_json
+    from bot.services.report_page import format_html_page
+    from bot.services.reporting import report_by_name
+    from bot.storage.db import open_database
+
+    specs = load_campaigns(current.campaigns_dir).campaigns
+    async with open_database(current.database_url) as sessions:
+        report = await report_by_name(sessions, name, now=utcnow(), specs=specs)
+    if report is None:
+        return None
+    png = report_chart(report) if chart or fmt is Format.html else None
+    if fmt is Format.json:
+        body = json.dumps(to_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    elif fmt is Format.html:
+        body = format_html_page(report, png)
+    else:
+        body = format_text(report)
+    return body, png
+
+
+@app.command("report")
+def report(
+    name: str = typer.Argument(..., help="The campaign's name (its `name:` in the YAML file)."),
+    fmt: Format = typer.Option(
+        Format.text,
+        "--format",
+        "-f",
+        help="text for the terminal, json (schema in the README), or html: one "
+        "self-contained page with the chart.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write the report to this file instead of the terminal."
+    ),
+    chart: Path | None = typer.Option(
+        None, "--chart", help="Also write the PNG chart (conversion per arm, gifts over time)."
+    ),
+) -> None:
+    """Show a campaign's results: funnel per arm, posts, segments and honest statistics."""
+    current = settings()
+    try:
+        result = asyncio.run(render_report(current, name, fmt, chart=chart is not None))
+    except OSError as exc:
+        fail(f"Could not read the database: {exc}")
+    if result is None:
+        fail(
+            f"No campaign called {name!r}: it is neither in the database nor in "
+            f"{current.campaigns_dir}/."
+        )
+    body, png = result
+    try:
+        if chart is not None and png is not None:
+            chart.write_bytes(png)
+        if out is not None:
+            out.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        fail(f"Could not write the report: {exc}")
+    if out is None:
+        # Plain print: rich markup would eat square brackets in campaign titles.
+        print(body, end="")
+    written = [str(p) for p in (out, chart) if p is not None]
+    if written:
+        console.print(f"Wrote {', '.join(written)}.", markup=False, highlight=False)

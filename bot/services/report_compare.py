@@ -1,0 +1,191 @@
+"""Compare a report's randomised arms: tests, intervals, lift, revenue and sample ratio."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from bot.domain import stats
+from bot.services.report_model import (
+    ALPHA,
+    METRIC_LABELS,
+    MIN_PER_ARM,
+    RANDOMISED,
+    ArmReport,
+    Comparison,
+    Rate,
+    RevenueReport,
+    SrmReport,
+)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    metric: str
+    a: ArmReport
+    b: ArmReport
+    rate_a: Rate
+    rate_b: Rate
+    test: stats.TestResult
+
+
+def _rates_to_compare(arms: tuple[ArmReport, ...]) -> list[tuple[str, ArmReport, ArmReport]]:
+    specific = [arm for arm in arms if arm.kind == "specific"]
+    broadcast = [arm for arm in arms if arm.kind == "broadcast"]
+    treated = [arm for arm in arms if arm.kind in ("specific", "broadcast")]
+    holdouts = [arm for arm in arms if arm.is_holdout]
+    pairs = [
+        (metric, a, b)
+        for a in specific
+        for b in broadcast
+        for metric in ("donation", "click", "reply")
+    ]
+    pairs += [("gave_in_period", a, h) for a in treated for h in holdouts]
+    return pairs
+
+
+def _metric_rate(metric: str, arm: ArmReport) -> Rate | None:
+    if metric == "donation":
+        return arm.donation_rate
+    if metric == "click":
+        return arm.click_rate
+    if metric == "reply":
+        return arm.reply_rate
+    return arm.period_rate
+
+
+def compare_arms(
+    arms: tuple[ArmReport, ...],
+    donor_totals: dict[str, list[int]],
+    currency: str | None,
+    *,
+    seed: str,
+) -> tuple[tuple[Comparison, ...], tuple[RevenueReport, ...]]:
+    """Compare the randomised arms, adjusting every p-value shown together with Holm.
+
+    donor_totals holds, per arm, one total in `currency` for each donor among its recipients:
+    the input of the revenue-per-recipient comparison.
+    """
+    pending: list[_Pending] = []
+    for metric, a, b in _rates_to_compare(arms):
+        rate_a, rate_b = _metric_rate(metric, a), _metric_rate(metric, b)
+        # A comparison with an empty arm says nothing and would only dilute the others.
+        if rate_a is None or rate_b is None or not rate_a.base or not rate_b.base:
+            continue
+        test = stats.two_proportion_test(rate_a.count, rate_a.base, rate_b.count, rate_b.base)
+        pending.append(_Pending(metric, a, b, rate_a, rate_b, test))
+    money: list[tuple[ArmReport, ArmReport, stats.RevenueComparison]] = []
+    if currency is not None:
+        for a in arms:
+            for b in arms:
+                if a.kind != "specific" or b.kind != "broadcast" or not a.recipients:
+                    continue
+                if not b.recipients:
+                    continue
+                result = stats.compare_revenue(
+                    donor_totals.get(a.name, []),
+                    a.recipients,
+                    donor_totals.get(b.name, []),
+                    b.recipients,
+                    seed=zlib.crc32(f"{seed}:{a.name}:{b.name}".encode()),
+                )
+                money.append((a, b, result))
+    raw = [p.test.p_value for p in pending] + [
+        r.p_value for _, _, r in money if r.p_value is not None
+    ]
+    adjusted = iter(stats.holm(raw))
+    comparisons = tuple(_comparison(p, next(adjusted)) for p in pending)
+    revenue = tuple(
+        _revenue(
+            a, b, currency or "", result, next(adjusted) if result.p_value is not None else None
+        )
+        for a, b, result in money
+    )
+    return comparisons, revenue
+
+
+def _comparison(p: _Pending, p_adjusted: float) -> Comparison:
+    a, b = p.rate_a, p.rate_b
+    result = stats.compare_proportions(a.count, a.base, b.count, b.base)
+    label = METRIC_LABELS[p.metric]
+    difference = result.difference
+    significant = (
+        p_adjusted < ALPHA
+        and difference is not None
+        and difference.interval.excludes_zero
+        and min(a.base, b.base) >= MIN_PER_ARM
+    )
+    return Comparison(
+        metric=p.metric,
+        label=label,
+        arm_a=p.a.name,
+        arm_b=p.b.name,
+        design=RANDOMISED,
+        a=a,
+        b=b,
+        difference=difference,
+        lift=result.lift,
+        test=p.test.test,
+        p_value=p.test.p_value,
+        p_adjusted=p_adjusted,
+        chance_a_beats_b=result.chance_a_beats_b,
+        significant=significant,
+        verdict=stats.verdict(
+            label[:1].upper() + label[1:],
+            a.count,
+            a.base,
+            b.count,
+            b.base,
+            p_value=p_adjusted,
+            alpha=ALPHA,
+            names=(p.a.name, p.b.name),
+            min_per_arm=MIN_PER_ARM,
+        ),
+    )
+
+
+def _revenue(
+    a: ArmReport,
+    b: ArmReport,
+    currency: str,
+    result: stats.RevenueComparison,
+    p_adjusted: float | None,
+) -> RevenueReport:
+    significant = (
+        p_adjusted is not None
+        and p_adjusted < ALPHA
+        and result.interval is not None
+        and result.interval.excludes_zero
+        and min(a.recipients, b.recipients) >= MIN_PER_ARM
+    )
+    return RevenueReport(
+        arm_a=a.name,
+        arm_b=b.name,
+        currency=currency,
+        recipients_a=a.recipients,
+        recipients_b=b.recipients,
+        per_recipient_a=result.per_recipient_a,
+        per_recipient_b=result.per_recipient_b,
+        difference=result.difference,
+        interval=result.interval,
+        p_value=result.p_value,
+        p_adjusted=p_adjusted,
+        significant=significant,
+    )
+
+
+def sample_ratio(arms: tuple[ArmReport, ...], weights: dict[str, float]) -> SrmReport | None:
+    """Check the arms' assigned counts against the weights they were meant to have."""
+    observed = {arm.name: arm.assigned for arm in arms}
+    if sum(observed.values()) == 0:
+        return None
+    result = stats.sample_ratio_mismatch(
+        observed, {name: weights.get(name, 0.0) for name in observed}
+    )
+    return SrmReport(
+        observed=observed,
+        expected=result.expected,
+        chi2=result.chi2,
+        p_value=result.p_value,
+        flagged=result.flagged,
+    )

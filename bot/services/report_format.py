@@ -1,0 +1,446 @@
+"""Write a campaign report as plain text, a short Telegram message or a chart, in shared words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from html import escape
+
+from bot.charts import ArmSeries, render_report_chart
+from bot.domain.money import format_amount
+from bot.domain.stats import Estimate
+from bot.services.report_model import (
+    ArmReport,
+    Comparison,
+    PostReport,
+    Rate,
+    Report,
+    RevenueReport,
+    SegmentReport,
+    SrmReport,
+)
+
+TELEGRAM_LIMIT = 4096
+DASH = "—"
+
+
+# --- shared wording ---
+
+
+def percent(value: float | None) -> str:
+    """Write a share as a percentage, with more decimals for small ones."""
+    if value is None:
+        return DASH
+    digits = 2 if 0 < abs(value) < 0.01 else 1
+    return f"{100 * value:.{digits}f}%"
+
+
+def rate_text(rate: Rate | None) -> str:
+    """Write a rate as "2.7% (25/930, 95% CI 1.8-3.9%)"."""
+    if rate is None or rate.base == 0:
+        return DASH
+    return (
+        f"{percent(rate.value)} ({rate.count:,}/{rate.base:,}, "
+        f"95% CI {percent(rate.low)}–{percent(rate.high)})"
+    )
+
+
+def short_rate(rate: Rate | None) -> str:
+    """Write a rate with its interval only, as "2.7% (1.8–3.9%)", for table cells."""
+    if rate is None or rate.base == 0:
+        return DASH
+    return f"{percent(rate.value)} ({percent(rate.low)}–{percent(rate.high)})"
+
+
+def _money(amount: float, currency: str) -> str:
+    return format_amount(round(amount), currency)
+
+
+def amounts_text(amounts: dict[str, int] | dict[str, float]) -> str:
+    """Write amounts per currency as "€40.00, $10.00"."""
+    return ", ".join(_money(v, c) for c, v in amounts.items()) or DASH
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _points(estimate: Estimate | None) -> str:
+    if estimate is None:
+        return DASH
+    return (
+        f"{100 * estimate.value:+.1f} pts (95% CI {100 * estimate.interval.low:+.1f} to "
+        f"{100 * estimate.interval.high:+.1f})"
+    )
+
+
+def _lift(estimate: Estimate | None) -> str:
+    if estimate is None:
+        return DASH
+    return (
+        f"{100 * estimate.value:+.0f}% (95% CI {100 * estimate.interval.low:+.0f}% to "
+        f"{100 * estimate.interval.high:+.0f}%)"
+    )
+
+
+def duration_text(seconds: float | None) -> str:
+    """Write a duration in seconds as "2d 3h", "5h 10m" or "12m"."""
+    if seconds is None:
+        return DASH
+    minutes = round(seconds / 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+def stamp(value: datetime | None) -> str:
+    """Write a moment as "2026-03-02 09:00 UTC"."""
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else DASH
+
+
+def _holdout(arm: ArmReport, value: Callable[[ArmReport], str]) -> str:
+    return DASH if arm.is_holdout else value(arm)
+
+
+def funnel_rows(report: Report) -> list[tuple[str, list[str]]]:
+    """Give the funnel as (label, one cell per arm) rows, shared by the text and HTML."""
+    arms = report.arms
+    currencies = sorted({c for arm in arms for c in arm.amounts})
+    rows: list[tuple[str, list[str]]] = [
+        ("Kind", [arm.kind for arm in arms]),
+        ("Intended share", [percent(arm.weight) for arm in arms]),
+        ("Assigned", [f"{arm.assigned:,}" for arm in arms]),
+        ("Sent (first ask)", [_holdout(arm, lambda a: f"{a.sent:,}") for arm in arms]),
+        ("Failed", [_holdout(arm, lambda a: f"{a.failed:,}") for arm in arms]),
+        ("Unknown outcome", [_holdout(arm, lambda a: f"{a.unknown:,}") for arm in arms]),
+        ("Not sent yet", [_holdout(arm, lambda a: f"{a.waiting:,}") for arm in arms]),
+        ("Follow-ups sent", [_holdout(arm, lambda a: f"{a.follow_ups_sent:,}") for arm in arms]),
+        (
+            "Replied (positive)",
+            [_holdout(arm, lambda a: f"{a.replied:,} ({a.positive_replies:,})") for arm in arms],
+        ),
+        ("Clicked", [_holdout(arm, lambda a: f"{a.clicked:,}") for arm in arms]),
+        ("Donors", [f"{arm.donors:,}" for arm in arms]),
+        ("Recipients (rate base)", [f"{arm.recipients:,}" for arm in arms]),
+        ("Donation rate, 95% CI", [short_rate(arm.donation_rate) for arm in arms]),
+        ("Click rate", [short_rate(arm.click_rate) for arm in arms]),
+        ("Reply rate", [short_rate(arm.reply_rate) for arm in arms]),
+        ("Gave in period (of all)", [short_rate(arm.period_rate) for arm in arms]),
+        ("Gifts", [f"{arm.gifts:,}" for arm in arms]),
+    ]
+    for currency in currencies:
+        rows.append(
+            (f"Amount {currency}", [_money(a.amounts.get(currency, 0), currency) for a in arms])
+        )
+        rows.append(
+            (
+                f"Average gift {currency}",
+                [_opt_money(a.average_gift_minor.get(currency), currency) for a in arms],
+            )
+        )
+        rows.append(
+            (
+                f"Revenue/recipient {currency}",
+                [
+                    _opt_money(a.revenue_per_recipient_minor.get(currency, 0.0), currency)
+                    for a in arms
+                ],
+            )
+        )
+    rows.append(("Opted out after ask", [_holdout(a, lambda x: f"{x.opted_out:,}") for a in arms]))
+    rows.append(
+        (
+            "Median time to 1st gift",
+            [duration_text(arm.median_seconds_to_first_gift) for arm in arms],
+        )
+    )
+    return rows
+
+
+def _opt_money(amount: float | None, currency: str) -> str:
+    if amount is None:
+        return DASH
+    # Revenue per recipient is often a fraction of a unit: keep cents of cents visible.
+    if 0 < amount < 100:
+        return f"{amount / 100:.4f} {currency}" if currency != "JPY" else f"{amount:.2f} JPY"
+    return _money(amount, currency)
+
+
+def revenue_text(r: RevenueReport) -> str:
+    """Write the revenue-per-recipient comparison as one sentence."""
+
+    def money(value: float | None) -> str:
+        return DASH if value is None else _opt_money(abs(value), r.currency)
+
+    sign = "" if r.difference is None or r.difference >= 0 else "-"
+    interval = DASH
+    if r.interval is not None:
+        interval = (
+            f"{'-' if r.interval.low < 0 else ''}{money(r.interval.low)} to "
+            f"{'-' if r.interval.high < 0 else ''}{money(r.interval.high)}"
+        )
+    outcome = "significant" if r.significant else "not significant"
+    return (
+        f"Revenue per recipient ({r.currency}): {r.arm_a} {money(r.per_recipient_a)} vs "
+        f"{r.arm_b} {money(r.per_recipient_b)}, difference {sign}{money(r.difference)} "
+        f"(95% bootstrap CI {interval}); Welch p {_p(r.p_value)}, adjusted p "
+        f"{_p(r.p_adjusted)}: {outcome}."
+    )
+
+
+def srm_text(srm: SrmReport) -> str:
+    """Write the sample-ratio check as one sentence."""
+    pairs = ", ".join(
+        f"{arm} {count:,} (expected {srm.expected.get(arm, 0.0):,.0f})"
+        for arm, count in srm.observed.items()
+    )
+    if srm.flagged:
+        return (
+            f"MISMATCH (p {_p(srm.p_value)}): {pairs}. The arms are not the sizes their weights "
+            "set, so the assignment may be broken: treat the comparisons with suspicion."
+        )
+    return f"OK (p {_p(srm.p_value)}): {pairs}."
+
+
+def comparison_detail(c: Comparison) -> str:
+    """Write a comparison's lift, chance to beat and tests as one sentence."""
+    return (
+        f"Lift {_lift(c.lift)}; chance {c.arm_a} beats {c.arm_b} "
+        f"{percent(c.chance_a_beats_b)}; {c.test} p {_p(c.p_value)}, Holm-adjusted p "
+        f"{_p(c.p_adjusted)}: {'significant' if c.significant else 'not significant'}."
+    )
+
+
+def segment_table(report: Report, dimension: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Give one segment dimension as arm headers and (value, cell per arm) rows."""
+    arms = [arm.name for arm in report.arms]
+    cells: dict[str | None, dict[str, SegmentReport]] = {}
+    for segment in report.segments:
+        if segment.dimension == dimension:
+            cells.setdefault(segment.value, {})[segment.arm] = segment
+    rows = []
+    for value, by_arm in cells.items():
+        row = []
+        for arm in arms:
+            s = by_arm.get(arm)
+            if s is None:
+                row.append(DASH)
+            elif s.recipients == 0:
+                row.append(f"{s.assigned:,} assigned, none sent")
+            else:
+                row.append(f"{s.donors:,}/{s.recipients:,} ({percent(s.conversion.value)})")
+        rows.append((value if value is not None else "(none)", row))
+    return arms, rows
+
+
+# --- plain text ---
+
+
+def _table(header: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    widths = (
+        [max(len(header[0]), *(len(label) for label, _ in rows))] if rows else [len(header[0])]
+    )
+    for i in range(1, len(header)):
+        widths.append(max(len(header[i]), *(len(cells[i - 1]) for _, cells in rows)))
+    lines = [
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(header, widths, strict=True))
+        ).rstrip()
+    ]
+    for label, cells in rows:
+        parts = [label.ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(cells, widths[1:], strict=True)
+        ]
+        lines.append("  ".join(parts).rstrip())
+    return lines
+
+
+def format_text(report: Report) -> str:
+    """Write the whole report as plain text for a terminal."""
+    out = [f"{report.title} ({report.name}): {report.state}"]
+    if not report.launched:
+        out += ["", *report.notes]
+        return "\n".join(out) + "\n"
+    ended = f", ended {stamp(report.ended_at)}" if report.ended_at else ""
+    out.append(
+        f"Launched {stamp(report.launched_at)}{ended}; report at {stamp(report.generated_at)}"
+    )
+    out += ["", "FUNNEL PER ARM (randomised)"]
+    out += _table(["", *(arm.name for arm in report.arms)], funnel_rows(report))
+    for arm in report.arms:
+        if arm.failed_by_reason:
+            reasons = "; ".join(f"{reason}: {n:,}" for reason, n in arm.failed_by_reason.items())
+            out.append(f"Failed in {arm.name}: {reasons}")
+    if report.posts:
+        out += ["", "BROADCAST POSTS (observational: not randomised, not tested against the arms)"]
+        for post in report.posts:
+            out.append(_post_line(post))
+    out += [
+        "",
+        f"COMPARISONS (randomised; p-values Holm-adjusted across all {family_text(report)} shown)",
+    ]
+    if not report.comparisons and not report.revenue:
+        out.append("Not enough data yet: every compared arm needs recipients.")
+    for c in report.comparisons:
+        out += [
+            f"{c.arm_a} vs {c.arm_b}, {c.label}:",
+            f"  {c.verdict}",
+            f"  {comparison_detail(c)}",
+        ]
+    for r in report.revenue:
+        out.append(revenue_text(r))
+    if report.srm is not None:
+        out += ["", f"SAMPLE RATIO: {srm_text(report.srm)}"]
+    for dimension in ("rule", "language", "source"):
+        arms, rows = segment_table(report, dimension)
+        if rows:
+            out += ["", f"SEGMENTS BY {dimension.upper()} (donors/recipients)"]
+            out += _table([dimension, *arms], rows)
+    if report.notes:
+        out += ["", "HOW TO READ THIS"]
+        out += [f"- {note}" for note in report.notes]
+    return "\n".join(out) + "\n"
+
+
+def family_text(report: Report) -> str:
+    """Say how many tests the Holm adjustment covered, as "6 tests"."""
+    n = len(report.comparisons) + sum(1 for r in report.revenue if r.p_value is not None)
+    return f"{n} test{'s' if n != 1 else ''}"
+
+
+def _post_line(post: PostReport) -> str:
+    reach = f"reach {post.reach:,}" if post.reach is not None else "reach unknown"
+    return (
+        f"{post.chat} ({post.state}, {stamp(post.sent_at)}): {reach}; {post.clicks:,} clicks; "
+        f"{post.donors:,} donors, conversion {rate_text(post.conversion)}; "
+        f"{amounts_text(post.amounts)}"
+    )
+
+
+# --- Telegram ---
+
+
+def _b(text: str) -> str:
+    return f"<b>{escape(text)}</b>"
+
+
+def format_telegram_html(report: Report) -> str:
+    """Write a short report for the staff chat in Telegram HTML, under 4096 characters."""
+    lines = [f"{_b(report.title)} (<code>{escape(report.name)}</code>): {escape(report.state)}"]
+    if not report.launched:
+        lines += [escape(note) for note in report.notes]
+        return _fit(lines)
+    for arm in report.arms:
+        if arm.is_holdout:
+            lines.append(
+                f"{_b(arm.name)}: {arm.assigned:,} held out (never asked), "
+                f"{arm.period_rate.count:,} gave in the period ({percent(arm.period_rate.value)})"
+            )
+            continue
+        lines.append(
+            f"{_b(arm.name)}: {arm.sent:,} sent, {arm.clicked:,} clicked, "
+            f"{arm.replied:,} replied, {_donors(arm.donation_rate.count)} "
+            f"({percent(arm.donation_rate.value)}), {escape(amounts_text(arm.amounts))}"
+        )
+    for post in report.posts:
+        conversion = percent(post.conversion.value) if post.conversion else DASH
+        reach = f"{post.reach:,}" if post.reach is not None else "unknown"
+        lines.append(
+            f"{_b(post.chat)} (post, observational): reach {reach}, {post.clicks:,} clicks, "
+            f"{_donors(post.donors)} ({conversion}), {escape(amounts_text(post.amounts))}"
+        )
+    if report.comparisons:
+        lines.append("")
+    for c in report.comparisons:
+        lines.append(escape(c.verdict) if c.metric == "donation" else escape(_short(c)))
+    for r in report.revenue:
+        lines.append(escape(revenue_text(r)))
+    if report.srm is not None and report.srm.flagged:
+        lines.append(_b("Sample ratio mismatch: ") + escape(srm_text(report.srm)))
+    if not report.comparisons:
+        lines.append("Not enough data yet to compare the arms.")
+    return _fit(lines)
+
+
+def _donors(n: int) -> str:
+    return "1 donor" if n == 1 else f"{n:,} donors"
+
+
+def _short(c: Comparison) -> str:
+    outcome = "significant" if c.significant else "not significant"
+    return (
+        f"{c.label.capitalize()}: {c.arm_a} {percent(c.a.value)} vs {c.arm_b} "
+        f"{percent(c.b.value)}, {_points(c.difference)}; adjusted p {_p(c.p_adjusted)}, {outcome}."
+    )
+
+
+def _fit(lines: list[str]) -> str:
+    # Cut whole lines only, so no HTML tag or entity is ever split.
+    kept: list[str] = []
+    size = 0
+    more = "…(shortened; use the CLI for the full report)"
+    for line in lines:
+        if size + len(line) + 1 > TELEGRAM_LIMIT - len(more) - 1:
+            kept.append(more)
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)
+
+
+# --- the chart ---
+
+
+def chart_series(report: Report) -> list[ArmSeries]:
+    """Turn the report's arms and posts into the chart's input."""
+    currency = report.main_currency or ""
+    times: dict[str, list[datetime]] = {}
+    amounts: dict[str, list[int]] = {}
+    for point in report.timeline:
+        times.setdefault(point.source, []).append(point.donated_at)
+        amounts.setdefault(point.source, []).append(point.amount_minor)
+    series = []
+    for arm in report.arms:
+        rate = arm.period_rate if arm.is_holdout else arm.donation_rate
+        clicks = arm.click_rate.count if arm.click_rate is not None else 0
+        series.append(
+            ArmSeries(
+                name=arm.name,
+                recipients=rate.base,
+                donors=rate.count,
+                clickers=clicks,
+                currency=currency,
+                gift_times=times.get(arm.name, []),
+                gift_amounts=amounts.get(arm.name, []),
+            )
+        )
+    for post in report.posts:
+        reach = post.conversion.base if post.conversion is not None else 0
+        key = f"post:{post.id}"
+        series.append(
+            ArmSeries(
+                name=f"post {post.chat}",
+                recipients=reach,
+                donors=post.conversion.count if post.conversion is not None else 0,
+                # Post clicks are taps, not distinct people; capped so the share stays a share.
+                clickers=min(post.clicks, reach),
+                currency=currency,
+                gift_times=times.get(key, []),
+                gift_amounts=amounts.get(key, []),
+            )
+        )
+    return series
+
+
+def report_chart(report: Report) -> bytes:
+    """Render the report's PNG chart: conversion per arm and cumulative gifts."""
+    return render_report_chart(
+        chart_series(report), f"{report.title}: results so far", currency=report.main_currency
+    )
