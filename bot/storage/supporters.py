@@ -1,0 +1,436 @@
+"""Supporter queries: lookups, bulk import writes, score refresh, export and erasure."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Table,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from bot.domain import scoring
+from bot.storage.models import Supporter
+
+SUPPORTER: Table = SQLModel.metadata.tables["supporter"]
+TAG: Table = SQLModel.metadata.tables["supporter_tag"]
+INTERACTION: Table = SQLModel.metadata.tables["interaction"]
+DONATION: Table = SQLModel.metadata.tables["donation"]
+ASK: Table = SQLModel.metadata.tables["ask"]
+POST: Table = SQLModel.metadata.tables["broadcast_post"]
+REPLY: Table = SQLModel.metadata.tables["reply"]
+CLICK: Table = SQLModel.metadata.tables["click"]
+CAMPAIGN: Table = SQLModel.metadata.tables["campaign"]
+
+# Both SQLite and asyncpg accept far more bound parameters than this per statement.
+CHUNK = 5000
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """Split items into lists of at most `size`."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# --- lookups -------------------------------------------------------------------------------
+
+
+async def supporter_by_id(*, session: AsyncSession, supporter_id: int) -> Supporter | None:
+    """Return the supporter with this id."""
+    return await session.get(Supporter, supporter_id)
+
+
+async def supporter_by_telegram(*, session: AsyncSession, user_id: int) -> Supporter | None:
+    """Return the supporter with this Telegram user id."""
+    stmt = select(Supporter).where(SUPPORTER.c.telegram_user_id == user_id)
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def supporter_by_external_id(*, session: AsyncSession, external_id: str) -> Supporter | None:
+    """Return the supporter the organisation's CRM knows by this id."""
+    stmt = select(Supporter).where(SUPPORTER.c.external_id == external_id)
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def supporters_by_username(
+    *, session: AsyncSession, username: str, unlinked_only: bool = False
+) -> list[Supporter]:
+    """Return supporters with this username, compared case-insensitively, oldest first."""
+    stmt = select(Supporter).where(
+        func.lower(SUPPORTER.c.username) == username.lstrip("@").lower(),
+        SUPPORTER.c.forgotten_at.is_(None),
+    )
+    if unlinked_only:
+        stmt = stmt.where(SUPPORTER.c.telegram_user_id.is_(None))
+    return list((await session.execute(stmt.order_by(SUPPORTER.c.id))).scalars())
+
+
+async def latest_interactions(
+    *, session: AsyncSession, supporter_id: int, scan: int = 500
+) -> list[tuple[str, str | None, datetime]]:
+    """Return the latest (kind, detail, occurred_at) of each kind for one supporter."""
+    stmt = (
+        select(INTERACTION.c.kind, INTERACTION.c.detail, INTERACTION.c.occurred_at)
+        .where(INTERACTION.c.supporter_id == supporter_id)
+        .order_by(INTERACTION.c.occurred_at.desc(), INTERACTION.c.id.desc())
+        .limit(scan)
+    )
+    latest: dict[str, tuple[str, str | None, datetime]] = {}
+    for kind, detail, occurred_at in (await session.execute(stmt)).tuples():
+        latest.setdefault(kind, (kind, detail, occurred_at))
+    return list(latest.values())
+
+
+# --- bulk import ---------------------------------------------------------------------------
+
+
+async def supporter_rows_by_external_id(
+    *, session: AsyncSession, external_ids: Collection[str]
+) -> dict[str, dict[str, Any]]:
+    """Return the stored supporter rows (as dicts) for these external ids."""
+    found: dict[str, dict[str, Any]] = {}
+    for batch in chunks(external_ids):
+        result = await session.execute(select(SUPPORTER).where(SUPPORTER.c.external_id.in_(batch)))
+        for row in result.mappings():
+            found[row["external_id"]] = dict(row)
+    return found
+
+
+async def supporter_rows_by_telegram_id(
+    *, session: AsyncSession, user_ids: Collection[int]
+) -> dict[int, dict[str, Any]]:
+    """Return the stored supporter rows (as dicts) for these Telegram user ids."""
+    found: dict[int, dict[str, Any]] = {}
+    for batch in chunks(user_ids):
+        stmt = select(SUPPORTER).where(SUPPORTER.c.telegram_user_id.in_(batch))
+        for row in (await session.execute(stmt)).mappings():
+            found[row["telegram_user_id"]] = dict(row)
+    return found
+
+
+async def supporter_ids_by_external_id(
+    *, session: AsyncSession, external_ids: Collection[str]
+) -> dict[str, int]:
+    """Map external ids to supporter ids, leaving out unknown and forgotten ones."""
+    found: dict[str, int] = {}
+    for batch in chunks(external_ids):
+        stmt = select(SUPPORTER.c.external_id, SUPPORTER.c.id).where(
+            SUPPORTER.c.external_id.in_(batch), SUPPORTER.c.forgotten_at.is_(None)
+        )
+        found.update({ext: sid for ext, sid in (await session.execute(stmt)).tuples()})
+    return found
+
+
+async def insert_rows(
+    *, session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert many rows into a table with one executemany per chunk."""
+    for batch in chunks(rows):
+        await session.execute(insert(table), list(batch))
+
+
+async def update_supporter_rows(
+    *, session: AsyncSession, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Update whole supporter rows by id (each row a dict with every column)."""
+    if not rows:
+        return
+    columns = [name for name in rows[0] if name != "id"]
+    stmt = (
+        update(SUPPORTER)
+        .where(SUPPORTER.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in columns})
+    )
+    for batch in chunks(rows):
+        params = [{f"b_{key}": value for key, value in row.items()} for row in batch]
+        await session.execute(stmt, params)
+
+
+async def replace_tags(*, session: AsyncSession, tags: Mapping[int, Collection[str]]) -> None:
+    """Replace the tags of each supporter in the mapping."""
+    for batch in chunks(tags):
+        await session.execute(delete(TAG).where(TAG.c.supporter_id.in_(batch)))
+    rows = [{"supporter_id": sid, "tag": tag} for sid, names in tags.items() for tag in names]
+    await insert_rows(session=session, table=TAG, rows=rows)
+
+
+async def known_donation_events(
+    *, session: AsyncSession, events: Collection[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Return the (provider, provider_event_id) pairs already recorded."""
+    known: set[tuple[str, str]] = set()
+    key = tuple_(DONATION.c.provider, DONATION.c.provider_event_id)
+    for batch in chunks(events, 2000):
+        stmt = select(DONATION.c.provider, DONATION.c.provider_event_id).where(key.in_(batch))
+        known.update((p, e) for p, e in (await session.execute(stmt)).tuples())
+    return known
+
+
+async def tracked_tokens(
+    *, session: AsyncSession, tokens: Collection[str]
+) -> dict[str, dict[str, int | None]]:
+    """Map ask and post link tokens to their ask_id, post_id, campaign_id and supporter_id."""
+    found: dict[str, dict[str, int | None]] = {}
+    for batch in chunks(tokens):
+        asks = select(ASK.c.token, ASK.c.id, ASK.c.campaign_id, ASK.c.supporter_id).where(
+            ASK.c.token.in_(batch)
+        )
+        for token, ask_id, campaign_id, supporter_id in (await session.execute(asks)).tuples():
+            found[token] = {
+                "ask_id": ask_id,
+                "post_id": None,
+                "campaign_id": campaign_id,
+                "supporter_id": supporter_id,
+            }
+        posts = select(POST.c.token, POST.c.id, POST.c.campaign_id).where(POST.c.token.in_(batch))
+        for token, post_id, campaign_id in (await session.execute(posts)).tuples():
+            found[token] = {
+                "ask_id": None,
+                "post_id": post_id,
+                "campaign_id": campaign_id,
+                "supporter_id": None,
+            }
+    return found
+
+
+# --- scores ----------------------------------------------------------------------------------
+
+
+def _weight_sql() -> ColumnElement[int]:
+    kind, sentiment = INTERACTION.c.kind, INTERACTION.c.sentiment
+    base = case(
+        *[(kind == name, weight) for name, weight in scoring.KIND_WEIGHTS.items()],
+        else_=scoring.DEFAULT_WEIGHT,
+    )
+    bonus = case((sentiment == "positive", scoring.POSITIVE_BONUS), else_=0)
+    return case((sentiment == "negative", 0), else_=base + bonus)
+
+
+def _decay_sql(now: datetime) -> ColumnElement[int]:
+    at = INTERACTION.c.occurred_at
+    return case(
+        *[(at >= now - timedelta(days=days), pct) for days, pct in scoring.DECAY_STEPS],
+        else_=scoring.DECAY_FLOOR_PERCENT,
+    )
+
+
+def _steps_sql(
+    column: ColumnElement[Any], steps: tuple[tuple[int, int], ...]
+) -> ColumnElement[int]:
+    return case(*[(column >= minimum, score) for minimum, score in steps], else_=1)
+
+
+def _rfm_sql(
+    now: datetime,
+    last_interaction_at: ColumnElement[Any],
+    last_gift_at: ColumnElement[Any],
+    interaction_count: ColumnElement[Any],
+    gift_total_minor: ColumnElement[Any],
+) -> ColumnElement[int]:
+    recency = case(
+        *[
+            (
+                or_(
+                    last_interaction_at >= now - timedelta(days=days),
+                    last_gift_at >= now - timedelta(days=days),
+                ),
+                score,
+            )
+            for days, score in scoring.RECENCY_STEPS
+        ],
+        else_=1,
+    )
+    frequency = _steps_sql(interaction_count, scoring.FREQUENCY_STEPS)
+    money = _steps_sql(gift_total_minor, scoring.MONETARY_STEPS)
+    return recency * 100 + frequency * 10 + money
+
+
+async def refresh_supporter_scores(
+    *,
+    session: AsyncSession,
+    now: datetime,
+    supporter_ids: Collection[int] | None = None,
+    main_currency: str = "EUR",
+) -> None:
+    """Recompute counts, last dates, engagement and RFM in SQL (all supporters when ids=None).
+
+    gift_total_minor sums the main currency only, as bot/storage/attribution.add_gift does.
+    One UPDATE per batch, touching only rows whose values change (a rewritten row costs a
+    new row version and an entry in every index on PostgreSQL). Engagement decays with
+    time, so a periodic job should call this for everyone.
+    """
+    batches: list[list[int] | None] = (
+        [None] if supporter_ids is None else list(chunks(supporter_ids))
+    )
+    for batch in batches:
+        await session.execute(_refresh_statement(now, batch, main_currency.upper()))
+
+
+def _refresh_statement(now: datetime, ids: list[int] | None, main_currency: str) -> Any:
+    def only(column: ColumnElement[Any]) -> ColumnElement[bool]:
+        return column.in_(ids) if ids is not None else true()
+
+    points = func.sum(_weight_sql() * _decay_sql(now))
+    seen = (
+        select(
+            INTERACTION.c.supporter_id.label("sid"),
+            func.count().label("n"),
+            func.max(INTERACTION.c.occurred_at).label("last"),
+            (cast(points, Float) / 100.0).label("score"),
+        )
+        .where(only(INTERACTION.c.supporter_id))
+        .group_by(INTERACTION.c.supporter_id)
+        .subquery("seen")
+    )
+    main = case((DONATION.c.currency == main_currency, DONATION.c.amount_minor), else_=0)
+    gifts = (
+        select(
+            DONATION.c.supporter_id.label("sid"),
+            func.count().label("n"),
+            func.sum(main).label("total"),
+            func.max(DONATION.c.donated_at).label("last"),
+        )
+        .where(DONATION.c.supporter_id.is_not(None), only(DONATION.c.supporter_id))
+        .group_by(DONATION.c.supporter_id)
+        .subquery("gifts")
+    )
+    inner = SUPPORTER.alias("inner_supporter")
+    fresh = (
+        select(
+            inner.c.id.label("id"),
+            func.coalesce(seen.c.n, 0).label("interaction_count"),
+            seen.c.last.label("last_interaction_at"),
+            func.coalesce(seen.c.score, 0.0).label("engagement_score"),
+            func.coalesce(gifts.c.n, 0).label("gift_count"),
+            func.coalesce(gifts.c.total, 0).label("gift_total_minor"),
+            gifts.c.last.label("last_gift_at"),
+        )
+        .select_from(
+            inner.outerjoin(seen, seen.c.sid == inner.c.id).outerjoin(
+                gifts, gifts.c.sid == inner.c.id
+            )
+        )
+        .where(only(inner.c.id))
+        .subquery("fresh")
+    )
+    rfm = _rfm_sql(
+        now,
+        fresh.c.last_interaction_at,
+        fresh.c.last_gift_at,
+        fresh.c.interaction_count,
+        fresh.c.gift_total_minor,
+    )
+    columns = [
+        "interaction_count",
+        "last_interaction_at",
+        "engagement_score",
+        "gift_count",
+        "gift_total_minor",
+        "last_gift_at",
+    ]
+    changed = [SUPPORTER.c[name].is_distinct_from(fresh.c[name]) for name in columns]
+    changed.append(SUPPORTER.c.rfm_score.is_distinct_from(rfm))
+    return (
+        update(SUPPORTER)
+        .where(SUPPORTER.c.id == fresh.c.id, or_(*changed))
+        .values({**{name: fresh.c[name] for name in columns}, "rfm_score": rfm})
+    )
+
+
+# --- export and erasure ----------------------------------------------------------------------
+
+
+async def _rows(session: AsyncSession, stmt: Any) -> list[dict[str, Any]]:
+    return [dict(row) for row in (await session.execute(stmt)).mappings()]
+
+
+async def supporter_record(*, session: AsyncSession, supporter_id: int) -> dict[str, Any] | None:
+    """Return everything stored about one supporter, table by table, as plain dicts."""
+    profile = await _rows(session, select(SUPPORTER).where(SUPPORTER.c.id == supporter_id))
+    if not profile:
+        return None
+    tags = await session.execute(
+        select(TAG.c.tag).where(TAG.c.supporter_id == supporter_id).order_by(TAG.c.tag)
+    )
+    asks = (
+        select(ASK, CAMPAIGN.c.name.label("campaign"))
+        .join(CAMPAIGN, CAMPAIGN.c.id == ASK.c.campaign_id)
+        .where(ASK.c.supporter_id == supporter_id)
+        .order_by(ASK.c.id)
+    )
+    ask_ids = select(ASK.c.id).where(ASK.c.supporter_id == supporter_id)
+    clicks = (
+        select(CLICK)
+        .where(or_(CLICK.c.supporter_id == supporter_id, CLICK.c.ask_id.in_(ask_ids)))
+        .order_by(CLICK.c.id)
+    )
+    by_supporter = {
+        "interactions": (INTERACTION, INTERACTION.c.supporter_id),
+        "replies": (REPLY, REPLY.c.supporter_id),
+        "donations": (DONATION, DONATION.c.supporter_id),
+    }
+    record: dict[str, Any] = {"profile": profile[0], "tags": list(tags.scalars())}
+    for key, (table, column) in by_supporter.items():
+        record[key] = await _rows(
+            session, select(table).where(column == supporter_id).order_by(table.c.id)
+        )
+    record["asks"] = await _rows(session, asks)
+    record["clicks"] = await _rows(session, clicks)
+    return record
+
+
+async def erase_supporter(*, session: AsyncSession, supporter_id: int, now: datetime) -> None:
+    """Erase a supporter's personal data, keeping anonymous rows that reports count."""
+    await session.execute(delete(TAG).where(TAG.c.supporter_id == supporter_id))
+    await session.execute(delete(INTERACTION).where(INTERACTION.c.supporter_id == supporter_id))
+    await session.execute(
+        update(REPLY).where(REPLY.c.supporter_id == supporter_id).values(text="")
+    )
+    await session.execute(
+        update(CLICK).where(CLICK.c.supporter_id == supporter_id).values(user_agent=None)
+    )
+    await session.execute(
+        update(ASK)
+        .where(ASK.c.supporter_id == supporter_id)
+        .values(chat_id=None, failure_reason=None)
+    )
+    await session.execute(
+        update(SUPPORTER)
+        .where(SUPPORTER.c.id == supporter_id)
+        .values(
+            external_id=None,
+            telegram_user_id=None,
+            chat_id=None,
+            username=None,
+            first_name="",
+            last_name="",
+            timezone=None,
+            source=None,
+            start_payload=None,
+            forgotten_at=now,
+        )
+    )
+    await refresh_supporter_scores(session=session, now=now, supporter_ids=[supporter_id])
