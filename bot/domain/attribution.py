@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from bot.domain import money
-
 # How a donation was credited; stored on every donation row.
 TOKEN = "token"
 WINDOW = "window"
@@ -181,18 +179,3 @@ def credit_by_window(
     return Credit(
         WINDOW, ask_id=best.ask_id, campaign_name=best.campaign_name, campaign_id=best.campaign_id
     )
-
-
-# Money formatting lives in bot.domain.money; these names stay for modules that import them here.
-_ZERO_DECIMAL = money._ZERO_DECIMAL
-_THREE_DECIMAL = money._THREE_DECIMAL
-
-
-def currency_exponent(currency: str) -> int:
-    """Return how many decimal places a currency's minor unit has."""
-    return money.minor_unit_exponent(currency)
-
-
-def format_money(amount_minor: int, currency: str) -> str:
-    """Write minor units as English readers expect: "€25.00", "CHF 1,200.50"."""
-    return money.format_amount(amount_minor, currency)
