@@ -28,6 +28,7 @@ from bot.domain.attribution import (
     SignatureError,
     is_link_preview,
     is_token,
+    reader_key,
     verify_body_signature,
     verify_stripe_signature,
     with_reference,
@@ -247,11 +248,12 @@ def create_web_app(
             return PlainTextResponse(UNKNOWN_LINK, status_code=404)
         agent = request.headers.get("user-agent")
         if not is_link_preview(agent, request.method):
-            await _count_click(target, agent)
+            host = request.client.host if request.client else ""
+            await _count_click(target, agent, reader_key(host, agent))
         # no-store: a cached redirect would hide repeat taps, and previews must not be reused.
         return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
-    async def _count_click(target: LinkTarget, agent: str | None) -> None:
+    async def _count_click(target: LinkTarget, agent: str | None, client: str) -> None:
         try:
             async with writing, sessions() as session, session.begin():
                 await record_click(
@@ -260,6 +262,7 @@ def create_web_app(
                     clicked_at=clock(),
                     user_agent=agent,
                     dedup=dedup,
+                    client=client,
                 )
         except _DB_ERRORS as exc:
             # The giver still reaches the donation page; a lost click is only a lost count.

@@ -162,6 +162,21 @@ async def test_a_broadcast_post_link_is_counted_without_a_supporter(
         assert (await session.execute(select(func.count()).select_from(Interaction))).scalar() == 0
 
 
+async def test_a_post_link_counts_each_reader_once_within_the_interval(
+    sessions: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
+) -> None:
+    async with sessions() as session, session.begin():
+        post = await add_post(session, await add_campaign_row(session, "museum"))
+    for reader in ("Ann", "Ben", "Ann", "Cas", "Ben"):
+        agent = f"{PHONE} {reader}"
+        assert (
+            await client.get(f"/r/{post.token}", headers={"User-Agent": agent})
+        ).status_code == 302
+    clicks = await _clicks(sessions)
+    assert len(clicks) == 3
+    assert len({c.client for c in clicks}) == 3 and all(c.client for c in clicks)
+
+
 async def test_a_campaign_not_loaded_now_redirects_by_its_frozen_spec(
     sessions: async_sessionmaker[AsyncSession], clock: Clock
 ) -> None:

@@ -59,6 +59,12 @@ def is_token(text: str) -> bool:
     return _TOKEN.fullmatch(text) is not None
 
 
+def reader_key(address: str, user_agent: str | None) -> str:
+    """Return a one-way key for one reader (address and browser), storing neither."""
+    raw = f"{address}|{user_agent or ''}".encode()
+    return hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
 def is_link_preview(user_agent: str | None, method: str = "GET") -> bool:
     """Tell whether a request is a link previewer or a HEAD probe rather than a person."""
     if method.upper() == "HEAD":

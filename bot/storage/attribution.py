@@ -129,8 +129,14 @@ async def record_click(
     clicked_at: datetime,
     user_agent: str | None,
     dedup: timedelta,
+    client: str | None = None,
 ) -> bool:
-    """Insert a click unless the token was clicked within `dedup`; tell whether it counted."""
+    """Insert a click unless it repeats one within `dedup`; tell whether it counted.
+
+    An ask's link belongs to one supporter, so any tap on it within `dedup` is a repeat. A
+    broadcast post's link is shared by every reader, so only the same reader (`client`)
+    repeating within `dedup` is merged.
+    """
     if _dialect(session) == "postgresql":
         # Serialise clicks on one token so two simultaneous taps still count once.
         await session.execute(
@@ -139,6 +145,8 @@ async def record_click(
     recent = exists().where(
         col(Click.token) == target.token, col(Click.clicked_at) > clicked_at - dedup
     )
+    if target.post_id is not None:
+        recent = recent.where(col(Click.client) == client)
     values = select(
         literal(target.token, String),
         literal(target.ask_id, Integer),
@@ -147,6 +155,7 @@ async def record_click(
         literal(target.supporter_id, Integer),
         literal(clicked_at, UTCDateTime()),
         literal((user_agent or "")[:300] or None, String),
+        literal(client, String),
     )
     if dedup > timedelta(0):
         values = values.where(~recent)
@@ -161,6 +170,7 @@ async def record_click(
                 "supporter_id",
                 "clicked_at",
                 "user_agent",
+                "client",
             ],
             values,
         )

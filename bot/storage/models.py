@@ -25,6 +25,8 @@ class Supporter(SQLModel, table=True):
     __tablename__ = "supporter"
     __table_args__ = (
         Index("ix_supporter_reachable", "chat_id", "opted_out_at", "blocked_at"),
+        # Reports count who opted out since a campaign launched without scanning everyone.
+        Index("ix_supporter_opted_out", "opted_out_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -50,7 +52,9 @@ class Supporter(SQLModel, table=True):
     last_interaction_at: datetime | None = None
     interaction_count: int = Field(default=0)
     gift_count: int = Field(default=0)
-    gift_total_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    gift_total_minor: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0)
+    )
     last_gift_at: datetime | None = None
     last_asked_at: datetime | None = Field(default=None, index=True)
 
@@ -107,11 +111,22 @@ class Ask(SQLModel, table=True):
 
     __tablename__ = "ask"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "supporter_id", "step", name="uq_ask_campaign_supporter_step"),
+        UniqueConstraint(
+            "campaign_id", "supporter_id", "step", name="uq_ask_campaign_supporter_step"
+        ),
         Index("ix_ask_due", "state", "due_at"),
         Index("ix_ask_campaign_state", "campaign_id", "state"),
+        # The outbox claims due asks per running campaign, so a paused one is never scanned.
+        Index("ix_ask_campaign_due", "campaign_id", "state", "due_at"),
         Index("ix_ask_supporter_sent", "supporter_id", "sent_at"),
         Index("ix_ask_message", "chat_id", "telegram_message_id"),
+        # Reports count a campaign's asks by step, arm, state, segment and failure from this
+        # index alone, already in GROUP BY order (SQLite would otherwise sort a million rows).
+        Index(
+            "ix_ask_report",
+            *("campaign_id", "step", "arm", "state", "rule", "language", "source"),
+            "failure_reason",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -121,6 +136,9 @@ class Ask(SQLModel, table=True):
     step: str = Field(default="ask", max_length=64)
     rule: str | None = Field(default=None, max_length=200)
     language: str = Field(default="en", max_length=8)
+    # The supporter's source when asked, kept like rule and language so reports can segment
+    # a million asks without reading every supporter row.
+    source: str | None = Field(default=None, max_length=120)
     token: str = Field(max_length=32, unique=True)
     state: str = Field(default=PENDING, max_length=16)
     due_at: datetime
@@ -128,7 +146,9 @@ class Ask(SQLModel, table=True):
     sent_at: datetime | None = None
     attempts: int = 0
     chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    telegram_message_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
     failure_reason: str | None = Field(default=None, max_length=300)
     worker: str | None = Field(default=None, max_length=64)
 
@@ -145,7 +165,9 @@ class BroadcastPost(SQLModel, table=True):
     state: str = Field(default=PENDING, max_length=16)
     due_at: datetime
     sent_at: datetime | None = None
-    telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    telegram_message_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
     reach: int | None = None
     failure_reason: str | None = Field(default=None, max_length=300)
 
@@ -167,7 +189,9 @@ class Reply(SQLModel, table=True):
     direction: str = Field(default="in", max_length=8)
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     classification: str | None = Field(default=None, max_length=16)
-    telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    telegram_message_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
     relay_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     staff_user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     answered_at: datetime | None = None
@@ -190,6 +214,9 @@ class Click(SQLModel, table=True):
     supporter_id: int | None = Field(default=None, foreign_key="supporter.id", ondelete="SET NULL")
     clicked_at: datetime
     user_agent: str | None = Field(default=None, max_length=300)
+    # A one-way hash of the reader's address and browser: a post's link is shared by many
+    # readers, so repeat taps are merged per reader there, not per token.
+    client: str | None = Field(default=None, max_length=32)
 
 
 class Donation(SQLModel, table=True):
