@@ -1,0 +1,129 @@
+"""Broadcast posts: at its time, post a campaign's message to its channel or group, with reach."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.domain.templating import MessageContext, TemplateProblem, render_message
+from bot.services.campaigns import frozen_spec
+from bot.services.outbox import BUTTON_LABELS, INTERRUPTED, tracked_link
+from bot.storage import asks as store
+from bot.storage.models import FAILED, PENDING, SENT, UNKNOWN
+from bot.telegram.sender import Button, Result, SendOutcome
+
+log = logging.getLogger(__name__)
+
+# A post that failed for a passing reason (5xx, no connection) is tried again this much later.
+RETRY_POST = timedelta(minutes=1)
+
+
+class PostSender(Protocol):
+    """What posting needs from a Telegram sender (bot.telegram.sender.TelegramSender)."""
+
+    async def send_text(
+        self,
+        chat_id: int | str,
+        text: str,
+        *,
+        buttons: Sequence[Sequence[Button]] = (),
+        paid: bool = False,
+    ) -> SendOutcome:
+        """Send one message and report what became of it."""
+        ...
+
+    async def member_count(self, chat_id: int | str) -> int | None:
+        """Return how many members a chat has."""
+        ...
+
+
+def _chat_id(chat: str) -> int | str:
+    """Give a numeric chat id as a number and a @channel name as text."""
+    return int(chat) if chat.lstrip("-").isdigit() else chat
+
+
+async def send_due_posts(
+    sessions: async_sessionmaker[AsyncSession],
+    sender: PostSender,
+    settings: Settings,
+    *,
+    now: datetime,
+) -> int:
+    """Post every due broadcast post of a running campaign; return how many were sent.
+
+    The post is rendered with no supporter (the name falls back to the language's "friend")
+    and its own token in the donate link, so clicks and gifts from it are credited to it.
+    """
+    async with sessions() as session, session.begin():
+        posts = await store.claim_due_posts(session=session, now=now)
+        runs = await store.campaign_run_states(session=session, ids={p.campaign_id for p in posts})
+    sent = 0
+    for post in posts:
+        run = runs[post.campaign_id]
+        spec = frozen_spec(run.spec_yaml)
+        assert spec.broadcast_post is not None
+        link = tracked_link(settings, post.token)
+        context = MessageContext(
+            today=now.astimezone(spec.zone(settings.timezone)).date(),
+            language=spec.default_language,
+            donate_link=link,
+        )
+        try:
+            text = render_message(spec, spec.broadcast_post.message, context)
+        except TemplateProblem as problem:
+            await _finish(sessions, post.id, FAILED, now, reason=f"not rendered: {problem}")
+            continue
+        label = BUTTON_LABELS.get(spec.default_language, BUTTON_LABELS["en"])[0]
+        outcome = await sender.send_text(
+            _chat_id(post.chat), text, buttons=[[Button(label, url=link)]]
+        )
+        if outcome.result is Result.SENT:
+            reach = await sender.member_count(_chat_id(post.chat))
+            await _finish(sessions, post.id, SENT, now, message_id=outcome.message_id, reach=reach)
+            sent += 1
+        elif outcome.result in (Result.RETRY_AFTER, Result.TRANSIENT, Result.HALT):
+            wait = max(timedelta(seconds=outcome.retry_after), RETRY_POST)
+            await _finish(
+                sessions, post.id, PENDING, now, reason=outcome.description, due_at=now + wait
+            )
+        elif outcome.result is Result.AMBIGUOUS:
+            reason = f"no answer after posting ({outcome.description}); not retried"
+            await _finish(sessions, post.id, UNKNOWN, now, reason=reason)
+        else:
+            await _finish(sessions, post.id, FAILED, now, reason=outcome.description)
+    return sent
+
+
+async def _finish(
+    sessions: async_sessionmaker[AsyncSession],
+    post_id: int,
+    state: str,
+    now: datetime,
+    *,
+    message_id: int | None = None,
+    reach: int | None = None,
+    reason: str | None = None,
+    due_at: datetime | None = None,
+) -> None:
+    async with sessions() as session, session.begin():
+        await store.finish_post(
+            session=session,
+            post_id=post_id,
+            state=state,
+            now=now,
+            message_id=message_id,
+            reach=reach,
+            reason=reason[:300] if reason else None,
+            due_at=due_at,
+        )
+
+
+async def recover_posts(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Mark posts a crash left in `sending` unknown, so none is posted twice."""
+    async with sessions() as session, session.begin():
+        return await store.recover_posts(session=session, reason=INTERRUPTED)
