@@ -240,6 +240,12 @@ async def test_a_gift_paid_in_telegram_is_checked_recorded_once_and_credited(
         await bot.launch("spring-appeal", deliver_to=[801])
         token = await _ask_token(bot, 801)
         (ask,) = await bot.rows(Ask)
+        # The ask itself offers "Give in Telegram"; pressing it offers amounts, then an invoice.
+        await bot.client.press(801, bot.asks[801]["message_id"], f"give:{token}")
+        offer = await bot.next_message(801, "How much")
+        await bot.client.press(801, offer["message_id"], f"give:{token}:1000")
+        invoice = await bot.next_message(801, method="sendInvoice")
+        assert invoice["invoice"]["payload"] == f"gift:{token}"
 
         async def checked(query_id: str) -> dict[str, object]:
             async def answer() -> dict[str, object] | None:

@@ -230,7 +230,7 @@ async def launch_campaign(
         size = done + remaining
         position = done
         # stream_audience's query, read as plain tuples (supporter_id, rule, language,
-        # chat_id, timezone): at a million rows an object per row costs ~10 s.
+        # chat_id, timezone, source): at a million rows an object per row costs ~10 s.
         if reader.get_bind().dialect.name == "postgresql":
             # As stream_audience does: JIT compiling this query costs more than it saves.
             await reader.execute(text("SET LOCAL jit = off"))
@@ -239,7 +239,7 @@ async def launch_campaign(
         async for partition in result.partitions(batch):
             tokens = new_tokens(len(partition))
             values: list[tuple[Any, ...]] = []
-            for (supporter_id, rule, language, _chat, timezone), token in zip(
+            for (supporter_id, rule, language, _chat, timezone, source), token in zip(
                 partition, tokens, strict=True
             ):
                 arm = pick_arm(supporter_id)
@@ -254,6 +254,7 @@ async def launch_campaign(
                         FIRST_STEP,
                         rule[:200] if rule else None,
                         (language or spec.default_language)[:8],
+                        source[:120] if source else None,
                         token,
                         HOLDOUT if held else PENDING,
                         due,

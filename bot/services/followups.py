@@ -71,6 +71,7 @@ async def enqueue_follow_ups(
                     step.name,
                     c.rule,
                     (c.language or spec.default_language)[:8],
+                    None,  # reports segment supporters by source through their first ask
                     secrets.token_urlsafe(12),
                     PENDING,
                     plans.due_at(c.timezone, 0, 1),

@@ -76,12 +76,29 @@ class Sender(Protocol):
         ...
 
 
-def ask_buttons(token: str, link: str, language: str | None) -> list[list[Button]]:
+# "Give in Telegram" (Telegram payments), shown only when a payment provider is configured.
+GIVE_LABELS: Mapping[str, str] = {
+    "en": "Give in Telegram",
+    "nl": "Geef via Telegram",
+    "de": "In Telegram spenden",
+    "fr": "Donner dans Telegram",
+    "es": "Donar en Telegram",
+}
+
+
+def ask_buttons(
+    token: str, link: str, language: str | None, *, telegram_payments: bool = False
+) -> list[list[Button]]:
     """Build an ask's inline buttons: Donate (tracked link), Not now, Stop messages."""
     primary = (language or "en").split("-")[0].lower()
     donate, not_now, stop = BUTTON_LABELS.get(primary, BUTTON_LABELS["en"])
+    first = [Button(donate, url=link)]
+    if telegram_payments:
+        first.append(
+            Button(GIVE_LABELS.get(primary, GIVE_LABELS["en"]), callback_data=f"give:{token}")
+        )
     return [
-        [Button(donate, url=link)],
+        first,
         [
             Button(not_now, callback_data=f"notnow:{token}"),
             Button(stop, callback_data=f"stop:{token}"),
@@ -421,7 +438,12 @@ class OutboxWorker:
                 self._finish(ask, FAILED, f"message could not be rendered: {problem}"[:300])
                 continue
             link = tracked_link(self.settings, ask.token)
-            buttons = ask_buttons(ask.token, link, person.language or ask.language)
+            buttons = ask_buttons(
+                ask.token,
+                link,
+                person.language or ask.language,
+                telegram_payments=bool(self.settings.payment_provider_token),
+            )
             jobs.append(_Job(ask, person.chat_id, text, buttons))
         return jobs
 

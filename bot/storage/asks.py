@@ -106,8 +106,8 @@ async def running_campaign_ids(*, session: AsyncSession) -> list[int]:
 
 # The columns a launch or a follow-up writes, in the order of the tuples insert_asks takes.
 ASK_LOAD_COLUMNS = (
-    "campaign_id", "supporter_id", "arm", "step", "rule", "language", "token", "state",
-    "due_at", "attempts",
+    "campaign_id", "supporter_id", "arm", "step", "rule", "language", "source", "token",
+    "state", "due_at", "attempts",
 )  # fmt: skip
 _DUE_AT = ASK_LOAD_COLUMNS.index("due_at")
 _SQLITE_CACHE_KIB = 64 * 1024

@@ -56,6 +56,7 @@ class AudienceRow(NamedTuple):
     language: str
     chat_id: int
     timezone: str | None
+    source: str | None
 
 
 def _int(value: int) -> ColumnElement[int]:
@@ -310,7 +311,7 @@ def _selection(
 def audience_query(
     campaign: Campaign, *, now: datetime, cap: timedelta | None, zone: str | None = None
 ) -> Select[Any]:
-    """Build the one SELECT of (supporter_id, rule, language, chat_id, timezone), in order.
+    """Build the one SELECT of (supporter_id, rule, language, chat_id, timezone, source).
 
     `cap` is the organisation's frequency cap (the campaign's own wins when set); `zone` is
     the organisation's time zone, used for since/before dates when the campaign names none.
@@ -320,7 +321,14 @@ def audience_query(
     )
     s = SUPPORTER.c
     query = (
-        select(s.id.label("supporter_id"), label.label("rule"), s.language, s.chat_id, s.timezone)
+        select(
+            s.id.label("supporter_id"),
+            label.label("rule"),
+            s.language,
+            s.chat_id,
+            s.timezone,
+            s.source,
+        )
         .select_from(source)
         .where(*where)
         .order_by(*_order(campaign))

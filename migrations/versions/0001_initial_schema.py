@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 22:38:15.288292
+Create Date: 2026-11-21
 """
 
 from collections.abc import Sequence
@@ -90,6 +90,7 @@ def upgrade() -> None:
     with op.batch_alter_table('supporter', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_supporter_engagement_score'), ['engagement_score'], unique=False)
         batch_op.create_index(batch_op.f('ix_supporter_last_asked_at'), ['last_asked_at'], unique=False)
+        batch_op.create_index('ix_supporter_opted_out', ['opted_out_at'], unique=False)
         batch_op.create_index('ix_supporter_reachable', ['chat_id', 'opted_out_at', 'blocked_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_supporter_username'), ['username'], unique=False)
 
@@ -101,6 +102,7 @@ def upgrade() -> None:
     sa.Column('step', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
     sa.Column('token', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
@@ -118,8 +120,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('token')
     )
     with op.batch_alter_table('ask', schema=None) as batch_op:
+        batch_op.create_index('ix_ask_campaign_due', ['campaign_id', 'state', 'due_at'], unique=False)
         batch_op.create_index('ix_ask_campaign_state', ['campaign_id', 'state'], unique=False)
         batch_op.create_index('ix_ask_due', ['state', 'due_at'], unique=False)
+        batch_op.create_index('ix_ask_message', ['chat_id', 'telegram_message_id'], unique=False)
+        batch_op.create_index('ix_ask_report', ['campaign_id', 'step', 'arm', 'state', 'rule', 'language', 'source', 'failure_reason'], unique=False)
         batch_op.create_index('ix_ask_supporter_sent', ['supporter_id', 'sent_at'], unique=False)
 
     op.create_table('broadcast_post',
@@ -173,6 +178,7 @@ def upgrade() -> None:
     sa.Column('supporter_id', sa.Integer(), nullable=True),
     sa.Column('clicked_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('user_agent', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+    sa.Column('client', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.ForeignKeyConstraint(['ask_id'], ['ask.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['post_id'], ['broadcast_post.id'], ondelete='SET NULL'),
@@ -273,13 +279,17 @@ def downgrade() -> None:
     op.drop_table('broadcast_post')
     with op.batch_alter_table('ask', schema=None) as batch_op:
         batch_op.drop_index('ix_ask_supporter_sent')
+        batch_op.drop_index('ix_ask_report')
+        batch_op.drop_index('ix_ask_message')
         batch_op.drop_index('ix_ask_due')
         batch_op.drop_index('ix_ask_campaign_state')
+        batch_op.drop_index('ix_ask_campaign_due')
 
     op.drop_table('ask')
     with op.batch_alter_table('supporter', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_supporter_username'))
         batch_op.drop_index('ix_supporter_reachable')
+        batch_op.drop_index('ix_supporter_opted_out')
         batch_op.drop_index(batch_op.f('ix_supporter_last_asked_at'))
         batch_op.drop_index(batch_op.f('ix_supporter_engagement_score'))
 
