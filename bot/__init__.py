@@ -1,1 +1,1 @@
-"""campaign-bot: personal one-to-one fundraising asks over Telegram, measured against broadcasts."""
+"""campaign-bot: personal fundraising asks over Telegram, measured against broadcasts."""

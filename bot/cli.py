@@ -66,8 +66,8 @@ def main() -> None:
 
 
 # Commands defined in their own modules register themselves here, one line each.
-from bot.commands import run as _run  # noqa: E402, F401
-from bot.commands import worker as _worker  # noqa: E402, F401
-from bot.commands import report as _report  # noqa: E402, F401
-from bot.commands import supporters as _supporters  # noqa: E402, F401
 from bot.commands import demo as _demo  # noqa: E402, F401
+from bot.commands import report as _report  # noqa: E402, F401
+from bot.commands import run as _run  # noqa: E402, F401
+from bot.commands import supporters as _supporters  # noqa: E402, F401
+from bot.commands import worker as _worker  # noqa: E402, F401

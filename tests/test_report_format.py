@@ -31,7 +31,14 @@ from bot.services.reporting import build_report
 from bot.storage.db import create_all, make_engine, session_maker
 from tests.report_seed import CHAT, NOT_FOUND, NOW, TITLE, seed_spring, spring_spec
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "report-json.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _json_doc() -> str:
+    """Return the README's section on the report's JSON."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("### The report's JSON")
+    return text[start : text.index("\n## ", start)]
 
 
 @pytest.fixture
@@ -69,11 +76,11 @@ async def test_json_has_the_documented_schema(report: Report) -> None:
     # Valid strict JSON: no NaN or infinity anywhere.
     assert json.loads(json.dumps(doc, allow_nan=False)) == doc
     assert doc["schema_version"] == 1
-    example = re.search(r"```json\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    example = re.search(r"```json\n(.*?)```", _json_doc(), re.S)
     assert example is not None
     assert _keys(doc) == _keys(json.loads(example.group(1)))
     # Every field is described above the example, not only shown in it.
-    described = DOC.read_text(encoding="utf-8").split("## Example")[0]
+    described = _json_doc().split("## Example")[0]
     for fields in _keys(doc).values():
         assert [f for f in sorted(fields) if not re.search(rf"\b{f}\b", described)] == []
     specific = doc["arms"][0]

@@ -64,7 +64,7 @@ def sandbox(
     typer.echo(
         "To try the bot: set TELEGRAM_BASE_URL to the Bot API base URL below (in .env), run "
         "`campaign-bot run` in another terminal, and play users through the control API "
-        "(see docs/running.md)."
+        "(see 'Trying the bot by hand' in the README)."
     )
     try:
         serve_sandbox(host, port, token, limits_enabled=not no_limits)

@@ -1,4 +1,4 @@
-"""Write a campaign report as JSON in the documented, versioned schema (docs/report-json.md)."""
+"""Write a campaign report as JSON in the documented, versioned schema (the README)."""
 
 from __future__ import annotations
 
