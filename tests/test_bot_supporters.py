@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.services import conversation
-from bot.storage.models import SENT, Ask, Donation, Interaction, Reply, Supporter
+from bot.storage.conversation import latest_sent_ask
+from bot.storage.models import SENDING, SENT, Ask, Donation, Interaction, Reply, Supporter
 from tests.botharness import (
     SPRING_APPEAL,
     STAFF_CHAT_ID,
@@ -332,3 +333,23 @@ async def test_conversation_records_on_both_databases(
     assert replies[0].answered_at == NOW and replies[2].staff_user_id == 5
     assert kinds == ["reply", "reply", "opt_out", "question_answered", "not_now"]
     assert person is not None and person.opted_out_at == NOW and person.interaction_count == 5
+
+
+async def test_a_reply_finds_an_ask_whose_delivery_is_still_being_recorded(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A delivered ask the outbox has not yet marked sent is still the one answered."""
+    async with sessions() as session, session.begin():
+        ann = await add_supporter(session, telegram_user_id=911, chat_id=911, first_name="Ann")
+        spring = await add_campaign_row(session, "spring-appeal")
+        autumn = await add_campaign_row(session, "autumn-appeal")
+        await add_ask(session, spring, ann, state=SENT, sent_at=NOW - timedelta(days=2))
+        on_its_way = await add_ask(
+            session, autumn, ann, state=SENDING, claimed_at=NOW - timedelta(seconds=1)
+        )
+        await add_ask(session, autumn, ann, state="pending", step="reminder")
+    async with sessions() as session:
+        found = await latest_sent_ask(
+            session=session, supporter_id=ann.id or 0, since=NOW - timedelta(days=30)
+        )
+    assert found is not None and found.id == on_its_way.id

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from bot.storage.models import SENT, Ask, Interaction, Reply, Supporter
+from bot.storage.models import SENDING, SENT, Ask, Interaction, Reply, Supporter
 
 
 async def ask_by_message(*, session: AsyncSession, chat_id: int, message_id: int) -> Ask | None:
@@ -27,15 +28,22 @@ async def ask_by_token(*, session: AsyncSession, token: str) -> Ask | None:
 async def latest_sent_ask(
     *, session: AsyncSession, supporter_id: int, since: datetime
 ) -> Ask | None:
-    """Return the supporter's most recent ask sent at or after since."""
+    """Return the supporter's most recent ask sent (or being sent) at or after since.
+
+    The outbox writes outcomes in small groups, so for a moment after Telegram delivered an
+    ask it is still `sending`; a supporter who answers at once is answering that ask.
+    """
+    moment = func.coalesce(col(Ask.sent_at), col(Ask.claimed_at))
     result = await session.execute(
         select(Ask)
         .where(
-            Ask.supporter_id == supporter_id,  # type: ignore[arg-type]
-            Ask.state == SENT,  # type: ignore[arg-type]
-            Ask.sent_at >= since,  # type: ignore[arg-type,operator]
+            col(Ask.supporter_id) == supporter_id,
+            or_(
+                and_(col(Ask.state) == SENT, col(Ask.sent_at) >= since),
+                and_(col(Ask.state) == SENDING, col(Ask.claimed_at) >= since),
+            ),
         )
-        .order_by(Ask.sent_at.desc(), Ask.id.desc())  # type: ignore[union-attr]
+        .order_by(moment.desc(), col(Ask.id).desc())
         .limit(1)
     )
     return result.scalars().first()
