@@ -190,7 +190,7 @@ def _draw_gifts(ax: Axes, arms: Sequence[ArmSeries], currency: str | None) -> No
         date2num(first - margin),  # type: ignore[no-untyped-call]
         date2num(end + margin),  # type: ignore[no-untyped-call]
     )
-    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+    locator = AutoDateLocator(minticks=3, maxticks=6)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
