@@ -31,7 +31,8 @@ from sqlalchemy import Index, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.storage.db import create_all, is_sqlite, session_maker
-from bot.storage.supporters import INTERACTION, refresh_supporter_scores
+from bot.storage.supporters import refresh_supporter_scores
+from bot.storage.tables import INTERACTION
 
 PG_ADMIN_DSN = os.environ.get("CAMPAIGN_BOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 # Kinds by tenths of the rows: visits 30%, comments 20%, then 10% each.

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import scoring
 from bot.services.importer import ImportResult, Kind, import_csv
-from bot.storage.supporters import DONATION, INTERACTION, SUPPORTER, TAG
+from bot.storage.tables import DONATION, INTERACTION, SUPPORTER, TAG
 from tests.factories import NOW, add_ask, add_campaign_row, add_supporter, write_csv
 
 ZONE = "Europe/Amsterdam"

@@ -20,7 +20,7 @@ from bot.services.supporters import (
     upsert_started_supporter,
 )
 from bot.storage.models import SENT, Click, Reply, Supporter
-from bot.storage.supporters import DONATION, INTERACTION, TAG
+from bot.storage.tables import DONATION, INTERACTION, TAG
 from tests.factories import (
     NOW,
     add_ask,

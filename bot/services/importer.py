@@ -31,6 +31,7 @@ from bot.domain.csv_rows import (
 )
 from bot.services.donations import IncomingGift, record_donation_in
 from bot.storage import supporters as store
+from bot.storage import tables
 
 BATCH = 5000
 KEPT_ERRORS = 1000
@@ -264,7 +265,7 @@ async def _write_supporters(run: _Run, batch: list[tuple[int, dict[str, Any]]]) 
             changed.append(_merged_supporter(stored, values, run.now))
     if not run.writing:
         return
-    await store.insert_rows(session=session, table=store.SUPPORTER, rows=new)
+    await store.insert_rows(session=session, table=tables.SUPPORTER, rows=new)
     await store.update_supporter_rows(session=session, rows=changed)
     run.result.created += len(new)
     run.result.updated += len(changed)
@@ -330,7 +331,7 @@ async def _write_interactions(run: _Run, batch: list[tuple[int, dict[str, Any]]]
         row = dict(values)
         row["supporter_id"] = ids[row.pop("external_id")]
         rows.append(row)
-    await store.insert_rows(session=run.session, table=store.INTERACTION, rows=rows)
+    await store.insert_rows(session=run.session, table=tables.INTERACTION, rows=rows)
     run.touched.update(ids.values())
     run.result.created += len(rows)
 

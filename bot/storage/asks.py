@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, exists, func, insert, not_, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
 
 from bot.storage.models import (
     CANCELLED,
@@ -21,15 +20,7 @@ from bot.storage.models import (
     UNKNOWN,
 )
 from bot.storage.models import Campaign as CampaignRow
-
-ASK: Table = SQLModel.metadata.tables["ask"]
-CAMPAIGN: Table = SQLModel.metadata.tables["campaign"]
-SUPPORTER: Table = SQLModel.metadata.tables["supporter"]
-INTERACTION: Table = SQLModel.metadata.tables["interaction"]
-POST: Table = SQLModel.metadata.tables["broadcast_post"]
-REPLY: Table = SQLModel.metadata.tables["reply"]
-CLICK: Table = SQLModel.metadata.tables["click"]
-DONATION: Table = SQLModel.metadata.tables["donation"]
+from bot.storage.tables import ASK, CAMPAIGN, CLICK, DONATION, INTERACTION, POST, REPLY, SUPPORTER
 
 RUNNING = "running"
 # Both SQLite and asyncpg take far more bound parameters than this per statement.

@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import audience as rules
 from bot.domain.campaign import Audience, Campaign, Rule
 from bot.storage.models import PENDING, SENDING
-from bot.storage.supporters import ASK, CAMPAIGN, DONATION, INTERACTION, SUPPORTER, TAG
+from bot.storage.tables import ASK, CAMPAIGN, DONATION, INTERACTION, SUPPORTER, TAG
 
 RUNNING = "running"
 

@@ -21,7 +21,6 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Float,
-    Table,
     and_,
     case,
     cast,
@@ -34,17 +33,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import NamedFromClause
-from sqlmodel import SQLModel, col
+from sqlmodel import col
 
+from bot.storage import tables
 from bot.storage.models import (
     SENT,
-    Ask,
-    BroadcastPost,
     Campaign,
-    Click,
-    Donation,
-    Reply,
-    Supporter,
 )
 
 FIRST_STEP = "ask"
@@ -52,16 +46,12 @@ POSITIVE = "positive"
 SQLITE_MMAP_BYTES = 1 << 30
 
 
-def _table(model: type[SQLModel]) -> Table:
-    return SQLModel.metadata.tables[str(model.__tablename__)]
-
-
-_ask = _table(Ask)
-_supporter = _table(Supporter)
-_reply = _table(Reply)
-_click = _table(Click)
-_donation = _table(Donation)
-_post = _table(BroadcastPost)
+_ask = tables.ASK
+_supporter = tables.SUPPORTER
+_reply = tables.REPLY
+_click = tables.CLICK
+_donation = tables.DONATION
+_post = tables.POST
 
 
 class AskCount(NamedTuple):

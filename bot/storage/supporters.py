@@ -23,20 +23,20 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
 
 from bot.domain import scoring
 from bot.storage.models import Supporter
-
-SUPPORTER: Table = SQLModel.metadata.tables["supporter"]
-TAG: Table = SQLModel.metadata.tables["supporter_tag"]
-INTERACTION: Table = SQLModel.metadata.tables["interaction"]
-DONATION: Table = SQLModel.metadata.tables["donation"]
-ASK: Table = SQLModel.metadata.tables["ask"]
-POST: Table = SQLModel.metadata.tables["broadcast_post"]
-REPLY: Table = SQLModel.metadata.tables["reply"]
-CLICK: Table = SQLModel.metadata.tables["click"]
-CAMPAIGN: Table = SQLModel.metadata.tables["campaign"]
+from bot.storage.tables import (
+    ASK,
+    CAMPAIGN,
+    CLICK,
+    DONATION,
+    INTERACTION,
+    POST,
+    REPLY,
+    SUPPORTER,
+    TAG,
+)
 
 # Both SQLite and asyncpg accept far more bound parameters than this per statement.
 CHUNK = 5000

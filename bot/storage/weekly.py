@@ -5,25 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
 
-from bot.storage.models import Ask, Campaign, Donation, JobRun, Reply
+from bot.storage import tables
 
 OPT_OUT = "opt_out"
 
 
-def _table(model: type[SQLModel]) -> Table:
-    return SQLModel.metadata.tables[str(model.__tablename__)]
-
-
-_ask = _table(Ask)
-_campaign = _table(Campaign)
-_donation = _table(Donation)
-_reply = _table(Reply)
-_job_run = _table(JobRun)
+_ask = tables.ASK
+_campaign = tables.CAMPAIGN
+_donation = tables.DONATION
+_reply = tables.REPLY
+_job_run = tables.JOB_RUN
 
 
 @dataclass(frozen=True)

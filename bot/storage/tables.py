@@ -1,0 +1,24 @@
+"""The Core table handles behind the models, for set-based queries and bulk writes."""
+
+from __future__ import annotations
+
+from sqlalchemy import Table
+from sqlmodel import SQLModel
+
+from bot.storage import models as _models  # noqa: F401  (registers the tables)
+
+
+def _table(name: str) -> Table:
+    return SQLModel.metadata.tables[name]
+
+
+ASK = _table("ask")
+CAMPAIGN = _table("campaign")
+CLICK = _table("click")
+DONATION = _table("donation")
+INTERACTION = _table("interaction")
+JOB_RUN = _table("job_run")
+POST = _table("broadcast_post")
+REPLY = _table("reply")
+SUPPORTER = _table("supporter")
+TAG = _table("supporter_tag")
