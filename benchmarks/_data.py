@@ -73,6 +73,28 @@ async def drop_pg_database(url: str) -> None:
         await conn.close()
 
 
+class SeriesSql:
+    """Row-number series and fixed pseudo-random integers, written for SQLite or PostgreSQL."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+
+    def numbers(self, n: int) -> str:
+        """A FROM clause yielding i = 1..n."""
+        if self.postgres:
+            return f"generate_series(1, {n}) AS n(i)"
+        return (
+            "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s "
+            f"WHERE i < {n}) SELECT i FROM s) AS n"
+        )
+
+    @staticmethod
+    def rand(key: str, salt: int, modulo: int) -> str:
+        """A fixed pseudo-random integer in [0, modulo) from a row key (a multiplicative hash)."""
+        factor, offset = 2654435761 + 2 * salt, salt * 7919
+        return f"(((CAST({key} AS BIGINT) * {factor} + {offset}) % 1000003) % {modulo})"
+
+
 class _Sql:
     """The expressions that differ between SQLite and PostgreSQL."""
 

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import asyncpg
 from sqlalchemy import text
 
+from benchmarks._data import SeriesSql
 from bot.config import load_settings
 from bot.domain.campaign import Campaign
 from bot.services.campaigns import launch_campaign
@@ -68,20 +69,8 @@ SPEC: dict[str, Any] = {
 }
 
 
-class Sql:
+class Sql(SeriesSql):
     """The few expressions that differ between SQLite and PostgreSQL."""
-
-    def __init__(self, postgres: bool) -> None:
-        self.postgres = postgres
-
-    def numbers(self, n: int) -> str:
-        """A FROM clause yielding i = 1..n."""
-        if self.postgres:
-            return f"generate_series(1, {n}) AS n(i)"
-        return (
-            f"(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) "
-            "SELECT i FROM s) AS n"
-        )
 
     def days_before_now(self, days: str) -> str:
         """A stored UTC moment `days` days before NOW, in each backend's storage format."""
@@ -91,12 +80,6 @@ class Sql:
             "(strftime('%Y-%m-%d %H:%M:%S', '2026-12-01 09:00:00', "
             f"'-' || ({days}) || ' days') || '.000000')"
         )
-
-    @staticmethod
-    def rand(key: str, salt: int, modulo: int) -> str:
-        """A fixed pseudo-random integer in [0, modulo) from a row key."""
-        multiplier, offset = 2654435761 + 2 * salt, salt * 7919
-        return f"(((CAST({key} AS BIGINT) * {multiplier} + {offset}) % 1000003) % {modulo})"
 
 
 def statements(sql: Sql, supporters: int) -> list[str]:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._data import SeriesSql
 from bot.domain.campaign import Campaign
 from bot.services.report_format import format_text, report_chart
 from bot.services.report_json import to_json
@@ -57,20 +58,8 @@ SPEC = {
 }
 
 
-class Sql:
+class Sql(SeriesSql):
     """The few expressions that differ between SQLite and PostgreSQL."""
-
-    def __init__(self, postgres: bool) -> None:
-        self.postgres = postgres
-
-    def numbers(self, n: int) -> str:
-        """A FROM clause yielding i = 1..n."""
-        if self.postgres:
-            return f"generate_series(1, {n}) AS n(i)"
-        return (
-            "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s "
-            f"WHERE i < {n}) SELECT i FROM s) AS n"
-        )
 
     def at(self, seconds: str) -> str:
         """A stored UTC moment `seconds` after the launch, in each backend's storage format."""
@@ -81,12 +70,6 @@ class Sql:
             f"(strftime('%Y-%m-%d %H:%M:%S', '2025-03-03 09:00:00', ({seconds}) || ' seconds')"
             " || '.000000')"
         )
-
-    @staticmethod
-    def rand(key: str, salt: int, modulo: int) -> str:
-        """A fixed pseudo-random integer in [0, modulo) from a row key (a multiplicative hash)."""
-        factor, offset = 2654435761 + 2 * salt, salt * 7919
-        return f"(((CAST({key} AS BIGINT) * {factor} + {offset}) % 1000003) % {modulo})"
 
 
 def statements(sql: Sql, asks: int, gifts: int) -> list[str]:
