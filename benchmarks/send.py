@@ -1,14 +1,16 @@
 """Benchmark: how fast the outbox sends, measured against a bare python-telegram-bot loop.
 
 Usage: .venv/bin/python benchmarks/send.py [--messages N] [--minute S] [--backend sqlite|postgres]
-                                            [--parts 1,2,3] [--concurrency C]
+                                            [--parts 1,2,3] [--concurrency C] [--rounds R]
 
 The Bot API sandbox runs in its own process (as Telegram would be elsewhere), with its users
 made in-process so setting up thousands of chats costs nothing. Printed, all from this run:
 
 1. Limits off: the whole pipeline (launch: select the audience, assign arms, write the asks;
    then claim, render, send with buttons, record) against a bare `Bot.send_message` loop with
-   the same HTTPXRequest settings to the same sandbox, sequential and with C sends in flight.
+   the same HTTPXRequest settings to the same sandbox, sequential and with C sends in flight;
+   R rounds of all three back to back, and the ratio of the medians (this shared machine's
+   speed drifts by a fifth within minutes, so one run of each could mislead).
 2. Limits on (30/s, 1/s per chat): the pipeline for `--minute` seconds; the achieved rate as a
    share of 30/s and the number of 429 answers.
 3. No HTTP: the limiter alone at 1000/s with a counting sender; then the pipeline with a
@@ -23,6 +25,7 @@ import asyncio
 import importlib.util
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -269,30 +272,54 @@ async def pipeline(
     return count / (done - started), count / (done - sending), dict(worker.stats)
 
 
-async def part_one(backend: str, tmp: Path, count: int, concurrency: int) -> float:
-    print(f"\n1. limits off, {count} messages per run, {concurrency} in flight, {backend}")
-    url, drop = await database(backend, tmp)
-    try:
-        with SandboxProcess(4 * count, limits_on=False) as sandbox_url:
-            await bare_loop(sandbox_url, FIRST_CHAT + 3 * count, min(200, count), 1, 1)  # warm up
-            seq = await bare_loop(sandbox_url, FIRST_CHAT, count, 1, 1)
-            par = await bare_loop(sandbox_url, FIRST_CHAT + count, count, concurrency, concurrency)
-            whole, sending, stats = await pipeline(
-                url, sandbox_url, FIRST_CHAT + 2 * count, count, concurrency
-            )
-    finally:
-        if drop:
-            await drop()
-    print(f"   bare send_message loop, sequential:      {seq:7.0f} msg/s")
-    print(f"   bare send_message loop, {concurrency:2d} in flight:    {par:7.0f} msg/s")
-    print(f"   pipeline, launch + send:                 {whole:7.0f} msg/s")
-    print(f"   pipeline, sending only:                  {sending:7.0f} msg/s   {stats}")
+async def part_one(backend: str, tmp: Path, count: int, concurrency: int, rounds: int) -> float:
     print(
-        f"   ratio pipeline (launch + send) / bare sequential:     {whole / seq:5.2f}x"
-        " (target >= 0.8)"
+        f"\n1. limits off, {count} messages per run, {concurrency} in flight, {backend}, "
+        f"{rounds} rounds (this machine's speed drifts: each round runs all three back to back)"
     )
-    print(f"   ratio pipeline (launch + send) / bare {concurrency} in flight: {whole / par:5.2f}x")
-    return sending
+    seqs: list[float] = []
+    pars: list[float] = []
+    wholes: list[float] = []
+    sendings: list[float] = []
+    runs = 3 * rounds
+    with SandboxProcess(runs * count + 200, limits_on=False) as sandbox_url:
+        await bare_loop(sandbox_url, FIRST_CHAT + runs * count, 200, 1, 1)  # warm up
+        for r in range(rounds):
+            first = FIRST_CHAT + 3 * r * count
+            seqs.append(await bare_loop(sandbox_url, first, count, 1, 1))
+            pars.append(
+                await bare_loop(sandbox_url, first + count, count, concurrency, concurrency)
+            )
+            url, drop = await database(backend, tmp)
+            try:
+                whole, sending, stats = await pipeline(
+                    url, sandbox_url, first + 2 * count, count, concurrency
+                )
+            finally:
+                if drop:
+                    await drop()
+            wholes.append(whole)
+            sendings.append(sending)
+            print(
+                f"   round {r + 1}: bare sequential {seqs[-1]:5.0f} msg/s, bare {concurrency} in "
+                f"flight {pars[-1]:5.0f}, pipeline {whole:5.0f} (sending only {sending:.0f}): "
+                f"ratio {whole / seqs[-1]:4.2f}x   {dict(stats)}"
+            )
+    seq, par, whole = statistics.median(seqs), statistics.median(pars), statistics.median(wholes)
+    print(f"   median bare send_message loop, sequential:  {seq:7.0f} msg/s")
+    print(f"   median bare send_message loop, {concurrency:2d} in flight: {par:7.0f} msg/s")
+    print(f"   median pipeline, launch + send:             {whole:7.0f} msg/s")
+    print(
+        f"   ratio pipeline (launch + send) / bare sequential, medians: {whole / seq:5.2f}x"
+        f" (target >= 0.8; per round: "
+        + ", ".join(f"{w / b:.2f}" for w, b in zip(wholes, seqs, strict=True))
+        + ")"
+    )
+    print(
+        f"   ratio pipeline (launch + send) / bare {concurrency} in flight, medians: "
+        f"{whole / par:5.2f}x"
+    )
+    return statistics.median(sendings)
 
 
 # --- part 2: limits on -----------------------------------------------------------------------
@@ -466,7 +493,9 @@ async def main(args: argparse.Namespace) -> None:
         tmp = Path(folder)
         http_rate = 0.0
         if 1 in parts:
-            http_rate = await part_one(args.backend, tmp, args.messages, args.concurrency)
+            http_rate = await part_one(
+                args.backend, tmp, args.messages, args.concurrency, args.rounds
+            )
         if 2 in parts:
             await part_two(args.backend, tmp, args.minute, args.concurrency)
         if 3 in parts:
@@ -487,4 +516,5 @@ if __name__ == "__main__":
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 1,3")
     parser.add_argument("--concurrency", type=int, default=8, help="sends in flight")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of part 1 (medians)")
     asyncio.run(main(parser.parse_args()))

@@ -161,6 +161,55 @@ async def test_due_asks_go_out_once_with_tracked_buttons_in_their_language(
         assert (await supporter(sessions, supporter_id)).last_asked_at == ask.sent_at
 
 
+async def test_no_more_than_concurrency_sends_are_in_flight_and_a_failing_send_stops_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+    sandbox: Sandbox,
+    settings: Settings,
+    sender: TelegramSender,
+) -> None:
+    for uid in range(521, 528):
+        await person(sessions, sandbox, uid, f"P{uid}")
+    await launch(sessions, settings)
+    started: list[int] = []
+    in_flight = peak = 0
+
+    class Watched:
+        """Telegram behind a sender that counts its sends in flight; one send hits a bug."""
+
+        async def send_text(
+            self,
+            chat_id: int | str,
+            text: str,
+            *,
+            buttons: Sequence[Sequence[Button]] = (),
+            paid: bool = False,
+        ) -> SendOutcome:
+            nonlocal in_flight, peak
+            started.append(int(chat_id))
+            in_flight += 1
+            peak = max(peak, in_flight)
+            try:
+                if chat_id == 523:
+                    raise RuntimeError("a bug in the sender")
+                return await sender.send_text(chat_id, text, buttons=buttons, paid=paid)
+            finally:
+                in_flight -= 1
+
+    outbox = worker(sessions, Watched(), settings, concurrency=3)
+    assert await outbox.run_once(LATER) == 7
+    assert peak == 3  # three lanes, all busy at once, never a fourth
+    rows = sorted(await asks(sessions), key=lambda a: (a.due_at, a.id))
+    chat_of = {a.supporter_id: (await supporter(sessions, a.supporter_id)).chat_id for a in rows}
+    assert started == [chat_of[a.supporter_id] for a in rows]  # sends start in queue order
+    states = {chat_of[a.supporter_id]: a.state for a in rows}
+    assert states.pop(523) == "sending"  # nobody knows whether it went: recovered as unknown
+    assert set(states.values()) == {"sent"} and len(states) == 6
+    assert sorted(m["chat_id"] for m in await sandbox.client.sent()) == sorted(states)
+    restarted = worker(sessions, sender, settings)
+    assert await restarted.recover(LATER) == 1
+    assert await restarted.run_once(LATER) == 0
+
+
 async def test_asks_not_yet_due_stay_queued(
     sessions: async_sessionmaker[AsyncSession],
     sandbox: Sandbox,

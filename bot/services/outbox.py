@@ -46,6 +46,10 @@ STATE_TTL = 0.5
 # Without a wake-up, look for due asks this often (other processes may have queued some).
 IDLE_POLL = 1.0
 RECOVER_EVERY = 60.0
+# A claim takes about this much sending time, within these bounds.
+BATCH_SECONDS = 0.5
+BATCH_MIN = 16
+BATCH_MAX = 200
 # Outcomes are committed in groups: after this long, or once this many are waiting.
 FLUSH_DELAY = 0.05
 FLUSH_AT = 64
@@ -128,6 +132,16 @@ class _Job:
     chat_id: int
     text: str
     buttons: list[list[Button]]
+
+
+@dataclass
+class _Batch:
+    """The asks of one claim on their way out: its clock, and how many are still unsent."""
+
+    now: datetime
+    started: float
+    left: int
+    done: asyncio.Event
 
 
 class _Recorder:
@@ -230,11 +244,16 @@ class OutboxWorker:
         # Enough sends in flight to keep the rate with ~0.2 s per answer, without crowding the
         # connection pool (httpx gets slower per request as its queue grows).
         self.concurrency = concurrency or min(64, max(4, math.ceil(rate * 0.2)))
-        self._slots = asyncio.Semaphore(self.concurrency)
-        # Claim a few times what is in flight: the senders never run dry and the per-batch
-        # queries are shared, yet few asks sit in `sending` at once, so a crash leaves few of
-        # them unknown.
-        self.batch_size = batch_size or min(200, max(16, 4 * self.concurrency))
+        # That many lanes take prepared asks from one queue and send them one after another:
+        # a lane goes from one answer straight to its next request, keeping its connection busy.
+        self._queue: asyncio.Queue[tuple[_Job, _Batch]] = asyncio.Queue()
+        self._lanes: list[asyncio.Task[None]] = []
+        # Claim about half a second of sending (and at least twice what is in flight): the
+        # lanes never run dry and the per-batch queries are shared by many asks, yet few asks
+        # sit in `sending` at once, so a crash leaves few of them unknown.
+        self.batch_size = batch_size or min(
+            BATCH_MAX, max(BATCH_MIN, 2 * self.concurrency, math.ceil(rate * BATCH_SECONDS))
+        )
         self._recorder = _Recorder(sessions, worker_id)
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -267,8 +286,11 @@ class OutboxWorker:
     async def run_once(self, now: datetime) -> int:
         """Claim up to one batch of due asks, send them, record every outcome; return claimed."""
         claimed = await self._claim(now, self.batch_size)
-        if claimed:
-            await self._process(claimed, now)
+        try:
+            if claimed:
+                await self._process(claimed, now)
+        finally:
+            await self._stop_lanes()
         await self._recorder.close()
         return len(claimed)
 
@@ -278,8 +300,8 @@ class OutboxWorker:
         """Send until `stop` is set, waking when asks fall due; finish in-flight sends on stop.
 
         A new batch is claimed while half of the previous one is still being sent, so the
-        next batch is loaded and rendered while sends go on, and at most 1.5 batches (six
-        times the sends in flight) are ever in `sending` at once.
+        next batch is loaded and rendered while sends go on, and at most 1.5 batches (about
+        three quarters of a second of sending) are ever in `sending` at once.
         """
         await self.recover(clock())
         batches: set[asyncio.Task[None]] = set()
@@ -317,6 +339,7 @@ class OutboxWorker:
             stopper.cancel()
             if batches:
                 await asyncio.gather(*batches, return_exceptions=True)
+            await self._stop_lanes()
             await self._recorder.close()
 
     # --- claiming ------------------------------------------------------------------------------
@@ -374,7 +397,38 @@ class OutboxWorker:
             log.exception("could not prepare %d claimed asks", len(claimed))
         finally:
             self._settled(len(claimed) - len(jobs))
-        await asyncio.gather(*(self._deliver(job, now, started) for job in jobs))
+        if not jobs:
+            return
+        batch = _Batch(now, started, len(jobs), asyncio.Event())
+        self._start_lanes()
+        for job in jobs:
+            self._queue.put_nowait((job, batch))
+        await batch.done.wait()
+
+    def _start_lanes(self) -> None:
+        if not self._lanes:
+            self._lanes = [asyncio.create_task(self._lane()) for _ in range(self.concurrency)]
+
+    async def _stop_lanes(self) -> None:
+        """Stop the lanes once no batch needs them (their queue is empty by then)."""
+        lanes, self._lanes = self._lanes, []
+        for lane in lanes:
+            lane.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+
+    async def _lane(self) -> None:
+        """Send queued asks one at a time, for as long as the worker runs."""
+        while True:
+            job, batch = await self._queue.get()
+            try:
+                await self._deliver_one(job, batch.now, batch.started)
+            except Exception:  # the ask stays `sending` and is recovered as unknown
+                log.exception("could not send ask %d", job.ask.id)
+            finally:
+                self._settled(1)
+                batch.left -= 1
+                if not batch.left:
+                    batch.done.set()
 
     def _settled(self, count: int) -> None:
         """Count asks as done; let the claim loop refill once half a batch is left."""
@@ -413,6 +467,8 @@ class OutboxWorker:
         self._states.update({cid: run.state for cid, run in runs.items()})
         self._states_at = self._mono()
         jobs = []
+        # Every ask of a batch is checked against the same moment: one answer per window and zone.
+        opened: dict[tuple[int, str], bool] = {}
         for ask in claimed:
             run = runs.get(ask.campaign_id)
             if run is None or run.state != RUNNING:
@@ -429,7 +485,10 @@ class OutboxWorker:
             assert person is not None and person.chat_id is not None
             spec = specs[ask.campaign_id]
             zone = _zone(person.timezone, spec, self.settings)
-            if not is_open(spec.send_window, zone, now):
+            key = (ask.campaign_id, zone.key)
+            if key not in opened:
+                opened[key] = is_open(spec.send_window, zone, now)
+            if not opened[key]:
                 self._retry_at(ask, next_open(spec.send_window, zone, now), ask.attempts, None)
                 continue
             try:
@@ -549,28 +608,21 @@ class OutboxWorker:
 
     # --- sending one ---------------------------------------------------------------------------
 
-    async def _deliver(self, job: _Job, now: datetime, started: float) -> None:
-        try:
-            await self._deliver_one(job, now, started)
-        finally:
-            self._settled(1)
-
     async def _deliver_one(self, job: _Job, now: datetime, started: float) -> None:
         ask = job.ask
-        async with self._slots:
-            busy_for = await self._pace(job.chat_id)
-            if busy_for:
-                # No slot within max_wait (a long 429 pause): back to the queue until then.
-                due = self._at(now, started) + timedelta(seconds=busy_for)
-                self._retry_at(ask, due, ask.attempts, None)
-                return
-            state = await self._state_of(ask.campaign_id)
-            if state != RUNNING or self._stopping:
-                self._settle_unsent(ask, RUNNING if self._stopping else state)
-                return
-            outcome = await self.sender.send_text(
-                job.chat_id, job.text, buttons=job.buttons, paid=self.paid
-            )
+        busy_for = await self._pace(job.chat_id)
+        if busy_for:
+            # No slot within max_wait (a long 429 pause): back to the queue until then.
+            due = self._at(now, started) + timedelta(seconds=busy_for)
+            self._retry_at(ask, due, ask.attempts, None)
+            return
+        state = await self._state_of(ask.campaign_id)
+        if state != RUNNING or self._stopping:
+            self._settle_unsent(ask, RUNNING if self._stopping else state)
+            return
+        outcome = await self.sender.send_text(
+            job.chat_id, job.text, buttons=job.buttons, paid=self.paid
+        )
         self._record(job, outcome, self._at(now, started))
 
     async def _pace(self, chat_id: int) -> float:
