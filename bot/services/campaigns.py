@@ -51,7 +51,9 @@ PAUSED = "paused"
 FINISHED = "finished"
 FIRST_STEP = "ask"
 CANCEL_REASON = "campaign cancelled before this ask was sent"
-LAUNCH_BATCH = 5000
+LAUNCH_BATCH = 20000
+# Launch batches written at once on PostgreSQL (each on its own connection).
+LAUNCH_WRITERS = 2
 
 
 class CampaignStateError(Exception):
@@ -223,7 +225,7 @@ async def launch_campaign(
     cap = _cap(settings)
     per_arm: dict[str, int] = {}
     due_times: list[datetime] = []
-    writing: asyncio.Future[None] | None = None
+    writing: list[asyncio.Future[None]] = []
     async with sessions() as reader:
         done = await store.count_asks(session=reader, campaign_id=campaign_id, step=FIRST_STEP)
         remaining = await count_audience(reader, spec, now=now, cap=cap, zone=settings.timezone)
@@ -231,49 +233,57 @@ async def launch_campaign(
         position = done
         # stream_audience's query, read as plain tuples (supporter_id, rule, language,
         # chat_id, timezone, source): at a million rows an object per row costs ~10 s.
-        if reader.get_bind().dialect.name == "postgresql":
+        postgres = reader.get_bind().dialect.name == "postgresql"
+        if postgres:
             # As stream_audience does: JIT compiling this query costs more than it saves.
             await reader.execute(text("SET LOCAL jit = off"))
+        # PostgreSQL spends a core on each batch it writes (index entries and a foreign-key
+        # check per row): two in flight use both cores. SQLite writes one at a time anyway.
+        writers = LAUNCH_WRITERS if postgres else 1
         query = audience_query(spec, now=now, cap=cap, zone=settings.timezone)
         result = await reader.stream(query.execution_options(yield_per=batch))
-        async for partition in result.partitions(batch):
-            tokens = new_tokens(len(partition))
-            values: list[tuple[Any, ...]] = []
-            for (supporter_id, rule, language, _chat, timezone, source), token in zip(
-                partition, tokens, strict=True
-            ):
-                arm = pick_arm(supporter_id)
-                held = arm in holdouts
-                due = start if held else plans.due_at(timezone, position, size)
-                position += 1
-                values.append(
-                    (
-                        campaign_id,
-                        supporter_id,
-                        arm,
-                        FIRST_STEP,
-                        rule[:200] if rule else None,
-                        (language or spec.default_language)[:8],
-                        source[:120] if source else None,
-                        token,
-                        HOLDOUT if held else PENDING,
-                        due,
-                        0,
+        try:
+            async for partition in result.partitions(batch):
+                tokens = new_tokens(len(partition))
+                values: list[tuple[Any, ...]] = []
+                for (supporter_id, rule, language, _chat, timezone, source), token in zip(
+                    partition, tokens, strict=True
+                ):
+                    arm = pick_arm(supporter_id)
+                    held = arm in holdouts
+                    due = start if held else plans.due_at(timezone, position, size)
+                    position += 1
+                    values.append(
+                        (
+                            campaign_id,
+                            supporter_id,
+                            arm,
+                            FIRST_STEP,
+                            rule[:200] if rule else None,
+                            (language or spec.default_language)[:8],
+                            source[:120] if source else None,
+                            token,
+                            HOLDOUT if held else PENDING,
+                            due,
+                            0,
+                        )
                     )
-                )
-                per_arm[arm] = per_arm.get(arm, 0) + 1
-                if not held:
-                    due_times.append(due)
-            if due_times:
-                # Keep only the extremes, not a million times.
-                due_times[:] = [min(due_times), max(due_times)]
-            # Write this batch while the next one is read and built: the database works in
-            # its own thread, so the two overlap.
-            if writing is not None:
-                await writing
-            writing = asyncio.ensure_future(_write_asks(sessions, values))
-        if writing is not None:
-            await writing
+                    per_arm[arm] = per_arm.get(arm, 0) + 1
+                    if not held:
+                        due_times.append(due)
+                if due_times:
+                    # Keep only the extremes, not a million times.
+                    due_times[:] = [min(due_times), max(due_times)]
+                # Write this batch while the next one is read and built: the database works in
+                # its own thread or process, so the two overlap.
+                if len(writing) >= writers:
+                    await writing.pop(0)
+                writing.append(asyncio.ensure_future(_write_asks(sessions, values)))
+            while writing:
+                await writing.pop(0)
+        finally:
+            # A failed read or write: let the batch still being written finish (or fail) too.
+            await asyncio.gather(*writing, return_exceptions=True)
     first_due = min(due_times) if due_times else None
     last_due = max(due_times) if due_times else None
     post_due = None
@@ -324,7 +334,7 @@ async def _write_asks(
 ) -> None:
     """Write one launch batch in its own transaction."""
     async with sessions() as writer, writer.begin():
-        await store.insert_asks(session=writer, rows=rows)
+        await store.insert_asks(session=writer, rows=rows, rewritten_if_lost=True)
 
 
 def _post_due(spec: Campaign, settings: Settings, start: datetime) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 # Ask states. "holdout" rows are assigned but never sent, so reports can compare against them.
@@ -114,10 +114,17 @@ class Ask(SQLModel, table=True):
         UniqueConstraint(
             "campaign_id", "supporter_id", "step", name="uq_ask_campaign_supporter_step"
         ),
-        Index("ix_ask_due", "state", "due_at"),
-        Index("ix_ask_campaign_state", "campaign_id", "state"),
         # The outbox claims due asks per running campaign, so a paused one is never scanned.
+        # (It also serves every query by campaign and state: no separate index for those.)
         Index("ix_ask_campaign_due", "campaign_id", "state", "due_at"),
+        # Recovery looks for asks left in `sending`: a handful, so a partial index that a
+        # launch's million pending rows never touch.
+        Index(
+            "ix_ask_sending",
+            "claimed_at",
+            postgresql_where=text("state = 'sending'"),
+            sqlite_where=text("state = 'sending'"),
+        ),
         Index("ix_ask_supporter_sent", "supporter_id", "sent_at"),
         Index("ix_ask_message", "chat_id", "telegram_message_id"),
         # Reports count a campaign's asks by step, arm, state, segment and failure from this
