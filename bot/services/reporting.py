@@ -78,22 +78,19 @@ async def build_report(
     ended_at = _utc(row.finished_at or row.cancelled_at)
     period_end = now if ended_at is None else min(now, ended_at + campaign.attribution_window)
     cid = row.id
-    (groups, opt_outs, posts), replies, clicks, gifts = await asyncio.gather(
+    (groups, opt_outs, posts, post_hours), replies, clicks, gifts = await asyncio.gather(
         _read_asks(sessions, cid, launched_at),
         _read(sessions, queries.reply_counts, campaign_id=cid),
         _read(sessions, queries.click_counts, campaign_id=cid),
         _read(sessions, queries.member_gifts, campaign_id=cid, start=launched_at, end=period_end),
     )
     kinds = _arm_kinds(campaign, groups)
-    main_currency = _main_currency(gifts, posts, kinds)
-    post_points: list[queries.GiftPoint] = []
-    if main_currency is not None and posts:
-        post_points = await _read(
-            sessions, queries.post_timeline, campaign_id=cid, currency=main_currency
-        )
+    tallied = _tally_gifts(gifts, kinds)
+    main_currency = _main_currency(tallied.gifts_per_currency, posts)
+    post_points = post_hours.get(main_currency, []) if main_currency is not None else []
     weights = campaign.weights()
     tallies = _tally_asks(groups, opt_outs)
-    per_arm_gifts = _tally_gifts(gifts, kinds)
+    per_arm_gifts = tallied.arms
     arms = tuple(
         _arm_report(
             name,
@@ -125,12 +122,12 @@ async def build_report(
         main_currency=main_currency,
         arms=arms,
         posts=tuple(_post_report(p) for p in posts),
-        segments=_segments(groups, gifts, kinds),
+        segments=_segments(groups, tallied.segment_donors, kinds),
         comparisons=comparisons,
         revenue=revenue,
         srm=sample_ratio(arms, weights),
         notes=_notes(arms, posts, main_currency, launched_at, period_end),
-        timeline=_timeline(gifts, kinds, main_currency, post_points),
+        timeline=_timeline(tallied.hours, main_currency, post_points),
     )
 
 
@@ -149,7 +146,12 @@ async def _read(
 
 async def _read_asks(
     sessions: async_sessionmaker[AsyncSession], campaign_id: int, since: datetime
-) -> tuple[list[queries.AskCount], dict[str, int], list[queries.PostRow]]:
+) -> tuple[
+    list[queries.AskCount],
+    dict[str, int],
+    list[queries.PostRow],
+    dict[str, list[queries.GiftPoint]],
+]:
     async with sessions() as session:
         await queries.tune_for_report(session=session)
         groups = await queries.ask_counts(session=session, campaign_id=campaign_id)
@@ -157,7 +159,10 @@ async def _read_asks(
             session=session, campaign_id=campaign_id, since=since
         )
         posts = await queries.post_rows(session=session, campaign_id=campaign_id)
-    return groups, opt_outs, posts
+        hours = (
+            await queries.post_timeline(session=session, campaign_id=campaign_id) if posts else {}
+        )
+    return groups, opt_outs, posts, hours
 
 
 async def report_by_name(
@@ -224,36 +229,63 @@ def _in_base(kind: str, state: str) -> bool:
     return kind == HOLDOUT_KIND or state == SENT
 
 
-def _tally_gifts(rows: Iterable[queries.MemberGifts], kinds: dict[str, str]) -> dict[str, _Gifts]:
-    """Sum the (member, currency, hour) rows per arm, counting each donor once."""
+@dataclass
+class _GiftTally:
+    """What one pass over the (member, currency, hour) gift rows gives the report."""
+
+    arms: dict[str, _Gifts]
+    # Gifts per currency, however credited: the main currency is the most common one.
+    gifts_per_currency: dict[str, int]
+    # (dimension, value, arm) -> donors in base, for the segment table.
+    segment_donors: dict[tuple[str, str | None, str], set[int]]
+    # (currency, hour, arm) -> [amount, gifts], for the timeline.
+    hours: dict[tuple[str, Any, str], list[int]]
+
+
+def _tally_gifts(rows: Iterable[queries.MemberGifts], kinds: dict[str, str]) -> _GiftTally:
+    """Sum the (member, currency, hour) rows per arm, segment and hour, counting each donor once.
+
+    One pass: a big campaign has tens of thousands of these rows, and every pass over them
+    in Python shows in the time a report takes.
+    """
     tallies: dict[str, _Gifts] = defaultdict(_Gifts)
+    per_currency: dict[str, int] = defaultdict(int)
+    segment_donors: dict[tuple[str, str | None, str], set[int]] = defaultdict(set)
+    hours: dict[tuple[str, Any, str], list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
-        t = tallies[row.arm]
-        donor = row.supporter_id
-        holdout = kinds.get(row.arm) == HOLDOUT_KIND
+        arm, donor, currency = row.arm, row.supporter_id, row.currency
+        t = tallies[arm]
+        holdout = kinds.get(arm) == HOLDOUT_KIND
         if row.period_gifts:
             t.period_donors.add(donor)
         # A holdout had no token to credit, so its gifts are those made in the period.
         gifts = row.period_gifts if holdout else row.credited_gifts
+        per_currency[currency] += gifts
         if not gifts:
             continue
         amount = row.period_minor if holdout else row.credited_minor
         t.donors.add(donor)
         t.gifts += gifts
-        t.gift_counts[row.currency] += gifts
-        t.amounts[row.currency] += amount
+        t.gift_counts[currency] += gifts
+        t.amounts[currency] += amount
+        hour = hours[(currency, row.hour, arm)]
+        hour[0] += amount
+        hour[1] += gifts
         delay = None if holdout else row.seconds_to_first_gift
         if delay is not None:
             # Whole seconds: the database's day fractions carry float noise (430199.99998...).
             delay = float(round(delay))
             # Several rows per member (currencies, hours): the first gift is the earliest.
             t.delay[donor] = min(delay, t.delay.get(donor, delay))
-        if _in_base(kinds.get(row.arm, ""), row.state):
+        if holdout or row.state == SENT:  # in the base of the rates (see _in_base)
             t.reached_donors.add(donor)
-            t.reached_amounts[row.currency] += amount
-            per_donor = t.per_donor[row.currency]
+            t.reached_amounts[currency] += amount
+            per_donor = t.per_donor[currency]
             per_donor[donor] = per_donor.get(donor, 0) + amount
-    return tallies
+            segment_donors[("rule", row.rule, arm)].add(donor)
+            segment_donors[("language", row.language, arm)].add(donor)
+            segment_donors[("source", row.source, arm)].add(donor)
+    return _GiftTally(tallies, per_currency, segment_donors, hours)
 
 
 def _engagement(counts: Iterable[queries.Engagement], arm: str) -> queries.Engagement:
@@ -316,13 +348,10 @@ def _arm_report(
 
 
 def _main_currency(
-    gifts: Iterable[queries.MemberGifts], posts: Iterable[queries.PostRow], kinds: dict[str, str]
+    gifts_per_currency: Mapping[str, int], posts: Iterable[queries.PostRow]
 ) -> str | None:
     """Pick the currency most of the reported gifts were made in (ties: alphabetical)."""
-    counts: dict[str, int] = defaultdict(int)
-    for row in gifts:
-        holdout = kinds.get(row.arm) == HOLDOUT_KIND
-        counts[row.currency] += row.period_gifts if holdout else row.credited_gifts
+    counts: dict[str, int] = defaultdict(int, gifts_per_currency)
     for post in posts:
         for currency in post.amounts:
             counts[currency] += post.gifts if len(post.amounts) == 1 else 1
@@ -331,27 +360,17 @@ def _main_currency(
 
 
 def _timeline(
-    gifts: Iterable[queries.MemberGifts],
-    kinds: dict[str, str],
+    hours: Mapping[tuple[str, Any, str], list[int]],
     currency: str | None,
     posts: list[queries.GiftPoint],
 ) -> tuple[queries.GiftPoint, ...]:
-    """Sum the gifts in the main currency per arm and hour, with the posts', oldest first."""
+    """Give the gifts in the main currency per arm and hour, with the posts', oldest first."""
     if currency is None:
         return ()
-    totals: dict[tuple[Any, str], list[int]] = defaultdict(lambda: [0, 0])
-    for row in gifts:
-        if row.currency != currency:
-            continue
-        holdout = kinds.get(row.arm) == HOLDOUT_KIND
-        n = row.period_gifts if holdout else row.credited_gifts
-        if n:
-            total = totals[(row.hour, row.arm)]
-            total[0] += row.period_minor if holdout else row.credited_minor
-            total[1] += n
     points = [
         queries.GiftPoint(arm, queries.read_hour(hour), amount, n)
-        for (hour, arm), (amount, n) in totals.items()
+        for (in_currency, hour, arm), (amount, n) in hours.items()
+        if in_currency == currency
     ]
     return tuple(sorted(points + posts, key=lambda p: (p.donated_at, p.source)))
 
@@ -374,13 +393,12 @@ def _post_report(post: queries.PostRow) -> PostReport:
 
 def _segments(
     groups: Iterable[queries.AskCount],
-    gifts: Iterable[queries.MemberGifts],
+    donors: Mapping[tuple[str, str | None, str], set[int]],
     kinds: dict[str, str],
 ) -> tuple[SegmentReport, ...]:
     """Count members, recipients and donors per arm within each rule, language and source."""
     assigned: dict[tuple[str, str | None, str], int] = defaultdict(int)
     recipients: dict[tuple[str, str | None, str], int] = defaultdict(int)
-    donors: dict[tuple[str, str | None, str], set[int]] = defaultdict(set)
 
     def add(key: tuple[str, str | None, str], state: str, count: int) -> None:
         assigned[key] += count
@@ -392,14 +410,6 @@ def _segments(
             add(("rule", g.rule, g.arm), g.state, g.asks)
             add(("language", g.language, g.arm), g.state, g.asks)
             add(("source", g.source, g.arm), g.state, g.asks)
-    for row in gifts:
-        holdout = kinds.get(row.arm) == HOLDOUT_KIND
-        gave = row.period_gifts if holdout else row.credited_gifts
-        if not gave or not _in_base(kinds.get(row.arm, ""), row.state):
-            continue
-        donors[("rule", row.rule, row.arm)].add(row.supporter_id)
-        donors[("language", row.language, row.arm)].add(row.supporter_id)
-        donors[("source", row.source, row.arm)].add(row.supporter_id)
     order = {name: i for i, name in enumerate(kinds)}
     keys = sorted(
         assigned,
@@ -413,8 +423,9 @@ def _segments(
     segments = []
     for key in keys:
         base = recipients[key]
+        gave = len(donors.get(key, ()))
         # A donor whose first ask left the base later (rare) must not push a rate above 100%.
-        count = min(len(donors[key]), base)
+        count = min(gave, base)
         segments.append(
             SegmentReport(
                 dimension=key[0],
@@ -422,7 +433,7 @@ def _segments(
                 arm=key[2],
                 assigned=assigned[key],
                 recipients=base,
-                donors=len(donors[key]),
+                donors=gave,
                 conversion=Rate.of(count, base),
             )
         )

@@ -13,6 +13,7 @@ each event's own ask by primary key.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -30,9 +31,10 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.selectable import NamedFromClause
+from sqlalchemy.sql.selectable import NamedFromClause, Select
 from sqlmodel import col
 
 from bot.storage import tables
@@ -323,22 +325,13 @@ async def member_gifts(
     def delay(sent_at: ColumnElement[Any], first: ColumnElement[Any]) -> ColumnElement[float]:
         return cast(_seconds_between(dialect, sent_at, first), Float)
 
-    # One pass over the gifts, with one lookup of the member each. A member's own columns are
-    # the same on all their rows: PostgreSQL groups by hashing, so it carries them through the
+    # One pass over the gifts, looking up each one's member. A member's own columns are the
+    # same on all their rows: PostgreSQL groups by hashing, so it carries them through the
     # grouping; SQLite sorts what it groups, so it groups narrow rows by member id and reads
     # each member's columns once afterwards.
     if dialect != "sqlite":
-        member = (mc.c.arm, mc.c.supporter_id, mc.c.state, mc.c.rule, mc.c.language, mc.c.source)
-        stmt = (
-            select(
-                *(func.max(column) for column in member),
-                d.c.currency,
-                hour,
-                *sums(delay(func.max(mc.c.sent_at), first_credited)),
-            )
-            .select_from(joined)
-            .where(or_(credited, in_period))
-            .group_by(mc.c.id, d.c.currency, "gift_hour")
+        stmt = _member_gifts_pg(
+            d, campaign_id, hour, sums, delay, first_credited, credited, in_period
         )
     else:
         grouped = (
@@ -367,27 +360,99 @@ async def member_gifts(
         ).select_from(grouped.join(m, m.c.id == g.member_id))
     # Rows are built straight from the fetched tuples: per-row conversions would cost more
     # than the query on a campaign with tens of thousands of donors.
-    return [MemberGifts._make(row) for row in (await session.execute(stmt)).all()]
+    return [MemberGifts._make(row) for row in await _all_rows(session, stmt)]
 
 
-async def post_timeline(
-    *, session: AsyncSession, campaign_id: int, currency: str
-) -> list[GiftPoint]:
-    """Sum the gifts in one currency credited to each of a campaign's posts, per hour."""
+async def _all_rows(session: AsyncSession, stmt: Select[Any]) -> Sequence[Sequence[Any]]:
+    """Fetch every row of a large result as plain sequences.
+
+    On PostgreSQL straight from asyncpg: its records already hold the Python values
+    SQLAlchemy would give, and skipping SQLAlchemy's result layer saves about a fifth of a
+    second on 50,000 rows.
+    """
+    if _dialect(session) != "postgresql":
+        return (await session.execute(stmt)).all()
+    connection = await session.connection()
+    compiled = stmt.compile(dialect=connection.dialect)
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    params = [compiled.params[name] for name in compiled.positiontup or ()]
+    records: Sequence[Sequence[Any]] = await raw.fetch(str(compiled), *params)
+    return records
+
+
+def _member_gifts_pg(
+    d: NamedFromClause,
+    campaign_id: int,
+    hour: ColumnElement[Any],
+    sums: Callable[[ColumnElement[Any]], tuple[ColumnElement[Any], ...]],
+    delay: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[float]],
+    first_credited: ColumnElement[Any],
+    credited: ColumnElement[bool],
+    in_period: ColumnElement[bool],
+) -> Select[Any]:
+    """Build member_gifts for PostgreSQL: most gifts came through a member's own first ask.
+
+    Such a gift's ask is its member: one lookup. Only the others (a follow-up's link, a gift
+    credited by supporter, another campaign's link) look the member up by supporter, in a
+    LATERAL subquery gated on the first lookup having found nothing; OFFSET 0 keeps PostgreSQL
+    from flattening it, which would turn the gate into a filter applied after every lookup.
+    """
+    named = _ask.alias("named")
+    other = _ask.alias("other")
+    mc = _ask.alias("mc")
+    own = and_(
+        named.c.id == d.c.ask_id,
+        named.c.campaign_id == campaign_id,
+        named.c.step == FIRST_STEP,
+        named.c.supporter_id.is_not(None),
+    )
+    sent_to = (
+        select(other.c.supporter_id)
+        .where(other.c.id == d.c.ask_id)
+        .scalar_subquery()
+        .correlate_except(other)
+    )
+    columns = ("id", "arm", "supporter_id", "state", "rule", "language", "source", "sent_at")
+    looked_up = (
+        select(*(mc.c[name] for name in columns))
+        .where(
+            named.c.id.is_(None),
+            mc.c.campaign_id == campaign_id,
+            mc.c.step == FIRST_STEP,
+            mc.c.supporter_id == func.coalesce(sent_to, d.c.supporter_id),
+        )
+        .offset(0)
+        .lateral("looked_up")
+    )
+    member = {name: func.coalesce(named.c[name], looked_up.c[name]) for name in columns}
+    return (
+        select(
+            *(func.max(member[name]) for name in columns[1:7]),
+            d.c.currency,
+            hour,
+            *sums(delay(func.max(member["sent_at"]), first_credited)),
+        )
+        .select_from(d.outerjoin(named, own).outerjoin(looked_up, true()))
+        .where(or_(credited, in_period), member["id"].is_not(None))
+        .group_by(member["id"], d.c.currency, "gift_hour")
+    )
+
+
+async def post_timeline(*, session: AsyncSession, campaign_id: int) -> dict[str, list[GiftPoint]]:
+    """Sum the gifts credited to each of a campaign's posts per hour, for each currency."""
     d = _donation.c
     hour = _hour(_dialect(session), d.donated_at).label("gift_hour")
     stmt = (
-        select(d.post_id, hour, func.sum(d.amount_minor), func.count())
-        .where(
-            d.currency == currency,
-            d.post_id.in_(select(_post.c.id).where(_post.c.campaign_id == campaign_id)),
-        )
-        .group_by(d.post_id, "gift_hour")
+        select(d.currency, d.post_id, hour, func.sum(d.amount_minor), func.count())
+        .where(d.post_id.in_(select(_post.c.id).where(_post.c.campaign_id == campaign_id)))
+        .group_by(d.currency, d.post_id, "gift_hour")
     )
-    return [
-        GiftPoint(f"post:{post_id}", read_hour(when), int(total), int(n))
-        for post_id, when, total, n in (await session.execute(stmt)).tuples()
-    ]
+    points: dict[str, list[GiftPoint]] = {}
+    for currency, post_id, when, total, n in (await session.execute(stmt)).tuples():
+        point = GiftPoint(f"post:{post_id}", read_hour(when), int(total), int(n))
+        points.setdefault(currency, []).append(point)
+    return points
 
 
 async def post_rows(*, session: AsyncSession, campaign_id: int) -> list[PostRow]:
