@@ -620,14 +620,20 @@ class OutboxWorker:
         if state != RUNNING or self._stopping:
             self._settle_unsent(ask, RUNNING if self._stopping else state)
             return
+        # The last check, right before the request leaves (the state check above may have
+        # waited for the database): never more than the rate in any one-second window,
+        # however the slots were bunched by a busy event loop.
+        while (late := self.limiter.window_wait(self._mono())) > 0:
+            await self._sleep(late)
+        self.limiter.started(self._mono())
         outcome = await self.sender.send_text(
             job.chat_id, job.text, buttons=job.buttons, paid=self.paid
         )
         self._record(job, outcome, self._at(now, started))
 
     async def _pace(self, chat_id: int) -> float:
-        """Wait for a send slot that keeps every limit; return 0, or the wait it would take
-        when that is longer than max_wait."""
+        """Wait for a send slot that keeps the pace and the per-chat limits; return 0, or the
+        wait it would take when that is longer than max_wait."""
         deadline = self._mono() + self._max_wait
         while True:
             now = self._mono()
@@ -637,13 +643,7 @@ class OutboxWorker:
                     return reservation.wait
                 await self._sleep(reservation.wait)
             if reservation.booked and not self.limiter.is_paused(self._mono()):
-                break
-        # The last check, at the moment the request leaves: never more than the rate in any
-        # one-second window, however the slots above were bunched by a busy event loop.
-        while (late := self.limiter.window_wait(self._mono())) > 0:
-            await self._sleep(late)
-        self.limiter.started(self._mono())
-        return 0.0
+                return 0.0
 
     async def _state_of(self, campaign_id: int) -> str:
         if self._mono() - self._states_at > STATE_TTL:
