@@ -345,9 +345,13 @@ def test_sql_selection_matches_python_rules_on_sqlite(sqlite_url: str) -> None:
 
 @pytest.mark.postgres
 def test_sql_selection_matches_python_rules_on_postgres(pg_server: str) -> None:
-    from tests.conftest import fresh_pg_database
+    from tests.conftest import drop_pg_database, fresh_pg_database
 
-    _oracle_test(fresh_pg_database(pg_server), max_examples=15, derandomize=True)
+    url = fresh_pg_database(pg_server)
+    try:
+        _oracle_test(url, max_examples=15, derandomize=True)
+    finally:
+        drop_pg_database(url)
 
 
 # --- specific behaviour ---

@@ -11,7 +11,7 @@ import pytest
 
 from bot.sandbox import run_sandbox
 from bot.storage.db import create_all, make_engine, session_maker
-from tests.conftest import fresh_pg_database
+from tests.conftest import drop_pg_database, fresh_pg_database
 from tests.factories import delivery_settings
 from tests.test_crash import (
     assert_each_ask_delivered_at_most_once,
@@ -57,3 +57,4 @@ async def test_two_workers_share_one_campaign_without_sending_an_ask_twice(
             print(f"\ntwo workers: asks sent per worker {dict(shares)}")
     finally:
         await engine.dispose()
+        await asyncio.to_thread(drop_pg_database, url)
