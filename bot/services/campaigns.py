@@ -225,7 +225,6 @@ async def launch_campaign(
     cap = _cap(settings)
     per_arm: dict[str, int] = {}
     due_times: list[datetime] = []
-    writing: list[asyncio.Future[None]] = []
     async with sessions() as reader:
         done = await store.count_asks(session=reader, campaign_id=campaign_id, step=FIRST_STEP)
         remaining = await count_audience(reader, spec, now=now, cap=cap, zone=settings.timezone)
@@ -242,7 +241,7 @@ async def launch_campaign(
         writers = LAUNCH_WRITERS if postgres else 1
         query = audience_query(spec, now=now, cap=cap, zone=settings.timezone)
         result = await reader.stream(query.execution_options(yield_per=batch))
-        try:
+        async with _BatchWriter(sessions, writers) as writer:
             async for partition in result.partitions(batch):
                 tokens = new_tokens(len(partition))
                 values: list[tuple[Any, ...]] = []
@@ -274,16 +273,9 @@ async def launch_campaign(
                 if due_times:
                     # Keep only the extremes, not a million times.
                     due_times[:] = [min(due_times), max(due_times)]
-                # Write this batch while the next one is read and built: the database works in
-                # its own thread or process, so the two overlap.
-                if len(writing) >= writers:
-                    await writing.pop(0)
-                writing.append(asyncio.ensure_future(_write_asks(sessions, values)))
-            while writing:
-                await writing.pop(0)
-        finally:
-            # A failed read or write: let the batch still being written finish (or fail) too.
-            await asyncio.gather(*writing, return_exceptions=True)
+                # Written while the next batch is read and built: the database works in its own
+                # thread or process, so the two overlap.
+                await writer.write(values)
     first_due = min(due_times) if due_times else None
     last_due = max(due_times) if due_times else None
     post_due = None
@@ -329,12 +321,39 @@ async def launch_campaign(
     )
 
 
-async def _write_asks(
-    sessions: async_sessionmaker[AsyncSession], rows: list[tuple[Any, ...]]
-) -> None:
-    """Write one launch batch in its own transaction."""
-    async with sessions() as writer, writer.begin():
-        await store.insert_asks(session=writer, rows=rows, rewritten_if_lost=True)
+class _BatchWriter:
+    """Write launch batches, each in its own transaction, up to `most` at once.
+
+    `write` returns once the batch is under way (after the oldest one finished, if `most`
+    are in flight); leaving the block waits for every batch, and after an error lets the
+    others finish (or fail) before the error goes up.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], most: int) -> None:
+        self._sessions = sessions
+        self._most = most
+        self._writing: list[asyncio.Future[None]] = []
+
+    async def __aenter__(self) -> _BatchWriter:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if exc_type is None:
+                while self._writing:
+                    await self._writing.pop(0)
+        finally:
+            await asyncio.gather(*self._writing, return_exceptions=True)
+
+    async def write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Start writing one batch."""
+        if len(self._writing) >= self._most:
+            await self._writing.pop(0)
+        self._writing.append(asyncio.ensure_future(self._write(rows)))
+
+    async def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        async with self._sessions() as writer, writer.begin():
+            await store.insert_asks(session=writer, rows=rows, rewritten_if_lost=True)
 
 
 def _post_due(spec: Campaign, settings: Settings, start: datetime) -> datetime:

@@ -270,7 +270,8 @@ def _tally_gifts(rows: Iterable[queries.MemberGifts], kinds: dict[str, str]) -> 
         period_gifts,
     ) in rows:
         t = tallies[arm]
-        holdout = kinds.get(arm) == HOLDOUT_KIND
+        kind = kinds.get(arm, "")
+        holdout = kind == HOLDOUT_KIND
         if period_gifts:
             t.period_donors.add(donor)
         # A holdout had no token to credit, so its gifts are those made in the period.
@@ -292,7 +293,7 @@ def _tally_gifts(rows: Iterable[queries.MemberGifts], kinds: dict[str, str]) -> 
             # Several rows per member (currencies, hours): the first gift is the earliest.
             earlier = t.delay.get(donor)
             t.delay[donor] = delay if earlier is None else min(delay, earlier)
-        if holdout or state == SENT:  # in the base of the rates (see _in_base)
+        if _in_base(kind, state):
             t.reached_donors.add(donor)
             t.reached_amounts[currency] += amount
             per_donor = t.per_donor[currency]

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.db import driver_connection
 from bot.storage.models import (
     CANCELLED,
     FAILED,
@@ -129,17 +130,11 @@ async def insert_asks(
     """
     if not rows:
         return
-    by_supporter = _SUPPORTER_ID
-    rows = sorted(rows, key=lambda r: (r[by_supporter] is None, r[by_supporter] or 0))
-    # Run one statement through SQLAlchemy first, so the driver has opened the session's
-    # transaction and the raw statements below belong to it.
-    await session.execute(select(1))
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
+    rows = sorted(rows, key=lambda r: (r[_SUPPORTER_ID] is None, r[_SUPPORTER_ID] or 0))
+    raw = await driver_connection(session)
     columns = ", ".join(ASK_LOAD_COLUMNS)
     dialect = _dialect(session)
     if dialect == "postgresql":
-        assert raw is not None
         if rewritten_if_lost:
             await raw.execute("SET LOCAL synchronous_commit = off")
         await raw.execute(
@@ -152,7 +147,6 @@ async def insert_asks(
         )
         await raw.execute("TRUNCATE ask_load")
     elif dialect == "sqlite":
-        assert raw is not None
         # Eight indexes take random inserts (tokens above all): give this connection a page
         # cache that holds them, instead of SQLite's 2 MB default.
         await raw.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")

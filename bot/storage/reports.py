@@ -38,6 +38,7 @@ from sqlalchemy.sql.selectable import NamedFromClause, Select
 from sqlmodel import col
 
 from bot.storage import tables
+from bot.storage.db import driver_connection
 from bot.storage.models import (
     SENT,
     Campaign,
@@ -293,8 +294,6 @@ async def member_gifts(
     """
     dialect = _dialect(session)
     d = _donation.alias("d")
-    named = _ask.alias("named")
-    mc = _ask.alias("mc")
     credited = and_(d.c.campaign_id == campaign_id, d.c.post_id.is_(None))
     in_period = and_(d.c.donated_at >= start, d.c.donated_at <= end)
     hour = _hour(dialect, d.c.donated_at).label("gift_hour")
@@ -303,14 +302,6 @@ async def member_gifts(
         # PostgreSQL sums BIGINT as NUMERIC (Decimal); cast back to whole numbers.
         return cast(func.sum(case((when, value), else_=0)), BigInteger)
 
-    joined = d.outerjoin(named, named.c.id == d.c.ask_id).join(
-        mc,
-        and_(
-            mc.c.campaign_id == campaign_id,
-            mc.c.step == FIRST_STEP,
-            mc.c.supporter_id == func.coalesce(named.c.supporter_id, d.c.supporter_id),
-        ),
-    )
     first_credited = func.min(case((credited, d.c.donated_at)))
 
     def sums(first_gift: ColumnElement[Any]) -> tuple[ColumnElement[Any], ...]:
@@ -334,6 +325,16 @@ async def member_gifts(
             d, campaign_id, hour, sums, delay, first_credited, credited, in_period
         )
     else:
+        named = _ask.alias("named")
+        mc = _ask.alias("mc")
+        joined = d.outerjoin(named, named.c.id == d.c.ask_id).join(
+            mc,
+            and_(
+                mc.c.campaign_id == campaign_id,
+                mc.c.step == FIRST_STEP,
+                mc.c.supporter_id == func.coalesce(named.c.supporter_id, d.c.supporter_id),
+            ),
+        )
         grouped = (
             select(
                 mc.c.id.label("member_id"),
@@ -372,10 +373,8 @@ async def _all_rows(session: AsyncSession, stmt: Select[Any]) -> Sequence[Sequen
     """
     if _dialect(session) != "postgresql":
         return (await session.execute(stmt)).all()
-    connection = await session.connection()
-    compiled = stmt.compile(dialect=connection.dialect)
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
+    raw = await driver_connection(session)
+    compiled = stmt.compile(dialect=session.get_bind().dialect)
     params = [compiled.params[name] for name in compiled.positiontup or ()]
     records: Sequence[Sequence[Any]] = await raw.fetch(str(compiled), *params)
     return records
