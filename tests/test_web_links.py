@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -213,11 +215,18 @@ async def test_health_and_links_answer_503_without_a_database(
     tmp_path: object, clock: Clock
 ) -> None:
     engine = make_engine("sqlite+aiosqlite:////nonexistent-dir/for/sure/bot.db")
+    before = set(threading.enumerate())
     try:
         async with client_for(session_maker(engine), clock) as http:
             health = await http.get("/healthz")
             link = await http.get("/r/SomeToken123")
     finally:
         await engine.dispose()
+        # A failed aiosqlite connect stops its worker thread without waiting for it, and the
+        # thread reports back to this test's event loop: let it finish while the loop is open,
+        # or it raises "Event loop is closed" in whichever test runs next.
+        for thread in set(threading.enumerate()) - before:
+            if "_connection_worker_thread" in thread.name:
+                await asyncio.to_thread(thread.join, 5)
     assert (health.status_code, health.json()) == (503, {"status": "unavailable"})
     assert link.status_code == 503 and "Traceback" not in link.text
