@@ -166,18 +166,22 @@ def statements(sql: Sql, asks: int, gifts: int) -> list[str]:
         SELECT 'bench', 'p' || i, NULL, {amount("i")}, {currency("i")}, {gift_time("i")},
             NULL, 1, 1, 'token', {sql.at("21 * 86400")}
         FROM {sql.numbers(post_gifts)}""",
-        f"""INSERT INTO click (token, ask_id, post_id, campaign_id, supporter_id, clicked_at)
-        SELECT token, id, NULL, 1, supporter_id, {sql.at(f"3600 + {r('id', 14, 200 * 3600)}")}
+        # Replies and clicks carry their ask's arm and reach, as the bot records them.
+        f"""INSERT INTO click (token, ask_id, post_id, campaign_id, supporter_id, clicked_at,
+            arm, reached)
+        SELECT token, id, NULL, 1, supporter_id, {sql.at(f"3600 + {r('id', 14, 200 * 3600)}")},
+            arm, step <> 'ask' OR state = 'sent'
         FROM ask WHERE campaign_id = 1 AND state = 'sent' AND {r("id", 15, 6)} = 0""",
         f"""INSERT INTO click (token, ask_id, post_id, campaign_id, supporter_id, clicked_at)
         SELECT 'post1', NULL, 1, 1, NULL, {sql.at("7200 + i")} FROM {sql.numbers(3000)}""",
         f"""INSERT INTO reply (supporter_id, ask_id, campaign_id, direction, text, classification,
-            received_at, answered_at)
+            received_at, answered_at, arm, reached)
         SELECT supporter_id, id, 1, 'in', 'thank you',
             CASE {r("id", 16, 5)} WHEN 0 THEN 'positive' WHEN 1 THEN 'negative'
               WHEN 2 THEN 'question' WHEN 3 THEN 'opt_out' ELSE 'other' END,
             {sql.at(f"3600 + {r('id', 17, 200 * 3600)}")},
-            CASE WHEN id % 3 = 0 THEN {sql.at("20 * 86400")} END
+            CASE WHEN id % 3 = 0 THEN {sql.at("20 * 86400")} END,
+            arm, step <> 'ask' OR state = 'sent'
         FROM ask WHERE campaign_id = 1 AND state = 'sent' AND {r("id", 18, 15)} = 0""",
     ]
 

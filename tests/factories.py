@@ -243,9 +243,11 @@ async def add_reply(
     text: str = "a reply",
     **fields: Any,
 ) -> Any:
-    """Store one message of a supporter's conversation about an ask."""
-    from bot.storage.models import Reply
+    """Store one message of a supporter's conversation about an ask, as the bot records it."""
+    from bot.storage.models import Reply, known_reached
 
+    fields.setdefault("arm", ask.arm)
+    fields.setdefault("reached", known_reached(ask.step, ask.state))
     row = Reply(
         supporter_id=ask.supporter_id,
         ask_id=ask.id,
@@ -264,12 +266,14 @@ async def add_reply(
 async def add_click(
     session: AsyncSession, target: Ask | BroadcastPost, clicked_at: datetime, **fields: Any
 ) -> Any:
-    """Store one tap on the tracked link of an ask or a broadcast post."""
-    from bot.storage.models import Click
+    """Store one tap on the tracked link of an ask or a broadcast post, as the bot records it."""
+    from bot.storage.models import Click, known_reached
 
     if isinstance(target, Ask):
         fields.setdefault("ask_id", target.id)
         fields.setdefault("supporter_id", target.supporter_id)
+        fields.setdefault("arm", target.arm)
+        fields.setdefault("reached", known_reached(target.step, target.state))
     else:
         fields.setdefault("post_id", target.id)
     row = Click(

@@ -64,7 +64,8 @@ async def seed_spring(sessions: async_sessionmaker[AsyncSession]) -> Seeded:
 
     specific: 12 assigned; sent s1 s2 s3 s4 s5 s12; failed s6 (blocked) s7 (not found);
       unknown s8; pending s9; skipped s10; cancelled s11. Replied s1 (positive, twice) s2 s4;
-      clicked s1 (twice) s2 (on its follow-up). Credited donors s1 (EUR 2500, 1 h after
+      clicked s1 (twice) s2 (on its follow-up) s8 (whose ask's outcome is unknown: a member
+      who clicked, not one counted as reached). Credited donors s1 (EUR 2500, 1 h after
       its ask), s2 (EUR 500 at +2 d and USD 1000 at +3 d on the follow-up; ask sent at +1 h),
       s5 (EUR 1000 at +4 d credited by supporter; ask sent at +2 h). s12 gave EUR 700 to
       another campaign in the period. s4 opted out after its ask.
@@ -168,6 +169,7 @@ async def seed_spring(sessions: async_sessionmaker[AsyncSession]) -> Seeded:
         await add_click(session, asks["s1"], _at(0.5))
         await add_click(session, asks["s1"], _at(0.9))
         await add_click(session, reminder, _at(73))
+        await add_click(session, asks["s8"], _at(1.5))
         await add_click(session, asks["b1"], _at(1))
 
         s4 = await session.get_one(Supporter, asks["s4"].supporter_id)

@@ -330,6 +330,8 @@ async def test_conversation_records_on_both_databases(
         ("in", new.id),
         ("out", old.id),
     ]
+    # Each carries its ask's arm and reach for reports; the staff answer copies its question's.
+    assert [(r.arm, r.reached) for r in replies] == [("specific", True)] * 3
     assert replies[0].answered_at == NOW and replies[2].staff_user_id == 5
     assert kinds == ["reply", "reply", "opt_out", "question_answered", "not_now"]
     assert person is not None and person.opted_out_at == NOW and person.interaction_count == 5
@@ -345,7 +347,12 @@ async def test_a_reply_finds_an_ask_whose_delivery_is_still_being_recorded(
         autumn = await add_campaign_row(session, "autumn-appeal")
         await add_ask(session, spring, ann, state=SENT, sent_at=NOW - timedelta(days=2))
         on_its_way = await add_ask(
-            session, autumn, ann, state=SENDING, claimed_at=NOW - timedelta(seconds=1)
+            session,
+            autumn,
+            ann,
+            state=SENDING,
+            claimed_at=NOW - timedelta(seconds=1),
+            arm="broadcast",
         )
         await add_ask(session, autumn, ann, state="pending", step="reminder")
     async with sessions() as session:
@@ -353,3 +360,18 @@ async def test_a_reply_finds_an_ask_whose_delivery_is_still_being_recorded(
             session=session, supporter_id=ann.id or 0, since=NOW - timedelta(days=30)
         )
     assert found is not None and found.id == on_its_way.id
+
+    recorded = await conversation.record_reply(
+        sessions,
+        telegram_user_id=911,
+        chat_id=911,
+        text="Yes!",
+        message_id=40,
+        reply_to_message_id=None,
+        now=NOW,
+    )
+    assert recorded is not None
+    async with sessions() as session:
+        reply = await session.get_one(Reply, recorded.reply_id)
+    # Not yet known to have reached Ann: a report checks the ask again when it counts.
+    assert (reply.ask_id, reply.arm, reply.reached) == (on_its_way.id, "broadcast", False)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect
 from sqlmodel import SQLModel
 
 from bot.storage.db import make_engine
-from bot.storage.migrate import upgrade
+from bot.storage.migrate import alembic_config, upgrade
 
 
 def _drift(connection: Connection) -> list[object]:
@@ -26,4 +27,69 @@ async def test_upgrade_to_head_has_no_drift(db_url: str) -> None:
         version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalar()
     await engine.dispose()
     assert drift == []
-    assert version == "0002"
+    assert version == "0003"
+
+
+ROWS_AT_0002 = (
+    "INSERT INTO campaign (id, name, title, state, spec_yaml, spec_hash, audience_size,"
+    " created_at) VALUES (1, 'spring', 'Spring', 'running', '', '', 3, '2025-03-03 09:00:00')",
+    *(
+        f"INSERT INTO supporter (id, first_name, last_name, language, created_at,"
+        f" engagement_score, rfm_score, interaction_count, gift_count, gift_total_minor)"
+        f" VALUES ({i}, 'S{i}', '', 'en', '2025-01-01 00:00:00', 0, 0, 0, 0, 0)"
+        for i in (1, 2)
+    ),
+    *(
+        f"INSERT INTO ask (id, campaign_id, supporter_id, arm, step, language, token, state,"
+        f" due_at, attempts) VALUES ({values}, 'en', 't{values[:1]}', '{state}',"
+        f" '2025-03-03 09:00:00', 1)"
+        for values, state in (
+            ("1, 1, 1, 'specific', 'ask'", "sent"),
+            ("2, 1, 2, 'broadcast', 'ask'", "unknown"),
+            ("3, 1, 1, 'specific', 'reminder'", "sent"),
+        )
+    ),
+    *(
+        f"INSERT INTO click (token, ask_id, campaign_id, supporter_id, clicked_at)"
+        f" VALUES ('t{ask}', {ask}, 1, {supporter}, '2025-03-04 09:00:00')"
+        for ask, supporter in ((1, 1), (2, 2), (3, 1))
+    ),
+    *(
+        f"INSERT INTO reply (supporter_id, ask_id, campaign_id, direction, text, received_at)"
+        f" VALUES ({supporter}, {ask}, 1, 'in', 'hi', '2025-03-04 09:00:00')"
+        for ask, supporter in ((1, 1), (2, 2), (None, 2))
+    ),
+)
+
+
+async def test_0003_copies_each_events_ask_arm_and_reach(db_url: str) -> None:
+    """Replies and clicks stored before 0003 get their ask's arm and reach; it also undoes."""
+    await asyncio.to_thread(upgrade, db_url, "0002")
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            for statement in ROWS_AT_0002:
+                await conn.exec_driver_sql(statement.replace("None", "NULL"))
+        await asyncio.to_thread(upgrade, db_url)
+        copied = {}
+        async with engine.connect() as conn:
+            for table in ("click", "reply"):
+                result = await conn.exec_driver_sql(
+                    f"SELECT ask_id, arm, reached FROM {table} ORDER BY id"
+                )
+                copied[table] = [
+                    (ask, arm, None if r is None else bool(r)) for ask, arm, r in result
+                ]
+        assert copied == {
+            "click": [(1, "specific", True), (2, "broadcast", False), (3, "specific", True)],
+            "reply": [(1, "specific", True), (2, "broadcast", False), (None, None, None)],
+        }
+        await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0002")
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("click")}
+            )
+        assert {"arm", "reached"}.isdisjoint(columns) and "ask_id" in columns
+        await asyncio.to_thread(upgrade, db_url)
+    finally:
+        await engine.dispose()

@@ -72,15 +72,22 @@ async def test_funnel_matches_independent_queries(
     )
     assert {a: arms[a].replied for a in replied} == replied == {"specific": 3, "broadcast": 1}
     assert arms["specific"].positive_replies == 1
+    # Members who clicked, and of them those whose first ask is known to have reached them:
+    # only those count in the click rate.
     clicked = await _rows(
         sessions,
-        "SELECT a.arm, COUNT(*) FROM ask a WHERE a.campaign_id = :c AND a.step = 'ask' "
+        "SELECT a.arm, COUNT(*), SUM(CASE WHEN a.state = 'sent' THEN 1 ELSE 0 END) FROM ask a "
+        "WHERE a.campaign_id = :c AND a.step = 'ask' "
         "AND EXISTS (SELECT 1 FROM click k JOIN ask x ON x.id = k.ask_id "
         "  WHERE x.supporter_id = a.supporter_id AND x.campaign_id = :c) GROUP BY a.arm",
         c=cid,
     )
-    assert {a: arms[a].clicked for a in clicked} == clicked == {"specific": 2, "broadcast": 1}
-    assert arms["specific"].clicks == 3
+    assert clicked == {("specific", 3): 2, ("broadcast", 1): 1}
+    for (arm, members), reached in clicked.items():
+        rate = arms[arm].click_rate
+        assert arms[arm].clicked == members
+        assert rate is not None and (rate.count, rate.base) == (reached, arms[arm].sent)
+    assert arms["specific"].clicks == 4
 
     # Donors credited to the campaign, among members whose first ask was sent.
     donors = await _rows(
@@ -115,6 +122,43 @@ async def test_funnel_matches_independent_queries(
     assert arms["specific"].opted_out == 1
     # s1 gave 1 h after its ask, s2 48 h after, s5 96 h after.
     assert arms["specific"].median_seconds_to_first_gift == 48 * 3600
+
+
+@pytest.mark.parametrize(
+    "stale",
+    [
+        # Rows written before replies and clicks carried copies of their ask's columns.
+        "arm = NULL, reached = NULL",
+        # Recorded while every ask was still `sending`: the asks have been sent since.
+        "reached = FALSE",
+    ],
+)
+async def test_event_counts_check_unsettled_copies_against_the_ask(
+    sessions: async_sessionmaker[AsyncSession], stale: str
+) -> None:
+    report, _ = await _report(sessions)
+    async with sessions() as session, session.begin():
+        for table in ("reply", "click"):
+            changed = await session.execute(text(f"UPDATE {table} SET {stale}"))
+            assert changed.rowcount > 0  # type: ignore[attr-defined]
+    again = await build_report(sessions, spring_spec(), now=NOW)
+
+    def engagement(r: Report) -> list[tuple[Any, ...]]:
+        return [
+            (
+                a.name,
+                a.replied,
+                a.positive_replies,
+                a.reply_rate,
+                a.clicked,
+                a.clicks,
+                a.click_rate,
+            )
+            for a in r.arms
+        ]
+
+    assert engagement(again) == engagement(report)
+    assert [a.replied for a in again.arms] == [3, 1, 0]
 
 
 async def test_holdout_is_measured_by_gifts_in_the_campaign_period(

@@ -92,6 +92,7 @@ async def test_click_redirects_with_the_reference_and_keeps_the_query(
     [click] = await _clicks(sessions)
     assert (click.token, click.ask_id, click.supporter_id) == (token, ask_id, supporter_id)
     assert click.clicked_at == NOW and click.user_agent == PHONE
+    assert (click.arm, click.reached) == ("specific", True)  # copied from the sent ask
     async with sessions() as session:
         kinds = (await session.execute(select(Interaction.kind, Interaction.detail))).all()
         person = await session.get(Supporter, supporter_id)
@@ -160,6 +161,7 @@ async def test_a_broadcast_post_link_is_counted_without_a_supporter(
     assert f"client_reference_id={post.token}" in response.headers["location"]
     [click] = await _clicks(sessions)
     assert (click.post_id, click.ask_id, click.supporter_id) == (post.id, None, None)
+    assert (click.arm, click.reached) == (None, None)
     async with sessions() as session:
         assert (await session.execute(select(func.count()).select_from(Interaction))).scalar() == 0
 

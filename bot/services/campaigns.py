@@ -33,6 +33,7 @@ from bot.storage.audience import audience_query, count_audience
 from bot.storage.models import (
     CANCELLED,
     FAILED,
+    FIRST_STEP,
     HOLDOUT,
     PENDING,
     SENDING,
@@ -49,7 +50,6 @@ LAUNCHING = "launching"
 RUNNING = "running"
 PAUSED = "paused"
 FINISHED = "finished"
-FIRST_STEP = "ask"
 CANCEL_REASON = "campaign cancelled before this ask was sent"
 LAUNCH_BATCH = 20000
 # Launch batches written at once on PostgreSQL (each on its own connection).

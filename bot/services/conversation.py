@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.classify import NEGATIVE, OPT_OUT, POSITIVE, QUESTION, classify_reply
 from bot.storage import conversation as store
-from bot.storage.models import Ask, Campaign, Reply, Supporter
+from bot.storage.models import Ask, Campaign, Reply, Supporter, known_reached
 from bot.storage.supporters import supporter_by_telegram
 
 # A reply that quotes no message is credited to the latest ask sent within this window.
@@ -144,6 +144,8 @@ async def record_reply(
             classification=classification,
             telegram_message_id=message_id,
             received_at=now,
+            arm=ask.arm if ask else None,
+            reached=known_reached(ask.step, ask.state) if ask else None,
         )
         session.add(reply)
         store.add_interaction(
@@ -225,6 +227,8 @@ async def record_staff_answer(
                 telegram_message_id=telegram_message_id,
                 staff_user_id=staff_user_id,
                 received_at=now,
+                arm=inbound.arm,
+                reached=inbound.reached,
             )
         )
         first_answer = inbound.answered_at is None

@@ -28,7 +28,7 @@ from bot.services.report_model import (
     SegmentReport,
 )
 from bot.storage import reports as queries
-from bot.storage.models import FAILED, PENDING, SENDING, SENT, UNKNOWN
+from bot.storage.models import FAILED, FIRST_STEP, PENDING, SENDING, SENT, UNKNOWN
 
 T = TypeVar("T")
 SEGMENT_DIMENSIONS = ("rule", "language", "source")
@@ -211,7 +211,7 @@ def _tally_asks(
     tallies: dict[str, _ArmTally] = defaultdict(_ArmTally)
     for g in groups:
         tally = tallies[g.arm]
-        if g.step != queries.FIRST_STEP:
+        if g.step != FIRST_STEP:
             if g.state == SENT:
                 tally.follow_ups_sent += g.asks
             continue
@@ -422,7 +422,7 @@ def _segments(
             recipients[key] += count
 
     for g in groups:
-        if g.step == queries.FIRST_STEP:
+        if g.step == FIRST_STEP:
             add(("rule", g.rule, g.arm), g.state, g.asks)
             add(("language", g.language, g.arm), g.state, g.asks)
             add(("source", g.source, g.arm), g.state, g.asks)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Integer,
     String,
     case,
@@ -36,6 +37,7 @@ from bot.storage.models import (
     Donation,
     Interaction,
     Supporter,
+    known_reached,
 )
 
 # The interaction kind a gift is recorded as (see also bot.domain.scoring's weights).
@@ -64,6 +66,9 @@ class LinkTarget:
     campaign_name: str
     spec_yaml: str
     supporter: Donor | None = None
+    # The ask's arm, and whether it was known to have reached its supporter (None for a post).
+    arm: str | None = None
+    reached: bool | None = None
 
     @property
     def supporter_id(self) -> int | None:
@@ -97,6 +102,9 @@ async def find_link_target(*, session: AsyncSession, token: str) -> LinkTarget |
                 col(Campaign.name),
                 col(Campaign.spec_yaml),
                 *_DONOR_COLUMNS,
+                col(Ask.arm),
+                col(Ask.step),
+                col(Ask.state),
             )
             .join(Campaign, col(Campaign.id) == col(Ask.campaign_id))
             .outerjoin(Supporter, col(Supporter.id) == col(Ask.supporter_id))
@@ -104,7 +112,18 @@ async def find_link_target(*, session: AsyncSession, token: str) -> LinkTarget |
         )
     ).first()
     if ask is not None:
-        return LinkTarget(token, ask[0], None, ask[1], ask[2], ask[3], _donor(ask, 4))
+        arm, step, state = ask[-3:]
+        return LinkTarget(
+            token,
+            ask[0],
+            None,
+            ask[1],
+            ask[2],
+            ask[3],
+            _donor(ask, 4),
+            arm=arm,
+            reached=known_reached(step, state),
+        )
     post = (
         await session.execute(
             select(
@@ -156,6 +175,8 @@ async def record_click(
         literal(clicked_at, UTCDateTime()),
         literal((user_agent or "")[:300] or None, String),
         literal(client, String),
+        literal(target.arm, String),
+        literal(target.reached, Boolean),
     )
     if dedup > timedelta(0):
         values = values.where(~recent)
@@ -171,6 +192,8 @@ async def record_click(
                 "clicked_at",
                 "user_agent",
                 "client",
+                "arm",
+                "reached",
             ],
             values,
         )

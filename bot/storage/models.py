@@ -17,6 +17,17 @@ UNKNOWN = "unknown"
 HOLDOUT = "holdout"
 CANCELLED = "cancelled"
 FINAL_ASK_STATES = frozenset({SENT, FAILED, SKIPPED, UNKNOWN, HOLDOUT, CANCELLED})
+# A supporter's first ask of a campaign; every later step is a follow-up.
+FIRST_STEP = "ask"
+
+
+def known_reached(step: str, state: str) -> bool:
+    """Tell whether an ask is known to have reached its supporter.
+
+    A follow-up only goes to members whose first ask was sent, so it always counts; a first
+    ask counts once sent. Once true it stays true: a sent ask never changes state again.
+    """
+    return step != FIRST_STEP or state == SENT
 
 
 class Supporter(SQLModel, table=True):
@@ -179,6 +190,13 @@ class BroadcastPost(SQLModel, table=True):
     failure_reason: str | None = Field(default=None, max_length=300)
 
 
+# Replies and clicks carry two columns copied from their ask when they are recorded, so that a
+# report counts a campaign's events per arm without looking up each one's ask: `arm`, which
+# never changes, and `reached`, known_reached() at that moment. A true `reached` never goes
+# stale; a false or missing one is checked against the ask when reported (a reply can arrive
+# while its ask is still `sending`).
+
+
 class Reply(SQLModel, table=True):
     """One message in a supporter conversation: theirs, or a staff answer relayed back."""
 
@@ -203,6 +221,9 @@ class Reply(SQLModel, table=True):
     staff_user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     answered_at: datetime | None = None
     received_at: datetime
+    # Copied from the ask (see the note above).
+    arm: str | None = Field(default=None, max_length=64)
+    reached: bool | None = None
 
 
 class Click(SQLModel, table=True):
@@ -224,6 +245,9 @@ class Click(SQLModel, table=True):
     # A one-way hash of the reader's address and browser: a post's link is shared by many
     # readers, so repeat taps are merged per reader there, not per token.
     client: str | None = Field(default=None, max_length=32)
+    # Copied from the ask (see the note above Reply).
+    arm: str | None = Field(default=None, max_length=64)
+    reached: bool | None = None
 
 
 class Donation(SQLModel, table=True):

@@ -6,9 +6,10 @@ and gifts that came from a follow-up belong to the same member. Follow-ups only 
 whose first ask was sent, so an event on a follow-up is always from a reached member.
 
 Every query groups in the database and is shaped for SQLite as much as for PostgreSQL: SQLite
-sorts for every GROUP BY that no index orders, and pays a B-tree descent for every row looked
-up, so the million-ask pass reads one covering index in order and the event queries look up
-each event's own ask by primary key.
+sorts for every GROUP BY that no index orders, and both pay a B-tree descent for every row
+looked up. So the million-ask pass reads one covering index in order, replies and clicks carry
+their ask's arm and reach (looked up only where those are not settled), and gifts look up
+their member's first ask by primary key.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     func,
     literal,
     not_,
@@ -39,12 +41,8 @@ from sqlmodel import col
 
 from bot.storage import tables
 from bot.storage.db import driver_connection
-from bot.storage.models import (
-    SENT,
-    Campaign,
-)
+from bot.storage.models import FIRST_STEP, SENT, Campaign
 
-FIRST_STEP = "ask"
 POSITIVE = "positive"
 SQLITE_MMAP_BYTES = 1 << 30
 
@@ -219,54 +217,71 @@ async def opt_out_counts(
 
 
 def _reached(ask: NamedFromClause) -> ColumnElement[bool]:
-    """An event on a follow-up, or on a sent first ask, is from a reached member."""
+    """The rule of known_reached() in SQL: a follow-up, or a sent first ask."""
     return or_(ask.c.step != FIRST_STEP, ask.c.state == SENT)
+
+
+def _event_columns(event: NamedFromClause) -> tuple[ColumnElement[Any], ColumnElement[bool]]:
+    """Give a reply's or click's arm and whether its member was reached.
+
+    Both come from the event's own copies (see the note above models.Reply). Only a row whose
+    copy is missing or says "not reached" is checked against its ask: CASE and COALESCE
+    evaluate the lookup only then, so a report does not look up every event.
+    """
+    ask = _ask.alias("own")
+    own = ask.c.id == event.c.ask_id
+    arm = func.coalesce(event.c.arm, select(ask.c.arm).where(own).scalar_subquery())
+    reached = case((event.c.reached, true()), else_=exists().where(own, _reached(ask)))
+    return arm, reached
 
 
 async def reply_counts(*, session: AsyncSession, campaign_id: int) -> list[Engagement]:
     """Count members who replied (reached, and positively), per arm.
 
-    Each reply names the ask it answers; that ask gives the arm and the member.
+    Each reply names the ask it answers, which gives its arm; the member is the supporter who
+    replied, who is the one the ask went to.
     """
-    r = _reply.alias("r")
-    a = _ask.alias("a")
-    member = a.c.supporter_id
-    reached = _reached(a)
-    positive = and_(reached, r.c.classification == POSITIVE)
-    stmt = (
-        select(
-            a.c.arm,
-            func.count(case((reached, member)).distinct()),
-            func.count(case((not_(reached), member)).distinct()),
-            func.count(case((positive, member)).distinct()),
-            func.count(),
-        )
-        .select_from(r.join(a, a.c.id == r.c.ask_id))
-        .where(
-            r.c.campaign_id == campaign_id, r.c.direction == "in", a.c.campaign_id == campaign_id
-        )
-        .group_by(a.c.arm)
+    r = _reply.c
+    return await _engagement_counts(
+        session,
+        _reply,
+        and_(r.campaign_id == campaign_id, r.direction == "in"),
+        positive=r.classification == POSITIVE,
     )
-    return _engagement(await session.execute(stmt))
 
 
 async def click_counts(*, session: AsyncSession, campaign_id: int) -> list[Engagement]:
     """Count members who clicked the tracked link of one of their asks (and reached), per arm."""
-    k = _click.alias("k")
-    a = _ask.alias("a")
-    member = a.c.supporter_id
-    stmt = (
+    return await _engagement_counts(session, _click, _click.c.campaign_id == campaign_id)
+
+
+async def _engagement_counts(
+    session: AsyncSession,
+    table: NamedFromClause,
+    where: ColumnElement[bool],
+    *,
+    positive: ColumnElement[bool] | None = None,
+) -> list[Engagement]:
+    """Count, per arm, the members behind a campaign's replies or clicks on its asks."""
+    arm, reached = _event_columns(table)
+    events = (
         select(
-            a.c.arm,
-            func.count(case((_reached(a), member)).distinct()),
-            func.count(case((not_(_reached(a)), member)).distinct()),
-            literal(0),
-            func.count(),
+            arm.label("arm"),
+            table.c.supporter_id.label("member"),
+            reached.label("reached"),
+            (positive if positive is not None else literal(False)).label("positive"),
         )
-        .select_from(k.join(a, a.c.id == k.c.ask_id))
-        .where(k.c.campaign_id == campaign_id, a.c.campaign_id == campaign_id)
-        .group_by(a.c.arm)
+        .where(where, table.c.ask_id.is_not(None))
+        .subquery("events")
     )
+    e = events.c
+    stmt = select(
+        e.arm,
+        func.count(case((e.reached, e.member)).distinct()),
+        func.count(case((not_(e.reached), e.member)).distinct()),
+        func.count(case((and_(e.reached, e.positive), e.member)).distinct()),
+        func.count(),
+    ).group_by(e.arm)
     return _engagement(await session.execute(stmt))
 
 
