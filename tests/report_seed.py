@@ -66,7 +66,8 @@ async def seed_spring(sessions: async_sessionmaker[AsyncSession]) -> Seeded:
       unknown s8; pending s9; skipped s10; cancelled s11. Replied s1 (positive, twice) s2 s4;
       clicked s1 (twice) s2 (on its follow-up) s8 (whose ask's outcome is unknown: a member
       who clicked, not one counted as reached). Credited donors s1 (EUR 2500, 1 h after
-      its ask), s2 (EUR 500 at +2 d and USD 1000 at +3 d on the follow-up; ask sent at +1 h),
+      its ask), s2 (EUR 300 at +2 d and 200 half an hour later,
+      USD 1000 at +3 d on the follow-up; ask sent at +1 h),
       s5 (EUR 1000 at +4 d credited by supporter; ask sent at +2 h). s12 gave EUR 700 to
       another campaign in the period. s4 opted out after its ask.
     broadcast: 6 assigned; sent b1 b2 b3 b4 b6; failed b5 (blocked). Replied b1 (b6 only
@@ -190,15 +191,17 @@ async def seed_spring(sessions: async_sessionmaker[AsyncSession]) -> Seeded:
             campaign_id=row.id,
             attribution="token",
         )
-        await add_donation(
-            session,
-            sid("s2"),
-            500,
-            _at(49),
-            ask_id=asks["s2"].id,
-            campaign_id=row.id,
-            attribution="token",
-        )
+        # Two gifts in one hour: reports must count s2 once, and the first one's delay.
+        for amount, hours in ((300, 49), (200, 49.5)):
+            await add_donation(
+                session,
+                sid("s2"),
+                amount,
+                _at(hours),
+                ask_id=asks["s2"].id,
+                campaign_id=row.id,
+                attribution="token",
+            )
         await add_donation(
             session,
             sid("s2"),

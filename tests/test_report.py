@@ -15,7 +15,7 @@ from bot.domain.campaign import dump_campaign
 from bot.domain.stats import holm
 from bot.services.report_model import Report
 from bot.services.reporting import build_report, report_by_name
-from tests.factories import add_campaign_row
+from tests.factories import add_campaign_row, add_donation
 from tests.report_seed import BLOCKED, LAUNCH, NOT_FOUND, NOW, seed_spring, spring_spec
 
 UTC_TYPE = SQLModel.metadata.tables["donation"].c.donated_at.type
@@ -113,8 +113,9 @@ async def test_funnel_matches_independent_queries(
     for (arm, currency), total in amounts.items():
         assert arms[arm].amounts[currency] == total
     assert arms["specific"].amounts == {"EUR": 4000, "USD": 1000}
-    assert arms["specific"].gifts == 4
-    assert arms["specific"].average_gift_minor["EUR"] == pytest.approx(4000 / 3)
+    assert arms["specific"].gifts == 5
+    # EUR 2500 + 300 + 200 + 1000 in four gifts.
+    assert arms["specific"].average_gift_minor["EUR"] == pytest.approx(4000 / 4)
     assert arms["specific"].revenue_per_recipient_minor == {
         "EUR": pytest.approx(4000 / 6),
         "USD": pytest.approx(1000 / 6),
@@ -193,6 +194,20 @@ async def test_holdout_is_measured_by_gifts_in_the_campaign_period(
         ("specific", "holdout"): (4, 12, 1, 3),
         ("broadcast", "holdout"): (2, 6, 1, 3),
     }
+
+
+async def test_the_period_includes_both_its_ends(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    seeded = await seed_spring(sessions)
+    h3 = seeded.asks["h3"].supporter_id
+    async with sessions() as session, session.begin():
+        for amount, moment in ((100, LAUNCH), (40, NOW), (7, NOW + timedelta(microseconds=1))):
+            await add_donation(session, h3, amount, moment)
+    report = await build_report(sessions, spring_spec(), now=NOW)
+    holdout = next(arm for arm in report.arms if arm.name == "holdout")
+    # h1's EUR 2000 and h3's two gifts on the edges; not the one a microsecond too late.
+    assert (holdout.donors, holdout.gifts, holdout.amounts) == (2, 3, {"EUR": 2140})
 
 
 async def test_post_is_reported_as_observational(

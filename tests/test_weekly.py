@@ -121,11 +121,11 @@ async def test_summary_is_sent_once_per_week_even_after_a_restart(
 
     (text,) = outbox.sent
     assert text.startswith("<b>Weekly summary</b>, week to Mon 09 Mar 2026 09:00")
-    # 11 first asks and one follow-up were sent in the week; 5 replies came in; 7 gifts were
-    # credited to the campaign or its post: EUR 25 + 5 + 10 + 10 + 15 and USD 10 + 3.
+    # 11 first asks and one follow-up were sent in the week; 5 replies came in; 8 gifts were
+    # credited to the campaign or its post: EUR 25 + 3 + 2 + 10 + 10 + 15 and USD 10 + 3.
     assert (
         "<b>Spring &lt;appeal&gt; &amp; &quot;friends&quot;</b> (<code>spring-appeal</code>, "
-        "running): 12 messages sent, 5 replies, 7 gifts (€65.00, $13.00); "
+        "running): 12 messages sent, 5 replies, 8 gifts (€65.00, $13.00); "
         "3 replies waiting for an answer."
     ) in text
     assert "So far: Donation conversion: specific 50.0% (3/6) vs broadcast 20.0% (1/5)" in text
