@@ -57,7 +57,7 @@ ROWS_AT_0002 = (
     *(
         f"INSERT INTO reply (supporter_id, ask_id, campaign_id, direction, text, received_at)"
         f" VALUES ({supporter}, {ask}, 1, 'in', 'hi', '2025-03-04 09:00:00')"
-        for ask, supporter in ((1, 1), (2, 2), (None, 2))
+        for ask, supporter in ((1, 1), (2, 2), ("NULL", 2))
     ),
 )
 
@@ -69,7 +69,7 @@ async def test_0003_copies_each_events_ask_arm_and_reach(db_url: str) -> None:
     try:
         async with engine.begin() as conn:
             for statement in ROWS_AT_0002:
-                await conn.exec_driver_sql(statement.replace("None", "NULL"))
+                await conn.exec_driver_sql(statement)
         await asyncio.to_thread(upgrade, db_url)
         copied = {}
         async with engine.connect() as conn:

@@ -11,7 +11,7 @@ from sqlalchemy import Table, bindparam, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
-from bot.domain.campaign import dump_campaign
+from bot.domain.campaign import Campaign, dump_campaign
 from bot.domain.stats import holm
 from bot.services.report_model import Report
 from bot.services.reporting import build_report, report_by_name
@@ -338,17 +338,22 @@ async def _bulk_campaign(
             await session.execute(insert(tables["donation"]), gifts)
 
 
-async def test_a_clear_difference_is_called_significant(
-    sqlite_sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    await _bulk_campaign(sqlite_sessions, "clear", {"specific": (400, 60), "broadcast": (400, 12)})
-    spec = spring_spec(
-        name="clear",
+def _even_arms(name: str) -> Campaign:
+    """The spring campaign under another name, with a specific and a broadcast arm, 1:1."""
+    return spring_spec(
+        name=name,
         arms={
             "specific": {"kind": "specific", "weight": 1, "message": "personal"},
             "broadcast": {"kind": "broadcast", "weight": 1, "message": "generic"},
         },
     )
+
+
+async def test_a_clear_difference_is_called_significant(
+    sqlite_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _bulk_campaign(sqlite_sessions, "clear", {"specific": (400, 60), "broadcast": (400, 12)})
+    spec = _even_arms("clear")
     report = await build_report(sqlite_sessions, spec, now=NOW)
     donation = next(c for c in report.comparisons if c.metric == "donation")
     assert donation.test == "z-test"
@@ -371,13 +376,7 @@ async def test_sample_ratio_mismatch_is_flagged(
     await _bulk_campaign(
         sqlite_sessions, "lopsided", {"specific": (300, 3), "broadcast": (100, 1)}
     )
-    spec = spring_spec(
-        name="lopsided",
-        arms={
-            "specific": {"kind": "specific", "weight": 1, "message": "personal"},
-            "broadcast": {"kind": "broadcast", "weight": 1, "message": "generic"},
-        },
-    )
+    spec = _even_arms("lopsided")
     report = await build_report(sqlite_sessions, spec, now=NOW)
     assert report.srm is not None and report.srm.flagged
     assert report.srm.expected == {"specific": 200.0, "broadcast": 200.0}
@@ -387,13 +386,7 @@ async def test_an_arm_the_spec_no_longer_names_is_still_reported(
     sqlite_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     await _bulk_campaign(sqlite_sessions, "renamed", {"specific": (50, 5), "old-arm": (50, 2)})
-    spec = spring_spec(
-        name="renamed",
-        arms={
-            "specific": {"kind": "specific", "weight": 1, "message": "personal"},
-            "broadcast": {"kind": "broadcast", "weight": 1, "message": "generic"},
-        },
-    )
+    spec = _even_arms("renamed")
     report = await build_report(sqlite_sessions, spec, now=NOW)
     arms = {arm.name: arm for arm in report.arms}
     assert arms["old-arm"].kind == "unknown" and arms["old-arm"].donors == 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -12,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
 from bot.services.campaigns import frozen_spec
-from bot.services.outbox import BUTTON_LABELS, INTERRUPTED, tracked_link
+from bot.services.outbox import BUTTON_LABELS, INTERRUPTED, Sender, tracked_link
 from bot.storage import asks as store
 from bot.storage.models import FAILED, PENDING, SENT, UNKNOWN
-from bot.telegram.sender import Button, Result, SendOutcome
+from bot.telegram.sender import Button, Result
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +22,8 @@ log = logging.getLogger(__name__)
 RETRY_POST = timedelta(minutes=1)
 
 
-class PostSender(Protocol):
-    """What posting needs from a Telegram sender (bot.telegram.sender.TelegramSender)."""
-
-    async def send_text(
-        self,
-        chat_id: int | str,
-        text: str,
-        *,
-        buttons: Sequence[Sequence[Button]] = (),
-        paid: bool = False,
-    ) -> SendOutcome:
-        """Send one message and report what became of it."""
-        ...
+class PostSender(Sender, Protocol):
+    """What posting needs from a Telegram sender: the outbox's, and a chat's member count."""
 
     async def member_count(self, chat_id: int | str) -> int | None:
         """Return how many members a chat has."""

@@ -23,6 +23,7 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, command_descriptions
 from bot.services import conversation
+from bot.services.donations import DonationOutcome, IncomingGift, announce_gift, record_donation
 from bot.services.registry import CampaignRegistry
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,21 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     def now(self) -> datetime:
         """Return the current time from the services' clock."""
         return self.services.clock()
+
+    async def record_gift(self, gift: IncomingGift) -> DonationOutcome:
+        """Record a gift that reached a handler, credit it, and thank the giver and staff."""
+        specs = self.registry.campaigns
+        outcome = await record_donation(
+            self.sessions,
+            gift,
+            now=self.now(),
+            specs=specs,
+            main_currency=self.settings.main_currency,
+        )
+        await announce_gift(
+            self.bot, outcome, specs=specs, settings=self.settings, sessions=self.sessions
+        )
+        return outcome
 
 
 def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> BotServices:

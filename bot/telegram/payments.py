@@ -10,7 +10,6 @@ from telegram.ext import CallbackQueryHandler, MessageHandler, PreCheckoutQueryH
 from bot.domain.i18n import text
 from bot.domain.money import format_amount, minor_unit_exponent
 from bot.services import conversation
-from bot.services.donations import announce_gift, record_donation
 from bot.services.payments import gift_from_payment, gift_invoice, pre_checkout_problem
 from bot.telegram.application import BotApplication, BotContext
 from bot.telegram.supporters import language_of
@@ -94,17 +93,7 @@ async def paid(update: Update, context: BotContext) -> None:
         telegram_user_id=user.id,
         paid_at=context.now(),
     )
-    specs = context.registry.campaigns
-    outcome = await record_donation(
-        context.sessions,
-        gift,
-        now=context.now(),
-        specs=specs,
-        main_currency=context.settings.main_currency,
-    )
-    await announce_gift(
-        context.bot, outcome, specs=specs, settings=context.settings, sessions=context.sessions
-    )
+    await context.record_gift(gift)
 
 
 def add_handlers(application: BotApplication) -> None:

@@ -27,7 +27,7 @@ from bot.services.campaigns import (
     pause_campaign,
     resume_campaign,
 )
-from bot.services.donations import STAFF_PROVIDER, IncomingGift, announce_gift, record_donation
+from bot.services.donations import STAFF_PROVIDER, IncomingGift
 from bot.services.preview import preview_campaign
 from bot.services.report_format import format_telegram_html, report_chart
 from bot.services.reporting import build_report
@@ -460,17 +460,7 @@ async def donation(update: Update, context: BotContext) -> str | None:
             html.escape("Name the giver as @username or a user id.\n" + usage)
         )
         return "bad arguments"
-    specs = context.registry.campaigns
-    outcome = await record_donation(
-        context.sessions,
-        gift,
-        now=context.now(),
-        specs=specs,
-        main_currency=context.settings.main_currency,
-    )
-    await announce_gift(
-        context.bot, outcome, specs=specs, settings=context.settings, sessions=context.sessions
-    )
+    outcome = await context.record_gift(gift)
     shown = format_amount(amount, currency)
     if message.chat_id != context.settings.staff_chat_id:
         where = html.escape(outcome.campaign_name or "no campaign")
