@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
 from bot.config import Settings
+from bot.domain import callbacks
 from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter, backoff_seconds
 from bot.domain.schedule import is_open, next_open
@@ -99,13 +100,15 @@ def ask_buttons(
     first = [Button(donate, url=link)]
     if telegram_payments:
         first.append(
-            Button(GIVE_LABELS.get(primary, GIVE_LABELS["en"]), callback_data=f"give:{token}")
+            Button(
+                GIVE_LABELS.get(primary, GIVE_LABELS["en"]), callback_data=callbacks.give(token)
+            )
         )
     return [
         first,
         [
-            Button(not_now, callback_data=f"notnow:{token}"),
-            Button(stop, callback_data=f"stop:{token}"),
+            Button(not_now, callback_data=callbacks.not_now(token)),
+            Button(stop, callback_data=callbacks.stop(token)),
         ],
     ]
 
