@@ -28,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.domain.campaign import Campaign
+from bot.domain.sending import Sender
 from bot.services.followups import enqueue_all_follow_ups
 from bot.services.outbox import OutboxWorker
-from bot.services.posts import PostSender, recover_posts, send_due_posts
+from bot.services.posts import recover_posts, send_due_posts
 from bot.storage import asks as store
 from bot.telegram.sender import TelegramSender
 
@@ -63,7 +64,7 @@ class DeliveryScheduler:
         settings: Settings,
         *,
         worker: OutboxWorker,
-        post_sender: PostSender,
+        post_sender: Sender,
         clock: Callable[[], datetime] = utcnow,
         send_staff: Callable[..., Awaitable[Any]] | None = None,
     ) -> None:

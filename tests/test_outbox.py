@@ -16,12 +16,13 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.config import Settings
 from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter
+from bot.domain.sending import Button, Result, SendOutcome
 from bot.sandbox import Sandbox, run_sandbox
 from bot.services.campaigns import launch_campaign, pause_campaign
 from bot.services.outbox import INTERRUPTED, OutboxWorker
 from bot.services.posts import send_due_posts
 from bot.storage.models import Ask, BroadcastPost, Supporter
-from bot.telegram.sender import Button, Result, SendOutcome, TelegramSender, classify_error
+from bot.telegram.sender import TelegramSender, classify_error
 from tests.factories import (
     FakeTime,
     add_ask,

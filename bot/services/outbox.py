@@ -15,10 +15,9 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,11 +28,11 @@ from bot.domain import callbacks
 from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter, backoff_seconds
 from bot.domain.schedule import is_open, next_open
+from bot.domain.sending import Button, Result, Sender, SendOutcome
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
 from bot.services.campaigns import CANCEL_REASON, RUNNING, frozen_spec
 from bot.storage import asks as store
 from bot.storage.models import CANCELLED, FAILED, PENDING, SENT, SKIPPED, UNKNOWN
-from bot.telegram.sender import Button, Result, SendOutcome
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +63,6 @@ BUTTON_LABELS: Mapping[str, tuple[str, str, str]] = {
     "fr": ("Faire un don", "Pas maintenant", "Arrêter les messages"),
     "es": ("Donar", "Ahora no", "No más mensajes"),
 }
-
-
-class Sender(Protocol):
-    """What the worker needs from a Telegram sender (bot.telegram.sender.TelegramSender)."""
-
-    async def send_text(
-        self,
-        chat_id: int | str,
-        text: str,
-        *,
-        buttons: Sequence[Sequence[Button]] = (),
-        paid: bool = False,
-    ) -> SendOutcome:
-        """Send one message and report what became of it."""
-        ...
 
 
 # "Give in Telegram" (Telegram payments), shown only when a payment provider is configured.

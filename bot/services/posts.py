@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.domain.sending import Button, Result, Sender
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
 from bot.services.campaigns import frozen_spec
-from bot.services.outbox import BUTTON_LABELS, INTERRUPTED, Sender, tracked_link
+from bot.services.outbox import BUTTON_LABELS, INTERRUPTED, tracked_link
 from bot.storage import asks as store
 from bot.storage.models import FAILED, PENDING, SENT, UNKNOWN
-from bot.telegram.sender import Button, Result
 
 log = logging.getLogger(__name__)
 
 # A post that failed for a passing reason (5xx, no connection) is tried again this much later.
 RETRY_POST = timedelta(minutes=1)
-
-
-class PostSender(Sender, Protocol):
-    """What posting needs from a Telegram sender: the outbox's, and a chat's member count."""
-
-    async def member_count(self, chat_id: int | str) -> int | None:
-        """Return how many members a chat has."""
-        ...
 
 
 def _chat_id(chat: str) -> int | str:
@@ -37,7 +28,7 @@ def _chat_id(chat: str) -> int | str:
 
 async def send_due_posts(
     sessions: async_sessionmaker[AsyncSession],
-    sender: PostSender,
+    sender: Sender,
     settings: Settings,
     *,
     now: datetime,

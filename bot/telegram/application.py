@@ -25,6 +25,7 @@ from bot.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, command_descriptions
 from bot.services import conversation
 from bot.services.donations import DonationOutcome, IncomingGift, announce_gift, record_donation
 from bot.services.registry import CampaignRegistry
+from bot.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
             main_currency=self.settings.main_currency,
         )
         await announce_gift(
-            self.bot, outcome, specs=specs, settings=self.settings, sessions=self.sessions
+            TelegramSender(self.bot),
+            outcome,
+            specs=specs,
+            settings=self.settings,
+            sessions=self.sessions,
         )
         return outcome
 
