@@ -26,6 +26,7 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.domain import callbacks
 from bot.domain.campaign import Campaign
+from bot.domain.i18n import text
 from bot.domain.limits import LimitSettings, SendLimiter, backoff_seconds
 from bot.domain.schedule import is_open, next_open
 from bot.domain.sending import Button, Result, Sender, SendOutcome
@@ -56,43 +57,20 @@ FLUSH_AT = 64
 # A refused bot token stops all sending for this long rather than failing every ask.
 HALT_PAUSE = 60.0
 
-BUTTON_LABELS: Mapping[str, tuple[str, str, str]] = {
-    "en": ("Donate", "Not now", "Stop messages"),
-    "nl": ("Doneer", "Nu niet", "Stop berichten"),
-    "de": ("Spenden", "Jetzt nicht", "Keine Nachrichten mehr"),
-    "fr": ("Faire un don", "Pas maintenant", "Arrêter les messages"),
-    "es": ("Donar", "Ahora no", "No más mensajes"),
-}
-
-
-# "Give in Telegram" (Telegram payments), shown only when a payment provider is configured.
-GIVE_LABELS: Mapping[str, str] = {
-    "en": "Give in Telegram",
-    "nl": "Geef via Telegram",
-    "de": "In Telegram spenden",
-    "fr": "Donner dans Telegram",
-    "es": "Donar en Telegram",
-}
-
 
 def ask_buttons(
     token: str, link: str, language: str | None, *, telegram_payments: bool = False
 ) -> list[list[Button]]:
     """Build an ask's inline buttons: Donate (tracked link), Not now, Stop messages."""
-    primary = (language or "en").split("-")[0].lower()
-    donate, not_now, stop = BUTTON_LABELS.get(primary, BUTTON_LABELS["en"])
-    first = [Button(donate, url=link)]
+    first = [Button(text("button_donate", language), url=link)]
     if telegram_payments:
-        first.append(
-            Button(
-                GIVE_LABELS.get(primary, GIVE_LABELS["en"]), callback_data=callbacks.give(token)
-            )
-        )
+        # "Give in Telegram" (Telegram payments), shown only when a provider is configured.
+        first.append(Button(text("button_give", language), callback_data=callbacks.give(token)))
     return [
         first,
         [
-            Button(not_now, callback_data=callbacks.not_now(token)),
-            Button(stop, callback_data=callbacks.stop(token)),
+            Button(text("button_not_now", language), callback_data=callbacks.not_now(token)),
+            Button(text("button_stop", language), callback_data=callbacks.stop(token)),
         ],
     ]
 

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.domain.i18n import text
 from bot.domain.sending import Button, Result, Sender
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
 from bot.services.campaigns import frozen_spec
-from bot.services.outbox import BUTTON_LABELS, INTERRUPTED, tracked_link
+from bot.services.outbox import INTERRUPTED, tracked_link
 from bot.storage import asks as store
 from bot.storage.models import FAILED, PENDING, SENT, UNKNOWN
 
@@ -53,13 +54,13 @@ async def send_due_posts(
             donate_link=link,
         )
         try:
-            text = render_message(spec, spec.broadcast_post.message, context)
+            message = render_message(spec, spec.broadcast_post.message, context)
         except TemplateProblem as problem:
             await _finish(sessions, post.id, FAILED, now, reason=f"not rendered: {problem}")
             continue
-        label = BUTTON_LABELS.get(spec.default_language, BUTTON_LABELS["en"])[0]
+        label = text("button_donate", spec.default_language)
         outcome = await sender.send_text(
-            _chat_id(post.chat), text, buttons=[[Button(label, url=link)]]
+            _chat_id(post.chat), message, buttons=[[Button(label, url=link)]]
         )
         if outcome.result is Result.SENT:
             reach = await sender.member_count(_chat_id(post.chat))
