@@ -46,6 +46,7 @@ from telegram.constants import ParseMode
 from telegram.request import HTTPXRequest
 
 from bot.config import Settings, load_settings
+from bot.domain.ask_rules import ask_buttons
 from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter
 from bot.domain.sending import Button, Result, SendOutcome
@@ -54,7 +55,7 @@ from bot.sandbox.limits import Limits
 from bot.sandbox.server import create_app, serve_asgi
 from bot.sandbox.state import SandboxState
 from bot.services.campaigns import launch_campaign
-from bot.services.outbox import OutboxWorker, ask_buttons
+from bot.services.outbox import OutboxWorker
 from bot.storage.db import create_all, make_engine, session_maker
 from bot.storage.models import PENDING, SENDING, Ask, Interaction, Supporter
 from bot.telegram.sender import TelegramSender, keyboard

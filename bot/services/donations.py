@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.domain.ask_rules import tracked_link
 from bot.domain.attribution import (
     DEFAULT_WINDOW,
     TOKEN,
@@ -282,7 +283,7 @@ async def _thank_you_context(
         return None
     link = spec.donate_url
     if about.token is not None:
-        link = f"{settings.public_base_url.rstrip('/')}/r/{about.token}"
+        link = tracked_link(settings.public_base_url, about.token)
     return MessageContext(
         today=now.astimezone(zone).date(),
         first_name=outcome.first_name,

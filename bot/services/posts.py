@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.domain.ask_rules import tracked_link
 from bot.domain.i18n import text
 from bot.domain.sending import Button, Result, Sender
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
 from bot.services.campaigns import frozen_spec
-from bot.services.outbox import INTERRUPTED, tracked_link
+from bot.services.outbox import INTERRUPTED
 from bot.storage import asks as store
 from bot.storage.models import FAILED, PENDING, SENT, UNKNOWN
 
@@ -47,7 +48,7 @@ async def send_due_posts(
         run = runs[post.campaign_id]
         spec = frozen_spec(run.spec_yaml)
         assert spec.broadcast_post is not None
-        link = tracked_link(settings, post.token)
+        link = tracked_link(settings.public_base_url, post.token)
         context = MessageContext(
             today=now.astimezone(spec.zone(settings.timezone)).date(),
             language=spec.default_language,
