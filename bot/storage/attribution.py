@@ -247,14 +247,6 @@ async def add_interaction(
     )
 
 
-async def count_clicks(*, session: AsyncSession, token: str | None = None) -> int:
-    """Count recorded clicks, on one token or on all."""
-    query = select(func.count()).select_from(Click)
-    if token is not None:
-        query = query.where(col(Click.token) == token)
-    return int((await session.execute(query)).scalar_one())
-
-
 async def find_donor(
     *,
     session: AsyncSession,

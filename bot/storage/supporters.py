@@ -19,7 +19,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +31,6 @@ from bot.storage.tables import (
     CLICK,
     DONATION,
     INTERACTION,
-    POST,
     REPLY,
     SUPPORTER,
     TAG,
@@ -175,45 +173,6 @@ async def replace_tags(*, session: AsyncSession, tags: Mapping[int, Collection[s
         await session.execute(delete(TAG).where(TAG.c.supporter_id.in_(batch)))
     rows = [{"supporter_id": sid, "tag": tag} for sid, names in tags.items() for tag in names]
     await insert_rows(session=session, table=TAG, rows=rows)
-
-
-async def known_donation_events(
-    *, session: AsyncSession, events: Collection[tuple[str, str]]
-) -> set[tuple[str, str]]:
-    """Return the (provider, provider_event_id) pairs already recorded."""
-    known: set[tuple[str, str]] = set()
-    key = tuple_(DONATION.c.provider, DONATION.c.provider_event_id)
-    for batch in chunks(events, 2000):
-        stmt = select(DONATION.c.provider, DONATION.c.provider_event_id).where(key.in_(batch))
-        known.update((p, e) for p, e in (await session.execute(stmt)).tuples())
-    return known
-
-
-async def tracked_tokens(
-    *, session: AsyncSession, tokens: Collection[str]
-) -> dict[str, dict[str, int | None]]:
-    """Map ask and post link tokens to their ask_id, post_id, campaign_id and supporter_id."""
-    found: dict[str, dict[str, int | None]] = {}
-    for batch in chunks(tokens):
-        asks = select(ASK.c.token, ASK.c.id, ASK.c.campaign_id, ASK.c.supporter_id).where(
-            ASK.c.token.in_(batch)
-        )
-        for token, ask_id, campaign_id, supporter_id in (await session.execute(asks)).tuples():
-            found[token] = {
-                "ask_id": ask_id,
-                "post_id": None,
-                "campaign_id": campaign_id,
-                "supporter_id": supporter_id,
-            }
-        posts = select(POST.c.token, POST.c.id, POST.c.campaign_id).where(POST.c.token.in_(batch))
-        for token, post_id, campaign_id in (await session.execute(posts)).tuples():
-            found[token] = {
-                "ask_id": None,
-                "post_id": post_id,
-                "campaign_id": campaign_id,
-                "supporter_id": None,
-            }
-    return found
 
 
 # --- scores ----------------------------------------------------------------------------------
