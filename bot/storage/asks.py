@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.db import driver_connection
+from bot.storage.dialect import chunks, dialect_name, driver_connection, sqlite_time
 from bot.storage.models import (
     CANCELLED,
     FAILED,
@@ -24,16 +24,6 @@ from bot.storage.models import Campaign as CampaignRow
 from bot.storage.tables import ASK, CAMPAIGN, CLICK, DONATION, INTERACTION, POST, REPLY, SUPPORTER
 
 RUNNING = "running"
-# Both SQLite and asyncpg take far more bound parameters than this per statement.
-_CHUNK = 2000
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> list[Sequence[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 # --- campaign run state ----------------------------------------------------------------------
@@ -44,7 +34,7 @@ async def campaign_row(
 ) -> CampaignRow | None:
     """Return the run-state row of a campaign, locked for update when asked (PostgreSQL)."""
     stmt = select(CampaignRow).where(CAMPAIGN.c.name == name)
-    if lock and _dialect(session) == "postgresql":
+    if lock and dialect_name(session) == "postgresql":
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalars().first()
 
@@ -106,12 +96,6 @@ _SUPPORTER_ID = ASK_LOAD_COLUMNS.index("supporter_id")
 _SQLITE_CACHE_KIB = 64 * 1024
 
 
-def _sqlite_time(moment: datetime) -> str:
-    """Write an aware time as SQLAlchemy stores it in SQLite: naive UTC text, microseconds."""
-    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    return utc.isoformat(sep=" ", timespec="microseconds")[:26]
-
-
 async def insert_asks(
     *, session: AsyncSession, rows: Sequence[tuple[Any, ...]], rewritten_if_lost: bool = False
 ) -> None:
@@ -133,7 +117,7 @@ async def insert_asks(
     rows = sorted(rows, key=lambda r: (r[_SUPPORTER_ID] is None, r[_SUPPORTER_ID] or 0))
     raw = await driver_connection(session)
     columns = ", ".join(ASK_LOAD_COLUMNS)
-    dialect = _dialect(session)
+    dialect = dialect_name(session)
     if dialect == "postgresql":
         if rewritten_if_lost:
             await raw.execute("SET LOCAL synchronous_commit = off")
@@ -152,7 +136,7 @@ async def insert_asks(
         await raw.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
         marks = ", ".join("?" for _ in ASK_LOAD_COLUMNS)
         at = _DUE_AT
-        stored = [(*r[:at], _sqlite_time(r[at]), *r[at + 1 :]) for r in rows]
+        stored = [(*r[:at], sqlite_time(r[at]), *r[at + 1 :]) for r in rows]
         await raw.executemany(
             f"INSERT INTO ask ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING", stored
         )
@@ -238,7 +222,7 @@ async def claim_due_asks(
         .limit(limit)
     )
     claim = update(ASK).values(state=SENDING, claimed_at=now, worker=worker)
-    if _dialect(session) == "postgresql":
+    if dialect_name(session) == "postgresql":
         # A materialized CTE runs the locking SELECT exactly once. As `id IN (subquery)`
         # PostgreSQL may rescan it per row, and each rescan skips the rows just updated and
         # locks the next ones: the LIMIT would be ignored.
@@ -321,7 +305,7 @@ async def supporter_facts(
         s.consented_at, s.opted_out_at, s.blocked_at, s.forgotten_at,
     )  # fmt: skip
     found: dict[int, SupporterFacts] = {}
-    for chunk in _chunks(list(ids)):
+    for chunk in chunks(ids):
         rows = await session.execute(select(*columns).where(s.id.in_(chunk)))
         found.update({row.id: SupporterFacts(*row) for row in rows})
     return found
@@ -333,7 +317,7 @@ async def interaction_history(
     """Return (kind, detail, occurred_at) of every interaction of these supporters."""
     i = INTERACTION.c
     found: dict[int, list[tuple[str, str | None, datetime]]] = {}
-    for chunk in _chunks(list(ids)):
+    for chunk in chunks(ids):
         stmt = select(i.supporter_id, i.kind, i.detail, i.occurred_at).where(
             i.supporter_id.in_(chunk)
         )
@@ -347,7 +331,7 @@ async def recent_sends(
 ) -> list[tuple[int, int, datetime]]:
     """List (supporter_id, campaign_id, sent_at) of asks sent to these supporters since `since`."""
     found: list[tuple[int, int, datetime]] = []
-    for chunk in _chunks(list(supporter_ids)):
+    for chunk in chunks(supporter_ids):
         stmt = select(ASK.c.supporter_id, ASK.c.campaign_id, ASK.c.sent_at).where(
             ASK.c.supporter_id.in_(chunk), ASK.c.sent_at >= since
         )
@@ -361,7 +345,7 @@ async def said_not_now(
     """Return the supporters who pressed "Not now" on this campaign."""
     i = INTERACTION.c
     found: set[int] = set()
-    for chunk in _chunks(list(supporter_ids)):
+    for chunk in chunks(supporter_ids):
         stmt = select(i.supporter_id).where(
             i.supporter_id.in_(chunk), i.kind == "not_now", i.detail == campaign_name
         )
@@ -719,7 +703,7 @@ async def claim_due_posts(*, session: AsyncSession, now: datetime) -> list[Claim
         queued.c.state == PENDING, queued.c.due_at <= now, queued.c.campaign_id.in_(running)
     )
     claim = update(POST).values(state=SENDING)
-    if _dialect(session) == "postgresql":
+    if dialect_name(session) == "postgresql":
         locked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
         stmt = claim.where(POST.c.id == locked.c.id, POST.c.state == PENDING)
     else:

@@ -28,6 +28,7 @@ from sqlmodel import col
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain.attribution import DeliveredAsk
+from bot.storage.dialect import dialect_name
 from bot.storage.models import (
     SENT,
     Ask,
@@ -86,10 +87,6 @@ _DONOR_COLUMNS = (
 
 def _donor(row: Any, at: int) -> Donor | None:
     return None if row[at] is None else Donor(int(row[at]), row[at + 1], row[at + 2], row[at + 3])
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
 
 
 async def find_link_target(*, session: AsyncSession, token: str) -> LinkTarget | None:
@@ -156,7 +153,7 @@ async def record_click(
     broadcast post's link is shared by every reader, so only the same reader (`client`)
     repeating within `dedup` is merged.
     """
-    if _dialect(session) == "postgresql":
+    if dialect_name(session) == "postgresql":
         # Serialise clicks on one token so two simultaneous taps still count once.
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:token))"), {"token": target.token}
@@ -340,7 +337,7 @@ async def insert_donation(
     }
     # ON CONFLICT rather than catching IntegrityError: it never aborts an outer transaction,
     # and a concurrent insert of the same event simply waits and then yields nothing.
-    maker = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    maker = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
     statement = (
         maker(Donation)
         .values(**values)

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audience as rules
 from bot.domain.campaign import Audience, Campaign, Rule
+from bot.storage.dialect import dialect_name
 from bot.storage.models import PENDING, SENDING
 from bot.storage.tables import ASK, CAMPAIGN, DONATION, INTERACTION, SUPPORTER, TAG
 
@@ -344,7 +345,7 @@ async def _plan_without_jit(session: AsyncSession) -> None:
     The rule subqueries give the audience query a high estimated cost, so PostgreSQL spends
     about a second compiling it; JIT never pays that back on a query this short.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         await session.execute(text("SET LOCAL jit = off"))
 
 

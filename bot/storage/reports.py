@@ -39,7 +39,7 @@ from sqlalchemy.sql.selectable import NamedFromClause, Select
 from sqlmodel import col
 
 from bot.storage import tables
-from bot.storage.db import driver_connection
+from bot.storage.dialect import dialect_name, driver_connection
 from bot.storage.models import FIRST_STEP, SENT, Campaign
 
 POSITIVE = "positive"
@@ -132,10 +132,6 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
 def _seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
     """Give end - start in seconds, computed by the database."""
     if dialect == "sqlite":
@@ -168,7 +164,7 @@ async def tune_for_report(*, session: AsyncSession) -> None:
     times slower. SQLite: read the file through a memory map (for this pooled connection),
     which makes random lookups about a third cheaper.
     """
-    dialect = _dialect(session)
+    dialect = dialect_name(session)
     if dialect == "postgresql":
         for setting in (
             "work_mem = '64MB'",
@@ -308,7 +304,7 @@ async def member_gifts(
     token) is measured, and every arm gets the same figure so that they can be compared with
     the holdout like for like.
     """
-    dialect = _dialect(session)
+    dialect = dialect_name(session)
     d = _donation.alias("d")
     gift = _GiftColumns(
         donation=d,
@@ -463,7 +459,7 @@ async def _all_rows(session: AsyncSession, stmt: Select[Any]) -> Sequence[Sequen
 async def post_timeline(*, session: AsyncSession, campaign_id: int) -> dict[str, list[GiftPoint]]:
     """Sum the gifts credited to each of a campaign's posts per hour, for each currency."""
     d = _donation.c
-    hour = _hour(_dialect(session), d.donated_at).label("gift_hour")
+    hour = _hour(dialect_name(session), d.donated_at).label("gift_hour")
     stmt = (
         select(d.currency, d.post_id, hour, func.sum(d.amount_minor), func.count())
         .where(d.post_id.in_(select(_post.c.id).where(_post.c.campaign_id == campaign_id)))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import scoring
+from bot.storage.dialect import chunks
 from bot.storage.models import Supporter
 from bot.storage.tables import (
     ASK,
@@ -35,23 +36,6 @@ from bot.storage.tables import (
     SUPPORTER,
     TAG,
 )
-
-# Both SQLite and asyncpg accept far more bound parameters than this per statement.
-CHUNK = 5000
-T = TypeVar("T")
-
-
-def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
-    """Split items into lists of at most `size`."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
 
 # --- lookups -------------------------------------------------------------------------------
 
