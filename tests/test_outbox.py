@@ -609,7 +609,7 @@ async def test_paid_broadcast_mode_asks_telegram_for_the_paid_limit(
 async def test_a_claim_takes_at_most_its_limit_and_concurrent_claims_never_overlap(
     sessions: async_sessionmaker[AsyncSession], sandbox: Sandbox, settings: Settings
 ) -> None:
-    from bot.storage.asks import claim_due_asks
+    from bot.storage.outbox import claim_due_asks
 
     for uid in range(701, 731):
         await person(sessions, sandbox, uid, f"P{uid}")

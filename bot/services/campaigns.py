@@ -28,7 +28,7 @@ from bot.domain.campaign import Campaign, dump_campaign
 from bot.domain.experiment import unit_hash
 from bot.domain.schedule import SpreadPlans, launch_start
 from bot.domain.yaml_lines import read_yaml
-from bot.storage import asks as store
+from bot.storage import campaign_runs, outbox, posts
 from bot.storage.audience import audience_query, count_audience
 from bot.storage.models import (
     CANCELLED,
@@ -173,7 +173,7 @@ async def _begin_launch(
 ) -> tuple[CampaignRow, Campaign, bool]:
     """Create or find the run-state row; return (row, spec to use, already launched)."""
     async with sessions() as session, session.begin():
-        row = await store.campaign_row(session=session, name=campaign.name, lock=True)
+        row = await campaign_runs.campaign_row(session=session, name=campaign.name, lock=True)
         if row is not None and row.state in (RUNNING, PAUSED, FINISHED):
             return row, campaign, True
         if row is not None and row.state == CANCELLED:
@@ -226,7 +226,9 @@ async def launch_campaign(
     per_arm: dict[str, int] = {}
     due_times: list[datetime] = []
     async with sessions() as reader:
-        done = await store.count_asks(session=reader, campaign_id=campaign_id, step=FIRST_STEP)
+        done = await campaign_runs.count_asks(
+            session=reader, campaign_id=campaign_id, step=FIRST_STEP
+        )
         remaining = await count_audience(reader, spec, now=now, cap=cap, zone=settings.timezone)
         size = done + remaining
         position = done
@@ -282,7 +284,7 @@ async def launch_campaign(
     if spec.broadcast_post is not None:
         post_due = _post_due(spec, settings, start)
         async with sessions() as session, session.begin():
-            await store.insert_post(
+            await posts.insert_post(
                 session=session,
                 campaign_id=campaign_id,
                 chat=spec.broadcast_post.chat,
@@ -290,9 +292,9 @@ async def launch_campaign(
                 due_at=post_due,
             )
     async with sessions() as session, session.begin():
-        final = await store.campaign_row(session=session, name=spec.name, lock=True)
+        final = await campaign_runs.campaign_row(session=session, name=spec.name, lock=True)
         assert final is not None
-        final.audience_size = await store.count_asks(
+        final.audience_size = await campaign_runs.count_asks(
             session=session, campaign_id=campaign_id, step=FIRST_STEP
         )
         if final.state == LAUNCHING:
@@ -353,7 +355,7 @@ class _BatchWriter:
 
     async def _write(self, rows: list[tuple[Any, ...]]) -> None:
         async with self._sessions() as writer, writer.begin():
-            await store.insert_asks(session=writer, rows=rows, rewritten_if_lost=True)
+            await outbox.insert_asks(session=writer, rows=rows, rewritten_if_lost=True)
 
 
 def _post_due(spec: Campaign, settings: Settings, start: datetime) -> datetime:
@@ -368,7 +370,7 @@ def _post_due(spec: Campaign, settings: Settings, start: datetime) -> datetime:
 async def _already(sessions: async_sessionmaker[AsyncSession], row: CampaignRow) -> LaunchResult:
     assert row.id is not None
     async with sessions() as session:
-        counts = await store.ask_state_counts(session=session, campaign_id=row.id)
+        counts = await campaign_runs.ask_state_counts(session=session, campaign_id=row.id)
     per_state: dict[str, int] = {}
     for (_, state), n in counts.items():
         per_state[state] = per_state.get(state, 0) + n
@@ -401,7 +403,7 @@ async def _change_state(
     now: datetime,
 ) -> CampaignRow:
     async with sessions() as session, session.begin():
-        row = await store.campaign_row(session=session, name=name, lock=True)
+        row = await campaign_runs.campaign_row(session=session, name=name, lock=True)
         if row is None:
             raise CampaignStateError(f"{name} has not been launched")
         if row.state == target:
@@ -416,8 +418,8 @@ async def _change_state(
         elif target == CANCELLED:
             row.cancelled_at = now
             assert row.id is not None
-            await store.cancel_pending(session=session, campaign_id=row.id, reason=CANCEL_REASON)
-            await store.cancel_posts(session=session, campaign_id=row.id)
+            await outbox.cancel_pending(session=session, campaign_id=row.id, reason=CANCEL_REASON)
+            await posts.cancel_posts(session=session, campaign_id=row.id)
         return row
 
 
@@ -471,16 +473,16 @@ async def campaign_status(
 ) -> CampaignStatus:
     """Report a campaign's queue, outcomes by reason, next due ask and recent send rate."""
     async with sessions() as session:
-        row = await store.campaign_row(session=session, name=name)
+        row = await campaign_runs.campaign_row(session=session, name=name)
         if row is None or row.id is None:
             return _empty_status(name)
-        counts = await store.ask_state_counts(session=session, campaign_id=row.id)
-        reasons = await store.reason_counts(session=session, campaign_id=row.id)
-        next_due = await store.campaign_next_due(session=session, campaign_id=row.id)
-        last_five = await store.sent_between(
+        counts = await campaign_runs.ask_state_counts(session=session, campaign_id=row.id)
+        reasons = await campaign_runs.reason_counts(session=session, campaign_id=row.id)
+        next_due = await campaign_runs.campaign_next_due(session=session, campaign_id=row.id)
+        last_five = await campaign_runs.sent_between(
             session=session, campaign_id=row.id, start=now - timedelta(minutes=5), end=now
         )
-        last_hour = await store.sent_between(
+        last_hour = await campaign_runs.sent_between(
             session=session, campaign_id=row.id, start=now - timedelta(hours=1), end=now
         )
     per_state: dict[str, int] = {}
@@ -530,14 +532,14 @@ async def list_campaigns(
 ) -> list[CampaignSummary]:
     """List every loaded or launched campaign with state, audience, sent, replies and gifts."""
     async with sessions() as session:
-        rows = {row.name: row for row in await store.campaign_rows(session=session)}
-        totals = await store.campaign_totals(session=session)
+        rows = {row.name: row for row in await campaign_runs.campaign_rows(session=session)}
+        totals = await campaign_runs.campaign_totals(session=session)
     summaries = []
     for name in sorted(set(specs) | set(rows)):
         row = rows.get(name)
         spec = specs.get(name)
         total = totals.get(row.id) if row is not None and row.id is not None else None
-        total = total or store.CampaignTotals()
+        total = total or campaign_runs.CampaignTotals()
         summaries.append(
             CampaignSummary(
                 name=name,

@@ -30,7 +30,7 @@ from bot.domain.limits import LimitSettings, SendLimiter, backoff_seconds
 from bot.domain.schedule import is_open, next_open
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
 from bot.services.campaigns import CANCEL_REASON, RUNNING, frozen_spec
-from bot.storage import asks as store
+from bot.storage import campaign_runs, outbox, recipients
 from bot.storage.models import CANCELLED, FAILED, PENDING, SENT, SKIPPED, UNKNOWN
 from bot.telegram.sender import Button, Result, SendOutcome
 
@@ -128,7 +128,7 @@ def limiter_for(settings: Settings) -> SendLimiter:
 class _Job:
     """A claimed ask that is ready to go: where, what, with which buttons."""
 
-    ask: store.ClaimedAsk
+    ask: outbox.ClaimedAsk
     chat_id: int
     text: str
     buttons: list[list[Button]]
@@ -155,14 +155,14 @@ class _Recorder:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], worker: str) -> None:
         self._sessions = sessions
         self._worker = worker
-        self._asks: list[store.AskUpdate] = []
-        self._people: list[store.SupporterUpdate] = []
+        self._asks: list[outbox.AskUpdate] = []
+        self._people: list[outbox.SupporterUpdate] = []
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._hurry = asyncio.Event()
         self.committed = 0
 
-    def add(self, ask: store.AskUpdate, person: store.SupporterUpdate | None = None) -> None:
+    def add(self, ask: outbox.AskUpdate, person: outbox.SupporterUpdate | None = None) -> None:
         """Queue one outcome and make sure a commit will pick it up soon."""
         self._asks.append(ask)
         if person is not None:
@@ -191,7 +191,7 @@ class _Recorder:
             self._asks, self._people = [], []
             try:
                 async with self._sessions() as session, session.begin():
-                    await store.apply_outcomes(
+                    await outbox.apply_outcomes(
                         session=session, worker=self._worker, asks=asks, supporters=people
                     )
             except BaseException:
@@ -272,7 +272,7 @@ class OutboxWorker:
     async def recover(self, now: datetime) -> int:
         """Mark asks a dead worker left in `sending` as unknown; return how many."""
         async with self.sessions() as session, session.begin():
-            found = await store.recover_interrupted(
+            found = await outbox.recover_interrupted(
                 session=session,
                 reason=INTERRUPTED,
                 stale_before=now - SENDING_LEASE,
@@ -344,10 +344,10 @@ class OutboxWorker:
 
     # --- claiming ------------------------------------------------------------------------------
 
-    async def _claim(self, now: datetime, limit: int) -> list[store.ClaimedAsk]:
+    async def _claim(self, now: datetime, limit: int) -> list[outbox.ClaimedAsk]:
         async with self.sessions() as session, session.begin():
-            running = await store.running_campaign_ids(session=session)
-            claimed: list[store.ClaimedAsk] = []
+            running = await campaign_runs.running_campaign_ids(session=session)
+            claimed: list[outbox.ClaimedAsk] = []
             # An even share per running campaign first, so one big campaign cannot starve others.
             share = max(1, limit // max(1, len(running)))
             for rounds in (share, limit):
@@ -356,7 +356,7 @@ class OutboxWorker:
                     if room <= 0:
                         break
                     taken = {a.id for a in claimed}
-                    more = await store.claim_due_asks(
+                    more = await outbox.claim_due_asks(
                         session=session,
                         campaign_id=campaign_id,
                         now=now,
@@ -372,14 +372,14 @@ class OutboxWorker:
 
     async def _idle_timeout(self, now: datetime) -> float:
         async with self.sessions() as session:
-            due = await store.next_due_at(session=session)
+            due = await outbox.next_due_at(session=session)
         if due is None:
             return IDLE_POLL
         return max(0.0, min(IDLE_POLL, (due - now).total_seconds()))
 
     async def _recover_stale(self, now: datetime) -> None:
         async with self.sessions() as session, session.begin():
-            found = await store.recover_interrupted(
+            found = await outbox.recover_interrupted(
                 session=session, reason=INTERRUPTED, stale_before=now - SENDING_LEASE
             )
         if found:
@@ -387,7 +387,7 @@ class OutboxWorker:
 
     # --- one batch -----------------------------------------------------------------------------
 
-    async def _process(self, claimed: list[store.ClaimedAsk], now: datetime) -> None:
+    async def _process(self, claimed: list[outbox.ClaimedAsk], now: datetime) -> None:
         started = self._mono()
         jobs: list[_Job] = []
         try:
@@ -436,14 +436,14 @@ class OutboxWorker:
         if self._in_flight <= self.batch_size // 2:
             self._room.set()
 
-    async def _prepare(self, claimed: list[store.ClaimedAsk], now: datetime) -> list[_Job]:
+    async def _prepare(self, claimed: list[outbox.ClaimedAsk], now: datetime) -> list[_Job]:
         """Load what the batch needs in one read, decide each ask, render those that go."""
         supporter_ids = {a.supporter_id for a in claimed if a.supporter_id is not None}
         campaign_ids = {a.campaign_id for a in claimed}
         async with self.sessions() as session:
-            runs = await store.campaign_run_states(session=session, ids=campaign_ids)
-            people = await store.supporter_facts(session=session, ids=supporter_ids)
-            history = await store.interaction_history(session=session, ids=supporter_ids)
+            runs = await campaign_runs.campaign_run_states(session=session, ids=campaign_ids)
+            people = await recipients.supporter_facts(session=session, ids=supporter_ids)
+            history = await recipients.interaction_history(session=session, ids=supporter_ids)
             specs: dict[int, Campaign] = {}
             unreadable: dict[int, str] = {}
             for cid, state in runs.items():
@@ -460,7 +460,7 @@ class OutboxWorker:
                 }
                 ids = {s for s in later if s is not None}
                 if ids:
-                    said = await store.said_not_now(
+                    said = await recipients.said_not_now(
                         session=session, supporter_ids=ids, campaign_name=facts.name
                     )
                     not_now |= {(cid, s) for s in said}
@@ -506,7 +506,7 @@ class OutboxWorker:
             jobs.append(_Job(ask, person.chat_id, text, buttons))
         return jobs
 
-    def _frozen_spec(self, run: store.CampaignRunState) -> Campaign:
+    def _frozen_spec(self, run: campaign_runs.CampaignRunState) -> Campaign:
         cached = self._frozen.get(run.id)
         if cached is None or cached[0] != run.spec_hash:
             cached = (run.spec_hash, frozen_spec(run.spec_yaml))
@@ -516,7 +516,7 @@ class OutboxWorker:
     async def _capped(
         self,
         session: AsyncSession,
-        claimed: list[store.ClaimedAsk],
+        claimed: list[outbox.ClaimedAsk],
         specs: Mapping[int, Campaign],
         now: datetime,
     ) -> set[int]:
@@ -534,7 +534,9 @@ class OutboxWorker:
         if longest is None:
             return set()
         ids = {a.supporter_id for a in claimed if a.supporter_id is not None}
-        sent = await store.recent_sends(session=session, supporter_ids=ids, since=now - longest)
+        sent = await recipients.recent_sends(
+            session=session, supporter_ids=ids, since=now - longest
+        )
         sends: dict[int, list[tuple[int, datetime]]] = {}
         for who, campaign, at in sent:
             sends.setdefault(who, []).append((campaign, at))
@@ -557,8 +559,8 @@ class OutboxWorker:
 
     @staticmethod
     def _skip_reason(
-        ask: store.ClaimedAsk,
-        person: store.SupporterFacts | None,
+        ask: outbox.ClaimedAsk,
+        person: recipients.SupporterFacts | None,
         capped: set[int],
         not_now: set[tuple[int, int]],
     ) -> str | None:
@@ -582,8 +584,8 @@ class OutboxWorker:
         self,
         spec: Campaign,
         name: str,
-        ask: store.ClaimedAsk,
-        person: store.SupporterFacts,
+        ask: outbox.ClaimedAsk,
+        person: recipients.SupporterFacts,
         history: Mapping[int, list[tuple[str, str | None, datetime]]],
         zone: ZoneInfo,
         now: datetime,
@@ -649,7 +651,9 @@ class OutboxWorker:
         if self._mono() - self._states_at > STATE_TTL:
             self._states_at = self._mono()
             async with self.sessions() as session:
-                fresh = await store.campaign_states(session=session, ids=list(self._states))
+                fresh = await campaign_runs.campaign_states(
+                    session=session, ids=list(self._states)
+                )
             self._states.update(fresh)
         return self._states.get(campaign_id, CANCELLED)
 
@@ -664,7 +668,7 @@ class OutboxWorker:
         tries = ask.attempts + 1
         if result is Result.SENT:
             self._recorder.add(
-                store.AskUpdate(
+                outbox.AskUpdate(
                     id=ask.id,
                     state=SENT,
                     due_at=ask.due_at,
@@ -673,7 +677,9 @@ class OutboxWorker:
                     chat_id=job.chat_id,
                     telegram_message_id=outcome.message_id,
                 ),
-                store.SupporterUpdate(ask.supporter_id, asked_at=at) if ask.supporter_id else None,
+                outbox.SupporterUpdate(ask.supporter_id, asked_at=at)
+                if ask.supporter_id
+                else None,
             )
         elif result is Result.RETRY_AFTER:
             # Telegram sent nothing and asked for a pause: it applies to every send, and this
@@ -705,7 +711,7 @@ class OutboxWorker:
                 FAILED,
                 f"blocked: {outcome.description}",
                 attempts=tries,
-                person=store.SupporterUpdate(ask.supporter_id, blocked_at=at)
+                person=outbox.SupporterUpdate(ask.supporter_id, blocked_at=at)
                 if ask.supporter_id
                 else None,
             )
@@ -715,7 +721,7 @@ class OutboxWorker:
                 FAILED,
                 f"unreachable: {outcome.description}",
                 attempts=tries,
-                person=store.SupporterUpdate(ask.supporter_id, unreachable=True)
+                person=outbox.SupporterUpdate(ask.supporter_id, unreachable=True)
                 if ask.supporter_id
                 else None,
             )
@@ -726,7 +732,7 @@ class OutboxWorker:
 
     # --- outcomes without a send -------------------------------------------------------------
 
-    def _settle_unsent(self, ask: store.ClaimedAsk, state: str) -> None:
+    def _settle_unsent(self, ask: outbox.ClaimedAsk, state: str) -> None:
         """Put a claimed ask back (paused campaign, stopping) or cancel it (campaign ended)."""
         if state in (RUNNING, "paused"):
             self._retry_at(ask, ask.due_at, ask.attempts, None)
@@ -734,27 +740,27 @@ class OutboxWorker:
             self._finish(ask, CANCELLED, CANCEL_REASON)
 
     def _retry_at(
-        self, ask: store.ClaimedAsk, due: datetime, attempts: int, reason: str | None
+        self, ask: outbox.ClaimedAsk, due: datetime, attempts: int, reason: str | None
     ) -> None:
         self.stats["requeued"] += 1
         self._recorder.add(
-            store.AskUpdate(
+            outbox.AskUpdate(
                 id=ask.id, state=PENDING, due_at=due, attempts=attempts, failure_reason=reason
             )
         )
 
     def _finish(
         self,
-        ask: store.ClaimedAsk,
+        ask: outbox.ClaimedAsk,
         state: str,
         reason: str,
         *,
         attempts: int | None = None,
-        person: store.SupporterUpdate | None = None,
+        person: outbox.SupporterUpdate | None = None,
     ) -> None:
         self.stats[state] += 1
         self._recorder.add(
-            store.AskUpdate(
+            outbox.AskUpdate(
                 id=ask.id,
                 state=state,
                 due_at=ask.due_at,
@@ -765,7 +771,7 @@ class OutboxWorker:
         )
 
 
-def _message_key(spec: Campaign, ask: store.ClaimedAsk) -> str:
+def _message_key(spec: Campaign, ask: outbox.ClaimedAsk) -> str:
     """Name the message an ask sends: its arm's for the first ask, its step's for follow-ups."""
     if ask.step == "ask":
         key = spec.arm(ask.arm).message
