@@ -35,7 +35,7 @@ from bot.domain.attribution import (
 )
 from bot.domain.campaign import Campaign
 from bot.services.donations import DonationOutcome, IncomingGift, record_donation
-from bot.storage.attribution import LinkTarget, find_link_target, record_click
+from bot.storage.clicks import LinkTarget, find_link_target, record_click
 from bot.storage.db import is_sqlite
 
 log = logging.getLogger(__name__)
