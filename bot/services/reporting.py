@@ -14,8 +14,7 @@ from ruamel.yaml.error import YAMLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import stats
-from bot.domain.campaign import Campaign
-from bot.domain.yaml_lines import read_yaml
+from bot.domain.campaign import Campaign, frozen_spec
 from bot.services.report_compare import compare_arms, sample_ratio
 from bot.services.report_model import (
     ALPHA,
@@ -181,10 +180,10 @@ async def report_by_name(
         row = await queries.find_campaign(session=session, name=name)
     spec = specs.get(name)
     if row is not None and row.spec_yaml:
-        # The copy written at launch (dump_campaign), read the way the launch reads it back.
-        # Should it no longer validate (a spec format change since), the file is the fallback.
+        # Should the copy no longer validate (a spec format change since), the file is the
+        # fallback.
         with contextlib.suppress(ValueError, YAMLError):
-            spec = Campaign.model_validate(read_yaml(row.spec_yaml)[0])
+            spec = frozen_spec(row.spec_yaml)
     if spec is None:
         return None
     return await build_report(sessions, spec, now=now)

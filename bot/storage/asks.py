@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, func, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.campaign_state import RUNNING
 from bot.storage.db import driver_connection
 from bot.storage.models import (
     CANCELLED,
@@ -23,7 +24,6 @@ from bot.storage.models import (
 from bot.storage.models import Campaign as CampaignRow
 from bot.storage.tables import ASK, CAMPAIGN, CLICK, DONATION, INTERACTION, POST, REPLY, SUPPORTER
 
-RUNNING = "running"
 # Both SQLite and asyncpg take far more bound parameters than this per statement.
 _CHUNK = 2000
 
