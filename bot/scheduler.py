@@ -32,7 +32,7 @@ from bot.domain.sending import Sender
 from bot.services.followups import enqueue_all_follow_ups
 from bot.services.outbox import OutboxWorker
 from bot.services.posts import recover_posts, send_due_posts
-from bot.storage import asks as store
+from bot.storage import outbox, posts
 from bot.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,8 @@ class DeliveryScheduler:
         """(Re)create the date jobs from the database: next due ask, next due post."""
         now = self.clock()
         async with self.sessions() as session:
-            next_ask = await store.next_due_at(session=session)
-            next_post = await store.next_post_due(session=session)
+            next_ask = await outbox.next_due_at(session=session)
+            next_post = await posts.next_post_due(session=session)
         self._date_job(WAKE_JOB, self._wake, next_ask, now)
         self._date_job(POSTS_JOB, self.posts, next_post, now)
 

@@ -28,7 +28,7 @@ from bot.services.donations import (
     staff_line,
 )
 from bot.services.payments import gift_from_payment, gift_invoice, pre_checkout_problem
-from bot.storage.attribution import donation_totals
+from bot.storage.donations import donation_totals
 from bot.storage.models import SENT, Donation, Interaction, Supporter
 from bot.telegram.sender import TelegramSender
 from bot.web import create_web_app

@@ -18,7 +18,8 @@ from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter
 from bot.domain.sending import Button, Result, SendOutcome
 from bot.sandbox import Sandbox, run_sandbox
-from bot.services.campaigns import launch_campaign, pause_campaign
+from bot.services.campaigns import pause_campaign
+from bot.services.launch import launch_campaign
 from bot.services.outbox import INTERRUPTED, OutboxWorker
 from bot.services.posts import send_due_posts
 from bot.storage.models import Ask, BroadcastPost, Supporter
@@ -610,7 +611,7 @@ async def test_paid_broadcast_mode_asks_telegram_for_the_paid_limit(
 async def test_a_claim_takes_at_most_its_limit_and_concurrent_claims_never_overlap(
     sessions: async_sessionmaker[AsyncSession], sandbox: Sandbox, settings: Settings
 ) -> None:
-    from bot.storage.asks import claim_due_asks
+    from bot.storage.outbox import claim_due_asks
 
     for uid in range(701, 731):
         await person(sessions, sandbox, uid, f"P{uid}")

@@ -19,13 +19,13 @@ from bot.domain.ask_rules import (
     supporter_zone,
     tracked_link,
 )
-from bot.domain.campaign import Campaign
+from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign_state import RUNNING
 from bot.domain.schedule import is_open, next_open
 from bot.domain.sending import Button
 from bot.domain.templating import TemplateProblem
-from bot.services.campaigns import RUNNING, frozen_spec
 from bot.services.outcome_recorder import OutcomeRecorder
-from bot.storage import asks as store
+from bot.storage import campaign_runs, outbox, recipients
 from bot.storage.models import CANCELLED, FAILED, SKIPPED
 
 
@@ -33,7 +33,7 @@ from bot.storage.models import CANCELLED, FAILED, SKIPPED
 class ReadyAsk:
     """A claimed ask that is ready to go: where, what, with which buttons."""
 
-    ask: store.ClaimedAsk
+    ask: outbox.ClaimedAsk
     chat_id: int
     text: str
     buttons: list[list[Button]]
@@ -45,7 +45,7 @@ class FrozenSpecs:
     def __init__(self) -> None:
         self._parsed: dict[int, tuple[str, Campaign]] = {}
 
-    def of(self, run: store.CampaignRunState) -> Campaign:
+    def of(self, run: campaign_runs.CampaignRunState) -> Campaign:
         """Return the spec a campaign was launched with (raises ValueError if unreadable)."""
         cached = self._parsed.get(run.id)
         if cached is None or cached[0] != run.spec_hash:
@@ -58,8 +58,8 @@ class FrozenSpecs:
 class BatchFacts:
     """What deciding a claimed batch needs, read from the database in one go."""
 
-    runs: dict[int, store.CampaignRunState]
-    people: dict[int, store.SupporterFacts]
+    runs: dict[int, campaign_runs.CampaignRunState]
+    people: dict[int, recipients.SupporterFacts]
     history: dict[int, list[tuple[str, str | None, datetime]]]
     specs: dict[int, Campaign]
     unreadable: dict[int, str]
@@ -69,7 +69,7 @@ class BatchFacts:
 
 async def read_batch(
     sessions: async_sessionmaker[AsyncSession],
-    claimed: list[store.ClaimedAsk],
+    claimed: list[outbox.ClaimedAsk],
     now: datetime,
     *,
     settings: Settings,
@@ -79,9 +79,9 @@ async def read_batch(
     supporter_ids = {a.supporter_id for a in claimed if a.supporter_id is not None}
     campaign_ids = {a.campaign_id for a in claimed}
     async with sessions() as session:
-        runs = await store.campaign_run_states(session=session, ids=campaign_ids)
-        people = await store.supporter_facts(session=session, ids=supporter_ids)
-        history = await store.interaction_history(session=session, ids=supporter_ids)
+        runs = await campaign_runs.campaign_run_states(session=session, ids=campaign_ids)
+        people = await recipients.supporter_facts(session=session, ids=supporter_ids)
+        history = await recipients.interaction_history(session=session, ids=supporter_ids)
         specs: dict[int, Campaign] = {}
         unreadable: dict[int, str] = {}
         for cid, state in runs.items():
@@ -96,7 +96,7 @@ async def read_batch(
             later = {a.supporter_id for a in claimed if a.campaign_id == cid and a.step != "ask"}
             ids = {s for s in later if s is not None}
             if ids:
-                said = await store.said_not_now(
+                said = await recipients.said_not_now(
                     session=session, supporter_ids=ids, campaign_name=facts.name
                 )
                 not_now |= {(cid, s) for s in said}
@@ -104,7 +104,7 @@ async def read_batch(
 
 
 def decide_batch(
-    claimed: list[store.ClaimedAsk],
+    claimed: list[outbox.ClaimedAsk],
     facts: BatchFacts,
     now: datetime,
     *,
@@ -172,7 +172,7 @@ def decide_batch(
 
 async def _capped(
     session: AsyncSession,
-    claimed: list[store.ClaimedAsk],
+    claimed: list[outbox.ClaimedAsk],
     specs: Mapping[int, Campaign],
     now: datetime,
     settings: Settings,
@@ -184,5 +184,5 @@ async def _capped(
     if longest is None:
         return set()
     ids = {a.supporter_id for a in claimed if a.supporter_id is not None}
-    sent = await store.recent_sends(session=session, supporter_ids=ids, since=now - longest)
+    sent = await recipients.recent_sends(session=session, supporter_ids=ids, since=now - longest)
     return capped_asks(claimed, caps, sent, now)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.classify import NEGATIVE, OPT_OUT, POSITIVE, QUESTION, classify_reply
-from bot.storage import conversation as store
+from bot.storage import conversation
 from bot.storage.models import Ask, Campaign, Reply, Supporter, known_reached
 from bot.storage.supporters import supporter_by_telegram
 
@@ -91,7 +91,7 @@ def _opt_out(session: AsyncSession, supporter: Supporter, *, now: datetime, via:
     if supporter.opted_out_at is not None:
         return False
     supporter.opted_out_at = now
-    store.add_interaction(
+    conversation.add_interaction(
         session=session, supporter=supporter, kind="opt_out", now=now, detail=via
     )
     return True
@@ -126,11 +126,11 @@ async def record_reply(
             return None
         ask: Ask | None = None
         if reply_to_message_id is not None:
-            ask = await store.ask_by_message(
+            ask = await conversation.ask_by_message(
                 session=session, chat_id=chat_id, message_id=reply_to_message_id
             )
         if ask is None:
-            ask = await store.latest_sent_ask(
+            ask = await conversation.latest_sent_ask(
                 session=session, supporter_id=supporter.id, since=now - REPLY_WINDOW
             )
         classification = classify_reply(text, supporter.language)
@@ -148,7 +148,7 @@ async def record_reply(
             reached=known_reached(ask.step, ask.state) if ask else None,
         )
         session.add(reply)
-        store.add_interaction(
+        conversation.add_interaction(
             session=session,
             supporter=supporter,
             kind="reply",
@@ -189,7 +189,9 @@ async def find_relay_target(
 ) -> RelayTarget | None:
     """Return the supporter behind a relayed message, if the conversation still exists."""
     async with sessions() as session:
-        reply = await store.reply_by_relay(session=session, relay_message_id=relay_message_id)
+        reply = await conversation.reply_by_relay(
+            session=session, relay_message_id=relay_message_id
+        )
         if reply is None or reply.id is None or reply.supporter_id is None:
             return None
         supporter = await session.get(Supporter, reply.supporter_id)
@@ -239,7 +241,7 @@ async def record_staff_answer(
         )
         # An answered question is history that audience rules can select on.
         if supporter is not None and first_answer and inbound.classification == QUESTION:
-            store.add_interaction(
+            conversation.add_interaction(
                 session=session,
                 supporter=supporter,
                 kind="question_answered",
@@ -269,7 +271,7 @@ async def opt_in(
         if supporter is None or supporter.opted_out_at is None:
             return False
         supporter.opted_out_at = None
-        store.add_interaction(session=session, supporter=supporter, kind="opt_in", now=now)
+        conversation.add_interaction(session=session, supporter=supporter, kind="opt_in", now=now)
         return True
 
 
@@ -278,7 +280,7 @@ async def ask_of_button(
 ) -> PressedAsk | None:
     """Return the campaign and supporter of the ask a button belongs to."""
     async with sessions() as session:
-        ask = await store.ask_by_token(session=session, token=token)
+        ask = await conversation.ask_by_token(session=session, token=token)
         if ask is None:
             return None
         return PressedAsk(
@@ -292,11 +294,11 @@ async def record_not_now(
     """Record a "Not now" press against the ask's campaign; return the campaign name."""
     async with sessions() as session, session.begin():
         supporter = await supporter_by_telegram(session=session, user_id=telegram_user_id)
-        ask = await store.ask_by_token(session=session, token=token)
+        ask = await conversation.ask_by_token(session=session, token=token)
         if supporter is None or ask is None:
             return None
         campaign = await _campaign_name(session, ask.campaign_id)
-        store.add_interaction(
+        conversation.add_interaction(
             session=session,
             supporter=supporter,
             kind="not_now",

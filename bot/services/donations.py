@@ -25,7 +25,7 @@ from bot.domain.campaign import Campaign
 from bot.domain.money import format_amount
 from bot.domain.sending import Result, Sender, SendOutcome
 from bot.domain.templating import MessageContext, render_message
-from bot.storage import attribution as store
+from bot.storage import clicks, donations, supporters
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class GiftCredit:
     """Where a gift is credited, and the supporter it is counted on."""
 
     credit: Credit
-    donor: store.Donor | None
+    donor: donations.Donor | None
 
 
 async def attribute_gift(
@@ -116,7 +116,7 @@ async def attribute_gift(
     default_window: timedelta = DEFAULT_WINDOW,
 ) -> GiftCredit:
     """Apply the attribution rule: the token's ask or post, else the window, else none."""
-    donor = await store.find_donor(
+    donor = await donations.find_donor(
         session=session,
         supporter_id=gift.supporter_id,
         telegram_user_id=gift.telegram_user_id,
@@ -124,7 +124,7 @@ async def attribute_gift(
         external_id=gift.external_id,
     )
     if gift.reference:
-        target = await store.find_link_target(session=session, token=gift.reference)
+        target = await clicks.find_link_target(session=session, token=gift.reference)
         if target is not None:
             credit = Credit(
                 TOKEN, target.ask_id, target.post_id, target.campaign_name, target.campaign_id
@@ -134,7 +134,9 @@ async def attribute_gift(
     if donor is None:
         campaign_id = None
         if gift.campaign_name is not None:
-            campaign_id = await store.campaign_id_named(session=session, name=gift.campaign_name)
+            campaign_id = await donations.campaign_id_named(
+                session=session, name=gift.campaign_name
+            )
         return GiftCredit(Credit(UNATTRIBUTED, None, None, gift.campaign_name, campaign_id), None)
 
     def window_for(name: str) -> timedelta:
@@ -142,7 +144,7 @@ async def attribute_gift(
         return spec.attribution_window if spec is not None else default_window
 
     widest = max([default_window, *(spec.attribution_window for spec in specs.values())])
-    delivered = await store.delivered_asks(
+    delivered = await donations.delivered_asks(
         session=session,
         supporter_id=donor.id,
         since=gift.donated_at - widest,
@@ -156,7 +158,7 @@ async def attribute_gift(
         campaign_name=gift.campaign_name,
     )
     if credit.campaign_name is not None and credit.campaign_id is None:
-        campaign_id = await store.campaign_id_named(session=session, name=credit.campaign_name)
+        campaign_id = await donations.campaign_id_named(session=session, name=credit.campaign_name)
         credit = dataclasses.replace(credit, campaign_id=campaign_id)
     return GiftCredit(credit, donor)
 
@@ -171,7 +173,7 @@ async def _store(
 ) -> DonationOutcome:
     currency = gift.currency.upper()
     credit, donor = credited.credit, credited.donor
-    donation_id = await store.insert_donation(
+    donation_id = await donations.insert_donation(
         session=session,
         provider=gift.provider,
         provider_event_id=gift.provider_event_id,
@@ -189,7 +191,7 @@ async def _store(
     if donation_id is None:
         return await _existing(session, gift)
     if donor is not None:
-        await store.add_gift(
+        await supporters.add_gift(
             session=session,
             supporter_id=donor.id,
             amount_minor=gift.amount_minor,
@@ -217,7 +219,7 @@ async def _store(
 
 
 async def _existing(session: AsyncSession, gift: IncomingGift) -> DonationOutcome:
-    row = await store.find_donation(
+    row = await donations.find_donation(
         session=session, provider=gift.provider, provider_event_id=gift.provider_event_id
     )
     if row is None:  # pragma: no cover - the conflict that led here guarantees a row
@@ -276,7 +278,7 @@ async def _thank_you_context(
     """Gather what the thank-you may say, or None if the giver must not be messaged."""
     zone = spec.zone(settings.timezone)
     async with sessions() as session:
-        about = await store.thank_you_facts(
+        about = await donations.thank_you_facts(
             session=session, supporter_id=outcome.supporter_id, ask_id=outcome.ask_id
         )
     if not about.reachable:  # opted out, blocked or forgotten: /stop means no thank-you either

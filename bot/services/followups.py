@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign
+from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign_state import RUNNING
 from bot.domain.schedule import SpreadPlans
-from bot.services.campaigns import RUNNING, frozen_spec
-from bot.storage import asks as store
+from bot.storage import campaign_runs, followups, outbox
 from bot.storage.models import PENDING
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ async def enqueue_follow_ups(
     (campaign, supporter, step) key means a step is never queued twice for one person.
     """
     async with sessions() as session:
-        row = await store.campaign_row(session=session, name=campaign.name)
+        row = await campaign_runs.campaign_row(session=session, name=campaign.name)
     if row is None or row.id is None or row.state != RUNNING:
         return 0
     spec = frozen_spec(row.spec_yaml) if row.spec_yaml else campaign
@@ -50,7 +50,7 @@ async def enqueue_follow_ups(
         after = 0
         while True:
             async with sessions() as session:
-                found = await store.follow_up_candidates(
+                found = await followups.follow_up_candidates(
                     session=session,
                     campaign_id=row.id,
                     campaign_name=spec.name,
@@ -80,7 +80,7 @@ async def enqueue_follow_ups(
                 for c in found
             ]
             async with sessions() as session, session.begin():
-                await store.insert_asks(session=session, rows=values)
+                await outbox.insert_asks(session=session, rows=values)
             added += len(values)
             after = found[-1].supporter_id
     if added:
@@ -93,7 +93,9 @@ async def enqueue_all_follow_ups(
 ) -> int:
     """Queue due follow-ups of every running campaign (the scheduler's periodic job)."""
     async with sessions() as session:
-        rows = [r for r in await store.campaign_rows(session=session) if r.state == RUNNING]
+        rows = [
+            r for r in await campaign_runs.campaign_rows(session=session) if r.state == RUNNING
+        ]
     added = 0
     for row in rows:
         if row.spec_yaml:

@@ -30,8 +30,7 @@ from bot.domain.csv_rows import (
     parse_supporter,
 )
 from bot.services.donations import IncomingGift, record_donation_in
-from bot.storage import supporters as store
-from bot.storage import tables
+from bot.storage import import_rows, supporters, tables
 
 BATCH = 5000
 KEPT_ERRORS = 1000
@@ -236,10 +235,10 @@ _PROFILE = ("first_name", "last_name", "username", "language", "timezone", "sour
 
 async def _write_supporters(run: _Run, batch: list[tuple[int, dict[str, Any]]]) -> None:
     session = run.session
-    existing = await store.supporter_rows_by_external_id(
+    existing = await import_rows.supporter_rows_by_external_id(
         session=session, external_ids=[values["external_id"] for _, values in batch]
     )
-    by_telegram = await store.supporter_rows_by_telegram_id(
+    by_telegram = await import_rows.supporter_rows_by_telegram_id(
         session=session,
         user_ids=[v["telegram_user_id"] for _, v in batch if v.get("telegram_user_id")],
     )
@@ -265,15 +264,15 @@ async def _write_supporters(run: _Run, batch: list[tuple[int, dict[str, Any]]]) 
             changed.append(_merged_supporter(stored, values, run.now))
     if not run.writing:
         return
-    await store.insert_rows(session=session, table=tables.SUPPORTER, rows=new)
-    await store.update_supporter_rows(session=session, rows=changed)
+    await import_rows.insert_rows(session=session, table=tables.SUPPORTER, rows=new)
+    await import_rows.update_supporter_rows(session=session, rows=changed)
     run.result.created += len(new)
     run.result.updated += len(changed)
-    ids = await store.supporter_ids_by_external_id(
+    ids = await import_rows.supporter_ids_by_external_id(
         session=session, external_ids=[values["external_id"] for _, values in batch]
     )
     run.touched.update(ids.values())
-    await store.replace_tags(
+    await import_rows.replace_tags(
         session=session, tags={ids[ext]: names for ext, names in tags.items()}
     )
 
@@ -310,7 +309,7 @@ def _merged_supporter(
 
 async def _known_supporters(run: _Run, batch: list[tuple[int, dict[str, Any]]]) -> dict[str, int]:
     wanted = {values["external_id"] for _, values in batch if values["external_id"]}
-    ids = await store.supporter_ids_by_external_id(session=run.session, external_ids=wanted)
+    ids = await import_rows.supporter_ids_by_external_id(session=run.session, external_ids=wanted)
     for line, values in batch:
         external_id = values["external_id"]
         if external_id and external_id not in ids:
@@ -331,7 +330,7 @@ async def _write_interactions(run: _Run, batch: list[tuple[int, dict[str, Any]]]
         row = dict(values)
         row["supporter_id"] = ids[row.pop("external_id")]
         rows.append(row)
-    await store.insert_rows(session=run.session, table=tables.INTERACTION, rows=rows)
+    await import_rows.insert_rows(session=run.session, table=tables.INTERACTION, rows=rows)
     run.touched.update(ids.values())
     run.result.created += len(rows)
 
@@ -365,6 +364,6 @@ async def _refresh(run: _Run) -> None:
     touched = None if len(run.touched) > REFRESH_ALL_ABOVE else sorted(run.touched)
     if touched == []:
         return
-    await store.refresh_supporter_scores(
+    await supporters.refresh_supporter_scores(
         session=run.session, now=run.now, supporter_ids=touched, main_currency=run.main_currency
     )

@@ -26,12 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.domain.campaign import Campaign
+from bot.domain.campaign_state import RUNNING
 from bot.domain.limits import LimitSettings, SendLimiter, backoff_seconds
 from bot.domain.sending import Result, Sender, SendOutcome
 from bot.services.ask_batch import FrozenSpecs, ReadyAsk, decide_batch, read_batch
-from bot.services.campaigns import RUNNING
 from bot.services.outcome_recorder import OutcomeRecorder
-from bot.storage import asks as store
+from bot.storage import campaign_runs, outbox
 from bot.storage.models import CANCELLED, FAILED, SENT, UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class OutboxWorker:
     async def recover(self, now: datetime) -> int:
         """Mark asks a dead worker left in `sending` as unknown; return how many."""
         async with self.sessions() as session, session.begin():
-            found = await store.recover_interrupted(
+            found = await outbox.recover_interrupted(
                 session=session,
                 reason=INTERRUPTED,
                 stale_before=now - SENDING_LEASE,
@@ -210,10 +210,10 @@ class OutboxWorker:
 
     # --- claiming ------------------------------------------------------------------------------
 
-    async def _claim(self, now: datetime, limit: int) -> list[store.ClaimedAsk]:
+    async def _claim(self, now: datetime, limit: int) -> list[outbox.ClaimedAsk]:
         async with self.sessions() as session, session.begin():
-            running = await store.running_campaign_ids(session=session)
-            claimed: list[store.ClaimedAsk] = []
+            running = await campaign_runs.running_campaign_ids(session=session)
+            claimed: list[outbox.ClaimedAsk] = []
             # An even share per running campaign first, so one big campaign cannot starve others.
             share = max(1, limit // max(1, len(running)))
             for rounds in (share, limit):
@@ -222,7 +222,7 @@ class OutboxWorker:
                     if room <= 0:
                         break
                     taken = {a.id for a in claimed}
-                    more = await store.claim_due_asks(
+                    more = await outbox.claim_due_asks(
                         session=session,
                         campaign_id=campaign_id,
                         now=now,
@@ -238,14 +238,14 @@ class OutboxWorker:
 
     async def _idle_timeout(self, now: datetime) -> float:
         async with self.sessions() as session:
-            due = await store.next_due_at(session=session)
+            due = await outbox.next_due_at(session=session)
         if due is None:
             return IDLE_POLL
         return max(0.0, min(IDLE_POLL, (due - now).total_seconds()))
 
     async def _recover_stale(self, now: datetime) -> None:
         async with self.sessions() as session, session.begin():
-            found = await store.recover_interrupted(
+            found = await outbox.recover_interrupted(
                 session=session, reason=INTERRUPTED, stale_before=now - SENDING_LEASE
             )
         if found:
@@ -253,7 +253,7 @@ class OutboxWorker:
 
     # --- one batch -----------------------------------------------------------------------------
 
-    async def _process(self, claimed: list[store.ClaimedAsk], now: datetime) -> None:
+    async def _process(self, claimed: list[outbox.ClaimedAsk], now: datetime) -> None:
         started = self._mono()
         jobs: list[ReadyAsk] = []
         try:
@@ -302,7 +302,7 @@ class OutboxWorker:
         if self._in_flight <= self.batch_size // 2:
             self._room.set()
 
-    async def _prepare(self, claimed: list[store.ClaimedAsk], now: datetime) -> list[ReadyAsk]:
+    async def _prepare(self, claimed: list[outbox.ClaimedAsk], now: datetime) -> list[ReadyAsk]:
         """Load what the batch needs in one read, decide each ask, render those that go."""
         facts = await read_batch(
             self.sessions, claimed, now, settings=self.settings, frozen=self._frozen
@@ -361,7 +361,9 @@ class OutboxWorker:
         if self._mono() - self._states_at > STATE_TTL:
             self._states_at = self._mono()
             async with self.sessions() as session:
-                fresh = await store.campaign_states(session=session, ids=list(self._states))
+                fresh = await campaign_runs.campaign_states(
+                    session=session, ids=list(self._states)
+                )
             self._states.update(fresh)
         return self._states.get(campaign_id, CANCELLED)
 
@@ -376,7 +378,7 @@ class OutboxWorker:
         tries = ask.attempts + 1
         if result is Result.SENT:
             self._recorder.add(
-                store.AskUpdate(
+                outbox.AskUpdate(
                     id=ask.id,
                     state=SENT,
                     due_at=ask.due_at,
@@ -385,7 +387,9 @@ class OutboxWorker:
                     chat_id=job.chat_id,
                     telegram_message_id=outcome.message_id,
                 ),
-                store.SupporterUpdate(ask.supporter_id, asked_at=at) if ask.supporter_id else None,
+                outbox.SupporterUpdate(ask.supporter_id, asked_at=at)
+                if ask.supporter_id
+                else None,
             )
         elif result is Result.RETRY_AFTER:
             # Telegram sent nothing and asked for a pause: it applies to every send, and this
@@ -419,7 +423,7 @@ class OutboxWorker:
                 FAILED,
                 f"blocked: {outcome.description}",
                 attempts=tries,
-                person=store.SupporterUpdate(ask.supporter_id, blocked_at=at)
+                person=outbox.SupporterUpdate(ask.supporter_id, blocked_at=at)
                 if ask.supporter_id
                 else None,
             )
@@ -429,7 +433,7 @@ class OutboxWorker:
                 FAILED,
                 f"unreachable: {outcome.description}",
                 attempts=tries,
-                person=store.SupporterUpdate(ask.supporter_id, unreachable=True)
+                person=outbox.SupporterUpdate(ask.supporter_id, unreachable=True)
                 if ask.supporter_id
                 else None,
             )

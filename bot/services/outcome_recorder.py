@@ -10,8 +10,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.campaigns import CANCEL_REASON, RUNNING
-from bot.storage import asks as store
+from bot.domain.campaign_state import RUNNING
+from bot.services.campaigns import CANCEL_REASON
+from bot.storage import outbox
 from bot.storage.models import CANCELLED, PENDING
 
 log = logging.getLogger(__name__)
@@ -35,14 +36,14 @@ class OutcomeRecorder:
         self._sessions = sessions
         self._worker = worker
         self._stats = stats
-        self._asks: list[store.AskUpdate] = []
-        self._people: list[store.SupporterUpdate] = []
+        self._asks: list[outbox.AskUpdate] = []
+        self._people: list[outbox.SupporterUpdate] = []
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._hurry = asyncio.Event()
         self.committed = 0
 
-    def add(self, ask: store.AskUpdate, person: store.SupporterUpdate | None = None) -> None:
+    def add(self, ask: outbox.AskUpdate, person: outbox.SupporterUpdate | None = None) -> None:
         """Queue one outcome and make sure a commit will pick it up soon."""
         self._asks.append(ask)
         if person is not None:
@@ -71,7 +72,7 @@ class OutcomeRecorder:
             self._asks, self._people = [], []
             try:
                 async with self._sessions() as session, session.begin():
-                    await store.apply_outcomes(
+                    await outbox.apply_outcomes(
                         session=session, worker=self._worker, asks=asks, supporters=people
                     )
             except BaseException:
@@ -88,7 +89,7 @@ class OutcomeRecorder:
 
     # --- outcomes without a send -------------------------------------------------------------
 
-    def settle_unsent(self, ask: store.ClaimedAsk, state: str) -> None:
+    def settle_unsent(self, ask: outbox.ClaimedAsk, state: str) -> None:
         """Put a claimed ask back (paused campaign, stopping) or cancel it (campaign ended)."""
         if state in (RUNNING, "paused"):
             self.retry_at(ask, ask.due_at, ask.attempts, None)
@@ -96,29 +97,29 @@ class OutcomeRecorder:
             self.finish(ask, CANCELLED, CANCEL_REASON)
 
     def retry_at(
-        self, ask: store.ClaimedAsk, due: datetime, attempts: int, reason: str | None
+        self, ask: outbox.ClaimedAsk, due: datetime, attempts: int, reason: str | None
     ) -> None:
         """Put a claimed ask back in the queue, due at `due`."""
         self._stats["requeued"] += 1
         self.add(
-            store.AskUpdate(
+            outbox.AskUpdate(
                 id=ask.id, state=PENDING, due_at=due, attempts=attempts, failure_reason=reason
             )
         )
 
     def finish(
         self,
-        ask: store.ClaimedAsk,
+        ask: outbox.ClaimedAsk,
         state: str,
         reason: str,
         *,
         attempts: int | None = None,
-        person: store.SupporterUpdate | None = None,
+        person: outbox.SupporterUpdate | None = None,
     ) -> None:
         """Settle a claimed ask for good (failed, skipped, cancelled, unknown), saying why."""
         self._stats[state] += 1
         self.add(
-            store.AskUpdate(
+            outbox.AskUpdate(
                 id=ask.id,
                 state=state,
                 due_at=ask.due_at,

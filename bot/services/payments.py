@@ -11,7 +11,7 @@ from bot.domain.attribution import is_token
 from bot.domain.campaign import Campaign
 from bot.domain.money import format_amount
 from bot.services.donations import IncomingGift
-from bot.storage.attribution import find_link_target
+from bot.storage.clicks import find_link_target
 
 PROVIDER = "telegram"
 _PREFIX = "gift:"

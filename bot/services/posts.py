@@ -9,12 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.domain.ask_rules import tracked_link
+from bot.domain.campaign import frozen_spec
 from bot.domain.i18n import text
 from bot.domain.sending import Button, Result, Sender
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
-from bot.services.campaigns import frozen_spec
 from bot.services.outbox import INTERRUPTED
-from bot.storage import asks as store
+from bot.storage import campaign_runs
+from bot.storage import posts as post_queries
 from bot.storage.models import FAILED, PENDING, SENT, UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,10 @@ async def send_due_posts(
     and its own token in the donate link, so clicks and gifts from it are credited to it.
     """
     async with sessions() as session, session.begin():
-        posts = await store.claim_due_posts(session=session, now=now)
-        runs = await store.campaign_run_states(session=session, ids={p.campaign_id for p in posts})
+        posts = await post_queries.claim_due_posts(session=session, now=now)
+        runs = await campaign_runs.campaign_run_states(
+            session=session, ids={p.campaign_id for p in posts}
+        )
     sent = 0
     for post in posts:
         run = runs[post.campaign_id]
@@ -92,7 +95,7 @@ async def _finish(
     due_at: datetime | None = None,
 ) -> None:
     async with sessions() as session, session.begin():
-        await store.finish_post(
+        await post_queries.finish_post(
             session=session,
             post_id=post_id,
             state=state,
@@ -107,4 +110,4 @@ async def _finish(
 async def recover_posts(sessions: async_sessionmaker[AsyncSession]) -> int:
     """Mark posts a crash left in `sending` unknown, so none is posted twice."""
     async with sessions() as session, session.begin():
-        return await store.recover_posts(session=session, reason=INTERRUPTED)
+        return await post_queries.recover_posts(session=session, reason=INTERRUPTED)

@@ -13,8 +13,7 @@ from bot.config import Settings
 from bot.domain.campaign import Campaign
 from bot.domain.experiment import assign_arm, expected_split
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
-from bot.storage import audience as selection
-from bot.storage import supporters as store
+from bot.storage import audience, supporters
 
 PREVIEW_TOKEN = "PREVIEW"
 
@@ -66,10 +65,10 @@ async def preview_campaign(
     cap = frequency_cap(settings)
     link = f"{settings.public_base_url.rstrip('/')}/r/{PREVIEW_TOKEN}"
     async with sessions() as session:
-        segments = await selection.count_by_rule(
+        segments = await audience.count_by_rule(
             session, campaign, now=now, cap=cap, zone=settings.timezone
         )
-        first = selection.audience_query(campaign, now=now, cap=cap, zone=settings.timezone)
+        first = audience.audience_query(campaign, now=now, cap=cap, zone=settings.timezone)
         limit = min(count, campaign.audience.limit or count)
         rows = (await session.execute(first.limit(limit))).all() if limit > 0 else []
         samples = [
@@ -99,7 +98,7 @@ async def _sample(
     settings: Settings,
     link: str,
 ) -> SampleMessage:
-    supporter = await store.supporter_by_id(session=session, supporter_id=supporter_id)
+    supporter = await supporters.supporter_by_id(session=session, supporter_id=supporter_id)
     assert supporter is not None
     arm_name = assign_arm(campaign.name, supporter_id, campaign.weights())
     arm = campaign.arms[arm_name]
@@ -117,7 +116,7 @@ async def _sample(
     if arm.message is None:
         return sample
     zone = ZoneInfo(supporter.timezone or campaign.timezone or settings.timezone)
-    history = await store.latest_interactions(session=session, supporter_id=supporter_id)
+    history = await supporters.latest_interactions(session=session, supporter_id=supporter_id)
     context = MessageContext(
         today=now.astimezone(zone).date(),
         first_name=supporter.first_name,

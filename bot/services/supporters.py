@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.storage import supporters as store
+from bot.storage import supporters
 from bot.storage.models import Interaction, Supporter
 
 START_KIND = "start"
@@ -35,7 +35,7 @@ class SupporterNotFound(LookupError):
 
 async def find_supporter_by_telegram(session: AsyncSession, user_id: int) -> Supporter | None:
     """Return the supporter with this Telegram user id, if any."""
-    return await store.supporter_by_telegram(session=session, user_id=user_id)
+    return await supporters.supporter_by_telegram(session=session, user_id=user_id)
 
 
 def _language(code: str | None) -> str | None:
@@ -60,9 +60,9 @@ async def upsert_started_supporter(
     proves it is no longer blocked, so a blocked mark is cleared; opting back in after /stop
     is conversation.opt_in's job. Flushes; the caller commits.
     """
-    supporter = await store.supporter_by_telegram(session=session, user_id=telegram_user.id)
+    supporter = await supporters.supporter_by_telegram(session=session, user_id=telegram_user.id)
     if supporter is None and telegram_user.username:
-        candidates = await store.supporters_by_username(
+        candidates = await supporters.supporters_by_username(
             session=session, username=telegram_user.username, unlinked_only=True
         )
         supporter = candidates[0] if candidates else None
@@ -95,7 +95,7 @@ async def upsert_started_supporter(
     )
     await session.flush()
     if refresh_scores:  # a bulk caller refreshes everyone's scores once at the end instead
-        await store.refresh_supporter_scores(
+        await supporters.refresh_supporter_scores(
             session=session, now=now, supporter_ids=[supporter.id]
         )
         await session.refresh(supporter)
@@ -114,17 +114,17 @@ async def find_supporter(
     if len(given) != 1:
         raise SupporterNotFound("give exactly one of --external-id, --username, --telegram-id")
     if external_id is not None:
-        found = await store.supporter_by_external_id(session=session, external_id=external_id)
+        found = await supporters.supporter_by_external_id(session=session, external_id=external_id)
         if found is None:
             raise SupporterNotFound(f"no supporter has external_id {external_id!r}")
         return found
     if telegram_id is not None:
-        found = await store.supporter_by_telegram(session=session, user_id=telegram_id)
+        found = await supporters.supporter_by_telegram(session=session, user_id=telegram_id)
         if found is None:
             raise SupporterNotFound(f"no supporter has Telegram user id {telegram_id}")
         return found
     assert username is not None
-    matches = await store.supporters_by_username(session=session, username=username)
+    matches = await supporters.supporters_by_username(session=session, username=username)
     if not matches:
         raise SupporterNotFound(f"no supporter has username {username!r}")
     if len(matches) > 1:
@@ -151,7 +151,7 @@ async def export_supporter(
 ) -> dict[str, Any]:
     """Return everything stored about one supporter as JSON-ready data."""
     async with sessions() as session:
-        record = await store.supporter_record(session=session, supporter_id=supporter_id)
+        record = await supporters.supporter_record(session=session, supporter_id=supporter_id)
     if record is None:
         raise SupporterNotFound(f"no supporter has id {supporter_id}")
     plain: dict[str, Any] = _plain(record)
@@ -173,10 +173,10 @@ async def forget_supporter(
 ) -> Forgotten:
     """Erase a supporter's personal data; asks, replies and gifts stay as anonymous counts."""
     async with sessions() as session, session.begin():
-        record = await store.supporter_record(session=session, supporter_id=supporter_id)
+        record = await supporters.supporter_record(session=session, supporter_id=supporter_id)
         if record is None:
             raise SupporterNotFound(f"no supporter has id {supporter_id}")
-        await store.erase_supporter(session=session, supporter_id=supporter_id, now=now)
+        await supporters.erase_supporter(session=session, supporter_id=supporter_id, now=now)
     return Forgotten(
         supporter_id=supporter_id,
         asks_kept=len(record["asks"]),

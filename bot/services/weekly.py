@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.domain.campaign import Campaign
 from bot.domain.money import format_amount
 from bot.services.reporting import report_by_name
-from bot.storage import weekly as store
+from bot.storage import weekly
 
 JOB = "weekly_summary"
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -118,16 +118,16 @@ async def run_weekly_if_due(
     moment = last_weekly_run(now, settings)
     key = period_key(moment, settings)
     async with sessions() as session:
-        if await store.job_period_done(session=session, job=JOB, period=key):
+        if await weekly.job_period_done(session=session, job=JOB, period=key):
             return False
-        if not await store.claim_job_period(session=session, job=JOB, period=key, now=now):
+        if not await weekly.claim_job_period(session=session, job=JOB, period=key, now=now):
             return False
     try:
         text = await weekly_summary(sessions, now=now, settings=settings, specs=specs or {})
         await send(text)
     except BaseException:
         async with sessions() as session:
-            await store.release_job_period(session=session, job=JOB, period=key)
+            await weekly.release_job_period(session=session, job=JOB, period=key)
             await session.commit()
         raise
     return True
@@ -144,8 +144,8 @@ async def weekly_summary(
     end = last_weekly_run(now, settings)
     start = _previous_run(end, settings)
     async with sessions() as session:
-        activity = await store.week_activity(session=session, start=start, end=end)
-        waiting = await store.waiting_replies(session=session)
+        activity = await weekly.week_activity(session=session, start=start, end=end)
+        waiting = await weekly.waiting_replies(session=session)
     local = end.astimezone(settings.zone)
     head = (
         f"<b>Weekly summary</b>, week to {local:%a %d %b %Y %H:%M} ({escape(settings.timezone)})"

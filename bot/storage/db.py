@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -40,20 +40,6 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 5)
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
-
-
-async def driver_connection(session: AsyncSession) -> Any:
-    """Give the driver's own connection (asyncpg's or aiosqlite's) inside the session's
-    transaction, for the few bulk paths where SQLAlchemy's per-row work costs too much.
-
-    One statement goes through SQLAlchemy first, so the driver has opened the session's
-    transaction and whatever runs on the raw connection belongs to it.
-    """
-    await session.execute(select(1))
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    return raw
 
 
 def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,59 +1,43 @@
-"""Supporter queries: lookups, bulk import writes, score refresh, export and erasure."""
+"""Supporter queries: lookups, interactions, score refresh, export and erasure."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Float,
-    Table,
-    bindparam,
     case,
     cast,
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     true,
-    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain import scoring
-from bot.storage.models import Supporter
+from bot.storage.dialect import chunks
+from bot.storage.models import Interaction, Supporter
 from bot.storage.tables import (
     ASK,
     CAMPAIGN,
     CLICK,
     DONATION,
     INTERACTION,
-    POST,
     REPLY,
     SUPPORTER,
     TAG,
 )
-
-# Both SQLite and asyncpg accept far more bound parameters than this per statement.
-CHUNK = 5000
-T = TypeVar("T")
-
-
-def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
-    """Split items into lists of at most `size`."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
 
 # --- lookups -------------------------------------------------------------------------------
 
@@ -88,6 +72,83 @@ async def supporters_by_username(
     return list((await session.execute(stmt.order_by(SUPPORTER.c.id))).scalars())
 
 
+# --- interactions --------------------------------------------------------------------------
+
+
+# The interaction kind a gift is recorded as (see also bot.domain.scoring's weights).
+GIFT_INTERACTION = "gift"
+
+
+def _later(column: Any, moment: datetime) -> Any:
+    """Return SQL for the later of a nullable datetime column and a moment."""
+    value = literal(moment, UTCDateTime())
+    return case((or_(column.is_(None), column < value), value), else_=column)
+
+
+async def add_interaction(
+    *,
+    session: AsyncSession,
+    supporter_id: int,
+    kind: str,
+    occurred_at: datetime,
+    detail: str | None = None,
+    source: str | None = None,
+) -> None:
+    """Record one interaction and keep the supporter's count and latest time current."""
+    await session.execute(
+        insert(Interaction).values(
+            supporter_id=supporter_id,
+            kind=kind,
+            detail=detail[:500] if detail else None,
+            occurred_at=occurred_at,
+            source=source,
+        )
+    )
+    await session.execute(
+        update(Supporter)
+        .where(col(Supporter.id) == supporter_id)
+        .values(
+            interaction_count=col(Supporter.interaction_count) + 1,
+            last_interaction_at=_later(col(Supporter.last_interaction_at), occurred_at),
+        )
+    )
+
+
+async def add_gift(
+    *,
+    session: AsyncSession,
+    supporter_id: int,
+    amount_minor: int,
+    currency: str,
+    donated_at: datetime,
+    main_currency: str,
+    detail: str | None,
+    source: str,
+) -> None:
+    """Record a gift interaction and count it on the supporter (main currency in the total)."""
+    await session.execute(
+        insert(Interaction).values(
+            supporter_id=supporter_id,
+            kind=GIFT_INTERACTION,
+            detail=detail[:500] if detail else None,
+            occurred_at=donated_at,
+            source=source[:120],
+        )
+    )
+    added = amount_minor if currency.upper() == main_currency.upper() else 0
+    await session.execute(
+        update(Supporter)
+        .where(col(Supporter.id) == supporter_id)
+        .values(
+            interaction_count=col(Supporter.interaction_count) + 1,
+            last_interaction_at=_later(col(Supporter.last_interaction_at), donated_at),
+            gift_count=col(Supporter.gift_count) + 1,
+            gift_total_minor=col(Supporter.gift_total_minor) + literal(added, BigInteger),
+            last_gift_at=_later(col(Supporter.last_gift_at), donated_at),
+        )
+    )
+
+
 async def latest_interactions(
     *, session: AsyncSession, supporter_id: int, scan: int = 500
 ) -> list[tuple[str, str | None, datetime]]:
@@ -102,118 +163,6 @@ async def latest_interactions(
     for kind, detail, occurred_at in (await session.execute(stmt)).tuples():
         latest.setdefault(kind, (kind, detail, occurred_at))
     return list(latest.values())
-
-
-# --- bulk import ---------------------------------------------------------------------------
-
-
-async def supporter_rows_by_external_id(
-    *, session: AsyncSession, external_ids: Collection[str]
-) -> dict[str, dict[str, Any]]:
-    """Return the stored supporter rows (as dicts) for these external ids."""
-    found: dict[str, dict[str, Any]] = {}
-    for batch in chunks(external_ids):
-        result = await session.execute(select(SUPPORTER).where(SUPPORTER.c.external_id.in_(batch)))
-        for row in result.mappings():
-            found[row["external_id"]] = dict(row)
-    return found
-
-
-async def supporter_rows_by_telegram_id(
-    *, session: AsyncSession, user_ids: Collection[int]
-) -> dict[int, dict[str, Any]]:
-    """Return the stored supporter rows (as dicts) for these Telegram user ids."""
-    found: dict[int, dict[str, Any]] = {}
-    for batch in chunks(user_ids):
-        stmt = select(SUPPORTER).where(SUPPORTER.c.telegram_user_id.in_(batch))
-        for row in (await session.execute(stmt)).mappings():
-            found[row["telegram_user_id"]] = dict(row)
-    return found
-
-
-async def supporter_ids_by_external_id(
-    *, session: AsyncSession, external_ids: Collection[str]
-) -> dict[str, int]:
-    """Map external ids to supporter ids, leaving out unknown and forgotten ones."""
-    found: dict[str, int] = {}
-    for batch in chunks(external_ids):
-        stmt = select(SUPPORTER.c.external_id, SUPPORTER.c.id).where(
-            SUPPORTER.c.external_id.in_(batch), SUPPORTER.c.forgotten_at.is_(None)
-        )
-        found.update({ext: sid for ext, sid in (await session.execute(stmt)).tuples()})
-    return found
-
-
-async def insert_rows(
-    *, session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Insert many rows into a table with one executemany per chunk."""
-    for batch in chunks(rows):
-        await session.execute(insert(table), list(batch))
-
-
-async def update_supporter_rows(
-    *, session: AsyncSession, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Update whole supporter rows by id (each row a dict with every column)."""
-    if not rows:
-        return
-    columns = [name for name in rows[0] if name != "id"]
-    stmt = (
-        update(SUPPORTER)
-        .where(SUPPORTER.c.id == bindparam("b_id"))
-        .values({name: bindparam(f"b_{name}") for name in columns})
-    )
-    for batch in chunks(rows):
-        params = [{f"b_{key}": value for key, value in row.items()} for row in batch]
-        await session.execute(stmt, params)
-
-
-async def replace_tags(*, session: AsyncSession, tags: Mapping[int, Collection[str]]) -> None:
-    """Replace the tags of each supporter in the mapping."""
-    for batch in chunks(tags):
-        await session.execute(delete(TAG).where(TAG.c.supporter_id.in_(batch)))
-    rows = [{"supporter_id": sid, "tag": tag} for sid, names in tags.items() for tag in names]
-    await insert_rows(session=session, table=TAG, rows=rows)
-
-
-async def known_donation_events(
-    *, session: AsyncSession, events: Collection[tuple[str, str]]
-) -> set[tuple[str, str]]:
-    """Return the (provider, provider_event_id) pairs already recorded."""
-    known: set[tuple[str, str]] = set()
-    key = tuple_(DONATION.c.provider, DONATION.c.provider_event_id)
-    for batch in chunks(events, 2000):
-        stmt = select(DONATION.c.provider, DONATION.c.provider_event_id).where(key.in_(batch))
-        known.update((p, e) for p, e in (await session.execute(stmt)).tuples())
-    return known
-
-
-async def tracked_tokens(
-    *, session: AsyncSession, tokens: Collection[str]
-) -> dict[str, dict[str, int | None]]:
-    """Map ask and post link tokens to their ask_id, post_id, campaign_id and supporter_id."""
-    found: dict[str, dict[str, int | None]] = {}
-    for batch in chunks(tokens):
-        asks = select(ASK.c.token, ASK.c.id, ASK.c.campaign_id, ASK.c.supporter_id).where(
-            ASK.c.token.in_(batch)
-        )
-        for token, ask_id, campaign_id, supporter_id in (await session.execute(asks)).tuples():
-            found[token] = {
-                "ask_id": ask_id,
-                "post_id": None,
-                "campaign_id": campaign_id,
-                "supporter_id": supporter_id,
-            }
-        posts = select(POST.c.token, POST.c.id, POST.c.campaign_id).where(POST.c.token.in_(batch))
-        for token, post_id, campaign_id in (await session.execute(posts)).tuples():
-            found[token] = {
-                "ask_id": None,
-                "post_id": post_id,
-                "campaign_id": campaign_id,
-                "supporter_id": None,
-            }
-    return found
 
 
 # --- scores ----------------------------------------------------------------------------------
@@ -277,7 +226,7 @@ async def refresh_supporter_scores(
 ) -> None:
     """Recompute counts, last dates, engagement and RFM in SQL (all supporters when ids=None).
 
-    gift_total_minor sums the main currency only, as bot/storage/attribution.add_gift does.
+    gift_total_minor sums the main currency only, as add_gift does.
     One UPDATE per batch, touching only rows whose values change (a rewritten row costs a
     new row version and an entry in every index on PostgreSQL). Engagement decays with
     time, so a periodic job should call this for everyone.

@@ -1,48 +1,20 @@
-"""Queries for tracked-link clicks and donations: tokens, donors, asks in reach, gift rows."""
+"""Donation queries: who gave, which asks reached them, storing a gift once, totals, thanks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Integer,
-    String,
-    case,
-    exists,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain.attribution import DeliveredAsk
-from bot.storage.models import (
-    SENT,
-    Ask,
-    BroadcastPost,
-    Campaign,
-    Click,
-    Donation,
-    Interaction,
-    Supporter,
-    known_reached,
-)
-
-# The interaction kind a gift is recorded as (see also bot.domain.scoring's weights).
-GIFT_INTERACTION = "gift"
-CLICK_INTERACTION = "click"
+from bot.storage.dialect import dialect_name
+from bot.storage.models import SENT, Ask, Campaign, Donation, Interaction, Supporter
 
 
 @dataclass(frozen=True)
@@ -55,28 +27,8 @@ class Donor:
     language: str
 
 
-@dataclass(frozen=True)
-class LinkTarget:
-    """The ask or broadcast post a token belongs to, with its campaign and supporter."""
-
-    token: str
-    ask_id: int | None
-    post_id: int | None
-    campaign_id: int
-    campaign_name: str
-    spec_yaml: str
-    supporter: Donor | None = None
-    # The ask's arm, and whether it was known to have reached its supporter (None for a post).
-    arm: str | None = None
-    reached: bool | None = None
-
-    @property
-    def supporter_id(self) -> int | None:
-        """Return the id of the supporter the ask went to (None for a post)."""
-        return self.supporter.id if self.supporter else None
-
-
-_DONOR_COLUMNS = (
+# The columns read_donor reads, in its order; clicks' link targets select them too.
+DONOR_COLUMNS = (
     col(Supporter.id),
     col(Supporter.chat_id),
     col(Supporter.first_name),
@@ -84,175 +36,9 @@ _DONOR_COLUMNS = (
 )
 
 
-def _donor(row: Any, at: int) -> Donor | None:
+def read_donor(row: Any, at: int) -> Donor | None:
+    """Read a Donor from DONOR_COLUMNS starting at column `at` (None for a missing one)."""
     return None if row[at] is None else Donor(int(row[at]), row[at + 1], row[at + 2], row[at + 3])
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
-async def find_link_target(*, session: AsyncSession, token: str) -> LinkTarget | None:
-    """Find the ask, else the broadcast post, that carries a token."""
-    ask = (
-        await session.execute(
-            select(
-                col(Ask.id),
-                col(Ask.campaign_id),
-                col(Campaign.name),
-                col(Campaign.spec_yaml),
-                *_DONOR_COLUMNS,
-                col(Ask.arm),
-                col(Ask.step),
-                col(Ask.state),
-            )
-            .join(Campaign, col(Campaign.id) == col(Ask.campaign_id))
-            .outerjoin(Supporter, col(Supporter.id) == col(Ask.supporter_id))
-            .where(col(Ask.token) == token)
-        )
-    ).first()
-    if ask is not None:
-        arm, step, state = ask[-3:]
-        return LinkTarget(
-            token,
-            ask[0],
-            None,
-            ask[1],
-            ask[2],
-            ask[3],
-            _donor(ask, 4),
-            arm=arm,
-            reached=known_reached(step, state),
-        )
-    post = (
-        await session.execute(
-            select(
-                col(BroadcastPost.id),
-                col(BroadcastPost.campaign_id),
-                col(Campaign.name),
-                col(Campaign.spec_yaml),
-            )
-            .join(Campaign, col(Campaign.id) == col(BroadcastPost.campaign_id))
-            .where(col(BroadcastPost.token) == token)
-        )
-    ).first()
-    if post is not None:
-        return LinkTarget(token, None, post[0], post[1], post[2], post[3])
-    return None
-
-
-async def record_click(
-    *,
-    session: AsyncSession,
-    target: LinkTarget,
-    clicked_at: datetime,
-    user_agent: str | None,
-    dedup: timedelta,
-    client: str | None = None,
-) -> bool:
-    """Insert a click unless it repeats one within `dedup`; tell whether it counted.
-
-    An ask's link belongs to one supporter, so any tap on it within `dedup` is a repeat. A
-    broadcast post's link is shared by every reader, so only the same reader (`client`)
-    repeating within `dedup` is merged.
-    """
-    if _dialect(session) == "postgresql":
-        # Serialise clicks on one token so two simultaneous taps still count once.
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:token))"), {"token": target.token}
-        )
-    recent = exists().where(
-        col(Click.token) == target.token, col(Click.clicked_at) > clicked_at - dedup
-    )
-    if target.post_id is not None:
-        recent = recent.where(col(Click.client) == client)
-    values = select(
-        literal(target.token, String),
-        literal(target.ask_id, Integer),
-        literal(target.post_id, Integer),
-        literal(target.campaign_id, Integer),
-        literal(target.supporter_id, Integer),
-        literal(clicked_at, UTCDateTime()),
-        literal((user_agent or "")[:300] or None, String),
-        literal(client, String),
-        literal(target.arm, String),
-        literal(target.reached, Boolean),
-    )
-    if dedup > timedelta(0):
-        values = values.where(~recent)
-    statement = (
-        insert(Click)
-        .from_select(
-            [
-                "token",
-                "ask_id",
-                "post_id",
-                "campaign_id",
-                "supporter_id",
-                "clicked_at",
-                "user_agent",
-                "client",
-                "arm",
-                "reached",
-            ],
-            values,
-        )
-        .returning(col(Click.id))
-    )
-    inserted = (await session.execute(statement)).first() is not None
-    if inserted and target.supporter_id is not None:
-        await add_interaction(
-            session=session,
-            supporter_id=target.supporter_id,
-            kind=CLICK_INTERACTION,
-            occurred_at=clicked_at,
-            detail=target.campaign_name,
-            source="link",
-        )
-    return inserted
-
-
-def _later(column: Any, moment: datetime) -> Any:
-    """Return SQL for the later of a nullable datetime column and a moment."""
-    value = literal(moment, UTCDateTime())
-    return case((or_(column.is_(None), column < value), value), else_=column)
-
-
-async def add_interaction(
-    *,
-    session: AsyncSession,
-    supporter_id: int,
-    kind: str,
-    occurred_at: datetime,
-    detail: str | None = None,
-    source: str | None = None,
-) -> None:
-    """Record one interaction and keep the supporter's count and latest time current."""
-    await session.execute(
-        insert(Interaction).values(
-            supporter_id=supporter_id,
-            kind=kind,
-            detail=detail[:500] if detail else None,
-            occurred_at=occurred_at,
-            source=source,
-        )
-    )
-    await session.execute(
-        update(Supporter)
-        .where(col(Supporter.id) == supporter_id)
-        .values(
-            interaction_count=col(Supporter.interaction_count) + 1,
-            last_interaction_at=_later(col(Supporter.last_interaction_at), occurred_at),
-        )
-    )
-
-
-async def count_clicks(*, session: AsyncSession, token: str | None = None) -> int:
-    """Count recorded clicks, on one token or on all."""
-    query = select(func.count()).select_from(Click)
-    if token is not None:
-        query = query.where(col(Click.token) == token)
-    return int((await session.execute(query)).scalar_one())
 
 
 async def find_donor(
@@ -277,9 +63,9 @@ async def find_donor(
         # Telegram usernames ignore case; the indexed exact match above is tried first.
         conditions.append(func.lower(col(Supporter.username)) == name.lower())
     for condition in conditions:
-        row = (await session.execute(select(*_DONOR_COLUMNS).where(condition).limit(1))).first()
+        row = (await session.execute(select(*DONOR_COLUMNS).where(condition).limit(1))).first()
         if row is not None:
-            return _donor(row, 0)
+            return read_donor(row, 0)
     return None
 
 
@@ -348,7 +134,7 @@ async def insert_donation(
     }
     # ON CONFLICT rather than catching IntegrityError: it never aborts an outer transaction,
     # and a concurrent insert of the same event simply waits and then yields nothing.
-    maker = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    maker = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
     statement = (
         maker(Donation)
         .values(**values)
@@ -389,7 +175,7 @@ async def find_donation(
                 col(Donation.amount_minor),
                 col(Donation.currency),
                 col(Donation.donated_at),
-                *_DONOR_COLUMNS,
+                *DONOR_COLUMNS,
             )
             .outerjoin(Campaign, col(Campaign.id) == col(Donation.campaign_id))
             .outerjoin(Supporter, col(Supporter.id) == col(Donation.supporter_id))
@@ -410,42 +196,7 @@ async def find_donation(
         amount_minor=int(row[5]),
         currency=row[6],
         donated_at=row[7],
-        donor=_donor(row, 8),
-    )
-
-
-async def add_gift(
-    *,
-    session: AsyncSession,
-    supporter_id: int,
-    amount_minor: int,
-    currency: str,
-    donated_at: datetime,
-    main_currency: str,
-    detail: str | None,
-    source: str,
-) -> None:
-    """Record a gift interaction and count it on the supporter (main currency in the total)."""
-    await session.execute(
-        insert(Interaction).values(
-            supporter_id=supporter_id,
-            kind=GIFT_INTERACTION,
-            detail=detail[:500] if detail else None,
-            occurred_at=donated_at,
-            source=source[:120],
-        )
-    )
-    added = amount_minor if currency.upper() == main_currency.upper() else 0
-    await session.execute(
-        update(Supporter)
-        .where(col(Supporter.id) == supporter_id)
-        .values(
-            interaction_count=col(Supporter.interaction_count) + 1,
-            last_interaction_at=_later(col(Supporter.last_interaction_at), donated_at),
-            gift_count=col(Supporter.gift_count) + 1,
-            gift_total_minor=col(Supporter.gift_total_minor) + literal(added, BigInteger),
-            last_gift_at=_later(col(Supporter.last_gift_at), donated_at),
-        )
+        donor=read_donor(row, 8),
     )
 
 
