@@ -9,8 +9,10 @@ from pathlib import Path
 
 import typer
 
-from bot.cli import app, console, fail, settings
+from bot.commands.common import console, fail, settings
 from bot.config import Settings
+
+app = typer.Typer()
 
 
 class Format(StrEnum):
@@ -25,6 +27,7 @@ async def render_report(
     current: Settings, name: str, fmt: Format, *, chart: bool
 ) -> tuple[str, bytes | None] | None:
     """Build a campaign's report and write it in one format; None if the campaign is unknown."""
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.clock import utcnow
     from bot.domain.campaign import load_campaigns
     from bot.services.report_format import format_text, report_chart
