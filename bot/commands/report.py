@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from bot.clock import utcnow
 from bot.commands.common import console, fail, settings
 from bot.config import Settings
 
@@ -28,7 +29,6 @@ async def render_report(
 ) -> tuple[str, bytes | None] | None:
     """Build a campaign's report and write it in one format; None if the campaign is unknown."""
     # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
-    from bot.clock import utcnow
     from bot.domain.campaign import load_campaigns
     from bot.services.report_format import format_text, report_chart
     from bot.services.report_json import to_json

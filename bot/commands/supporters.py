@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bot.clock import utcnow
 from bot.commands.common import console, err_console, fail, settings
 from bot.config import Settings
 
@@ -50,7 +51,6 @@ def import_file(
     re-importing donations skips the provider events already recorded.
     """
     # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
-    from bot.clock import utcnow
     from bot.domain.campaign import load_campaigns
     from bot.services.importer import import_csv
     from bot.storage.db import open_database
@@ -155,7 +155,6 @@ def forget(
 ) -> None:
     """Erase one person's personal data; anonymous counts stay so reports still add up."""
     # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
-    from bot.clock import utcnow
     from bot.services.supporters import forget_supporter
     from bot.storage.db import open_database
 
@@ -184,7 +183,6 @@ def preview(
 ) -> None:
     """Show who a campaign would reach now, the expected split per arm, and real messages."""
     # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
-    from bot.clock import utcnow
     from bot.domain.campaign import load_campaigns
     from bot.services.preview import preview_campaign
     from bot.storage.db import open_database
