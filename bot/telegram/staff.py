@@ -1,5 +1,4 @@
-"""Staff commands in Telegram: list, preview, launch (confirmed), pause, resume, cancel, status,
-report, reload and /donation; who may run them is checked in staff_guard.py."""
+"""Staff commands in Telegram, from /campaigns to /donation; staff_guard.py decides who may."""
 
 from __future__ import annotations
 
