@@ -11,11 +11,16 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import bot.config  # noqa: F401  (sets PTB_TIMEDELTA before any test builds a Bot)
+from bot.config import use_timedelta_durations
 from bot.storage.db import create_all, make_engine, session_maker
 
 PG_ADMIN_DSN = os.environ.get("CAMPAIGN_BOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CAMPAIGN_BOT_REQUIRE_POSTGRES") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Set python-telegram-bot's durations up as the bot does, before any test builds a Bot."""
+    use_timedelta_durations()
 
 
 async def _pg_answers() -> str | None:

@@ -16,8 +16,8 @@ from bot.domain.classify import OPT_OUT
 from bot.domain.i18n import text
 from bot.services import conversation
 from bot.services.conversation import RecordedReply
-from bot.telegram.application import BotApplication, BotContext, services_of
-from bot.telegram.staff import audit, refuse
+from bot.telegram.context import BotApplication, BotContext, services_of
+from bot.telegram.staff_guard import audit, refuse
 from bot.telegram.supporters import language_of, start_supporter
 
 log = logging.getLogger(__name__)
