@@ -333,7 +333,7 @@ async def test_a_message_that_cannot_be_rendered_fails_with_the_reason(
     assert "4096" in ask.failure_reason
 
 
-async def test_a_pause_during_a_batch_stops_the_rest_within_a_second(
+async def test_a_pause_during_a_batch_stops_the_rest_of_the_batch(
     sessions: async_sessionmaker[AsyncSession],
     sandbox: Sandbox,
     settings: Settings,
