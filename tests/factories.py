@@ -197,26 +197,6 @@ async def add_post(
     return row
 
 
-class FakeTime:
-    """A monotonic clock and sleep for the send limiter that move only when slept on."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-        self.slept = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        """Let other tasks run, then move the clock to the end of the wait."""
-        import asyncio
-
-        target = self.now + seconds
-        await asyncio.sleep(0)
-        self.now = max(self.now, target)
-        self.slept += seconds
-
-
 def delivery_settings(bot_base_url: str, token: str, **overrides: Any) -> Any:
     """Settings that point the outbox at a sandbox, with tracked links on a fixed host."""
     from bot.config import load_settings
