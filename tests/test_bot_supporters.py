@@ -19,9 +19,9 @@ from tests.botharness import (
     STAFF_ID,
     BotHarness,
     bot_harness,
-    wait_for,
 )
 from tests.factories import NOW, add_ask, add_campaign_row, add_supporter
+from tests.helpers import wait_for
 
 CAMPAIGNS = {"spring.yaml": SPRING_APPEAL}
 

@@ -17,9 +17,11 @@ from bot.app import run_bot
 from bot.cli import app
 from bot.config import RunMode, SettingsError, load_settings
 from bot.domain.i18n import text
+from bot.net import free_port
 from bot.sandbox.server import run_sandbox
 from bot.storage.db import create_all, make_engine
-from tests.botharness import STAFF_CHAT_ID, STAFF_ID, TOKEN, bot_harness, free_port, wait_for
+from tests.botharness import STAFF_CHAT_ID, STAFF_ID, TOKEN, bot_harness
+from tests.helpers import wait_for
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 USER = 4242
