@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.sandbox import actions
+import bot.sandbox.actions as actions
 from bot.sandbox.chats import Chat, ChatKey, JsonDict, User
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.limits import faults_from_json, limits_from_json
