@@ -16,6 +16,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.domain.campaign import Campaign
 from bot.domain.i18n import pick_language, text
+from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.domain.money import format_amount, parse_amount
 from bot.services.audit import record_audit
 from bot.services.campaigns import (
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 LAUNCH = "launch:"
 CANCEL_LAUNCH = "cancel-launch"
 WRONG_CHAT = "Staff commands work in the staff chat or in a private chat with me."
-MESSAGE_LIMIT = 4096
 # Telegram refuses callback data over 64 bytes.
 CALLBACK_LIMIT = 64
 # bot_data key: campaigns whose launch is under way, so a double press launches once.
@@ -158,10 +158,10 @@ async def send_html(message: Message, body: str) -> None:
     """Reply with HTML, split on line breaks so no part passes Telegram's length limit."""
     part = ""
     for line in body.split("\n"):
-        if part and len(part) + len(line) + 1 > MESSAGE_LIMIT:
+        if part and utf16_length(part) + utf16_length(line) + 1 > MESSAGE_MAX_UTF16:
             await message.reply_html(part)
             part = ""
-        part = f"{part}\n{line}" if part else line[:MESSAGE_LIMIT]
+        part = f"{part}\n{line}" if part else line[:MESSAGE_MAX_UTF16]
     if part:
         await message.reply_html(part)
 
