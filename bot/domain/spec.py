@@ -26,6 +26,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bot.domain.durations import Duration
+from bot.domain.i18n import language_tag
+from bot.domain.templating import template_problems
 from bot.domain.yaml_lines import Loc, field_path, line_of
 
 __all__ = [
@@ -79,7 +81,7 @@ def _key(value: str) -> str:
 
 
 def _language(value: str) -> str:
-    code = value.strip().lower().replace("_", "-")
+    code = language_tag(value) or ""
     if not re.fullmatch(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})?", code):
         raise ValueError(f"must be a language code like en, nl or pt-br (got {value!r})")
     return code
@@ -338,9 +340,11 @@ class Campaign(_Spec):
 
     @model_validator(mode="after")
     def _consistent(self) -> Campaign:
-        from bot.domain.templating import template_problems  # templating imports this module
-
-        problems = _cross_problems(self) + template_problems(self)
+        rules = (*self.audience.any, *self.audience.all, *self.audience.exclude)
+        details = {r.interaction: r.detail for r in rules if r.interaction}
+        problems = _cross_problems(self) + template_problems(
+            self, start=self.start, details=details
+        )
         if problems:
             raise PydanticCustomError(
                 RULES_ERROR,
