@@ -33,7 +33,7 @@ from bot.domain.attribution import (
     verify_stripe_signature,
     with_reference,
 )
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.services.donations import DonationOutcome, IncomingGift, record_donation
 from bot.storage.attribution import LinkTarget, find_link_target, record_click
 from bot.storage.db import is_sqlite

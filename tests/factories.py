@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.storage.models import (
     PENDING,
     Ask,

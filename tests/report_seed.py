@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.storage.models import Ask, BroadcastPost, Supporter
 from tests.factories import (
     add_ask,

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from bot.domain.campaign import Audience, Rule
 from bot.domain.durations import format_duration
 from bot.domain.money import minor_unit_exponent
+from bot.domain.spec import Audience, Rule
 
 LABEL_LIMIT = 200  # the width of ask.rule
 # Rule amounts and gifts are compared in thousandths of a major unit, exact for every

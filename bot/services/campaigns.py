@@ -24,9 +24,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign, dump_campaign
+from bot.domain.campaign import dump_campaign
 from bot.domain.experiment import unit_hash
 from bot.domain.schedule import SpreadPlans, launch_start
+from bot.domain.spec import Campaign
 from bot.domain.yaml_lines import read_yaml
 from bot.storage import asks as store
 from bot.storage.audience import audience_query, count_audience

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign
 from bot.domain.schedule import SpreadPlans
+from bot.domain.spec import Campaign
 from bot.services.campaigns import RUNNING, frozen_spec
 from bot.storage import asks as store
 from bot.storage.models import PENDING

@@ -14,7 +14,7 @@ from ruamel.yaml.error import YAMLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import stats
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.domain.yaml_lines import read_yaml
 from bot.services.report_compare import compare_arms, sample_ratio
 from bot.services.report_model import (

@@ -11,9 +11,9 @@ from html import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign
 from bot.domain.message_length import fit_lines
 from bot.domain.money import format_amount
+from bot.domain.spec import Campaign
 from bot.services.reporting import report_by_name
 from bot.storage import weekly as store
 

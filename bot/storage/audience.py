@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audience as rules
-from bot.domain.campaign import Audience, Campaign, Rule
+from bot.domain.spec import Audience, Campaign, Rule
 from bot.storage.models import PENDING, SENDING
 from bot.storage.tables import ASK, CAMPAIGN, DONATION, INTERACTION, SUPPORTER, TAG
 

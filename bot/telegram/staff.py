@@ -14,10 +14,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Mess
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.domain.campaign import Campaign
 from bot.domain.i18n import pick_language, text
 from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.domain.money import format_amount, parse_amount
+from bot.domain.spec import Campaign
 from bot.services.audit import record_audit
 from bot.services.campaigns import (
     CampaignStateError,
