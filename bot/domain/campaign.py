@@ -19,7 +19,8 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from bot.domain.durations import format_duration
-from bot.domain.spec import RULES_ERROR, Campaign, describe_value
+from bot.domain.spec import RULES_ERROR, Campaign
+from bot.domain.spec_fields import describe_value
 from bot.domain.yaml_lines import Loc, field_path, line_of, read_yaml
 
 # The models themselves are imported from bot.domain.spec, never through this module.
