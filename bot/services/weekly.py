@@ -81,7 +81,10 @@ def last_weekly_run(now: datetime, settings: Settings) -> datetime:
 
 
 def next_weekly_run(now: datetime, settings: Settings) -> datetime:
-    """Give the first scheduled moment after now, as aware UTC, for the scheduler."""
+    """Give the first scheduled moment after now, as aware UTC.
+
+    Reference oracle for tests: the scheduler's cron trigger must fire at these moments.
+    """
     _, moments = _moments(now, settings, 1)
     return next(m for m in moments if m > now).astimezone(UTC)
 
