@@ -87,9 +87,6 @@ def test_load_campaigns_collects_the_errors_of_every_file() -> None:
     assert sorted(str(error) for error in result.errors) == sorted(wanted)
     assert len({error.file for error in result.errors}) == len(CORPUS_FILES) - 1
     assert not result.ok
-    with pytest.raises(CampaignInvalid) as caught:
-        result.raise_for_errors()
-    assert caught.value.errors == result.errors
 
 
 def test_spec_error_carries_its_parts() -> None:
@@ -115,7 +112,6 @@ def test_museum_campaign_loads_with_typed_values() -> None:
     assert campaign.send_window.days == ["mon", "tue", "wed", "thu", "fri", "sat"]
     assert campaign.send_window.minutes == (600, 1200)
     audience = campaign.audience
-    assert audience.interaction_kinds() == ["visited_exhibition", "comment", "question_answered"]
     assert audience.any[0].since == date(2026, 1, 1)
     assert audience.any[1].sentiment == "positive"
     assert audience.exclude[0].subject == "donated_within"
@@ -223,13 +219,6 @@ def test_send_window_opens_on_the_next_allowed_day() -> None:
     assert window.next_open(saturday_evening) == datetime(2026, 12, 7, 10, 0)
     assert window.next_open(datetime(2026, 12, 7, 9, 59)) == datetime(2026, 12, 7, 10, 0)
     assert window.next_open(datetime(2026, 12, 7, 12, 0)) == datetime(2026, 12, 7, 12, 0)
-
-
-def test_donate_url_keeps_its_query_and_adds_the_token() -> None:
-    campaign = Campaign.model_validate(minimal())
-    assert campaign.donate_url_for("tok 1") == (
-        "https://donate.example.org/give?fund=winter&client_reference_id=tok+1"
-    )
 
 
 @pytest.mark.parametrize(

@@ -190,11 +190,6 @@ class CampaignSet:
         """Tell whether every file loaded without a problem."""
         return not self.errors
 
-    def raise_for_errors(self) -> None:
-        """Raise CampaignInvalid if any file had a problem."""
-        if self.errors:
-            raise CampaignInvalid(self.errors)
-
     def __iter__(self) -> Iterator[Campaign]:
         return iter(self.campaigns.values())
 

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -108,11 +107,6 @@ class Audience(_Spec):
     order_by: Literal["engagement", "recency", "rfm", "random"] = "engagement"
     seed: int | None = None
     limit: int | None = Field(default=None, ge=1)
-
-    def interaction_kinds(self) -> list[str]:
-        """List the interaction kinds any rule mentions, in order of appearance."""
-        kinds = [r.interaction for r in (*self.any, *self.all, *self.exclude) if r.interaction]
-        return list(dict.fromkeys(kinds))
 
 
 class SendWindow(_Spec):
@@ -273,12 +267,6 @@ class Campaign(_Spec):
         if self.start is None or self.start.tzinfo is not None:
             return self.start
         return self.start.replace(tzinfo=self.zone(fallback_zone))
-
-    def donate_url_for(self, token: str) -> str:
-        """Give the donation URL with the tracking token added under reference_param."""
-        parts = urlsplit(self.donate_url)
-        query = [*parse_qsl(parts.query, keep_blank_values=True), (self.reference_param, token)]
-        return urlunsplit(parts._replace(query=urlencode(query)))
 
     @property
     def source_file(self) -> str | None:

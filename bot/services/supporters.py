@@ -34,11 +34,6 @@ class SupporterNotFound(LookupError):
     """No supporter matches what was asked for."""
 
 
-async def find_supporter_by_telegram(session: AsyncSession, user_id: int) -> Supporter | None:
-    """Return the supporter with this Telegram user id, if any."""
-    return await store.supporter_by_telegram(session=session, user_id=user_id)
-
-
 async def upsert_started_supporter(
     session: AsyncSession,
     *,
