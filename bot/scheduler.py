@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
 from bot.config import Settings
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.services.followups import enqueue_all_follow_ups
 from bot.services.outbox import OutboxWorker
 from bot.services.posts import PostSender, recover_posts, send_due_posts

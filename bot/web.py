@@ -32,7 +32,8 @@ from bot.domain.attribution import (
     verify_stripe_signature,
     with_reference,
 )
-from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign import frozen_spec
+from bot.domain.spec import Campaign
 from bot.services.donations import DonationOutcome, IncomingGift, record_donation
 from bot.services.links import LinkTarget, count_click, link_target
 from bot.storage.db import is_sqlite

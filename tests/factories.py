@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.services.launch import new_tokens
 from bot.storage.clicks import find_link_target, record_click
 from bot.storage.models import (

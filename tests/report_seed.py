@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.services.conversation import opt_out
 from bot.storage.models import Ask, BroadcastPost, Supporter
 from tests.factories import (

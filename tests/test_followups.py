@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter
+from bot.domain.spec import Campaign
 from bot.sandbox import Sandbox
 from bot.services.campaigns import pause_campaign
 from bot.services.followups import enqueue_all_follow_ups, enqueue_follow_ups

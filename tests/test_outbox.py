@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter
+from bot.domain.spec import Campaign
 from bot.sandbox import Sandbox
 from bot.services.campaigns import pause_campaign
 from bot.services.launch import launch_campaign

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.config import load_settings
-from bot.domain.campaign import Campaign, dump_campaign
+from bot.domain.campaign import dump_campaign
+from bot.domain.spec import Campaign
 from bot.storage.db import make_engine, session_maker
 from bot.storage.models import SENT, Click, Interaction, Supporter
 from bot.storage.models import Campaign as CampaignRow

@@ -20,7 +20,7 @@ from bot.app import BotRuntime, running_bot
 from bot.config import Settings, load_settings
 from bot.demo.behaviour import BehaviourModel, holdout_gift, respond
 from bot.demo.population import SimulatedSupporter, make_population, write_csv_files
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.net import free_port
 from bot.sandbox import DEFAULT_TOKEN, Sandbox, run_sandbox
 from bot.sandbox.chats import User

@@ -23,8 +23,8 @@ from bot.domain.attribution import (
     Credit,
     credit_by_window,
 )
-from bot.domain.campaign import Campaign
 from bot.domain.money import format_amount, parse_amount
+from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
 from bot.storage import clicks, donations, supporters
 

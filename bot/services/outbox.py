@@ -25,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
 from bot.config import Settings
-from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign import frozen_spec
 from bot.domain.campaign_state import RUNNING
 from bot.domain.limits import LimitSettings, SendLimiter, backoff_seconds
 from bot.domain.schedule import is_open, next_open
+from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
 from bot.services.campaigns import CANCEL_REASON
 from bot.storage import campaign_runs, outbox, recipients

@@ -11,9 +11,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Mess
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.domain.campaign import Campaign
 from bot.domain.campaign_state import CampaignStateError
+from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.domain.money import format_amount
+from bot.domain.spec import Campaign
 from bot.services.campaigns import (
     campaign_status,
     cancel_campaign,
@@ -33,7 +34,6 @@ from bot.telegram.supporters import supporter_help
 
 log = logging.getLogger(__name__)
 
-MESSAGE_LIMIT = 4096
 # bot_data key: campaigns whose launch is under way, so a double press launches once.
 _LAUNCHING = "campaign_bot.launching"
 
@@ -63,10 +63,10 @@ async def send_html(message: Message, body: str) -> None:
     """Reply with HTML, split on line breaks so no part passes Telegram's length limit."""
     part = ""
     for line in body.split("\n"):
-        if part and len(part) + len(line) + 1 > MESSAGE_LIMIT:
+        if part and utf16_length(part) + utf16_length(line) + 1 > MESSAGE_MAX_UTF16:
             await message.reply_html(part)
             part = ""
-        part = f"{part}\n{line}" if part else line[:MESSAGE_LIMIT]
+        part = f"{part}\n{line}" if part else line[:MESSAGE_MAX_UTF16]
     if part:
         await message.reply_html(part)
 
