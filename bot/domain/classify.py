@@ -1,17 +1,22 @@
-"""Classify a supporter's reply and recognise opt-out messages, by plain keyword rules.
+"""Classify a supporter's reply or community comment: positive, negative, question, opt-out, other.
 
-The rules are deliberately simple and documented so staff can predict them:
+The labelling rules the classifier follows are written down in tests/data/LABELLING.md, and
+benchmarks/classify.py measures it on the labelled corpus beside them. In order:
 
-1. Opt-out: the whole message, lower-cased with punctuation, emoji and politeness words
-   ("please", "thanks", "alsjeblieft", ...) removed, is one of the opt-out words or phrases
-   of English, Dutch or the supporter's language ("stop", "unsubscribe", "afmelden",
-   "stuur geen berichten meer", ...). A longer message that merely contains "stop"
-   ("don't stop the exhibition!") is not an opt-out.
-2. Question: the message contains "?" or starts with a wh-word ("how", "wat", ...).
-3. Negative: it contains a refusal phrase ("no", "not now", "geen interesse", ...).
-   Checked before positive, because "not interested" contains "interested".
-4. Positive: it contains an agreeing phrase ("yes", "happy to", "gedoneerd", "👍", ...).
-5. Otherwise: other.
+1. Opt-out: the whole message, without politeness words and emoji, is a stop word ("stop",
+   "unsubscribe", "afmelden"), or it asks in so many words to stop our messages or to be
+   removed ("remove me from this list", "stuur me geen berichten meer"). Checked in every
+   language we know, whatever the supporter's, since a missed opt-out is the costly mistake.
+2. Question: a "?", an indirect question ("I'd like to know if", "ik vroeg me af"), or a
+   question word or an inverted verb at the start ("how", "can I", "kan ik", "accepteren
+   jullie") unless it opens an exclamation ("What a show!", "Wat leuk").
+3. Negative, when it refuses the ask ("not this time", "deze keer niet", "I can't").
+4. Otherwise the sentiment decides: the language's lexicon (bot/domain/sentiment.py: VADER for
+   English, the pattern lexicon for Dutch, both with negation), the emoji, the language's own
+   idioms and gift words ("count me in", "overgemaakt"), and a sum of money ("25 euro") as a
+   gift. Positive from +0.05, negative from -0.05, other in between.
+
+Each language is one LanguageRules object in RULES; a new language is a new entry there.
 """
 
 from __future__ import annotations
@@ -19,179 +24,247 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain.sentiment import PatternScorer, Scorer, VaderScorer, emoji_polarity, split_emoji
+
 POSITIVE = "positive"
 NEGATIVE = "negative"
 QUESTION = "question"
 OPT_OUT = "opt_out"
 OTHER = "other"
 CLASSES = (POSITIVE, NEGATIVE, QUESTION, OPT_OUT, OTHER)
+DEFAULT_LANGUAGE = "en"
+
+THRESHOLD = 0.05  # VADER's own cut between neutral and polar
+_EMOJI_WEIGHT = 0.6  # one clear emoji ("Done 👍") is enough to tip a neutral text
+_MONEY_WEIGHT = 0.5  # "Sent 25 euros" names a gift even without a feeling word
+_MONEY = re.compile(r"€ ?\d|\d+(?:[.,]\d+)? ?(?:€|eur|euro|euros)\b")
 
 
 @dataclass(frozen=True)
 class LanguageRules:
-    """The words and phrases one language uses for each class."""
+    """How one language says each class; patterns run on normalise()d text."""
 
-    opt_out: frozenset[str]
-    politeness: frozenset[str]
-    question_words: frozenset[str]
-    negative: tuple[str, ...]
-    positive: tuple[str, ...]
+    code: str
+    stop_words: frozenset[str]  # the whole message opts out
+    politeness: frozenset[str]  # stripped from either end before that check
+    opt_out: tuple[re.Pattern[str], ...]
+    question_words: frozenset[str]  # "how", "wanneer"
+    question_verbs: frozenset[str]  # an inverted verb opening a yes/no question
+    not_subjects: frozenset[str]  # a word after such a verb that makes it a statement
+    prepositions: frozenset[str]  # may stand before a question word ("bij wie")
+    exclamations: frozenset[str]  # after a question word: an exclamation ("what a")
+    indirect_questions: tuple[re.Pattern[str], ...]
+    refusals: tuple[re.Pattern[str], ...]
+    idioms: tuple[tuple[re.Pattern[str], float], ...]  # fixed phrases, first match wins a span
+    sentiment: Scorer
 
 
-RULES: dict[str, LanguageRules] = {
-    "en": LanguageRules(
-        opt_out=frozenset(
-            {
-                "stop",
-                "stop all",
-                "unsubscribe",
-                "opt out",
-                "optout",
-                "remove me",
-                "leave me alone",
-                "stop messaging me",
-                "stop messages",
-                "stop sending messages",
-                "stop sending me messages",
-                "stop texting me",
-                "no more messages",
-                "do not message me",
-                "dont message me",
-                "don't message me",
-                "do not contact me",
-                "dont contact me",
-                "don't contact me",
-            }
-        ),
-        politeness=frozenset({"please", "pls", "plz", "thanks", "thank you", "now"}),
-        question_words=frozenset({"how", "what", "when", "where", "why", "who", "which"}),
-        negative=(
-            "no",
-            "nope",
-            "not now",
-            "not interested",
-            "no thanks",
-            "no thank you",
-            "can't",
-            "cannot",
-            "can not",
-            "won't",
-            "not this time",
-            "maybe later",
-            "not today",
-        ),
-        positive=(
-            "yes",
-            "yeah",
-            "yep",
-            "sure",
-            "of course",
-            "happy to",
-            "gladly",
-            "i'll give",
-            "i will give",
-            "i'll donate",
-            "i will donate",
-            "donated",
-            "just gave",
-            "done",
-            "great",
-            "love",
-            "count me in",
-            "thank you",
-            "thanks",
-            "👍",
-            "❤️",
-            "❤",
-        ),
+def _patterns(*sources: str) -> tuple[re.Pattern[str], ...]:
+    """Compile patterns."""
+    return tuple(re.compile(source) for source in sources)
+
+
+def _idioms(*pairs: tuple[str, float]) -> tuple[tuple[re.Pattern[str], float], ...]:
+    """Compile idioms with their polarity."""
+    return tuple((re.compile(source), polarity) for source, polarity in pairs)
+
+
+_NL_NEGATIONS = frozenset({"niet", "geen", "nooit", "niks", "niets", "allerminst", "nergens"})
+
+ENGLISH = LanguageRules(
+    code="en",
+    stop_words=frozenset(
+        {"stop", "stopp", "stop all", "stop it", "unsubscribe", "opt out", "optout", "quit"}
     ),
-    "nl": LanguageRules(
-        opt_out=frozenset(
-            {
-                "stop",
-                "stopp",
-                "stoppen",
-                "afmelden",
-                "uitschrijven",
-                "meld me af",
-                "schrijf me uit",
-                "geen berichten meer",
-                "stuur geen berichten meer",
-                "stuur me geen berichten meer",
-                "stuur mij geen berichten meer",
-                "ik wil geen berichten meer",
-                "laat me met rust",
-            }
-        ),
-        politeness=frozenset({"aub", "a.u.b", "alsjeblieft", "alstublieft", "graag", "bedankt"}),
-        question_words=frozenset({"hoe", "wat", "wanneer", "waar", "waarom", "wie", "welke"}),
-        negative=(
-            "nee",
-            "neen",
-            "niet nu",
-            "geen interesse",
-            "nee dank je",
-            "nee bedankt",
-            "helaas",
-            "kan niet",
-            "liever niet",
-            "een andere keer",
-            "misschien later",
-        ),
-        positive=(
-            "ja",
-            "jazeker",
-            "zeker",
-            "natuurlijk",
-            "graag",
-            "doe ik",
-            "gedaan",
-            "gedoneerd",
-            "gegeven",
-            "mooi",
-            "geweldig",
-            "dank je",
-            "bedankt",
-            "👍",
-            "❤️",
-            "❤",
-        ),
+    politeness=frozenset({"please", "pls", "plz", "thanks", "thank you", "thx", "now", "ok"}),
+    opt_out=_patterns(
+        r"\bunsubscribe\b",
+        r"\bopt(?:ing)?(?: me)? ?out\b",
+        r"\b(?:remove|delete|erase) (?:me|my (?:number|details|data|name|contact|info\w*))\b",
+        r"\btake (?:me|my \w+) off\b",
+        r"\bleave me alone\b",
+        r"\b(?:stop|quit|cease)\b(?: \w+){0,2} (?:messag\w*|text\w*|contact\w*|send\w*|writ\w*"
+        r"|spam\w*|e?mail\w*|updates|asks|asking|bugging|bothering|pestering)\b",
+        r"\bno more (?:messag\w*|texts?|asks|requests|updates|e?mails?|spam)\b",
+        r"\b(?:don't|do not|dont|never) (?:\w+ )?(?:messag\w*|text\w*|contact\w*|ask\w*|spam\w*"
+        r"|e?mail\w*|writ\w*|send\w*) (?:me|us)\b",
+        r"\b(?:don't|do not|dont) want (?:to (?:receive|get) )?(?:these|this|them|your|any ?more"
+        r"|messages)\b",
+        r"\bcancel\b(?: \w+){0,2} (?:subscription|messages|updates)\b",
     ),
-}
-DEFAULT_LANGUAGE = "en"
+    question_words=frozenset(
+        {"how", "what", "when", "where", "why", "who", "whom", "whose", "which"}
+        | {"what's", "how's", "where's", "when's", "who's", "whats", "hows"}
+    ),
+    question_verbs=frozenset(
+        {"can", "could", "do", "does", "did", "is", "are", "was", "were", "will", "would"}
+        | {"should", "shall", "may", "might", "have", "has", "any", "isn't", "aren't"}
+    ),
+    not_subjects=frozenset(
+        {"do", "be", "have", "not", "never", "definitely", "gladly", "happily", "too", "so"}
+        | {"only", "always", "also", "sure", "try", "send", "give", "pay", "donate"}
+        | {"transfer", "come", "see", "check", "more", "good"}
+    ),
+    prepositions=frozenset({"to", "with", "from", "for", "at", "in", "until", "since", "by"}),
+    exclamations=frozenset({"a", "an"}),
+    indirect_questions=_patterns(
+        r"\b(?:i'd|i would|id) (?:like|love) to know\b",
+        r"\bi (?:would )?(?:like|want) to know\b",
+        r"\b(?:i )?wonder(?:ing)? (?:if|whether|how|what|when|where|why|who)\b",
+        r"\b(?:does )?any(?:one|body) know\b",
+        r"\b(?:let me know|tell me) (?:if|whether|how|what|when|where|why|who)\b",
+    ),
+    refusals=_patterns(
+        r"^(?:no|nope|nah)\b(?! (?:problem|worries|doubt|question))",
+        r"\b(?:sadly|unfortunately|sorry|so) no\b",
+        r"\bno (?:thanks|thank you)\b",
+        r"\bnot (?:now|today|this (?:time|month|year|round)|interested|for me|really|again"
+        r"|a fan|keen|able)\b",
+        r"\b(?:can't|cannot|can not|cant|won't|wont|will not|couldn't|unable)\b"
+        r"(?! (?:wait|stop|believe))",
+        r"\b(?:rather|prefer) not\b",
+        r"\b(?:i'm|im|i am|count me) out\b",
+        r"\b(?:given|gave|donated|done) (?:enough|my bit|my share)\b",
+        r"^pass\b",
+    ),
+    idioms=_idioms(
+        (r"\b(?:count me|i'm|im|i am) in\b", 0.6),
+        (r"\bsign me up\b", 0.6),
+        (r"\bwill do\b", 0.6),
+        (r"\bof course\b", 0.6),
+        (r"\bchip in\b", 0.6),
+        (r"\bhappy to\b", 0.6),
+        (r"\bkeep it up\b", 0.6),
+        (r"\bcan't wait\b", 0.6),
+        (r"\bmade my day\b", 0.6),
+        (r"\bno (?:problem|worries)\b", 0.5),
+        (r"\b(?:way |far )?too (?:many|much|long|expensive|few|late)\b", -0.4),
+    ),
+    sentiment=VaderScorer(
+        {
+            **dict.fromkeys(("donate", "donated", "donating", "donation", "pledge"), 0.5),
+            **dict.fromkeys(("pledged", "pledging", "gave", "give", "giving", "paid"), 0.4),
+            **dict.fromkeys(("transfer", "transferred", "sending"), 0.3),
+            **dict.fromkeys(("crashed", "crashing", "overpriced"), -0.4),
+        }
+    ),
+)
 
-# Apostrophes are kept ("don't"); everything else that is not a letter, digit or one of the
-# emoji the rules name becomes a space.
-_KEEP_EMOJI = "👍❤"
-_STRIP = re.compile(rf"[^\w'’{_KEEP_EMOJI}]+", re.UNICODE)
+DUTCH = LanguageRules(
+    code="nl",
+    stop_words=frozenset(
+        {"stop", "stopp", "stoppen", "stop ermee", "hou op", "afmelden", "uitschrijven"}
+        | {"opzeggen", "afmelding"}
+    ),
+    politeness=frozenset(
+        {"aub", "a u b", "alsjeblieft", "alstublieft", "graag", "bedankt", "dank je", "svp"}
+        | {"nu", "please", "pls", "dankjewel", "ok", "oké"}
+    ),
+    opt_out=_patterns(
+        r"\b(?:afmelden|uitschrijven|afmelding|opzeggen)\b(?! voor)",
+        r"\b(?:meld|schrijf) (?:me|mij|mezelf) (?:\w+ ){0,2}?(?:af|uit)\b",
+        r"\b(?:verwijder|wis|schrap) (?:\w+ ){0,2}?(?:me|mij|mijn)\b",
+        r"\bhaal (?:me|mij|mijn \w+) (?:\w+ ){0,3}?(?:af|eraf|van|uit|weg)\b",
+        r"\blaat (?:me|mij) (?:\w+ )?(?:met rust|gerust)\b",
+        r"\b(?:niet meer|nooit meer|stop\w*|hou op|ophouden)\b(?: \w+){0,3} (?:bericht\w*"
+        r"|appjes?|appen|sms\w*|mails?|verzoeken|contact|benader\w*|lastig\w*)\b",
+        r"\bgeen (?:\w+ )?(?:bericht\w*|appjes?|sms\w*|mails?|verzoeken|contact)\b"
+        r"(?: \w+){0,3}? meer\b",
+        r"^stuur (?:me|mij|ons) geen\b",
+        r"\b(?:wil|hoef)\b(?: \w+){0,3} (?:niet meer|geen \w+ meer)\b(?: \w+){0,2}? "
+        r"(?:ontvangen|krijgen|hebben)\b",
+        r"\bvraag (?:me|mij) (?:\w+ )?niet meer\b",
+        r"\bzeg (?:\w+ ){0,2}?abonnement\b",
+    ),
+    question_words=frozenset(
+        {"hoe", "wat", "wanneer", "waar", "waarom", "wie", "wiens", "welke", "welk"}
+        | {"hoeveel", "hoelang", "hoezo", "waarvoor", "waarheen", "waarmee", "waarover"}
+    ),
+    question_verbs=frozenset(
+        {"kan", "kun", "kunt", "kunnen", "mag", "mogen", "moet", "moeten", "is", "zijn"}
+        | {"ben", "bent", "heeft", "hebben", "hebt", "krijg", "krijgt", "krijgen", "komt"}
+        | {"komen", "accepteren", "accepteert", "staan", "staat", "gaat", "gaan", "wil"}
+        | {"wilt", "willen", "zal", "zullen", "zou", "zouden", "weet", "weten", "werkt"}
+        | {"geldt", "doen", "doet", "bestaat", "zit", "zitten", "ligt", "sluit", "begint"}
+        | {"wordt", "worden", "was", "waren"}
+    ),
+    not_subjects=frozenset(
+        {"nu", "niet", "even", "wel", "ook", "zeker", "helaas", "graag", "gewoon", "mee"}
+        | {"net", "al", "gelukt", "gedaan", "klaar", "benieuwd", "dus", "toch"}
+    ),
+    prepositions=frozenset({"bij", "met", "tot", "vanaf", "voor", "naar", "van", "om", "aan"}),
+    exclamations=frozenset({"een"}),
+    indirect_questions=_patterns(
+        r"\bik (?:vraag|vroeg) me af\b",
+        r"\bweet (?:iemand|u|je|jij|jullie) (?:of|hoe|wat|wanneer|waar|waarom|wie)\b",
+        r"\b(?:ik )?(?:wil|zou) (?:graag )?(?:willen )?weten\b",
+        r"\bgraag (?:zou ik )?(?:willen )?weten\b",
+    ),
+    refusals=_patterns(
+        r"^(?:nee|neen|nope)\b",
+        r"\b(?:sorry|helaas) nee\b",
+        r"\b(?:niet nu|nu niet|nu even niet|deze keer niet|dit keer niet|dit jaar niet"
+        r"|deze maand niet|liever niet|helaas niet|echt niet|geen interesse|niet geinteresseerd"
+        r"|niet geïnteresseerd|niks voor mij|niets voor mij|niet voor mij|niet mijn ding"
+        r"|doe niet mee|niet mee)\b",
+        r"\bkan\b(?: \w+){0,4} niet\b(?! (?:wachten|genoeg))",
+        r"\b(?:al genoeg|genoeg gegeven|genoeg gedoneerd)\b",
+        r"\bnooit weer\b",
+    ),
+    idioms=_idioms(
+        (r"\bkan niet wachten\b", 0.6),
+        (r"\bdoe(?:n)? (?:ik |we )?mee\b", 0.6),
+        (r"\bdoe ik\b", 0.5),
+        (r"\bga zo door\b", 0.6),
+        (r"\bniet onder de indruk\b", -0.5),
+        (r"\bonder de indruk\b", 0.6),
+        (r"\b(?:valt|viel|vielen) (?:\w+ )?tegen\b", -0.6),
+        (r"\bgek van\b", -0.6),
+        (r"\bmaak\b(?: \w+){1,3} over\b", 0.5),
+        (r"\b(?:veel )?te (?:veel|lang|duur|weinig|laat)\b", -0.4),
+    ),
+    sentiment=PatternScorer(
+        {
+            **dict.fromkeys(("bedankt", "dank", "dankjewel", "dankuwel", "ja", "jazeker"), 0.6),
+            **dict.fromkeys(("overgemaakt", "gedoneerd", "gestort", "betaald", "top"), 0.6),
+            **dict.fromkeys(("doneer", "doneren", "donatie", "steun", "steunen", "gesteund"), 0.5),
+            **dict.fromkeys(("natuurlijk", "tuurlijk", "graag", "succes", "gelukt"), 0.5),
+            **dict.fromkeys(("gegeven", "geef", "geven", "gift", "vriend", "zeker"), 0.4),
+            **dict.fromkeys(("oké", "oke", "ok"), 0.3),
+            "trots": 0.6,  # the lexicon averages "proud" with "arrogant"
+            **dict.fromkeys(("helaas", "jammer", "teleurgesteld"), -0.6),
+            **dict.fromkeys(("probleem", "crashte", "gecrasht"), -0.4),
+            "sorry": -0.3,
+            # Listed as adjectives ("naar": nasty), but nearly always a preposition or adverb.
+            **dict.fromkeys(("naar", "even"), 0.0),
+        },
+        _NL_NEGATIONS,
+    ),
+)
+
+RULES: dict[str, LanguageRules] = {rules.code: rules for rules in (ENGLISH, DUTCH)}
+
+_STRIP = re.compile(r"[^\w']+")
+
+
+def language_code(language: str | None) -> str:
+    """Return the base language of a code such as "nl-BE" or "nl_BE", or the default."""
+    # A shared normaliser of language codes will replace this at merge.
+    base = re.split(r"[-_]", (language or "").strip().lower(), maxsplit=1)[0]
+    return base or DEFAULT_LANGUAGE
 
 
 def normalise(text: str) -> str:
-    """Lower-case a message, drop punctuation and squeeze whitespace."""
-    cleaned = _STRIP.sub(" ", text.lower().replace("’", "'"))
-    return " ".join(cleaned.split())
+    """Lower-case a message, drop punctuation and emoji, and squeeze whitespace."""
+    words, _ = split_emoji(text.lower().replace("’", "'"))
+    return " ".join(_STRIP.sub(" ", words).replace("_", " ").split())
 
 
-def _languages(language: str) -> list[LanguageRules]:
-    """Return the supporter's rules first, then English and Dutch as a fallback."""
-    codes = [language.split("-")[0].lower(), DEFAULT_LANGUAGE, "nl"]
-    seen: list[str] = []
-    for code in codes:
-        if code in RULES and code not in seen:
-            seen.append(code)
-    return [RULES[code] for code in seen]
-
-
-def _contains_phrase(words: str, phrase: str) -> bool:
-    """Tell whether a phrase occurs in the message on word boundaries."""
-    return f" {phrase} " in f" {words} "
-
-
-def _matches(words: str, text: str, phrase: str) -> bool:
-    """Match word phrases on word boundaries and emoji anywhere in the raw text."""
-    if any(ch.isalnum() for ch in phrase):
-        return _contains_phrase(words, phrase)
-    return phrase in text
+def _rules(language: str) -> list[LanguageRules]:
+    """Return the supporter's language's rules first, then every other language's."""
+    code = language_code(language)
+    first = [RULES[code]] if code in RULES else [RULES[DEFAULT_LANGUAGE]]
+    return first + [rules for rules in RULES.values() if rules is not first[0]]
 
 
 def _strip_politeness(words: str, politeness: frozenset[str]) -> str:
@@ -208,14 +281,71 @@ def _strip_politeness(words: str, politeness: frozenset[str]) -> str:
 
 
 def is_opt_out(text: str, language: str = DEFAULT_LANGUAGE) -> bool:
-    """Tell whether a message, taken as a whole, asks to stop all messages."""
+    """Tell whether a message asks to stop all messages."""
     words = normalise(text)
     if not words:
         return False
-    rules = _languages(language)
-    politeness = frozenset().union(*(r.politeness for r in rules))
+    every = _rules(language)
+    politeness = frozenset().union(*(rules.politeness for rules in every))
     core = _strip_politeness(words, politeness)
-    return any(core in r.opt_out or words in r.opt_out for r in rules)
+    return any(
+        core in rules.stop_words
+        or words in rules.stop_words
+        or any(pattern.search(words) for pattern in rules.opt_out)
+        for rules in every
+    )
+
+
+def _is_question(text: str, words: str, rules: LanguageRules) -> bool:
+    """Tell whether a message asks something, in one language's terms."""
+    if "?" in text:
+        return True
+    if any(pattern.search(words) for pattern in rules.indirect_questions):
+        return True
+    if text.rstrip().endswith("!"):
+        return False
+    tokens = words.split()
+    if len(tokens) > 2 and tokens[0] in rules.prepositions:
+        tokens = tokens[1:]
+    if len(tokens) < 2:
+        return False
+    first, second = tokens[0], tokens[1]
+    if first in rules.question_words:
+        return second not in rules.exclamations and rules.sentiment.score(second) == 0
+    return (
+        first in rules.question_verbs
+        and second not in rules.not_subjects
+        and rules.sentiment.score(second) == 0
+    )
+
+
+def _words_polarity(words: str, rules: LanguageRules) -> float:
+    """Return the polarity of a message's words by one language's idioms and lexicon."""
+    score = 0.0
+    for pattern, value in rules.idioms:
+        if pattern.search(words):
+            score += value
+            words = pattern.sub(" ", words)
+    return score + rules.sentiment.score(words)
+
+
+def polarity(text: str, language: str = DEFAULT_LANGUAGE) -> float:
+    """Return a message's sentiment from about -1 to 1: lexicon, idioms, emoji and money."""
+    words, emoji = split_emoji(text.lower().replace("’", "'"))
+    words = " ".join(_STRIP.sub(" ", words).replace("_", " ").split())
+    score = 0.0
+    # Many Dutch supporters run Telegram in English: when the supporter's language finds no
+    # feeling in the words, the next language may.
+    for rules in _rules(language):
+        score = _words_polarity(words, rules)
+        if score:
+            break
+    if emoji:
+        feeling = sum(emoji_polarity(char) for char in emoji)
+        score += _EMOJI_WEIGHT * max(-1.0, min(1.0, feeling))
+    if _MONEY.search(text.lower()):
+        score += _MONEY_WEIGHT
+    return score
 
 
 def classify_reply(text: str, language: str = DEFAULT_LANGUAGE) -> str:
@@ -223,12 +353,14 @@ def classify_reply(text: str, language: str = DEFAULT_LANGUAGE) -> str:
     if is_opt_out(text, language):
         return OPT_OUT
     words = normalise(text)
-    rules = _languages(language)
-    first = words.split(" ", 1)[0] if words else ""
-    if "?" in text or any(first in r.question_words for r in rules):
+    every = _rules(language)
+    if any(_is_question(text, words, rules) for rules in every):
         return QUESTION
-    if any(_contains_phrase(words, p) for r in rules for p in r.negative):
+    if any(pattern.search(words) for rules in every for pattern in rules.refusals):
         return NEGATIVE
-    if any(_matches(words, text, p) for r in rules for p in r.positive):
+    score = polarity(text, language)
+    if score >= THRESHOLD:
         return POSITIVE
+    if score <= -THRESHOLD:
+        return NEGATIVE
     return OTHER
