@@ -50,6 +50,8 @@ class LanguageRules:
     opt_out: tuple[re.Pattern[str], ...]
     question_words: frozenset[str]  # "how", "wanneer"
     question_verbs: frozenset[str]  # an inverted verb opening a yes/no question
+    subject_pronouns: frozenset[str]  # any first word before one of these opens a question
+    subjects: frozenset[str]  # after a question verb later in a message, one of these must follow
     not_subjects: frozenset[str]  # a word after such a verb that makes it a statement
     prepositions: frozenset[str]  # may stand before a question word ("bij wie")
     exclamations: frozenset[str]  # after a question word: an exclamation ("what a")
@@ -82,6 +84,8 @@ ENGLISH = LanguageRules(
         r"\bopt(?:ing)?(?: me)? ?out\b",
         r"\b(?:remove|delete|erase) (?:me|my (?:number|details|data|name|contact|info\w*))\b",
         r"\btake (?:me|my \w+) off\b",
+        r"\b(?:remove|delete|take|erase|strike)\b(?: \w+){0,3} (?:from|off) (?:your|the|this|that"
+        r"|all|any) (?:\w+ )?lists?\b",
         r"\bleave me alone\b",
         r"\b(?:stop|quit|cease)\b(?: \w+){0,2} (?:messag\w*|text\w*|contact\w*|send\w*|writ\w*"
         r"|spam\w*|e?mail\w*|updates|asks|asking|bugging|bothering|pestering)\b",
@@ -99,6 +103,13 @@ ENGLISH = LanguageRules(
     question_verbs=frozenset(
         {"can", "could", "do", "does", "did", "is", "are", "was", "were", "will", "would"}
         | {"should", "shall", "may", "might", "have", "has", "any", "isn't", "aren't"}
+    ),
+    # English inverts only auxiliaries ("do you"); "thank you" is no question.
+    subject_pronouns=frozenset(),
+    subjects=frozenset(
+        {"i", "you", "we", "they", "it", "he", "she", "there", "this", "that", "these", "those"}
+        | {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its", "anyone"}
+        | {"anybody", "someone", "somebody", "everyone", "one", "children", "kids"}
     ),
     not_subjects=frozenset(
         {"do", "be", "have", "not", "never", "definitely", "gladly", "happily", "too", "so"}
@@ -124,6 +135,8 @@ ENGLISH = LanguageRules(
         r"(?! (?:wait|stop|believe))",
         r"\b(?:rather|prefer) not\b",
         r"\b(?:i'm|im|i am|count me) out\b",
+        r"\bnot in a position\b",
+        r"\bskip (?:me|us)\b",
         r"\b(?:given|gave|donated|done) (?:enough|my bit|my share)\b",
         r"^pass\b",
     ),
@@ -132,7 +145,8 @@ ENGLISH = LanguageRules(
         (r"\bsign me up\b", 0.6),
         (r"\bwill do\b", 0.6),
         (r"\bof course\b", 0.6),
-        (r"\bchip in\b", 0.6),
+        (r"\bchip(?:ped|ping)? in\b", 0.6),
+        (r"\bput (?:me|us) down for\b", 0.6),
         (r"\bhappy to\b", 0.6),
         (r"\bkeep it up\b", 0.6),
         (r"\bcan't wait\b", 0.6),
@@ -166,6 +180,8 @@ DUTCH = LanguageRules(
         r"\b(?:verwijder|wis|schrap) (?:\w+ ){0,2}?(?:me|mij|mijn)\b",
         r"\bhaal (?:me|mij|mijn \w+) (?:\w+ ){0,3}?(?:af|eraf|van|uit|weg)\b",
         r"\blaat (?:me|mij) (?:\w+ )?(?:met rust|gerust)\b",
+        r"\b(?:haal|verwijder|zet|schrap|wis)\b(?: \w+){0,3} (?:van|uit|af) (?:jullie|de|deze|die"
+        r"|uw|je|het) (?:\w+ )?lijst\b",
         r"\b(?:niet meer|nooit meer|stop\w*|hou op|ophouden)\b(?: \w+){0,3} (?:bericht\w*"
         r"|appjes?|appen|sms\w*|mails?|verzoeken|contact|benader\w*|lastig\w*)\b",
         r"\bgeen (?:\w+ )?(?:bericht\w*|appjes?|sms\w*|mails?|verzoeken|contact)\b"
@@ -188,6 +204,15 @@ DUTCH = LanguageRules(
         | {"geldt", "doen", "doet", "bestaat", "zit", "zitten", "ligt", "sluit", "begint"}
         | {"wordt", "worden", "was", "waren"}
     ),
+    # Dutch inverts every verb ("nemen jullie ... aan?"), so the pronoun after it tells.
+    subject_pronouns=frozenset(
+        {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij"}
+    ),
+    subjects=frozenset(
+        {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij", "het", "er", "de"}
+        | {"dit", "dat", "deze", "die", "mijn", "uw", "jouw", "onze", "ons", "een", "iemand"}
+        | {"men", "iedereen", "kinderen"}
+    ),
     not_subjects=frozenset(
         {"nu", "niet", "even", "wel", "ook", "zeker", "helaas", "graag", "gewoon", "mee"}
         | {"net", "al", "gelukt", "gedaan", "klaar", "benieuwd", "dus", "toch"}
@@ -207,7 +232,8 @@ DUTCH = LanguageRules(
         r"|deze maand niet|liever niet|helaas niet|echt niet|geen interesse|niet geinteresseerd"
         r"|niet geïnteresseerd|niks voor mij|niets voor mij|niet voor mij|niet mijn ding"
         r"|doe niet mee|niet mee)\b",
-        r"\bkan\b(?: \w+){0,4} niet\b(?! (?:wachten|genoeg))",
+        r"\bkan\b(?: \w+){0,4} (?:niet|niks|niets)\b(?! (?:wachten|genoeg))",
+        r"\bsla (?:me|mij|ons) (?:\w+ ){0,3}?over\b",
         r"\b(?:al genoeg|genoeg gegeven|genoeg gedoneerd)\b",
         r"\bnooit weer\b",
     ),
@@ -216,6 +242,7 @@ DUTCH = LanguageRules(
         (r"\bdoe(?:n)? (?:ik |we )?mee\b", 0.6),
         (r"\bdoe ik\b", 0.5),
         (r"\bga zo door\b", 0.6),
+        (r"\bmet (?:alle )?plezier\b", 0.6),
         (r"\bniet onder de indruk\b", -0.5),
         (r"\bonder de indruk\b", 0.6),
         (r"\b(?:valt|viel|vielen) (?:\w+ )?tegen\b", -0.6),
@@ -229,6 +256,7 @@ DUTCH = LanguageRules(
             **dict.fromkeys(("overgemaakt", "gedoneerd", "gestort", "betaald", "top"), 0.6),
             **dict.fromkeys(("doneer", "doneren", "donatie", "steun", "steunen", "gesteund"), 0.5),
             **dict.fromkeys(("natuurlijk", "tuurlijk", "graag", "succes", "gelukt"), 0.5),
+            **dict.fromkeys(("gefeliciteerd", "proficiat"), 0.6),
             **dict.fromkeys(("gegeven", "geef", "geven", "gift", "vriend", "zeker"), 0.4),
             **dict.fromkeys(("oké", "oke", "ok"), 0.3),
             "trots": 0.6,  # the lexicon averages "proud" with "arrogant"
@@ -245,6 +273,7 @@ DUTCH = LanguageRules(
 RULES: dict[str, LanguageRules] = {rules.code: rules for rules in (ENGLISH, DUTCH)}
 
 _STRIP = re.compile(r"[^\w']+")
+_CLAUSES = re.compile(r"([^,.;:!?…]+)([,.;:!?…]*)")
 
 
 def language_code(language: str | None) -> str:
@@ -296,14 +325,8 @@ def is_opt_out(text: str, language: str = DEFAULT_LANGUAGE) -> bool:
     )
 
 
-def _is_question(text: str, words: str, rules: LanguageRules) -> bool:
-    """Tell whether a message asks something, in one language's terms."""
-    if "?" in text:
-        return True
-    if any(pattern.search(words) for pattern in rules.indirect_questions):
-        return True
-    if text.rstrip().endswith("!"):
-        return False
+def _opens_question(words: str, rules: LanguageRules, *, later: bool) -> bool:
+    """Tell whether a clause opens like a question: a question word or an inverted verb."""
     tokens = words.split()
     if len(tokens) > 2 and tokens[0] in rules.prepositions:
         tokens = tokens[1:]
@@ -312,10 +335,30 @@ def _is_question(text: str, words: str, rules: LanguageRules) -> bool:
     first, second = tokens[0], tokens[1]
     if first in rules.question_words:
         return second not in rules.exclamations and rules.sentiment.score(second) == 0
-    return (
-        first in rules.question_verbs
-        and second not in rules.not_subjects
-        and rules.sentiment.score(second) == 0
+    # Two words ("doe ik", "will do") are a short answer more often than a question.
+    if len(tokens) > 2 and second in rules.subject_pronouns:
+        return rules.sentiment.score(first) == 0
+    if first not in rules.question_verbs:
+        return False
+    # Later in a message a verb often opens a statement without its subject ("Thanks, will
+    # look at it"), so there the subject must be there.
+    if later:
+        return second in rules.subjects
+    return second not in rules.not_subjects and rules.sentiment.score(second) == 0
+
+
+def _is_question(text: str, words: str, rules: LanguageRules) -> bool:
+    """Tell whether a message asks something, in one language's terms."""
+    if "?" in text:
+        return True
+    if any(pattern.search(words) for pattern in rules.indirect_questions):
+        return True
+    # Each clause may open a question ("Great news, when does it open"), except an
+    # exclamation ("How lovely!").
+    return any(
+        _opens_question(normalise(clause), rules, later=i > 0)
+        for i, (clause, end) in enumerate(_CLAUSES.findall(text))
+        if end != "!"
     )
 
 

@@ -165,7 +165,7 @@ _NEGATION_REACH = 3  # a negation word reaches the polar word up to three words 
 def _dutch_forms(word: str) -> list[str]:
     """Return the word and the base forms it may be inflected from (mooie, mooier -> mooi)."""
     forms = [word]
-    for suffix in ("ste", "er", "e", "s"):
+    for suffix in ("ste", "er", "e"):
         stem = word[: -len(suffix)]
         if not word.endswith(suffix) or len(stem) < 3:
             continue
