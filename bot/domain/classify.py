@@ -48,9 +48,15 @@ class LanguageRules:
     stop_words: frozenset[str]  # the whole message opts out
     politeness: frozenset[str]  # stripped from either end before that check
     opt_out: tuple[re.Pattern[str], ...]
+    # Or a word that ends something together with a word for our messages, in any order:
+    # "Stop, I'm not interested in these messages", "uit uw contacten verwijderen".
+    stop_cue: re.Pattern[str]
+    message_cue: re.Pattern[str]
     question_words: frozenset[str]  # "how", "wanneer"
     question_verbs: frozenset[str]  # an inverted verb opening a yes/no question
-    subject_pronouns: frozenset[str]  # any first word before one of these opens a question
+    modal_verbs: frozenset[str]  # of those, the ones that need their subject right after them
+    subject_pronouns: frozenset[str]  # a verb (by its ending) before one opens a question
+    verb_endings: tuple[str, ...]
     subjects: frozenset[str]  # after a question verb later in a message, one of these must follow
     not_subjects: frozenset[str]  # a word after such a verb that makes it a statement
     prepositions: frozenset[str]  # may stand before a question word ("bij wie")
@@ -76,7 +82,8 @@ _NL_NEGATIONS = frozenset({"niet", "geen", "nooit", "niks", "niets", "allerminst
 ENGLISH = LanguageRules(
     code="en",
     stop_words=frozenset(
-        {"stop", "stopp", "stop all", "stop it", "unsubscribe", "opt out", "optout", "quit"}
+        {"stop", "stopp", "stop all", "stop it", "unsubscribe", "unsub", "opt out", "optout"}
+        | {"quit"}
     ),
     politeness=frozenset({"please", "pls", "plz", "thanks", "thank you", "thx", "now", "ok"}),
     opt_out=_patterns(
@@ -87,14 +94,23 @@ ENGLISH = LanguageRules(
         r"\b(?:remove|delete|take|erase|strike)\b(?: \w+){0,3} (?:from|off) (?:your|the|this|that"
         r"|all|any) (?:\w+ )?lists?\b",
         r"\bleave me alone\b",
-        r"\b(?:stop|quit|cease)\b(?: \w+){0,2} (?:messag\w*|text\w*|contact\w*|send\w*|writ\w*"
-        r"|spam\w*|e?mail\w*|updates|asks|asking|bugging|bothering|pestering)\b",
+        r"\b(?<!can't )(?<!cannot )(?<!don't )(?:stop|quit|cease)\b(?: \w+){0,2} "
+        r"(?:messag\w*|text\w*|contact\w*|send\w*|writ\w*|spam\w*|e?mail\w*|updates|asks|asking|bugging|bothering|pestering)\b",
         r"\bno more (?:messag\w*|texts?|asks|requests|updates|e?mails?|spam)\b",
         r"\b(?:don't|do not|dont|never) (?:\w+ )?(?:messag\w*|text\w*|contact\w*|ask\w*|spam\w*"
         r"|e?mail\w*|writ\w*|send\w*) (?:me|us)\b",
         r"\b(?:don't|do not|dont) want (?:to (?:receive|get) )?(?:these|this|them|your|any ?more"
         r"|messages)\b",
         r"\bcancel\b(?: \w+){0,2} (?:subscription|messages|updates)\b",
+        r"\bunsub\b",
+    ),
+    stop_cue=re.compile(
+        r"\b(?<!can't )(?<!cannot )(?<!don't )(?:stop|quit|cease|no longer|unsubscribe|remove"
+        r"|delete|erase|not interested in)\b"
+    ),
+    message_cue=re.compile(
+        r"\b(?:messages?|texts?|updates|asks|requests|e?mails?|spam|lists?|contacts"
+        r"|my (?:number|details|data))\b"
     ),
     question_words=frozenset(
         {"how", "what", "when", "where", "why", "who", "whom", "whose", "which"}
@@ -105,7 +121,12 @@ ENGLISH = LanguageRules(
         | {"should", "shall", "may", "might", "have", "has", "any", "isn't", "aren't"}
     ),
     # English inverts only auxiliaries ("do you"); "thank you" is no question.
+    modal_verbs=frozenset(
+        {"can", "could", "do", "does", "did", "will", "would", "should", "shall", "may"}
+        | {"might"}
+    ),
     subject_pronouns=frozenset(),
+    verb_endings=(),
     subjects=frozenset(
         {"i", "you", "we", "they", "it", "he", "she", "there", "this", "that", "these", "those"}
         | {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its", "anyone"}
@@ -136,6 +157,8 @@ ENGLISH = LanguageRules(
         r"\b(?:rather|prefer) not\b",
         r"\b(?:i'm|im|i am|count me) out\b",
         r"\bnot in a position\b",
+        r"\bnot my (?:thing|cup of tea)\b",
+        r"\b(?:i'll|i will|ill) pass\b",
         r"\bskip (?:me|us)\b",
         r"\b(?:given|gave|donated|done) (?:enough|my bit|my share)\b",
         r"^pass\b",
@@ -147,6 +170,7 @@ ENGLISH = LanguageRules(
         (r"\bof course\b", 0.6),
         (r"\bchip(?:ped|ping)? in\b", 0.6),
         (r"\bput (?:me|us) down for\b", 0.6),
+        (r"\b(?:standing order|direct debit|monthly gift|recurring gift)\b", 0.5),
         (r"\bhappy to\b", 0.6),
         (r"\bkeep it up\b", 0.6),
         (r"\bcan't wait\b", 0.6),
@@ -186,11 +210,19 @@ DUTCH = LanguageRules(
         r"|appjes?|appen|sms\w*|mails?|verzoeken|contact|benader\w*|lastig\w*)\b",
         r"\bgeen (?:\w+ )?(?:bericht\w*|appjes?|sms\w*|mails?|verzoeken|contact)\b"
         r"(?: \w+){0,3}? meer\b",
-        r"^stuur (?:me|mij|ons) geen\b",
+        r"^stuur (?:me|mij|ons) (?:geen|niks|niets)\b",
         r"\b(?:wil|hoef)\b(?: \w+){0,3} (?:niet meer|geen \w+ meer)\b(?: \w+){0,2}? "
         r"(?:ontvangen|krijgen|hebben)\b",
         r"\bvraag (?:me|mij) (?:\w+ )?niet meer\b",
         r"\bzeg (?:\w+ ){0,2}?abonnement\b",
+    ),
+    stop_cue=re.compile(
+        r"\b(?<!niet )(?:stop|stoppen|ophouden|hou op|verwijder\w*|schrap\w*|afmelden"
+        r"|uitschrijven|geen interesse in)\b"
+    ),
+    message_cue=re.compile(
+        r"\b(?:berichte?n?|appjes?|updates|verzoeken|lijst|contacten|mails?|sms\w*|nieuwsbrief"
+        r"|mijn (?:nummer|gegevens))\b"
     ),
     question_words=frozenset(
         {"hoe", "wat", "wanneer", "waar", "waarom", "wie", "wiens", "welke", "welk"}
@@ -205,9 +237,11 @@ DUTCH = LanguageRules(
         | {"wordt", "worden", "was", "waren"}
     ),
     # Dutch inverts every verb ("nemen jullie ... aan?"), so the pronoun after it tells.
+    modal_verbs=frozenset({"kan", "kun", "kunt", "mag", "moet", "wil", "wilt", "zal", "zou"}),
     subject_pronouns=frozenset(
         {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij"}
     ),
+    verb_endings=("en", "t"),
     subjects=frozenset(
         {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij", "het", "er", "de"}
         | {"dit", "dat", "deze", "die", "mijn", "uw", "jouw", "onze", "ons", "een", "iemand"}
@@ -233,7 +267,7 @@ DUTCH = LanguageRules(
         r"|niet geïnteresseerd|niks voor mij|niets voor mij|niet voor mij|niet mijn ding"
         r"|doe niet mee|niet mee)\b",
         r"\bkan\b(?: \w+){0,4} (?:niet|niks|niets)\b(?! (?:wachten|genoeg))",
-        r"\bsla (?:me|mij|ons) (?:\w+ ){0,3}?over\b",
+        r"\bsla\b(?: \w+){0,4} over\b",
         r"\b(?:al genoeg|genoeg gegeven|genoeg gedoneerd)\b",
         r"\bnooit weer\b",
     ),
@@ -242,7 +276,9 @@ DUTCH = LanguageRules(
         (r"\bdoe(?:n)? (?:ik |we )?mee\b", 0.6),
         (r"\bdoe ik\b", 0.5),
         (r"\bga zo door\b", 0.6),
-        (r"\bmet (?:alle )?plezier\b", 0.6),
+        (r"\bmet (?:alle )?(?:plezier|liefde|genoegen)\b", 0.6),
+        (r"\b(?:periodieke (?:gift|overboeking|donatie)|machtiging|incasso)\b", 0.5),
+        (r"\bvind\w*\b(?: \w+){0,4} (?:niks|niets)\b", -0.5),
         (r"\bniet onder de indruk\b", -0.5),
         (r"\bonder de indruk\b", 0.6),
         (r"\b(?:valt|viel|vielen) (?:\w+ )?tegen\b", -0.6),
@@ -321,6 +357,7 @@ def is_opt_out(text: str, language: str = DEFAULT_LANGUAGE) -> bool:
         core in rules.stop_words
         or words in rules.stop_words
         or any(pattern.search(words) for pattern in rules.opt_out)
+        or (rules.stop_cue.search(words) and rules.message_cue.search(words))
         for rules in every
     )
 
@@ -336,13 +373,13 @@ def _opens_question(words: str, rules: LanguageRules, *, later: bool) -> bool:
     if first in rules.question_words:
         return second not in rules.exclamations and rules.sentiment.score(second) == 0
     # Two words ("doe ik", "will do") are a short answer more often than a question.
-    if len(tokens) > 2 and second in rules.subject_pronouns:
+    if len(tokens) > 2 and second in rules.subject_pronouns and first.endswith(rules.verb_endings):
         return rules.sentiment.score(first) == 0
     if first not in rules.question_verbs:
         return False
-    # Later in a message a verb often opens a statement without its subject ("Thanks, will
-    # look at it"), so there the subject must be there.
-    if later:
+    # A statement may drop its subject ("Will talk it over", "Thanks, is fine"): after a modal,
+    # and anywhere later in a message, the subject must be there to make it a question.
+    if later or first in rules.modal_verbs:
         return second in rules.subjects
     return second not in rules.not_subjects and rules.sentiment.score(second) == 0
 
