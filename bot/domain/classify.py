@@ -38,6 +38,7 @@ THRESHOLD = 0.05  # VADER's own cut between neutral and polar
 _EMOJI_WEIGHT = 0.6  # one clear emoji ("Done 👍") is enough to tip a neutral text
 _MONEY_WEIGHT = 0.5  # "Sent 25 euros" names a gift even without a feeling word
 _MONEY = re.compile(r"€ ?\d|\d+(?:[.,]\d+)? ?(?:€|eur|euro|euros)\b")
+_EXCLAIMED = 0.3  # "How lovely", "Wat leuk": a clearly polar word after a question word
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class LanguageRules:
     refusals: tuple[re.Pattern[str], ...]
     idioms: tuple[tuple[re.Pattern[str], float], ...]  # fixed phrases, first match wins a span
     markers: frozenset[str]  # common words of this language alone: a message is likely in it
+    gift: re.Pattern[str]  # a sum given without a currency ("sent 35"), counted as money
     sentiment: Scorer
 
 
@@ -104,11 +106,11 @@ ENGLISH = LanguageRules(
         r"\b(?:don't|do not|dont) want (?:to (?:receive|get) )?(?:these|this|them|your|any ?more"
         r"|messages)\b",
         r"\bcancel\b(?: \w+){0,2} (?:subscription|messages|updates)\b",
-        r"\bunsub\b",
+        r"\bunsub\w*\b",
     ),
     stop_cue=re.compile(
         r"\b(?<!can't )(?<!cannot )(?<!don't )(?:stop|quit|cease|no longer|unsubscrib\w*"
-        r"|remov\w*|delet\w*|eras\w*|not interested in)\b"
+        r"|remov\w*|delet\w*|eras\w*|not interested in|rather not)\b"
     ),
     message_cue=re.compile(
         r"\b(?:messages?|texts?|updates|asks|requests|e?mails?|spam|lists?|contacts"
@@ -125,7 +127,7 @@ ENGLISH = LanguageRules(
     # English inverts only auxiliaries ("do you"); "thank you" is no question.
     modal_verbs=frozenset(
         {"can", "could", "do", "does", "did", "will", "would", "should", "shall", "may"}
-        | {"might"}
+        | {"might", "am"}
     ),
     plural_ending="s",
     subject_pronouns=frozenset(),
@@ -160,6 +162,7 @@ ENGLISH = LanguageRules(
         r"\b(?:rather|prefer) not\b",
         r"\b(?:i'm|im|i am|count me) out\b",
         r"\bnot in a position\b",
+        r"\bnot (?:at the moment|right now|currently|at present)\b",
         r"\bnot my (?:thing|cup of tea)\b",
         r"\b(?:i'll|i will|ill) pass\b",
         r"\bskip (?:me|us)\b",
@@ -183,11 +186,15 @@ ENGLISH = LanguageRules(
         (r"\bmade my day\b", 0.6),
         (r"\bno (?:problem|worries)\b", 0.5),
         (r"\b(?:way |far )?too (?:many|much|long|expensive|few|late)\b", -0.4),
+        (r"\b(?:a bit|a little|bit) (?:much|too much)\b", -0.4),
     ),
     markers=frozenset(
         {"i", "the", "you", "my", "it", "is", "not", "and", "this", "that", "of", "for", "me"}
         | {"a", "to", "your", "are", "was", "will", "just", "so", "thanks", "thank", "please"}
         | {"yes", "i'm", "i'll", "can't", "don't", "love", "great", "good"}
+    ),
+    gift=re.compile(
+        r"\b(?:sent|gave|paid|donated|transferred|pledged?|pledging)\b(?: \w+){0,2} \d+\b"
     ),
     sentiment=VaderScorer(
         {
@@ -196,6 +203,7 @@ ENGLISH = LanguageRules(
             **dict.fromkeys(("transfer", "transferred", "sending"), 0.3),
             **dict.fromkeys(("crashed", "crashing", "overpriced"), -0.4),
             **dict.fromkeys(("bravo", "kudos", "congrats"), 0.6),
+            "gem": 0.5,
         }
     ),
 )
@@ -227,14 +235,16 @@ DUTCH = LanguageRules(
         r"(?:ontvangen|krijgen|hebben)\b",
         r"\bvraag (?:me|mij) (?:\w+ )?niet meer\b",
         r"\bzeg (?:\w+ ){0,2}?abonnement\b",
+        r"\b(?:app|sms|mail|bel|stuur|bericht)\w* (?:me|mij|ons) (?:\w+ )?(?:niet|nooit) meer\b",
+        r"\b(?:hou|houd|stop) (?:er ?mee|ermee) op\b|\bhou ermee op\b",
     ),
     stop_cue=re.compile(
         r"\b(?<!niet )(?:stop|stoppen|ophouden|hou op|verwijder\w*|schrap\w*|afmelden"
-        r"|uitschrijven|geen interesse in|haal|gehaald)\b"
+        r"|uitschrijven|geen interesse in|haal|halen|gehaald|liever niet)\b"
     ),
     message_cue=re.compile(
         r"\b(?:berichte?n?|appjes?|updates|verzoeken|lijst|contacten|mails?|sms\w*|nieuwsbrief"
-        r"|mijn (?:nummer|gegevens)|sturen|versturen|appen|mailen|benaderen)\b"
+        r"|mijn (?:nummer|gegevens)|sturen|versturen|appen|mailen|benaderen|spam)\b"
     ),
     question_words=frozenset(
         {"hoe", "wat", "wanneer", "waar", "waarom", "wie", "wiens", "welke", "welk"}
@@ -249,14 +259,17 @@ DUTCH = LanguageRules(
         | {"wordt", "worden", "was", "waren"}
     ),
     # Dutch inverts every verb ("nemen jullie ... aan?"), so the pronoun after it tells.
-    modal_verbs=frozenset({"kan", "kun", "kunt", "mag", "moet", "wil", "wilt", "zal", "zou"}),
+    # With the first person ("ben er al mee bezig") Dutch drops the subject of statements too.
+    modal_verbs=frozenset(
+        {"kan", "kun", "kunt", "mag", "moet", "wil", "wilt", "zal", "zou", "ben", "heb", "kom"}
+    ),
     plural_ending="",  # Dutch infinitives end like plurals ("kan ophalen")
     subject_pronouns=frozenset(
         {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij"}
     ),
     verb_endings=("en", "t"),
     subjects=frozenset(
-        {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij", "het", "er", "de"}
+        {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij", "het", "de"}
         | {"dit", "dat", "deze", "die", "mijn", "uw", "jouw", "onze", "ons", "een", "iemand"}
         | {"men", "iedereen", "kinderen"}
     ),
@@ -282,6 +295,7 @@ DUTCH = LanguageRules(
         r"\bkan\b(?: \w+){0,4} (?:niet|niks|niets)\b(?! (?:wachten|genoeg))",
         r"\bsla\b(?: \w+){0,4} over\b",
         r"\b(?:deze|dit|die) (?:keer|ronde|maand|jaar|week|actie) niet\b",
+        r"\b(?:ik|we|wij) doe\w* (?:het |dat )?niet\b",
         r"\b(?:al genoeg|genoeg gegeven|genoeg gedoneerd)\b",
         r"\bnooit weer\b",
     ),
@@ -302,14 +316,19 @@ DUTCH = LanguageRules(
         (r"\bgek van\b", -0.6),
         (r"\bmaak\b(?: \w+){1,3} over\b", 0.5),
         (r"\b(?:veel )?te (?:veel|lang|duur|weinig|laat)\b", -0.4),
+        (r"\b(?:een beetje|wat) (?:veel|te veel)\b", -0.4),
     ),
     markers=frozenset(
         {"ik", "het", "de", "een", "niet", "van", "jullie", "je", "mijn", "dat", "die", "maar"}
         | {"ook", "wel", "heb", "ben", "nog", "voor", "geen", "mij", "graag", "dit", "zijn"}
     ),
+    gift=re.compile(
+        r"\b\d+\b(?: \w+){0,2} (?:gestuurd|gegeven|betaald|gedoneerd|overgemaakt|gestort)\b"
+    ),
     sentiment=PatternScorer(
         {
             **dict.fromkeys(("bedankt", "dank", "dankjewel", "dankuwel", "ja", "jazeker"), 0.6),
+            **dict.fromkeys(("jep", "jup", "yes"), 0.5),
             **dict.fromkeys(("overgemaakt", "gedoneerd", "gestort", "betaald", "top"), 0.6),
             **dict.fromkeys(("doneer", "doneren", "donatie", "steun", "steunen", "gesteund"), 0.5),
             **dict.fromkeys(("natuurlijk", "tuurlijk", "graag", "succes", "gelukt"), 0.5),
@@ -322,7 +341,9 @@ DUTCH = LanguageRules(
             **dict.fromkeys(("probleem", "crashte", "gecrasht"), -0.4),
             "sorry": -0.3,
             # Listed as adjectives ("naar": nasty), but nearly always a preposition or adverb.
-            **dict.fromkeys(("naar", "even", "net"), 0.0),
+            **dict.fromkeys(("naar", "even", "net", "later"), 0.0),
+            "link": 0.0,  # "risky" in the lexicon; a web link here
+            **dict.fromkeys(("pareltje", "parel"), 0.5),
         },
         _NL_NEGATIONS,
     ),
@@ -393,7 +414,8 @@ def _opens_question(words: str, rules: LanguageRules, *, later: bool) -> bool:
         return False
     first, second = tokens[0], tokens[1]
     if first in rules.question_words:
-        return second not in rules.exclamations and rules.sentiment.score(second) == 0
+        exclaimed = abs(rules.sentiment.score(second)) >= _EXCLAIMED
+        return second not in rules.exclamations and not exclaimed
     # Two words ("doe ik", "will do") are a short answer more often than a question.
     if len(tokens) > 2 and second in rules.subject_pronouns and first.endswith(rules.verb_endings):
         return rules.sentiment.score(first) == 0
@@ -451,7 +473,7 @@ def polarity(text: str, language: str = DEFAULT_LANGUAGE) -> float:
     if emoji:
         feeling = sum(emoji_polarity(char) for char in emoji)
         score += _EMOJI_WEIGHT * max(-1.0, min(1.0, feeling))
-    if _MONEY.search(text.lower()):
+    if _MONEY.search(text.lower()) or any(r.gift.search(words) for r in _rules(language)):
         score += _MONEY_WEIGHT
     return score
 
