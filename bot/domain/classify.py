@@ -204,6 +204,8 @@ ENGLISH = LanguageRules(
             **dict.fromkeys(("crashed", "crashing", "overpriced"), -0.4),
             **dict.fromkeys(("bravo", "kudos", "congrats"), 0.6),
             "gem": 0.5,
+            # VADER reads "alert" as attentive (+1.2); in a message it is a notice or a tag.
+            "alert": 0.0,
         }
     ),
 )

@@ -81,7 +81,7 @@ def emoji_polarity(char: str) -> float:
 
 
 class VaderScorer:
-    """English: VADER with our own words added to its lexicon."""
+    """English: VADER with our own words added to its lexicon (0.0 takes one out)."""
 
     def __init__(self, words: Mapping[str, float]) -> None:
         self._words = dict(words)
@@ -92,9 +92,12 @@ class VaderScorer:
         if self._analyzer is None:
             # Our own analyzer, so the added words stay out of the shared one's lexicon.
             self._analyzer = SentimentIntensityAnalyzer()
-            self._analyzer.lexicon.update(
-                {word: value * _VADER_SCALE for word, value in self._words.items()}
-            )
+            lexicon = self._analyzer.lexicon
+            for word, value in self._words.items():
+                if value:
+                    lexicon[word] = value * _VADER_SCALE
+                else:
+                    lexicon.pop(word, None)
         return float(self._analyzer.polarity_scores(text)["compound"])
 
 
