@@ -15,7 +15,6 @@ from bot.domain.classify import (
     OTHER,
     POSITIVE,
     QUESTION,
-    RULES,
     classify_reply,
     is_opt_out,
     language_code,
@@ -23,6 +22,7 @@ from bot.domain.classify import (
     polarity,
 )
 from bot.domain.i18n import command_descriptions, pick_language, text
+from bot.domain.reply_languages import RULES
 from bot.domain.sentiment import emoji_polarity, split_emoji
 
 CORPUS = Path(__file__).parent / "data" / "replies.tsv"
