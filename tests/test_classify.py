@@ -17,7 +17,6 @@ from bot.domain.classify import (
     QUESTION,
     classify_reply,
     is_opt_out,
-    language_code,
     normalise,
     polarity,
 )
@@ -225,23 +224,6 @@ def test_dutch_inflections_find_their_lexicon_entry() -> None:
     assert polarity("mooie foto's", "nl") > 0
     assert polarity("saaie lezing", "nl") < 0
     assert polarity("een heerlijke middag", "nl") > 0
-
-
-@pytest.mark.parametrize(
-    ("code", "expected"),
-    [
-        ("nl", "nl"),
-        ("nl-BE", "nl"),
-        ("nl_BE", "nl"),
-        ("NL", "nl"),
-        ("en-GB", "en"),
-        ("de", "de"),
-        ("", "en"),
-        (None, "en"),
-    ],
-)
-def test_language_codes_map_to_their_base_language(code: str | None, expected: str) -> None:
-    assert language_code(code) == expected
 
 
 @pytest.mark.parametrize("language", ["nl", "nl-BE", "nl_BE", "NL"])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 
+from bot.domain.i18n import DEFAULT_LANGUAGE, primary_language
 from bot.domain.reply_languages import RULES, LanguageRules
 from bot.domain.sentiment import emoji_polarity, split_emoji
 
@@ -32,7 +33,6 @@ QUESTION = "question"
 OPT_OUT = "opt_out"
 OTHER = "other"
 CLASSES = (POSITIVE, NEGATIVE, QUESTION, OPT_OUT, OTHER)
-DEFAULT_LANGUAGE = "en"
 
 THRESHOLD = 0.05  # VADER's own cut between neutral and polar
 _EMOJI_WEIGHT = 0.6  # one clear emoji ("Done 👍") is enough to tip a neutral text
@@ -41,13 +41,6 @@ _MONEY = re.compile(r"€ ?\d|\d+(?:[.,]\d+)? ?(?:€|eur|euro|euros)\b")
 _EXCLAIMED = 0.3  # "How lovely", "Wat leuk": a clearly polar word after a question word
 _STRIP = re.compile(r"[^\w']+")
 _CLAUSES = re.compile(r"([^,.;:!?…]+)([,.;:!?…]*)")
-
-
-def language_code(language: str | None) -> str:
-    """Return the base language of a code such as "nl-BE" or "nl_BE", or the default."""
-    # A shared normaliser of language codes will replace this at merge.
-    base = re.split(r"[-_]", (language or "").strip().lower(), maxsplit=1)[0]
-    return base or DEFAULT_LANGUAGE
 
 
 def _words_and_emoji(text: str) -> tuple[str, list[str]]:
@@ -63,7 +56,7 @@ def normalise(text: str) -> str:
 
 def _rules(language: str) -> list[LanguageRules]:
     """Return the supporter's language's rules first, then every other language's."""
-    code = language_code(language)
+    code = primary_language(language)
     first = [RULES[code]] if code in RULES else [RULES[DEFAULT_LANGUAGE]]
     return first + [rules for rules in RULES.values() if rules is not first[0]]
 
