@@ -47,9 +47,9 @@ from telegram.request import HTTPXRequest
 
 from bot.config import Settings, load_settings
 from bot.domain.ask_rules import ask_buttons
-from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter
 from bot.domain.sending import Button, Result, SendOutcome
+from bot.domain.spec import Campaign
 from bot.sandbox.chats import DEFAULT_TOKEN, User
 from bot.sandbox.limits import Limits
 from bot.sandbox.server import create_app, serve_asgi

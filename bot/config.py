@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TELEGRAM_API = "https://api.telegram.org/bot"
 
-# Opt in to python-telegram-bot's coming default: durations such as RetryAfter.retry_after are
-# timedeltas. Without it every 429 raises a deprecation warning, which our tests treat as an error.
-os.environ.setdefault("PTB_TIMEDELTA", "true")
+# Telegram accepts 1-256 of these characters as a webhook secret token.
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class RunMode(StrEnum):
+    """What the settings are loaded for: each mode refuses to start without what it needs."""
+
+    TOOLS = "tools"  # reports, imports, previews, the database: no Telegram needed
+    POLLING = "polling"  # `run`: a token, staff and the staff chat
+    WEBHOOK = "webhook"  # `run --webhook`: as polling, plus a well-formed WEBHOOK_SECRET
+    WORKER = "worker"  # `worker`: only the token
 
 
 class SettingsError(Exception):
@@ -30,6 +40,8 @@ class Settings(BaseSettings):
     """Everything the operator configures, read from the environment or `.env`."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
+    # Chosen by the command, never by the environment: load_settings picks the subclass.
+    run_mode: ClassVar[RunMode] = RunMode.TOOLS
 
     telegram_bot_token: str = ""
     telegram_base_url: str = TELEGRAM_API
@@ -96,28 +108,74 @@ class Settings(BaseSettings):
         """Return the organisation's time zone."""
         return ZoneInfo(self.timezone)
 
-    def require_bot(self) -> None:
-        """Refuse to run a bot without a token and staff."""
+    @model_validator(mode="after")
+    def _run_mode_needs(self) -> Self:
+        """Refuse settings the run mode cannot start without, one line per problem."""
         lines = []
-        if not self.telegram_bot_token:
+        if self.run_mode is not RunMode.TOOLS and not self.telegram_bot_token:
             lines.append("TELEGRAM_BOT_TOKEN: missing (get one from @BotFather)")
-        if not self.staff_user_ids:
-            lines.append("STAFF_USER_IDS: missing (comma-separated Telegram user ids of staff)")
-        if self.staff_chat_id is None:
-            lines.append("STAFF_CHAT_ID: missing (the chat where replies and reports go)")
+        if self.run_mode in (RunMode.POLLING, RunMode.WEBHOOK):
+            if not self.staff_user_ids:
+                lines.append(
+                    "STAFF_USER_IDS: missing (comma-separated Telegram user ids of staff)"
+                )
+            if self.staff_chat_id is None:
+                lines.append("STAFF_CHAT_ID: missing (the chat where replies and reports go)")
+        if self.run_mode is RunMode.WEBHOOK:
+            if not self.webhook_secret:
+                lines.append(
+                    "WEBHOOK_SECRET: missing (webhook mode needs it; "
+                    "1-256 characters A-Z a-z 0-9 _ -)"
+                )
+            elif not _SECRET.match(self.webhook_secret):
+                lines.append("WEBHOOK_SECRET: use only A-Z a-z 0-9 _ - (at most 256 characters)")
+            if not self.public_base_url.startswith(("http://", "https://")):
+                lines.append("PUBLIC_BASE_URL: must start with https:// (Telegram calls it)")
         if lines:
+            # Not a ValueError: pydantic passes it through whole, so each line names its setting.
             raise SettingsError(lines)
+        return self
+
+
+class _PollingSettings(Settings):
+    run_mode = RunMode.POLLING
+
+
+class _WebhookSettings(Settings):
+    run_mode = RunMode.WEBHOOK
+
+
+class _WorkerSettings(Settings):
+    run_mode = RunMode.WORKER
+
+
+_FOR_MODE: dict[RunMode, type[Settings]] = {
+    RunMode.TOOLS: Settings,
+    RunMode.POLLING: _PollingSettings,
+    RunMode.WEBHOOK: _WebhookSettings,
+    RunMode.WORKER: _WorkerSettings,
+}
 
 
 def load_settings(
-    overrides: Mapping[str, Any] | None = None, *, env_file: str | None = ".env"
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    env_file: str | None = ".env",
+    mode: RunMode = RunMode.TOOLS,
 ) -> Settings:
-    """Read settings, turning validation errors into one clear line per setting."""
+    """Read settings for a run mode, turning validation errors into one clear line each."""
     try:
-        return Settings(_env_file=env_file, **dict(overrides or {}))
+        return _FOR_MODE[mode](_env_file=env_file, **dict(overrides or {}))
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]).upper() or "SETTINGS"
             lines.append(f"{field}: {err['msg']}")
         raise SettingsError(lines) from None
+
+
+def use_timedelta_durations() -> None:
+    """Have python-telegram-bot give durations (RetryAfter.retry_after) as timedeltas."""
+    # PTB reads PTB_TIMEDELTA whenever it builds such a value; without it every 429 raises a
+    # deprecation warning. Called by whatever builds a Bot, never on import.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")

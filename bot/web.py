@@ -32,9 +32,10 @@ from bot.domain.attribution import (
     verify_stripe_signature,
     with_reference,
 )
-from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign import frozen_spec
+from bot.domain.spec import Campaign
 from bot.services.donations import DonationOutcome, IncomingGift, record_donation
-from bot.storage.clicks import LinkTarget, find_link_target, record_click
+from bot.services.links import LinkTarget, count_click, link_target
 from bot.storage.db import is_sqlite
 
 log = logging.getLogger(__name__)
@@ -224,8 +225,7 @@ def create_web_app(
         if not is_token(token):
             return PlainTextResponse(UNKNOWN_LINK, status_code=404)
         try:
-            async with sessions() as session:
-                target = await find_link_target(session=session, token=token)
+            target = await link_target(sessions, token)
         except _DB_ERRORS as exc:
             log.error("tracked link %s: database unavailable: %s", token, exc)
             return PlainTextResponse("Please try again in a moment.", status_code=503)
@@ -251,10 +251,10 @@ def create_web_app(
 
     async def _count_click(target: LinkTarget, agent: str | None, client: str) -> None:
         try:
-            async with writing, sessions() as session, session.begin():
-                await record_click(
-                    session=session,
-                    target=target,
+            async with writing:
+                await count_click(
+                    sessions,
+                    target,
                     clicked_at=clock(),
                     user_agent=agent,
                     dedup=dedup,

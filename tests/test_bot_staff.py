@@ -15,8 +15,8 @@ from tests.botharness import (
     STAFF_ID,
     BotHarness,
     bot_harness,
-    wait_for,
 )
+from tests.helpers import wait_for
 
 OUTSIDER = 6666
 
@@ -185,7 +185,8 @@ async def test_reload_shows_file_line_and_keeps_the_last_good_version(tmp_path: 
         fixed = await bot.staff_command("/reload", "Loaded")
         assert fixed["text"] == "Loaded 1 campaign(s): spring-appeal"
         assert bot.runtime.services.registry.campaigns["spring-appeal"].title.endswith("April")
-        audit = await bot.rows(AuditEntry, AuditEntry.action == "reload")
+        # The audit row is written after the answer is sent: wait for it, do not race it.
+        audit = await bot.wait_rows(AuditEntry, AuditEntry.action == "reload", count=2)
         assert [e.detail for e in audit] == ["1 loaded, 2 problems", "1 loaded, 0 problems"]
 
 

@@ -19,9 +19,9 @@ from tests.botharness import (
     STAFF_ID,
     BotHarness,
     bot_harness,
-    wait_for,
 )
 from tests.factories import NOW, add_ask, add_campaign_row, add_supporter
+from tests.helpers import wait_for
 
 CAMPAIGNS = {"spring.yaml": SPRING_APPEAL}
 
@@ -156,7 +156,7 @@ async def test_an_opt_out_word_stops_messages_but_a_sentence_with_stop_does_not(
     async with bot_harness(tmp_path) as bot:
         await bot.supporter_starts(402, "Piet", language="nl")
         await bot.client.send_text(402, "Niet stoppen met die expositie, hij is prachtig!")
-        await bot.next_message(STAFF_CHAT_ID, "[other]")
+        await bot.next_message(STAFF_CHAT_ID, "[positive]")
         assert (await _supporter(bot, 402)).opted_out_at is None
 
         await bot.client.send_text(402, "Stuur geen berichten meer aub")

@@ -13,13 +13,15 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from bot.app import check_run_settings, run_bot
+from bot.app import run_bot
 from bot.cli import app
-from bot.config import SettingsError, load_settings
+from bot.config import RunMode, SettingsError, load_settings
 from bot.domain.i18n import text
+from bot.net import free_port
 from bot.sandbox.server import run_sandbox
 from bot.storage.db import create_all, make_engine
-from tests.botharness import STAFF_CHAT_ID, STAFF_ID, TOKEN, bot_harness, free_port, wait_for
+from tests.botharness import STAFF_CHAT_ID, STAFF_ID, TOKEN, bot_harness
+from tests.helpers import wait_for
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 USER = 4242
@@ -87,14 +89,13 @@ def test_webhook_mode_needs_a_well_formed_secret() -> None:
         "staff_user_ids": frozenset({1}),
         "staff_chat_id": -5,
     }
-    check_run_settings(load_settings(base, env_file=None), webhook=False)
+    load_settings(base, env_file=None, mode=RunMode.POLLING)
     with pytest.raises(SettingsError) as missing:
-        check_run_settings(load_settings(base, env_file=None), webhook=True)
+        load_settings(base, env_file=None, mode=RunMode.WEBHOOK)
     assert [line.split(":")[0] for line in missing.value.lines] == ["WEBHOOK_SECRET"]
     with pytest.raises(SettingsError) as malformed:
-        check_run_settings(
-            load_settings({**base, "webhook_secret": "has spaces!"}, env_file=None),
-            webhook=True,
+        load_settings(
+            {**base, "webhook_secret": "has spaces!"}, env_file=None, mode=RunMode.WEBHOOK
         )
     assert "A-Z a-z 0-9 _ -" in malformed.value.lines[0]
 

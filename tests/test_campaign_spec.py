@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,7 +11,6 @@ import pytest
 from pydantic import ValidationError
 
 from bot.domain.campaign import (
-    Campaign,
     CampaignInvalid,
     SpecError,
     dump_campaign,
@@ -18,6 +18,7 @@ from bot.domain.campaign import (
     load_campaigns,
 )
 from bot.domain.durations import format_duration, parse_duration
+from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,9 +87,6 @@ def test_load_campaigns_collects_the_errors_of_every_file() -> None:
     assert sorted(str(error) for error in result.errors) == sorted(wanted)
     assert len({error.file for error in result.errors}) == len(CORPUS_FILES) - 1
     assert not result.ok
-    with pytest.raises(CampaignInvalid) as caught:
-        result.raise_for_errors()
-    assert caught.value.errors == result.errors
 
 
 def test_spec_error_carries_its_parts() -> None:
@@ -114,7 +112,6 @@ def test_museum_campaign_loads_with_typed_values() -> None:
     assert campaign.send_window.days == ["mon", "tue", "wed", "thu", "fri", "sat"]
     assert campaign.send_window.minutes == (600, 1200)
     audience = campaign.audience
-    assert audience.interaction_kinds() == ["visited_exhibition", "comment", "question_answered"]
     assert audience.any[0].since == date(2026, 1, 1)
     assert audience.any[1].sentiment == "positive"
     assert audience.exclude[0].subject == "donated_within"
@@ -224,13 +221,6 @@ def test_send_window_opens_on_the_next_allowed_day() -> None:
     assert window.next_open(datetime(2026, 12, 7, 12, 0)) == datetime(2026, 12, 7, 12, 0)
 
 
-def test_donate_url_keeps_its_query_and_adds_the_token() -> None:
-    campaign = Campaign.model_validate(minimal())
-    assert campaign.donate_url_for("tok 1") == (
-        "https://donate.example.org/give?fund=winter&client_reference_id=tok+1"
-    )
-
-
 @pytest.mark.parametrize(
     ("text", "value"),
     [("30d", timedelta(days=30)), ("12h", timedelta(hours=12)), ("90m", timedelta(minutes=90)),
@@ -275,9 +265,17 @@ def test_missing_directory_is_one_error(tmp_path: Path) -> None:
     assert [str(e) for e in result.errors] == [f"{tmp_path / 'nope'}: is not a directory"]
 
 
-def test_campaign_module_re_exports_every_public_name_of_the_spec() -> None:
+def test_each_spec_model_is_imported_from_the_spec_module_only() -> None:
     from bot.domain import campaign, spec
 
-    assert set(spec.__all__) <= set(campaign.__all__)
-    for name in campaign.__all__:
-        assert getattr(campaign, name) is getattr(spec, name, getattr(campaign, name))
+    assert not set(spec.__all__) & set(campaign.__all__)
+    through_loader = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {alias.name}"
+        for folder in ("bot", "tests", "benchmarks")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module == "bot.domain.campaign"
+        for alias in node.names
+        if alias.name in spec.__all__
+    ]
+    assert through_loader == []

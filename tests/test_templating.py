@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.domain.campaign import Campaign, load_campaign
+from bot.domain.campaign import CampaignInvalid, load_campaign
+from bot.domain.message_length import MESSAGE_MAX_UTF16
+from bot.domain.spec import Campaign
 from bot.domain.templating import (
-    TELEGRAM_LIMIT,
     MessageContext,
     TemplateRenderError,
     TemplateTooLong,
-    check_templates,
     render_message,
     telegram_html_problems,
     telegram_length,
@@ -200,7 +200,7 @@ def test_message_over_4096_characters_fails_at_render_naming_key_and_language() 
 
 def test_message_over_4096_characters_fails_at_validation() -> None:
     with pytest.raises(ValidationError, match="renders to 4097 characters"):
-        campaign_with({"ask": {"en": "y" * (TELEGRAM_LIMIT + 1)}})
+        campaign_with({"ask": {"en": "y" * (MESSAGE_MAX_UTF16 + 1)}})
 
 
 def test_length_counts_what_telegram_shows() -> None:
@@ -234,14 +234,19 @@ def test_telegram_html_check_accepts_its_own_tags() -> None:
     assert telegram_html_problems(text) == []
 
 
-def test_check_templates_points_at_the_line_of_the_message(tmp_path: Path) -> None:
+def test_a_template_problem_points_at_the_line_of_the_message(tmp_path: Path) -> None:
     museum = load_campaign(MUSEUM)
-    assert check_templates(museum, MUSEUM) == []
-    broken = unchecked(museum, "personal", "nl", "Hoi {{ frist_name }}")
-    errors = check_templates(broken, MUSEUM)
     line = museum.source_line(("messages", "personal", "nl"))
-    assert [str(e) for e in errors] == [
-        f"{MUSEUM}:{line}: messages.personal.nl: unknown variable 'frist_name'; "
+    assert line is not None
+    lines = MUSEUM.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert lines[line] == "      Beste {{ name }},\n"  # the first line of the Dutch text
+    lines[line] = "      Beste {{ frist_name }},\n"
+    broken = tmp_path / MUSEUM.name
+    broken.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(CampaignInvalid) as caught:
+        load_campaign(broken)
+    assert [str(e) for e in caught.value.errors] == [
+        f"{broken}:{line}: messages.personal.nl: unknown variable 'frist_name'; "
         "did you mean 'first_name'? (known: campaign, donate_link, first_name, gift, language, "
         "last, last_name, name, organisation, today, username)"
     ]

@@ -14,11 +14,13 @@ from rich.panel import Panel
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bot.cli import app, console, err_console, fail, settings
+from bot.clock import utcnow
+from bot.commands.common import console, err_console, fail, settings
 from bot.config import Settings
 
+# Top-level commands, and the `supporters` group that cli.py includes under its name.
+app = typer.Typer()
 supporters_app = typer.Typer(help="One supporter's data: export it or forget it (GDPR).")
-app.add_typer(supporters_app, name="supporters")
 
 
 class ImportKind(StrEnum):
@@ -48,7 +50,7 @@ def import_file(
     Columns are listed in the README. Re-importing supporters updates them by external_id;
     re-importing donations skips the provider events already recorded.
     """
-    from bot.clock import utcnow
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.domain.campaign import load_campaigns
     from bot.services.importer import import_csv
     from bot.storage.db import open_database
@@ -99,6 +101,7 @@ def _who(external_id: str | None, username: str | None, telegram_id: int | None)
 
 
 async def _supporter_id(current: Settings, who: dict[str, Any]) -> int:
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.services.supporters import SupporterNotFound, find_supporter
     from bot.storage.db import open_database
 
@@ -124,6 +127,7 @@ def export(
     out: Path | None = typer.Option(None, "--out", help="Write the JSON here, not to stdout."),
 ) -> None:
     """Print as JSON everything stored about one person: profile, tags, history, asks, gifts."""
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.services.supporters import export_supporter
     from bot.storage.db import open_database
 
@@ -150,7 +154,7 @@ def forget(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Erase one person's personal data; anonymous counts stay so reports still add up."""
-    from bot.clock import utcnow
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.services.supporters import forget_supporter
     from bot.storage.db import open_database
 
@@ -178,7 +182,7 @@ def preview(
     count: int = typer.Option(3, "--count", "-n", min=0, help="How many messages to render."),
 ) -> None:
     """Show who a campaign would reach now, the expected split per arm, and real messages."""
-    from bot.clock import utcnow
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.domain.campaign import load_campaigns
     from bot.services.preview import preview_campaign
     from bot.storage.db import open_database
@@ -224,6 +228,7 @@ def validate(
     ),
 ) -> None:
     """Check campaign files without sending anything; exit 1 if any has a problem."""
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.domain.campaign import CampaignInvalid, load_campaign, load_campaigns
 
     targets = list(paths or [settings().campaigns_dir])

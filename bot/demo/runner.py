@@ -20,7 +20,8 @@ from bot.app import BotRuntime, running_bot
 from bot.config import Settings, load_settings
 from bot.demo.behaviour import BehaviourModel, holdout_gift, respond
 from bot.demo.population import SimulatedSupporter, make_population, write_csv_files
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
+from bot.net import free_port
 from bot.sandbox import DEFAULT_TOKEN, Sandbox, run_sandbox
 from bot.sandbox.chats import User
 from bot.services.importer import import_csv
@@ -134,7 +135,7 @@ class Demo:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "demo.db").unlink(missing_ok=True)
         async with run_sandbox(token=DEFAULT_TOKEN) as sandbox:
-            web_port = _free_port()
+            web_port = free_port()
             settings = demo_settings(self.out, sandbox, web_port)
             settings = settings.model_copy(update={"campaigns_dir": campaigns_dir})
             await asyncio.to_thread(upgrade, settings.database_url)
@@ -476,11 +477,3 @@ def _plain(html: str) -> str:
     from html import unescape
 
     return unescape(re.sub(r"<[^>]+>", "", html))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -12,9 +12,9 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.domain import callbacks
-from bot.domain.campaign import Campaign
 from bot.domain.i18n import text
 from bot.domain.sending import Button
+from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
 
 

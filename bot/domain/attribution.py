@@ -86,7 +86,10 @@ def _hmac_hex(secret: str, payload: bytes) -> str:
 
 
 def sign_body(body: bytes, secret: str) -> str:
-    """Return the `X-Signature` header value for a generic donation webhook body."""
+    """Return the `X-Signature` header value for a generic donation webhook body.
+
+    Reference for tests and benchmarks, which sign as a provider does; the bot only verifies.
+    """
     return "sha256=" + _hmac_hex(secret, body)
 
 
@@ -102,7 +105,10 @@ def verify_body_signature(body: bytes, header: str | None, secret: str) -> None:
 
 
 def stripe_signature(body: bytes, secret: str, timestamp: int) -> str:
-    """Return a `Stripe-Signature` header value as Stripe would send it (tests, benchmarks)."""
+    """Return a `Stripe-Signature` header value as Stripe would send it.
+
+    Reference for tests and benchmarks, which sign as Stripe does; the bot only verifies.
+    """
     signed = f"{timestamp}.".encode() + body
     return f"t={timestamp},v1={_hmac_hex(secret, signed)}"
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain.i18n import language_tag
 from bot.domain.money import parse_amount
 
 Kind = Literal["supporters", "interactions", "donations"]
@@ -111,7 +112,7 @@ def parse_supporter(row: Mapping[str, str]) -> dict[str, Any]:
         if not user_id.isdigit() or int(user_id) == 0:
             raise BadCell("telegram_user_id", f"must be a positive whole number (got {user_id!r})")
         values["telegram_user_id"] = int(user_id)
-    language = (_text(row, "language", 8) or "").lower().replace("_", "-")
+    language = language_tag(_text(row, "language", 8)) or ""
     if language and not _LANGUAGE.fullmatch(language):
         raise BadCell(
             "language", f"must be a language code like en, nl or pt-br (got {language!r})"

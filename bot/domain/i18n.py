@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import date
 
 DEFAULT_LANGUAGE = "en"
 
@@ -151,20 +152,55 @@ LANGUAGES = tuple(
 SUPPORTER_COMMANDS = ("start", "stop", "privacy", "forget", "help")
 
 
+def language_tag(code: str | None) -> str | None:
+    """Normalise a language code as we store it: "nl_BE", "NL-be" -> "nl-be"; blank -> None."""
+    tag = (code or "").strip().lower().replace("_", "-")
+    return tag or None
+
+
+def primary_language(code: str | None) -> str:
+    """Give the language without its region: "nl_BE", "nl-BE", "NL" -> "nl"; blank -> "en"."""
+    return (language_tag(code) or "").split("-")[0] or DEFAULT_LANGUAGE
+
+
 def pick_language(code: str | None) -> str:
     """Map a Telegram language code ("nl-BE") to a language we have texts for."""
-    base = _base(code)
-    return base if base in LANGUAGES else DEFAULT_LANGUAGE
+    primary = primary_language(code)
+    return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def _base(code: str | None) -> str:
-    """Give the primary subtag of a language code ("nl-BE" -> "nl"), or the default."""
-    return code.split("-")[0].split("_")[0].lower() if code else DEFAULT_LANGUAGE
+_MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "nl": "januari februari maart april mei juni juli augustus september oktober november "
+    "december",
+    "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+    "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre "
+    "diciembre",
+}
+_LONG_DATES = {"de": "{day}. {month} {year}", "es": "{day} de {month} de {year}"}
+_FALLBACK_NAMES = {"en": "friend", "nl": "vriend", "de": "Freund", "fr": "ami", "es": "amigo"}
+
+
+def month_name(month: int, language: str | None) -> str:
+    """Name a month (1-12) in a language, falling back to English."""
+    return _MONTHS.get(primary_language(language), _MONTHS["en"]).split()[month - 1]
+
+
+def long_date(day: date, language: str | None) -> str:
+    """Write a date in full as the language does: "1 december 2026", "1. Dezember 2026"."""
+    pattern = _LONG_DATES.get(primary_language(language), "{day} {month} {year}")
+    return pattern.format(day=day.day, month=month_name(day.month, language), year=day.year)
+
+
+def fallback_name(language: str | None) -> str:
+    """Give the word a message uses for a supporter whose first name we do not know."""
+    return _FALLBACK_NAMES.get(primary_language(language), _FALLBACK_NAMES["en"])
 
 
 def text(key: str, language: str | None = None, **values: object) -> str:
     """Return a text in the supporter's language, with every value HTML-escaped."""
-    texts = _TEXTS.get(_base(language), {})
+    texts = _TEXTS.get(primary_language(language), {})
     template = texts.get(key) or _TEXTS[DEFAULT_LANGUAGE][key]
     return template.format(**{k: html.escape(str(v)) for k, v in values.items()})
 

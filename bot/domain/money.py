@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.domain.i18n import primary_language
+
 # ISO 4217 currencies whose minor unit is not a hundredth; every other code is taken to have two
 # decimals, which holds for the currencies donation providers accept.
 _ZERO_DECIMAL = frozenset(
@@ -40,7 +42,7 @@ def format_amount(amount_minor: int, currency: str, language: str = "en") -> str
     code = currency.strip().upper()
     exponent = minor_unit_exponent(code)
     major, minor = divmod(abs(amount_minor), 10**exponent)
-    primary = language.strip().lower().replace("_", "-").split("-")[0]
+    primary = primary_language(language)
     group, mark = _AMOUNT_AFTER.get(primary, (",", "."))
     number = f"{major:,}".replace(",", group) + (f"{mark}{minor:0{exponent}d}" if exponent else "")
     sign = "-" if amount_minor < 0 else ""

@@ -19,10 +19,11 @@ from bot.domain.ask_rules import (
     supporter_zone,
     tracked_link,
 )
-from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign import frozen_spec
 from bot.domain.campaign_state import RUNNING
 from bot.domain.schedule import is_open, next_open
 from bot.domain.sending import Button
+from bot.domain.spec import Campaign
 from bot.domain.templating import TemplateProblem
 from bot.services.outcome_recorder import OutcomeRecorder
 from bot.storage import campaign_runs, outbox, recipients

@@ -9,6 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.storage.models import AuditEntry
 
 
+async def read_audit_log(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Read from the audit log once; raises if the database is unreachable or has no tables."""
+    async with sessions() as session:
+        await session.get(AuditEntry, 0)
+
+
 async def record_audit(
     sessions: async_sessionmaker[AsyncSession],
     *,

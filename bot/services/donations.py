@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
-from collections.abc import Mapping
+import uuid
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,9 +22,9 @@ from bot.domain.attribution import (
     Credit,
     credit_by_window,
 )
-from bot.domain.campaign import Campaign
-from bot.domain.money import format_amount
+from bot.domain.money import format_amount, parse_amount
 from bot.domain.sending import Result, Sender, SendOutcome
+from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
 from bot.storage import clicks, donations, supporters
 
@@ -47,6 +48,52 @@ class IncomingGift:
     username: str | None = None
     external_id: str | None = None
     campaign_name: str | None = None
+
+
+STAFF_GIFT_USAGE = (
+    "Usage: /donation @username|user_id AMOUNT CURRENCY [CAMPAIGN], e.g. /donation @ann 25 EUR"
+)
+
+
+class StaffGiftInvalid(ValueError):
+    """Raised with what is wrong with a /donation command, followed by its usage."""
+
+
+def staff_gift(args: Sequence[str], *, now: datetime, campaigns: Container[str]) -> IncomingGift:
+    """Read `/donation @user|id AMOUNT CURRENCY [CAMPAIGN]` as a gift dated now."""
+    if len(args) not in (3, 4):
+        raise StaffGiftInvalid(STAFF_GIFT_USAGE)
+    who, amount_text, currency = args[0], args[1], args[2].upper()
+    campaign_name = args[3] if len(args) == 4 else None
+    problems = []
+    amount: int | None = None
+    if len(currency) != 3 or not currency.isalpha():
+        problems.append(f"{currency!r} is not a currency code such as EUR")
+    else:
+        try:
+            amount = parse_amount(amount_text, currency)
+        except ValueError as exc:
+            problems.append(str(exc))
+        if amount == 0:
+            problems.append("the amount must be more than 0")
+    if campaign_name is not None and campaign_name not in campaigns:
+        problems.append(f"no campaign called {campaign_name!r}")
+    if problems or not amount:
+        raise StaffGiftInvalid("; ".join(problems) + "\n" + STAFF_GIFT_USAGE)
+    username = who.lstrip("@") if who.startswith("@") else None
+    telegram_user_id = int(who) if who.isdigit() else None
+    if username is None and telegram_user_id is None:
+        raise StaffGiftInvalid("Name the giver as @username or a user id.\n" + STAFF_GIFT_USAGE)
+    return IncomingGift(
+        provider=STAFF_PROVIDER,
+        provider_event_id=uuid.uuid4().hex,
+        amount_minor=amount,
+        currency=currency,
+        donated_at=now,
+        campaign_name=campaign_name,
+        username=username,
+        telegram_user_id=telegram_user_id,
+    )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.campaign import Campaign
 from bot.domain.csv_rows import (
     BadCell,
     Kind,
@@ -29,6 +28,7 @@ from bot.domain.csv_rows import (
     parse_interaction,
     parse_supporter,
 )
+from bot.domain.spec import Campaign
 from bot.services.donations import IncomingGift, record_donation_in
 from bot.storage import import_rows, supporters, tables
 

@@ -25,10 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
 from bot.config import Settings
-from bot.domain.campaign import Campaign
 from bot.domain.campaign_state import RUNNING
 from bot.domain.limits import LimitSettings, SendLimiter, backoff_seconds
 from bot.domain.sending import Result, Sender, SendOutcome
+from bot.domain.spec import Campaign
 from bot.services.ask_batch import FrozenSpecs, ReadyAsk, decide_batch, read_batch
 from bot.services.outcome_recorder import OutcomeRecorder
 from bot.storage import campaign_runs, outbox

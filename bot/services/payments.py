@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.attribution import is_token
-from bot.domain.campaign import Campaign
 from bot.domain.money import format_amount
+from bot.domain.spec import Campaign
 from bot.services.donations import IncomingGift
 from bot.storage.clicks import find_link_target
 

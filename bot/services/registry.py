@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.domain.campaign import Campaign, SpecError, load_campaigns
+from bot.domain.campaign import SpecError, load_campaigns
+from bot.domain.spec import Campaign
 
 
 class CampaignRegistry:

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 from ruamel.yaml.error import YAMLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign import frozen_spec
+from bot.domain.spec import Campaign
 from bot.services.report_compare import compare_arms, sample_ratio
 from bot.services.report_model import (
     ALPHA,

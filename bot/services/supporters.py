@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.domain.i18n import DEFAULT_LANGUAGE, language_tag
 from bot.storage import supporters
 from bot.storage.models import Interaction, Supporter
 
@@ -31,18 +32,6 @@ class TelegramUser(Protocol):
 
 class SupporterNotFound(LookupError):
     """No supporter matches what was asked for."""
-
-
-async def find_supporter_by_telegram(session: AsyncSession, user_id: int) -> Supporter | None:
-    """Return the supporter with this Telegram user id, if any."""
-    return await supporters.supporter_by_telegram(session=session, user_id=user_id)
-
-
-def _language(code: str | None) -> str | None:
-    if not code:
-        return None
-    primary = code.strip().lower().replace("_", "-")
-    return primary[:8] or None
 
 
 async def upsert_started_supporter(
@@ -69,7 +58,7 @@ async def upsert_started_supporter(
     if supporter is None:
         supporter = Supporter(
             created_at=now,
-            language=_language(telegram_user.language_code) or "en",
+            language=(language_tag(telegram_user.language_code) or DEFAULT_LANGUAGE)[:8],
             source="telegram",
         )
         session.add(supporter)

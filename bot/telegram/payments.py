@@ -12,7 +12,7 @@ from bot.domain.i18n import text
 from bot.domain.money import format_amount, minor_unit_exponent
 from bot.services import conversation
 from bot.services.payments import gift_from_payment, gift_invoice, pre_checkout_problem
-from bot.telegram.application import BotApplication, BotContext
+from bot.telegram.context import BotApplication, BotContext
 from bot.telegram.supporters import language_of
 
 log = logging.getLogger(__name__)

@@ -14,16 +14,15 @@ from telegram.ext import MessageHandler, filters
 
 from bot.domain.classify import OPT_OUT
 from bot.domain.i18n import text
+from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.services import conversation
 from bot.services.conversation import RecordedReply
-from bot.telegram.application import BotApplication, BotContext, services_of
-from bot.telegram.staff import audit, refuse
+from bot.telegram.context import BotApplication, BotContext, services_of
+from bot.telegram.staff_guard import audit, refuse
 from bot.telegram.supporters import language_of, start_supporter
 
 log = logging.getLogger(__name__)
 
-# Telegram's limit on one message, in characters.
-MESSAGE_LIMIT = 4096
 # Tries to relay a reply when Telegram answers "retry after"; the reply is stored either way.
 RELAY_ATTEMPTS = 4
 
@@ -42,20 +41,16 @@ def relay_text(reply: RecordedReply, message_text: str) -> str:
         f"{where} [{reply.classification}]:\n"
     )
     body = html.escape(message_text)
-    if _utf16(head + body) <= MESSAGE_LIMIT:
+    if utf16_length(head + body) <= MESSAGE_MAX_UTF16:
         return head + body
     # Telegram counts UTF-16 units; the raw HTML is never shorter than what it shows.
-    while _utf16(head + body) > MESSAGE_LIMIT - 1:
-        body = body[: -max(1, (_utf16(head + body) - MESSAGE_LIMIT) // 2 + 1)]
+    while utf16_length(head + body) > MESSAGE_MAX_UTF16 - 1:
+        body = body[: -max(1, (utf16_length(head + body) - MESSAGE_MAX_UTF16) // 2 + 1)]
     # Cut outside an entity so the HTML stays valid, and mark the cut.
     amp = body.rfind("&")
     if amp != -1 and ";" not in body[amp:]:
         body = body[:amp]
     return head + body + "…"
-
-
-def _utf16(value: str) -> int:
-    return len(value.encode("utf-16-le")) // 2
 
 
 async def reply_received(update: Update, context: BotContext) -> None:

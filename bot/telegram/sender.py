@@ -22,7 +22,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.config import Settings
+from bot.config import Settings, use_timedelta_durations
 from bot.domain.sending import Button, Result, SendOutcome
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class TelegramSender:
         cls, settings: Settings, *, pool_size: int = 64, read_timeout: float = 10.0
     ) -> TelegramSender:
         """Build a sender for the configured bot token and Bot API base URL."""
+        use_timedelta_durations()
         request = HTTPXRequest(
             connection_pool_size=pool_size,
             read_timeout=read_timeout,

@@ -23,7 +23,7 @@ from bot.domain import callbacks
 from bot.domain.i18n import pick_language, text
 from bot.services import conversation
 from bot.services.supporters import forget_supporter, upsert_started_supporter
-from bot.telegram.application import BotApplication, BotContext
+from bot.telegram.context import BotApplication, BotContext
 
 log = logging.getLogger(__name__)
 
