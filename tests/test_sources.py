@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.config import Settings
+from bot.config import Settings, SettingsError, load_settings
 from bot.sandbox import Sandbox
 from bot.sandbox.chats import BOT_USERNAME
 from bot.services.sources import (
@@ -29,7 +29,7 @@ from bot.services.sources import (
 )
 from bot.services.supporters import upsert_started_supporter
 from bot.storage.db import create_all, make_engine, session_maker
-from bot.storage.models import Interaction, NamedSource, Supporter
+from bot.storage.models import AuditEntry, Interaction, NamedSource, Supporter
 from bot.telegram.sender import TelegramSender
 from tests.botharness import STAFF_CHAT_ID, BotHarness, bot_harness
 from tests.factories import add_interaction, add_supporter
@@ -142,6 +142,26 @@ async def test_staff_are_told_why_a_source_is_not_made(tmp_path: Path) -> None:
         assert f"https://t.me/{BOT_USERNAME}?start={name}" in photo["caption"]
         assert await bot.client.invite_links() == []
         assert [row.name for row in await bot.rows(NamedSource)] == [name]
+
+
+async def test_only_staff_make_sources(tmp_path: Path) -> None:
+    async with bot_harness(tmp_path, settings=IN_GROUP) as bot:
+        await bot.client.add_chat(GROUP, "supergroup", "Friends of the Harbour Museum")
+        await bot.client.add_user(6666, "Mallory", username="mallory", started=True)
+        await bot.client.send_text(6666, "/source expo-ships")
+        refused = await bot.next_message(6666)
+        assert "staff" in refused["text"]
+        (entry,) = await bot.wait_rows(AuditEntry, AuditEntry.action == "source")
+        assert (entry.actor_user_id, entry.allowed) == (6666, False)
+        assert await bot.rows(NamedSource) == []
+        assert await bot.client.invite_links() == []
+
+
+def test_community_chat_ids_are_comma_separated_chat_ids() -> None:
+    chats = load_settings({"community_chat_ids": "-1001, -1002,"}, env_file=None)
+    assert chats.community_chat_ids == frozenset({-1001, -1002})
+    with pytest.raises(SettingsError, match=r"COMMUNITY_CHAT_IDS: .*chat ids"):
+        load_settings({"community_chat_ids": "-1001,museum"}, env_file=None)
 
 
 async def test_a_chat_the_bot_cannot_invite_to_is_explained(tmp_path: Path) -> None:
