@@ -335,6 +335,16 @@ async def test_the_cli_adds_a_source_writes_its_qr_code_and_lists_it(
     assert bad.exit_code == 2 and "cannot be a source name" in bad.output
     orphan = await _cli("sources", "add", "expo-x", "--detail", "Ships", env=env)
     assert orphan.exit_code == 2 and "a detail needs a kind" in orphan.output
+    # With two community chats the invite link needs --chat; a negative id reads as a value.
+    other = -1001000000043
+    await sandbox.client.add_chat(other, "supergroup", "Harbour Museum volunteers")
+    two_chats = {**env, "COMMUNITY_CHAT_IDS": f"{GROUP},{other}"}
+    unsure = await _cli("sources", "add", "flyer", env=two_chats)
+    assert unsure.exit_code == 0 and "No invite link: give --chat ID" in unsure.output
+    chosen = await _cli("sources", "add", "volunteers", "--chat", str(other), env=two_chats)
+    assert chosen.exit_code == 0, chosen.output
+    links = {link["name"]: link["chat_id"] for link in await sandbox.client.invite_links()}
+    assert links == {"expo-ships": GROUP, "volunteers": other}
 
     sessions = session_maker(engine)
     async with sessions() as session, session.begin():
