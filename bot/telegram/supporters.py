@@ -22,6 +22,7 @@ from telegram.ext import (
 from bot.domain import callbacks
 from bot.domain.i18n import pick_language, text
 from bot.services import conversation
+from bot.services.sources import record_source_visit
 from bot.services.supporters import forget_supporter, upsert_started_supporter
 from bot.telegram.context import BotApplication, BotContext
 
@@ -44,7 +45,9 @@ async def start_supporter(context: BotContext, user: User, payload: str | None) 
             session, telegram_user=user, payload=payload, now=now
         )
         supporter_id = supporter.id
-    assert supporter_id is not None
+        assert supporter_id is not None
+        if payload:
+            await record_source_visit(session, supporter_id, payload, now, started=True)
     return await conversation.opt_in(context.sessions, supporter_id=supporter_id, now=now)
 
 
