@@ -234,7 +234,7 @@ async def test_a_join_through_the_invite_link_adds_the_kind_once_per_supporter(
 ) -> None:
     request = check_request("expo-ships", "visited_exhibition", "Ships in Bottles")
     made = await create_source(
-        sessions, community_bot.bot, request, community_chat_ids={GROUP}, now=NOW
+        sessions, community_bot, request, community_chat_ids={GROUP}, now=NOW
     )
     assert (made.chat_id, made.deep_link) == (GROUP, EXPO_LINK)
     assert made.invite_link is not None and not made.existed

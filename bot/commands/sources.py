@@ -61,7 +61,7 @@ def add(
         ):
             return await create_source(
                 sessions,
-                sender.bot,
+                sender,
                 request,
                 community_chat_ids=current.community_chat_ids,
                 now=utcnow(),

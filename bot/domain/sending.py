@@ -40,6 +40,10 @@ class Button:
     callback_data: str | None = None
 
 
+class SendRefused(Exception):
+    """Telegram refused a request other than a message; the text says what it answered."""
+
+
 class Sender(Protocol):
     """What services need from Telegram (bot.telegram.sender.TelegramSender implements it)."""
 
@@ -56,4 +60,12 @@ class Sender(Protocol):
 
     async def member_count(self, chat_id: int | str) -> int | None:
         """Return how many members a group or channel has, or None if Telegram will not say."""
+        ...
+
+    async def bot_username(self) -> str | None:
+        """Return the bot's @username (for t.me deep links), or None if it has none."""
+        ...
+
+    async def create_invite_link(self, chat_id: int, *, name: str) -> str:
+        """Create a named invite link to a chat and return it; raise SendRefused if refused."""
         ...

@@ -11,10 +11,9 @@ from datetime import datetime
 import segno
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot
-from telegram.error import TelegramError
 
 from bot.domain.csv_rows import INTERACTION_KIND
+from bot.domain.sending import Sender, SendRefused
 from bot.services.supporters import START_KIND
 from bot.storage import sources
 from bot.storage.models import NamedSource
@@ -152,7 +151,7 @@ def _describe(source: NamedSource) -> str:
 
 async def create_source(
     sessions: async_sessionmaker[AsyncSession],
-    bot: Bot,
+    sender: Sender,
     request: SourceRequest,
     *,
     community_chat_ids: Collection[int],
@@ -167,9 +166,9 @@ async def create_source(
     async with sessions() as session:
         existing = await sources.source_by_name(session=session, name=request.name)
     try:
-        bot_username = (await bot.get_me()).username
-    except TelegramError as exc:
-        raise SourceRefused(f"Telegram did not say the bot's username: {exc}") from exc
+        bot_username = await sender.bot_username()
+    except SendRefused as exc:
+        raise SourceRefused(str(exc)) from exc
     if not bot_username:  # every bot has one; a user account would not
         raise SourceRefused("Telegram gave no username for the bot, so there is no deep link")
     if existing is not None:
@@ -181,7 +180,7 @@ async def create_source(
             )
         return _links(existing, bot_username, existed=True)
     chat_id = community_chat(request.chat_id, community_chat_ids)
-    invite_link = None
+    invite_link: str | None = None
     if chat_id is not None:
         if len(request.name) > INVITE_NAME_MAX:
             raise SourceRefused(
@@ -189,13 +188,12 @@ async def create_source(
                 f"link may have at most {INVITE_NAME_MAX} (Telegram's limit for link names)"
             )
         try:
-            link = await bot.create_chat_invite_link(chat_id, name=request.name)
-        except TelegramError as exc:
+            invite_link = await sender.create_invite_link(chat_id, name=request.name)
+        except SendRefused as exc:
             raise SourceRefused(
                 f"Telegram refused an invite link to chat {chat_id}: {exc} (the bot must be an "
                 "administrator there, allowed to invite users)"
             ) from exc
-        invite_link = link.invite_link
     source = NamedSource(
         name=request.name,
         kind=request.kind,

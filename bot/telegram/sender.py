@@ -23,7 +23,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.config import Settings, use_timedelta_durations
-from bot.domain.sending import Button, Result, SendOutcome
+from bot.domain.sending import Button, Result, SendOutcome, SendRefused
 
 log = logging.getLogger(__name__)
 
@@ -146,3 +146,18 @@ class TelegramSender:
         except TelegramError as error:
             log.warning("getChatMemberCount for %s failed: %s", chat_id, error)
             return None
+
+    async def bot_username(self) -> str | None:
+        """Return the bot's @username (for t.me deep links), or None if it has none."""
+        try:
+            return (await self.bot.get_me()).username
+        except TelegramError as error:
+            raise SendRefused(f"Telegram did not say the bot's username: {error}") from error
+
+    async def create_invite_link(self, chat_id: int, *, name: str) -> str:
+        """Create a named invite link to a chat and return it; raise SendRefused if refused."""
+        try:
+            link = await self.bot.create_chat_invite_link(chat_id, name=name)
+        except TelegramError as error:
+            raise SendRefused(str(error)) from error
+        return link.invite_link

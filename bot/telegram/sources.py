@@ -18,6 +18,7 @@ from bot.services.sources import (
     qr_png,
 )
 from bot.telegram.context import BotApplication, BotContext
+from bot.telegram.sender import TelegramSender
 from bot.telegram.staff import send_html
 from bot.telegram.staff_guard import staff_command
 
@@ -59,7 +60,7 @@ async def source(update: Update, context: BotContext) -> str | None:
     try:
         links = await create_source(
             context.sessions,
-            context.bot,
+            TelegramSender(context.bot),
             parse_source_args(context.args or []),
             community_chat_ids=context.settings.community_chat_ids,
             now=context.now(),
