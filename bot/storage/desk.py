@@ -273,7 +273,7 @@ class AskOutcome:
 async def asks_with_outcomes(
     *, session: AsyncSession, supporter_id: int, limit: int
 ) -> list[AskOutcome]:
-    """Return a supporter's latest asks with whether each was clicked, answered, or gave."""
+    """Return a supporter's latest asks with whether each was clicked, replied to, or gave."""
 
     def has(table: Table) -> ColumnElement[bool]:
         return select(table.c.id).where(table.c.ask_id == ASK.c.id).exists()
@@ -287,7 +287,19 @@ async def asks_with_outcomes(
             ASK.c.sent_at,
             has(CLICK),
             has(REPLY),
-            has(DONATION),
+            select(DONATION.c.id)
+            .where(
+                or_(
+                    DONATION.c.ask_id == ASK.c.id,
+                    # A gift credited to the campaign by supporter, not through a link.
+                    and_(
+                        DONATION.c.ask_id.is_(None),
+                        DONATION.c.campaign_id == ASK.c.campaign_id,
+                        DONATION.c.supporter_id == ASK.c.supporter_id,
+                    ),
+                )
+            )
+            .exists(),
         )
         .join(CAMPAIGN, CAMPAIGN.c.id == ASK.c.campaign_id)
         .where(ASK.c.supporter_id == supporter_id)

@@ -89,7 +89,9 @@ async def who(update: Update, context: BotContext) -> str | None:
     try:
         card = await desk.supporter_card(context.sessions, who=context.args[0])
     except SupporterNotFound as exc:
-        await message.reply_html(f"{html.escape(str(exc))}.\n{html.escape(WHO_USAGE)}")
+        await message.reply_html(
+            f"{html.escape(str(exc), quote=False)}.\n{html.escape(WHO_USAGE)}"
+        )
         return "not found"
     await message.reply_html(card_text(card))
     return f"supporter {card.supporter.id}"
