@@ -10,8 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.response_times import response_times
 from bot.services import conversation, desk
+from bot.services.report_format import format_telegram_html, format_text
+from bot.services.report_json import to_json
+from bot.services.reporting import build_report
 from bot.storage.models import DeskClaim, Reply, Supporter
 from tests.factories import add_supporter
+from tests.report_seed import NOW as SEED_NOW
+from tests.report_seed import seed_spring, spring_spec
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
@@ -111,6 +116,29 @@ async def test_stop_opts_out_and_closes_everything_the_supporter_wrote(
         assert reply is not None and (reply.closed_as, reply.closed_by) == ("stop", 9)
         supporter = await session.get(Supporter, reply.supporter_id)
         assert supporter is not None and supporter.opted_out_at == NOW
+
+
+async def test_the_report_gives_response_times_per_arm(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed_spring(sessions)
+    report = await build_report(sessions, spring_spec(), now=SEED_NOW)
+    times = {r.arm: r.times for r in report.response_times}
+    # Seeded: specific s1 wrote twice (unanswered), s2 asked and was answered an hour later;
+    # broadcast b1 wrote once, unanswered; s4's opt-out needs no answer.
+    specific, broadcast = times["specific"], times["broadcast"]
+    assert (specific.messages, specific.answered, specific.median_seconds) == (3, 1, 3600.0)
+    assert (specific.waited_over_day, specific.still_waiting) == (2, 2)
+    assert (broadcast.messages, broadcast.answered, broadcast.median_seconds) == (1, 0, None)
+    assert "holdout" not in times
+    text = format_text(report)
+    assert "RESPONSE TIMES" in text
+    assert "specific: 1 of 3 messages answered, median 1h 0m, 90th percentile 1h 0m" in text
+    assert "⏱ broadcast: 0 of 1 messages answered" in format_telegram_html(report)
+    assert to_json(report)["response_times"][1] == {
+        "arm": "broadcast", "messages": 1, "answered": 0, "median_seconds": None,
+        "p90_seconds": None, "waited_over_day": 1, "still_waiting": 1,
+    }  # fmt: skip
 
 
 def test_response_times_measure_to_the_first_answer_and_count_long_waits() -> None:
