@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import load_settings
 from bot.domain.response_times import response_times
 from bot.services import conversation, desk
 from bot.services.report_format import format_telegram_html, format_text
 from bot.services.report_json import to_json
 from bot.services.reporting import build_report
+from bot.services.weekly import weekly_summary
 from bot.storage.models import DeskClaim, Reply, Supporter
 from tests.factories import add_supporter
 from tests.report_seed import NOW as SEED_NOW
@@ -139,6 +141,24 @@ async def test_the_report_gives_response_times_per_arm(
         "arm": "broadcast", "messages": 1, "answered": 0, "median_seconds": None,
         "p90_seconds": None, "waited_over_day": 1, "still_waiting": 1,
     }  # fmt: skip
+
+
+async def test_the_weekly_summary_gives_the_weeks_response_times_per_arm(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed_spring(sessions)
+    settings = load_settings(
+        {"timezone": "Europe/Amsterdam", "weekly_summary_cron": "mon 09:00"}, env_file=None
+    )
+    # Monday 9 March 2026, 09:00 in Amsterdam: the week of the seeded launch.
+    text = await weekly_summary(
+        sessions, now=datetime(2026, 3, 9, 8, 0, tzinfo=UTC), settings=settings,
+        specs={"spring-appeal": spring_spec()},
+    )  # fmt: skip
+    assert (
+        "Answer times this week: specific median 1h 0m, 90th percentile 1h 0m, 2 of 3 waited "
+        "over 24 hours; broadcast median —, 90th percentile —, 1 of 1 waited over 24 hours"
+    ) in text
 
 
 def test_response_times_measure_to_the_first_answer_and_count_long_waits() -> None:
