@@ -45,13 +45,13 @@ def inbox_entry(item: DeskItem, now: datetime) -> str:
     """Write one waiting message as the inbox shows it."""
     row = item.row
     where = (
-        f"<b>{escape(row.campaign)}</b> / {escape(row.arm or '?')}"
+        f"on <b>{escape(row.campaign)}</b> / {escape(row.arm or '?')}"
         if row.campaign
         else "(no campaign)"
     )
     quote = row.text if len(row.text) <= QUOTE_CHARS else row.text[:QUOTE_CHARS] + "…"
     lines = [
-        f"{who_text(item)} on {where} [{escape(row.classification or '?')}], "
+        f"{who_text(item)} {where} [{escape(row.classification or '?')}], "
         f"waiting {age_text(row.received_at, now)}:",
         escape(quote),
     ]
