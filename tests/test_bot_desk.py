@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import col
 
 from bot.domain.money import format_amount
-from bot.storage.models import Ask, DeskClaim, Donation, Interaction, Reply, Supporter
+from bot.storage.models import SENT, Ask, DeskClaim, Donation, Interaction, Reply, Supporter
 from tests.botharness import SPRING_APPEAL, STAFF_CHAT_ID, STAFF_ID, BotHarness, bot_harness
 from tests.helpers import wait_for
 
@@ -151,6 +151,19 @@ async def test_a_claim_lapses_after_fifteen_minutes(tmp_path: Path) -> None:
         assert claim.staff_user_id == KIM
 
 
+async def test_a_saved_answer_is_refused_while_someone_else_answers(tmp_path: Path) -> None:
+    async with bot_harness(tmp_path, campaigns=CAMPAIGNS, settings=TWO_STAFF) as bot:
+        await bot.client.add_user(KIM, "Kim", "Staff", started=True)
+        await bot.supporter_starts(301, "Ann")
+        relay = await _writes(bot, 301, "Are you open today?")
+        buttons = _buttons(relay)
+        await _pressed(bot, STAFF_ID, relay["message_id"], buttons["✍️ Answer"])
+        held = await _pressed(bot, KIM, relay["message_id"], buttons["💬 opening-hours"])
+        assert "Sam Staff is answering this supporter" in str(held["text"])
+        assert await bot.rows(Reply, Reply.direction == "out") == []
+        assert [e for e in await bot.sent(301) if "open Tuesday" in (e.get("text") or "")] == []
+
+
 async def test_a_saved_answer_reaches_a_dutch_supporter_in_dutch(tmp_path: Path) -> None:
     async with bot_harness(tmp_path, campaigns=CAMPAIGNS) as bot:
         await bot.supporter_starts(302, "Noor", language="nl")
@@ -234,6 +247,7 @@ async def test_who_shows_the_card_as_stored(tmp_path: Path) -> None:
     async with bot_harness(tmp_path, campaigns=CAMPAIGNS) as bot:
         ann = await bot.supporter_starts(301, "<b>Ann</b>", username="ann", payload="poster")
         await bot.launch("spring-appeal", deliver_to=[301])
+        await bot.wait_rows(Ask, Ask.state == SENT)  # its outcome is written just after delivery
         relay = await _writes(bot, 301, "I gave <i>twice</i> already")
         await bot.staff_says("/donation @ann 25 EUR spring-appeal")
         await bot.next_message(STAFF_CHAT_ID, "🎁")

@@ -286,6 +286,9 @@ class SupporterCard:
     asks: list[AskOutcome]
     gifts: list[tuple[int, str, datetime, str | None, str]]
     waiting: int
+    # Further lines about the supporter from other features (flags, influence): each adds
+    # its own (label, value) pairs here, and the card shows them after the scores.
+    more: tuple[tuple[str, str], ...] = ()
 
 
 def _lookup(who: str) -> dict[str, str | int]:

@@ -298,10 +298,22 @@ async def saved_pressed(update: Update, context: BotContext) -> str | None:
         await query.answer("That saved answer is not loaded any more; see /answers.")
         return "unknown answer"
     reply_id, key = picked
-    item = await desk.desk_item(context.sessions, reply_id=reply_id, now=context.now())
+    # Claimed like Answer, so two presses at once send one answer.
+    claimed = await desk.claim(
+        context.sessions,
+        reply_id=reply_id,
+        staff_user_id=user.id,
+        staff_name=_staff_name(user),
+        now=context.now(),
+    )
     target = await desk.answer_target(context.sessions, reply_id=reply_id)
-    if item is None or target is None or not item.waiting:
-        return await _settled(update, item)
+    if claimed.item is None or target is None or not claimed.item.waiting:
+        return await _settled(update, claimed.item)
+    if not claimed.won and claimed.holder is not None:
+        await query.answer(
+            f"{claimed.holder.staff_name} is answering this supporter.", show_alert=True
+        )
+        return f"held by {claimed.holder.staff_user_id}"
     spec = context.registry.get(target.campaign) if target.campaign else None
     organisation = spec.organisation if spec else _any_organisation(context)
     try:

@@ -138,7 +138,7 @@ def card_text(card: SupporterCard) -> str:
         lines.append("Tags: " + ", ".join(escape(t) for t in card.tags))
     if card.waiting:
         lines.append(f"Waiting for an answer: {card.waiting} message(s)")
-    # Flags (fake or low-value followers) and influence join here once they are recorded.
+    lines += [f"{escape(label)}: {escape(value)}" for label, value in card.more]
     lines.append(f"\n<b>Latest {len(card.interactions)} interaction(s)</b>")
     for kind, detail, sentiment, occurred_at in card.interactions:
         extra = f": {escape(detail)}" if detail else ""
