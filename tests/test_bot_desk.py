@@ -237,6 +237,11 @@ async def test_done_and_stop_settle_messages_and_stop_opts_the_supporter_out(
         assert await _waiting(bot) == []
         await bot.staff_command("/inbox", "inbox is empty")
 
+        # An opt-out needs no answer: it never waits, and its relay offers only the card.
+        opt_out = await _writes(bot, 304, "Please stop messaging me")
+        assert list(_buttons(opt_out)) == ["🪪 Who"]
+        assert await _waiting(bot) == []
+
         # A press on a settled message changes nothing and says so.
         again = await _pressed(bot, STAFF_ID, first["message_id"], _buttons(first)["✍️ Answer"])
         assert "answered or closed already" in str(again["text"])

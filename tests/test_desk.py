@@ -13,6 +13,7 @@ from bot.domain.response_times import response_times
 from bot.services import conversation, desk
 from bot.services.report_format import format_telegram_html, format_text
 from bot.services.report_json import to_json
+from bot.services.report_page import format_html_page
 from bot.services.reporting import build_report
 from bot.services.weekly import weekly_summary
 from bot.storage.models import DeskClaim, Reply, Supporter
@@ -137,6 +138,8 @@ async def test_the_report_gives_response_times_per_arm(
     assert "RESPONSE TIMES" in text
     assert "specific: 1 of 3 messages answered, median 1h 0m, 90th percentile 1h 0m" in text
     assert "⏱ broadcast: 0 of 1 messages answered" in format_telegram_html(report)
+    page = format_html_page(report, None)
+    assert "<h2>Response times</h2>" in page and "1 of 3 messages answered" in page
     assert to_json(report)["response_times"][1] == {
         "arm": "broadcast", "messages": 1, "answered": 0, "median_seconds": None,
         "p90_seconds": None, "waited_over_day": 1, "still_waiting": 1,

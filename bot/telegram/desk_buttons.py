@@ -36,9 +36,16 @@ def saved_of(data: str | None) -> tuple[int, str] | None:
 
 
 def desk_buttons(
-    reply_id: int, suggested: Sequence[str] = (), *, holder: str | None = None
+    reply_id: int, suggested: Sequence[str] = (), *, holder: str | None = None, waits: bool = True
 ) -> InlineKeyboardMarkup:
-    """Build the buttons under a supporter's message; a claim shows on the Answer button."""
+    """Build the buttons under a supporter's message; a claim shows on the Answer button.
+
+    A message that needs no answer (an opt-out) gets only Who.
+    """
+    if not waits:
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton("🪪 Who", callback_data=f"{WHO}{reply_id}")]]
+        )
     answer = f"✋ {holder} is answering" if holder else "✍️ Answer"
     rows = [
         [

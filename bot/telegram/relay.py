@@ -95,7 +95,7 @@ async def _relay(context: BotContext, reply: RecordedReply, message_text: str) -
         return
     body = relay_text(reply, message_text)
     suggested = [a.key for a in desk.suggestions(context.registry.answers, message_text)]
-    buttons = desk_buttons(reply.reply_id, suggested)
+    buttons = desk_buttons(reply.reply_id, suggested, waits=reply.classification != OPT_OUT)
     for attempt in range(RELAY_ATTEMPTS):
         try:
             relayed = await context.bot.send_message(
