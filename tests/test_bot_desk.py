@@ -149,6 +149,12 @@ async def test_a_claim_lapses_after_fifteen_minutes(tmp_path: Path) -> None:
         assert "Write your answer" in str(taken["text"])
         (claim,) = await bot.rows(DeskClaim)
         assert claim.staff_user_id == KIM
+        # Sam's late reply to his own prompt is not sent, and he is told why.
+        sams = await bot.next_message(STAFF_CHAT_ID, "Sam Staff</a>, write your answer")
+        await bot.next_message(STAFF_CHAT_ID, "Kim Staff</a>, write your answer")
+        await bot.staff_says("Yes, on a lead.", reply_to=sams["message_id"])
+        await bot.next_message(STAFF_CHAT_ID, "that prompt has expired")
+        assert [e for e in await bot.sent(301) if "lead" in (e.get("text") or "")] == []
 
 
 async def test_a_saved_answer_is_refused_while_someone_else_answers(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from bot.telegram.context import BotApplication, BotContext
 from bot.telegram.desk_buttons import (
     ANSWER_PATTERN,
     DONE_PATTERN,
+    PROMPT_START,
     SAVED_PATTERN,
     STOP_PATTERN,
     WHO_PATTERN,
@@ -180,7 +181,8 @@ async def answer_pressed(update: Update, context: BotContext) -> str | None:
     mention = f'<a href="tg://user?id={user.id}">{html.escape(_staff_name(user))}</a>'
     prompt = await context.bot.send_message(
         chat_id,
-        f"✍️ {mention}, write your answer to {who_text(item)} as a reply to this message.",
+        f"{PROMPT_START} {mention}, write your answer to {who_text(item)} "
+        "as a reply to this message.",
         parse_mode=ParseMode.HTML,
         reply_parameters=(
             ReplyParameters(reply_to, allow_sending_without_reply=True)

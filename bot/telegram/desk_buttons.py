@@ -19,6 +19,8 @@ DONE_PATTERN = re.compile(r"^desk:d:(\d+)$")
 STOP_PATTERN = re.compile(r"^desk:s:(\d+)$")
 WHO_PATTERN = re.compile(r"^desk:w:(\d+)$")
 SAVED_PATTERN = re.compile(r"^desk:k:(\d+):([a-z0-9][a-z0-9_-]{0,31})$")
+# The forced-reply prompt after Answer starts with this, so a late reply to it can be told.
+PROMPT_START = "✍️"
 # Telegram refuses callback data over 64 bytes; the longest here is SAVED with a 32-byte key.
 CALLBACK_LIMIT = 64
 

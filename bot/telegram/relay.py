@@ -18,7 +18,7 @@ from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.services import conversation, desk
 from bot.services.conversation import RecordedReply, RelayTarget
 from bot.telegram.context import BotApplication, BotContext, services_of
-from bot.telegram.desk_buttons import desk_buttons
+from bot.telegram.desk_buttons import PROMPT_START, desk_buttons
 from bot.telegram.staff_guard import audit, refuse
 from bot.telegram.supporters import language_of, start_supporter
 
@@ -135,6 +135,13 @@ async def answer_supporter(update: Update, context: BotContext) -> None:
         reply_id = await desk.reply_of_prompt(context.sessions, prompt_message_id=replied)
         if reply_id is not None:
             target = await desk.answer_target(context.sessions, reply_id=reply_id)
+        elif (message.reply_to_message.text or "").startswith(PROMPT_START):
+            if not await refuse(update, context, "answer"):
+                await message.reply_html(
+                    "Not sent: that prompt has expired (the claim lapsed or the message was "
+                    "settled). Press Answer again."
+                )
+            return
     if target is None:
         return
     if await refuse(update, context, "answer"):
