@@ -64,6 +64,7 @@ def _keys(doc: dict[str, Any]) -> dict[str, set[str]]:
         "revenue": set(first["revenue"]),
         "interval": set(first["revenue"]["interval_minor"]),
         "srm": set(doc["srm"]),
+        "response_times": set(doc["response_times"][0]),
     }
 
 

@@ -30,6 +30,9 @@ __all__ = [
     "load_campaigns",
 ]  # fmt: skip
 
+# The saved answers live beside the campaigns (bot.domain.answers); they are not a campaign.
+ANSWERS_FILE = "answers.yaml"
+
 
 class SpecError(Exception):
     """One problem in a campaign file, pointing at the line and field to fix."""
@@ -204,7 +207,10 @@ def load_campaigns(directory: Path) -> CampaignSet:
     paths = sorted(
         p
         for p in directory.iterdir()
-        if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.startswith(".")
+        if p.suffix in (".yaml", ".yml")
+        and p.is_file()
+        and not p.name.startswith(".")
+        and p.name != ANSWERS_FILE
     )
     for path in paths:
         campaign, errors = _load_file(path)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.classify import NEGATIVE, OPT_OUT, POSITIVE, QUESTION, classify_reply
-from bot.storage import conversation
+from bot.storage import conversation, desk
 from bot.storage.models import Ask, Campaign, Reply, Supporter, known_reached
 from bot.storage.supporters import supporter_by_telegram
 
@@ -236,6 +236,15 @@ async def record_staff_answer(
         first_answer = inbound.answered_at is None
         if first_answer:
             inbound.answered_at = now
+        if inbound.supporter_id is not None:
+            # One answer covers what they wrote before it, and ends any claim on them.
+            await desk.answer_earlier(
+                session=session,
+                supporter_id=inbound.supporter_id,
+                up_to=inbound.received_at,
+                now=now,
+            )
+            await desk.release_claim(session=session, supporter_id=inbound.supporter_id)
         supporter = (
             await session.get(Supporter, inbound.supporter_id) if inbound.supporter_id else None
         )

@@ -1,9 +1,10 @@
-"""The campaign specs in force: the last good version of every file in CAMPAIGNS_DIR."""
+"""The campaign specs and saved answers in force: the last good version of each file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from bot.domain.answers import ANSWERS_FILE, SavedAnswer, load_answers
 from bot.domain.campaign import SpecError, load_campaigns
 from bot.domain.spec import Campaign
 
@@ -14,6 +15,7 @@ class CampaignRegistry:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._campaigns: dict[str, Campaign] = {}
+        self._answers: dict[str, SavedAnswer] = {}
         self.errors: list[SpecError] = []
 
     @property
@@ -24,6 +26,11 @@ class CampaignRegistry:
     def get(self, name: str) -> Campaign | None:
         """Return the spec called name, if one is loaded."""
         return self._campaigns.get(name)
+
+    @property
+    def answers(self) -> dict[str, SavedAnswer]:
+        """Return the saved answers in force by key, in file order."""
+        return dict(self._answers)
 
     def names(self) -> list[str]:
         """List the names of the loaded campaigns, sorted."""
@@ -42,7 +49,11 @@ class CampaignRegistry:
             if name not in fresh and old.source_file in broken:
                 fresh[name] = old
         self._campaigns = fresh
-        self.errors = list(loaded.errors)
+        # The answers file is all or nothing: a broken one keeps the answers last loaded.
+        answers = load_answers(self.directory / ANSWERS_FILE)
+        if not answers.errors:
+            self._answers = answers.answers
+        self.errors = list(loaded.errors) + answers.errors
         return self.errors
 
     def kept_after_errors(self) -> list[str]:

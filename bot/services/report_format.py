@@ -12,6 +12,7 @@ from bot.domain.money import format_amount
 from bot.domain.stats import Estimate
 from bot.services.report_model import (
     ArmReport,
+    ArmResponse,
     Comparison,
     PostReport,
     Rate,
@@ -98,6 +99,17 @@ def duration_text(seconds: float | None) -> str:
     if hours:
         return f"{hours}h {minutes}m"
     return f"{minutes}m"
+
+
+def response_text(response: ArmResponse) -> str:
+    """Say how fast staff answered one arm's supporters, in one line."""
+    t = response.times
+    line = (
+        f"{response.arm}: {t.answered:,} of {t.messages:,} messages answered, median "
+        f"{duration_text(t.median_seconds)}, 90th percentile {duration_text(t.p90_seconds)} "
+        f"to the first staff answer; {t.waited_over_day:,} waited over 24 hours"
+    )
+    return line + (f"; {t.still_waiting:,} still waiting" if t.still_waiting else "")
 
 
 def stamp(value: datetime | None) -> str:
@@ -299,6 +311,9 @@ def format_text(report: Report) -> str:
         out.append(revenue_text(r))
     if report.srm is not None:
         out += ["", f"SAMPLE RATIO: {srm_text(report.srm)}"]
+    if report.response_times:
+        out += ["", "RESPONSE TIMES (supporter messages to the first staff answer)"]
+        out += [response_text(r) for r in report.response_times]
     for dimension in ("rule", "language", "source"):
         arms, rows = segment_table(report, dimension)
         if rows:
@@ -367,6 +382,7 @@ def format_telegram_html(report: Report) -> str:
         lines.append(_b("Sample ratio mismatch: ") + escape(srm_text(report.srm)))
     if not report.comparisons:
         lines.append("Not enough data yet to compare the arms.")
+    lines += [f"⏱ {escape(response_text(r))}" for r in report.response_times]
     return fit_lines(lines, SHORTENED)
 
 

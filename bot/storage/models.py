@@ -199,11 +199,27 @@ class BroadcastPost(SQLModel, table=True):
 # while its ask is still `sending`).
 
 
+# An inbound message waits until staff answer it, close it (done, stop), or it is an opt-out.
+WAITING_SQL = (
+    "direction = 'in' AND answered_at IS NULL AND closed_at IS NULL"
+    " AND (classification IS NULL OR classification <> 'opt_out')"
+)
+
+
 class Reply(SQLModel, table=True):
     """One message in a supporter conversation: theirs, or a staff answer relayed back."""
 
     __tablename__ = "reply"
-    __table_args__ = (Index("ix_reply_relay", "relay_message_id"),)
+    __table_args__ = (
+        Index("ix_reply_relay", "relay_message_id"),
+        # The desk's inbox reads the messages still waiting: a few among all replies.
+        Index(
+            "ix_reply_waiting",
+            "received_at",
+            postgresql_where=text(WAITING_SQL),
+            sqlite_where=text(WAITING_SQL),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     supporter_id: int | None = Field(
@@ -226,6 +242,26 @@ class Reply(SQLModel, table=True):
     # Copied from the ask (see the note above).
     arm: str | None = Field(default=None, max_length=64)
     reached: bool | None = None
+    # Staff settled an inbound message without answering it: "done" or "stop" (see the desk).
+    closed_at: datetime | None = None
+    closed_as: str | None = Field(default=None, max_length=8)
+    closed_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class DeskClaim(SQLModel, table=True):
+    """A member of staff answering a supporter; it lapses when no answer follows in time."""
+
+    __tablename__ = "desk_claim"
+
+    supporter_id: int = Field(foreign_key="supporter.id", primary_key=True, ondelete="CASCADE")
+    reply_id: int | None = Field(default=None, foreign_key="reply.id", ondelete="SET NULL")
+    staff_user_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    staff_name: str = Field(default="", max_length=200)
+    claimed_at: datetime
+    # The bot's forced-reply prompt: a staff reply to it is the answer.
+    prompt_message_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
 
 
 class Click(SQLModel, table=True):

@@ -7,7 +7,7 @@ import html
 import logging
 from datetime import timedelta
 
-from telegram import Update
+from telegram import Message, Update, User
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import MessageHandler, filters
@@ -15,9 +15,10 @@ from telegram.ext import MessageHandler, filters
 from bot.domain.classify import OPT_OUT
 from bot.domain.i18n import text
 from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
-from bot.services import conversation
-from bot.services.conversation import RecordedReply
+from bot.services import conversation, desk
+from bot.services.conversation import RecordedReply, RelayTarget
 from bot.telegram.context import BotApplication, BotContext, services_of
+from bot.telegram.desk_buttons import PROMPT_START, desk_buttons
 from bot.telegram.staff_guard import audit, refuse
 from bot.telegram.supporters import language_of, start_supporter
 
@@ -93,9 +94,13 @@ async def _relay(context: BotContext, reply: RecordedReply, message_text: str) -
     if staff_chat is None:
         return
     body = relay_text(reply, message_text)
+    suggested = [a.key for a in desk.suggestions(context.registry.answers, message_text)]
+    buttons = desk_buttons(reply.reply_id, suggested, waits=reply.classification != OPT_OUT)
     for attempt in range(RELAY_ATTEMPTS):
         try:
-            relayed = await context.bot.send_message(staff_chat, body, parse_mode=ParseMode.HTML)
+            relayed = await context.bot.send_message(
+                staff_chat, body, parse_mode=ParseMode.HTML, reply_markup=buttons
+            )
         except RetryAfter as exc:
             if attempt + 1 < RELAY_ATTEMPTS:
                 await asyncio.sleep(_seconds(exc.retry_after))
@@ -115,7 +120,7 @@ def _seconds(value: int | timedelta) -> float:
 
 
 async def answer_supporter(update: Update, context: BotContext) -> None:
-    """Send a staff reply to a relayed message back to the supporter, and record it."""
+    """Send a staff reply to a relayed message (or to a desk prompt) back to the supporter."""
     message, user = update.effective_message, update.effective_user
     if message is None or message.reply_to_message is None or message.text is None:
         return
@@ -123,16 +128,55 @@ async def answer_supporter(update: Update, context: BotContext) -> None:
         message.reply_to_message.from_user.id != context.bot.id
     ):
         return
-    target = await conversation.find_relay_target(
-        context.sessions, relay_message_id=message.reply_to_message.message_id
-    )
+    replied = message.reply_to_message.message_id
+    target = await conversation.find_relay_target(context.sessions, relay_message_id=replied)
+    if target is None:
+        # A reply to the desk's forced-reply prompt after pressing Answer.
+        reply_id = await desk.reply_of_prompt(context.sessions, prompt_message_id=replied)
+        if reply_id is not None:
+            target = await desk.answer_target(context.sessions, reply_id=reply_id)
+        elif (message.reply_to_message.text or "").startswith(PROMPT_START):
+            if not await refuse(update, context, "answer"):
+                await message.reply_html(
+                    "Not sent: that prompt has expired (the claim lapsed or the message was "
+                    "settled). Press Answer again."
+                )
+            return
     if target is None:
         return
     if await refuse(update, context, "answer"):
         return
-    assert user is not None and target.supporter.chat_id is not None
+    assert user is not None
+    await deliver_answer(message, context, user, target, message.text)
+
+
+async def deliver_answer(
+    message: Message,
+    context: BotContext,
+    user: User,
+    target: RelayTarget,
+    answer: str,
+    *,
+    parse_mode: str | None = None,
+) -> bool:
+    """Send a staff answer to the supporter, record it, and confirm it where staff are."""
+    assert target.supporter.chat_id is not None
+    holder = await desk.other_holder(
+        context.sessions,
+        supporter_id=target.supporter.id,
+        staff_user_id=user.id,
+        now=context.now(),
+    )
+    if holder is not None:
+        await message.reply_html(
+            f"✋ {html.escape(holder.staff_name)} is answering "
+            f"{html.escape(target.supporter.name)}; yours was not sent."
+        )
+        return False
     try:
-        sent = await context.bot.send_message(target.supporter.chat_id, message.text)
+        sent = await context.bot.send_message(
+            target.supporter.chat_id, answer, parse_mode=parse_mode
+        )
     except Forbidden as exc:
         await conversation.set_blocked(
             context.sessions,
@@ -142,12 +186,12 @@ async def answer_supporter(update: Update, context: BotContext) -> None:
         )
         await message.reply_html(f"Not delivered: {html.escape(exc.message)}.")
         await audit(context, user, "answer", campaign=target.campaign, detail=f"failed: {exc}")
-        return
+        return False
     await conversation.record_staff_answer(
         context.sessions,
         reply_id=target.reply_id,
         staff_user_id=user.id,
-        text=message.text,
+        text=answer,
         telegram_message_id=sent.message_id,
         now=context.now(),
     )
@@ -159,6 +203,7 @@ async def answer_supporter(update: Update, context: BotContext) -> None:
         detail=f"to supporter {target.supporter.id}",
     )
     await message.reply_html(f"✓ Sent to {html.escape(target.supporter.name)}.")
+    return True
 
 
 def add_handlers(application: BotApplication) -> None:

@@ -28,6 +28,7 @@ from bot.services.preview import preview_campaign
 from bot.services.report_format import format_telegram_html, report_chart
 from bot.services.reporting import build_report
 from bot.telegram.context import BotApplication, BotContext
+from bot.telegram.desk import DESK_MENU
 from bot.telegram.staff_guard import Handler, is_staff, staff_command
 from bot.telegram.staff_text import campaign_line, launch_text, preview_messages, status_text
 from bot.telegram.supporters import supporter_help
@@ -51,13 +52,14 @@ STAFF_MENU: list[tuple[str, str]] = [
     ("donation", "@user|id AMOUNT CURRENCY [CAMPAIGN]: record a gift"),
     ("source", "NAME [KIND [DETAIL]]: a deep link, invite link and QR code"),
     ("sources", "Named sources with how many started or joined through each"),
+    *DESK_MENU,
 ]
 
 STAFF_HELP = (
     "<b>Staff commands</b>\n"
     + "\n".join(f"/{name}: {html.escape(description)}" for name, description in STAFF_MENU)
-    + "\n\nSupporters' replies appear in the staff chat; reply to one of those messages to "
-    "answer the supporter. Every staff action is written to the audit log."
+    + "\n\nSupporters' replies appear in the staff chat; press Answer under one (or reply to "
+    "it) to answer the supporter. Every staff action is written to the audit log."
 )
 
 
@@ -320,6 +322,8 @@ async def reload(update: Update, context: BotContext) -> str | None:
     lines = [
         f"Loaded {len(names)} campaign(s): " + (", ".join(html.escape(n) for n in names) or "none")
     ]
+    if context.registry.answers:
+        lines.append(f"Saved answers: {len(context.registry.answers)} (see /answers)")
     if errors:
         lines.append(f"\n<b>{len(errors)} problem(s)</b>; nothing from those files changed:")
         lines += [f"<code>{html.escape(str(error))}</code>" for error in errors]
