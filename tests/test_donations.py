@@ -464,7 +464,7 @@ async def test_generic_rejects_forged_and_mistyped_posts(
         (generic(amount="2500"), "integer of minor units"),
         (generic(amount=0), "more than zero"),
         (generic(amount=True), "must be an integer"),
-        (generic(currency="euro"), "3-letter"),
+        (generic(currency="euro"), "ISO 4217 currency"),
         (generic(currency=None), "currency: is required"),
         (generic(donated_at="yesterday"), "ISO 8601"),
         (generic(donated_at="2026-12-01T09:00:00"), "time zone"),
