@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.money import currency_problem
+
 TELEGRAM_API = "https://api.telegram.org/bot"
 
 # Telegram accepts 1-256 of these characters as a webhook secret token.
@@ -102,6 +104,13 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+asyncpg://" + value.removeprefix(prefix)
         return value
+
+    @field_validator("main_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if (problem := currency_problem(value)) is not None:
+            raise ValueError(problem)
+        return value.upper()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -202,6 +202,10 @@ async def test_donation_command_records_a_gift_in_minor_units(tmp_path: Path) ->
 
         bad = await bot.staff_command("/donation @ann 25.505 EUR", "Usage")
         assert "decimals" in bad["text"]
+        huge = await bot.staff_command("/donation @ann 92233720368547758.07 EUR", "Usage")
+        assert "must be at most" in huge["text"]
+        fake = await bot.staff_command("/donation @ann 25 ABC", "Usage")
+        assert "ISO 4217" in fake["text"]
         assert len(await bot.rows(Donation)) == 1
 
 

@@ -652,9 +652,9 @@ async def test_a_telegram_payment_is_credited_through_its_invoice_payload(
     assert (invoice.payload, invoice.currency, invoice.prices) == (
         f"gift:{world.token}", "EUR", [("Gift", 1500)]
     )  # fmt: skip
-    assert await pre_checkout_problem(sessions, invoice.payload, 1500) is None
-    assert await pre_checkout_problem(sessions, "gift:Unknown12345", 1500) is not None
-    assert await pre_checkout_problem(sessions, "something-else", 1500) is not None
+    assert await pre_checkout_problem(sessions, invoice.payload, 1500, "EUR") is None
+    assert await pre_checkout_problem(sessions, "gift:Unknown12345", 1500, "EUR") is not None
+    assert await pre_checkout_problem(sessions, "something-else", 1500, "EUR") is not None
     gift = gift_from_payment(
         payload=invoice.payload, currency="EUR", total_amount=1500,
         telegram_payment_charge_id="tg-charge-1", telegram_user_id=222, paid_at=NOW,
