@@ -24,6 +24,7 @@ from bot.domain.attribution import (
     credit_by_window,
 )
 from bot.domain.money import format_amount, gift_amount_problem, is_currency, parse_amount
+from bot.domain.names import shown_name
 from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
 from bot.storage import clicks, donations, supporters
@@ -294,7 +295,11 @@ async def _existing(session: AsyncSession, gift: IncomingGift) -> DonationOutcom
 def staff_line(outcome: DonationOutcome) -> str:
     """Describe a new gift for the staff chat in one HTML line with every name escaped."""
     amount = html.escape(format_amount(outcome.amount_minor, outcome.currency))
-    who = html.escape(outcome.first_name) if outcome.first_name else "a giver we do not know yet"
+    who = (
+        html.escape(shown_name(outcome.first_name))
+        if outcome.first_name
+        else "a giver we do not know yet"
+    )
     if outcome.campaign_name is None:
         return f"🎁 <b>{amount}</b> from {who}, not credited to any campaign."
     campaign = html.escape(outcome.campaign_name)
