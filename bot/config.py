@@ -8,13 +8,18 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.money import currency_problem
+
 TELEGRAM_API = "https://api.telegram.org/bot"
 
+# The databases and async drivers the bot runs on.
+_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 # Telegram accepts 1-256 of these characters as a webhook secret token.
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -109,11 +114,30 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         """Accept plain sqlite:/postgresql: URLs and give them their async driver."""
         if value.startswith("sqlite:///"):
-            return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+            value = "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
         for prefix in ("postgresql://", "postgres://"):
             if value.startswith(prefix):
-                return "postgresql+asyncpg://" + value.removeprefix(prefix)
+                value = "postgresql+asyncpg://" + value.removeprefix(prefix)
+        if not value.startswith(_DATABASES):
+            # Only the scheme is quoted: the rest of the URL may hold a password.
+            scheme = value.split("://", 1)[0] if "://" in value else ""
+            got = f"got {scheme!r}" if scheme else "not a URL"
+            raise ValueError(
+                "must be sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE "
+                f"(SQLite with aiosqlite or PostgreSQL with asyncpg; {got})"
+            )
+        try:
+            urlsplit(value).port  # noqa: B018 - reading the port is the check
+        except ValueError:
+            raise ValueError("has a port that is not a number from 0 to 65535") from None
         return value
+
+    @field_validator("main_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if (problem := currency_problem(value)) is not None:
+            raise ValueError(problem)
+        return value.upper()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -202,6 +203,10 @@ async def test_donation_command_records_a_gift_in_minor_units(tmp_path: Path) ->
 
         bad = await bot.staff_command("/donation @ann 25.505 EUR", "Usage")
         assert "decimals" in bad["text"]
+        huge = await bot.staff_command("/donation @ann 92233720368547758.07 EUR", "Usage")
+        assert "must be at most" in huge["text"]
+        fake = await bot.staff_command("/donation @ann 25 ABC", "Usage")
+        assert "ISO 4217" in fake["text"]
         assert len(await bot.rows(Donation)) == 1
 
 
@@ -233,3 +238,30 @@ async def test_command_menus_are_scoped_to_staff_and_supporters(tmp_path: Path) 
         for chat in (str(STAFF_ID), str(STAFF_CHAT_ID)):
             assert menus[(chat, "")][:3] == ["help", "campaigns", "preview"]
             assert "launch" in menus[(chat, "")]
+
+
+async def test_three_presses_of_launch_at_once_launch_once(tmp_path: Path) -> None:
+    async with bot_harness(tmp_path, campaigns={"spring.yaml": SPRING_APPEAL}) as bot:
+        await bot.supporter_starts(101, "Ann")
+        question = await bot.staff_command("/launch spring-appeal", "Launch")
+        presses = await asyncio.gather(
+            *(
+                bot.client.press(
+                    STAFF_ID, question["message_id"], "launch:spring-appeal", STAFF_CHAT_ID
+                )
+                for _ in range(3)
+            )
+        )
+        await bot.next_message(STAFF_CHAT_ID, "asks queued")
+
+        async def answers() -> list[str] | None:
+            found = [await bot.client.callback_answer(p["callback_query"]["id"]) for p in presses]
+            done = [a for a in found if a and a.get("answered")]
+            return [str(a.get("text") or "") for a in done] if len(done) == 3 else None
+
+        texts = await wait_for(answers, what="three answered presses")
+        assert sorted(texts) == ["", *["This launch is already under way."] * 2]
+        edits = [e["text"] for e in await bot.sent(STAFF_CHAT_ID)]
+        assert sum("Launching" in t for t in edits) == 1
+        assert not any("Not launched" in t for t in edits)
+        assert await _campaign_state(bot, "spring-appeal") == "running"

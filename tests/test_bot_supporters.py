@@ -258,8 +258,18 @@ async def test_a_gift_paid_in_telegram_is_checked_recorded_once_and_credited(
         forged = await bot.client.pre_checkout(801, "not-ours", "EUR", 1000)
         refused = await checked(forged["pre_checkout_query"]["id"])
         assert refused["ok"] is False
+        for currency, amount, reason in [
+            ("EUR", 10**12 + 1, "at most"), ("EUR", 0, "more than zero"), ("ABC", 1000, "ISO")
+        ]:  # fmt: skip
+            out_of_range = await bot.client.pre_checkout(801, f"gift:{token}", currency, amount)
+            answer = await checked(out_of_range["pre_checkout_query"]["id"])
+            assert answer["ok"] is False and reason in str(answer["error_message"])
         good = await bot.client.pre_checkout(801, f"gift:{token}", "EUR", 1000)
         assert (await checked(good["pre_checkout_query"]["id"]))["ok"] is True
+        # A payment no pre-checkout could have accepted is not a gift.
+        await bot.client.successful_payment(
+            801, f"gift:{token}", "EUR", 10**13, telegram_payment_charge_id="tg-forged"
+        )
 
         for _ in range(2):  # Telegram may deliver the same payment twice
             await bot.client.successful_payment(

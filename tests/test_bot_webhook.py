@@ -75,6 +75,11 @@ async def test_webhook_rejects_a_missing_or_wrong_secret_and_accepts_the_right_o
                 url, content=b"[1, 2]", headers={SECRET_HEADER: "test-webhook-secret"}
             )
             assert garbage.status_code == 400
+            deep = b'{"update_id": 1, "message": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+            nested = await http.post(
+                url, content=deep, headers={SECRET_HEADER: "test-webhook-secret"}
+            )
+            assert nested.status_code == 400
 
         # Updates the sandbox delivers to the webhook (with the secret) are handled too.
         await bot.client.send_text(USER, "/help")

@@ -465,7 +465,7 @@ async def test_generic_rejects_forged_and_mistyped_posts(
         (generic(amount="2500"), "integer of minor units"),
         (generic(amount=0), "more than zero"),
         (generic(amount=True), "must be an integer"),
-        (generic(currency="euro"), "3-letter"),
+        (generic(currency="euro"), "ISO 4217 currency"),
         (generic(currency=None), "currency: is required"),
         (generic(donated_at="yesterday"), "ISO 8601"),
         (generic(donated_at="2026-12-01T09:00:00"), "time zone"),
@@ -655,9 +655,9 @@ async def test_a_telegram_payment_is_credited_through_its_invoice_payload(
     assert (invoice.payload, invoice.currency, invoice.prices) == (
         f"gift:{world.token}", "EUR", [("Gift", 1500)]
     )  # fmt: skip
-    assert await pre_checkout_problem(sessions, invoice.payload, 1500) is None
-    assert await pre_checkout_problem(sessions, "gift:Unknown12345", 1500) is not None
-    assert await pre_checkout_problem(sessions, "something-else", 1500) is not None
+    assert await pre_checkout_problem(sessions, invoice.payload, 1500, "EUR") is None
+    assert await pre_checkout_problem(sessions, "gift:Unknown12345", 1500, "EUR") is not None
+    assert await pre_checkout_problem(sessions, "something-else", 1500, "EUR") is not None
     gift = gift_from_payment(
         payload=invoice.payload, currency="EUR", total_amount=1500,
         telegram_payment_charge_id="tg-charge-1", telegram_user_id=222, paid_at=NOW,

@@ -31,6 +31,10 @@ def test_plain_database_urls_get_their_async_driver() -> None:
         ({"staff_user_ids": "12,abc"}, "STAFF_USER_IDS"),
         ({"timezone": "Mars/Olympus"}, "TIMEZONE: Value error, unknown time zone"),
         ({"send_rate_per_second": "0"}, "SEND_RATE_PER_SECOND"),
+        ({"main_currency": "ABC"}, "MAIN_CURRENCY: Value error, must be an ISO 4217 currency"),
+        ({"database_url": "mysql://u:pw@h/db"}, "DATABASE_URL: Value error, must be sqlite:///"),
+        ({"database_url": "campaign-bot.db"}, "DATABASE_URL: Value error, must be sqlite:///"),
+        ({"database_url": "postgres://u@h:0x/db"}, "DATABASE_URL: Value error, has a port"),
     ],
 )
 def test_bad_settings_name_the_setting(overrides: dict[str, str], expected: str) -> None:

@@ -43,7 +43,10 @@ def test_good_arguments_make_a_staff_gift(
     ("args", "first_line"),
     [
         (["@ann", "25"], "Usage: /donation"),
-        (["@ann", "25", "EURO"], "'EURO' is not a currency code such as EUR"),
+        (["@ann", "25", "EURO"], "'EURO' is not an ISO 4217 currency code such as EUR"),
+        (["@ann", "25", "ABC"], "'ABC' is not an ISO 4217 currency code such as EUR"),
+        (["@ann", "10000000000.01", "EUR"], "the amount must be at most €10,000,000,000.00"),
+        (["@ann", "92233720368547758.07", "EUR"], "the amount must be at most"),
         (["@ann", "0", "EUR"], "the amount must be more than 0"),
         (["@ann", "25.505", "EUR"], "'25.505' has 3 decimals; EUR amounts have at most 2"),
         (["@ann", "25", "EUR", "autumn"], "no campaign called 'autumn'"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.commands.common import console, settings
+from bot.commands.common import console, database_errors, settings
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -18,7 +18,8 @@ def db_upgrade(
     from bot.storage.migrate import upgrade
 
     url = settings().database_url
-    upgrade(url, revision)
+    with database_errors():
+        upgrade(url, revision)
     console.print(f"Database at {_safe_url(url)} is at revision {revision}.")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from bot.clock import utcnow
-from bot.commands.common import console, fail, settings
+from bot.commands.common import console, database_errors, fail, settings
 from bot.config import Settings
 
 app = typer.Typer()
@@ -70,10 +70,8 @@ def report(
 ) -> None:
     """Show a campaign's results: funnel per arm, posts, segments and honest statistics."""
     current = settings()
-    try:
+    with database_errors():
         result = asyncio.run(render_report(current, name, fmt, chart=chart is not None))
-    except OSError as exc:
-        fail(f"Could not read the database: {exc}")
     if result is None:
         fail(
             f"No campaign called {name!r}: it is neither in the database nor in "

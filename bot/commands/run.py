@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from bot.commands.common import fail, settings
+from bot.commands.common import fail, settings, telegram_errors
 from bot.config import RunMode, SettingsError
 
 app = typer.Typer()
@@ -39,12 +39,13 @@ def run(
     current = settings(RunMode.WEBHOOK if webhook else RunMode.POLLING)
     if not logging.getLogger().handlers:
         _configure_logging(current.log_level)
-    try:
-        asyncio.run(run_bot(current, webhook=webhook))
-    except SettingsError as exc:
-        fail(exc.lines)
-    except OSError as exc:
-        fail(f"Could not start: {exc}")
+    with telegram_errors(current):
+        try:
+            asyncio.run(run_bot(current, webhook=webhook))
+        except SettingsError as exc:
+            fail(exc.lines)
+        except OSError as exc:
+            fail(f"Could not start: {exc}")
 
 
 @app.command("sandbox")

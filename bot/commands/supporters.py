@@ -15,7 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from bot.clock import utcnow
-from bot.commands.common import console, err_console, fail, settings
+from bot.commands.common import console, database_errors, err_console, fail, settings
 from bot.config import Settings
 
 # Top-level commands, and the `supporters` group that cli.py includes under its name.
@@ -77,12 +77,13 @@ def import_file(
                 progress=tick,
             )
 
-    if console.is_terminal:
-        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
-        with Progress(*columns, TimeRemainingColumn(), console=console, transient=True) as bar:
-            result = asyncio.run(run(bar))
-    else:
-        result = asyncio.run(run(None))
+    with database_errors():
+        if console.is_terminal:
+            columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+            with Progress(*columns, TimeRemainingColumn(), console=console, transient=True) as bar:
+                result = asyncio.run(run(bar))
+        else:
+            result = asyncio.run(run(None))
     if not result.ok:
         _show_errors([str(error) for error in result.errors], result.error_count)
         fail(f"Nothing was imported: {result.error_count} problem(s) in {file.name}.", code=1)
@@ -138,7 +139,9 @@ def export(
         async with open_database(current.database_url) as sessions:
             return await export_supporter(sessions, supporter_id)
 
-    text = json.dumps(asyncio.run(run()), indent=2, ensure_ascii=False) + "\n"
+    with database_errors():
+        found = asyncio.run(run())
+    text = json.dumps(found, indent=2, ensure_ascii=False) + "\n"
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -159,7 +162,10 @@ def forget(
     from bot.storage.db import open_database
 
     current = settings()
-    supporter_id = asyncio.run(_supporter_id(current, _who(external_id, username, telegram_id)))
+    with database_errors():
+        supporter_id = asyncio.run(
+            _supporter_id(current, _who(external_id, username, telegram_id))
+        )
     if not yes and not typer.confirm(
         f"Erase the names, ids, chat, history and reply texts of supporter #{supporter_id}?"
     ):
@@ -169,7 +175,8 @@ def forget(
         async with open_database(current.database_url) as sessions:
             return await forget_supporter(sessions, supporter_id, now=utcnow())
 
-    done = asyncio.run(run())
+    with database_errors():
+        done = asyncio.run(run())
     console.print(
         f"Forgot supporter #{supporter_id}. Kept anonymously: {done.asks_kept} asks, "
         f"{done.donations_kept} donations, {done.replies_blanked} replies (text erased)."
@@ -201,7 +208,8 @@ def preview(
                 sessions, campaign, now=utcnow(), settings=current, count=count
             )
 
-    result = asyncio.run(run())
+    with database_errors():
+        result = asyncio.run(run())
     console.print(f"[b]{escape(result.campaign)}[/b]: {escape(result.title)}")
     console.print(f"Audience now: [b]{result.audience_size}[/b] supporters")
     segments = Table("Matched by", "Supporters", title="Segments", title_justify="left")

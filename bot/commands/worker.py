@@ -10,7 +10,7 @@ import socket
 
 import typer
 
-from bot.commands.common import fail, settings
+from bot.commands.common import database_errors, fail, settings, telegram_errors
 from bot.config import RunMode, Settings
 
 app = typer.Typer()
@@ -89,9 +89,12 @@ def worker(
         for noisy in ("httpx", "httpcore"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     name = worker_id or f"worker-{socket.gethostname()}"
-    try:
-        asyncio.run(
-            run_worker(current, worker_id=name[:64], concurrency=concurrency, batch=batch or None)
-        )
-    except OSError as exc:
-        fail(f"Could not start: {exc}")
+    with telegram_errors(current), database_errors():
+        try:
+            asyncio.run(
+                run_worker(
+                    current, worker_id=name[:64], concurrency=concurrency, batch=batch or None
+                )
+            )
+        except OSError as exc:
+            fail(f"Could not start: {exc}")

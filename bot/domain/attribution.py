@@ -7,7 +7,7 @@ import hmac
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # How a donation was credited; stored on every donation row.
@@ -17,6 +17,14 @@ UNATTRIBUTED = "unattributed"
 
 DEFAULT_WINDOW = timedelta(days=14)
 STRIPE_TOLERANCE_SECONDS = 300
+# A gift dated after now by more than this is refused: a provider's clock may run a little
+# ahead, but a gift from the future would pin its giver's recency (RFM) for years.
+GIFT_FUTURE_TOLERANCE = timedelta(minutes=15)
+# Gifts dated before this are refused: no record that old is a gift to credit, and dates near
+# the start of the calendar overflow when windows are subtracted from them.
+EARLIEST_GIFT = datetime(1900, 1, 1, tzinfo=UTC)
+# Telegram user ids have at most 52 significant bits (Bot API); larger numbers are no one.
+MAX_TELEGRAM_ID = 2**52
 
 # Tokens are short URL-safe strings; anything else is rejected before touching the database.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{4,32}")
@@ -52,6 +60,21 @@ _CRAWLER = re.compile(r"\b(?:crawler|spider|preview)\b", re.IGNORECASE)
 
 class SignatureError(ValueError):
     """A webhook whose signature is missing, malformed, wrong or too old."""
+
+
+def gift_date_problem(donated_at: datetime, *, now: datetime) -> str | None:
+    """Say why a gift's aware date cannot be believed (too old, in the future), or None."""
+    if donated_at < EARLIEST_GIFT:
+        return f"is before {EARLIEST_GIFT:%Y-%m-%d}"
+    if donated_at > now + GIFT_FUTURE_TOLERANCE:
+        minutes = int(GIFT_FUTURE_TOLERANCE.total_seconds() // 60)
+        return f"is more than {minutes} minutes in the future"
+    return None
+
+
+def is_telegram_id(number: int) -> bool:
+    """Tell whether a number can be a Telegram user id (positive, at most 52 bits)."""
+    return 0 < number <= MAX_TELEGRAM_ID
 
 
 def is_token(text: str) -> bool:

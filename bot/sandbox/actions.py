@@ -6,7 +6,7 @@ from bot.sandbox.chats import JsonDict, User
 from bot.sandbox.entities import entities_of
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.markup import callback_data_of
-from bot.sandbox.posts import post, quoted
+from bot.sandbox.posts import bot_sees, post, quoted
 from bot.sandbox.state import SandboxState
 
 
@@ -93,6 +93,30 @@ def send_text(
     _reopen_private_chat(state, user)
     message = _user_message(state, user, user.as_chat(), text, reply_to_message_id)
     return state.enqueue("message", message)
+
+
+def edit_text(
+    state: SandboxState,
+    user_id: int,
+    message_id: int,
+    text: str,
+    chat_id: int | None = None,
+) -> JsonDict:
+    """Have the user edit a text message they wrote, and return the edited_message update."""
+    if not text:
+        raise SandboxError(400, "text is empty")
+    user = state.user(user_id)
+    chat = _chat_of(state, user, chat_id)
+    message = state.find_message(chat["id"], message_id)
+    if message is None or message.get("from", {}).get("id") != user_id:
+        raise SandboxError(404, f"user {user_id} wrote no message {message_id} in {chat['id']}")
+    message.pop("entities", None)
+    message.update(text=text, edit_date=state.unix_now())
+    if entities := entities_of(text):
+        message["entities"] = entities
+    group = state.chats.get(chat["id"])
+    visible = group is None or bot_sees(state, group, message)
+    return state.enqueue("edited_message", dict(message), visible=visible)
 
 
 def press(

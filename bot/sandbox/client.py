@@ -149,6 +149,13 @@ class SandboxClient(CommunityCalls):
         }
         return dict(await self._call("POST", "/text", body))
 
+    async def edit_text(
+        self, user_id: int, message_id: int, text: str, chat_id: int | None = None
+    ) -> JsonDict:
+        """Have the user edit a message they wrote; return the edited_message update."""
+        body = {"user_id": user_id, "message_id": message_id, "text": text, "chat_id": chat_id}
+        return dict(await self._call("POST", "/edit", body))
+
     async def press(
         self, user_id: int, message_id: int, callback_data: str, chat_id: int | None = None
     ) -> JsonDict:

@@ -115,6 +115,16 @@ def _text(state: SandboxState, a: JsonDict) -> JsonDict:
     )
 
 
+def _edit(state: SandboxState, a: JsonDict) -> JsonDict:
+    return actions.edit_text(
+        state,
+        int(a["user_id"]),
+        int(a["message_id"]),
+        str(a["text"]),
+        chat_id=opt_int(a, "chat_id"),
+    )
+
+
 def _press(state: SandboxState, a: JsonDict) -> JsonDict:
     return actions.press(
         state,
@@ -213,6 +223,7 @@ CONTROL_ROUTES = [
     Route("/chats", endpoint(_add_chat), methods=["POST"]),
     Route("/start", endpoint(_start), methods=["POST"]),
     Route("/text", endpoint(_text), methods=["POST"]),
+    Route("/edit", endpoint(_edit), methods=["POST"]),
     Route("/press", endpoint(_press), methods=["POST"]),
     Route("/block", endpoint(_block), methods=["POST"]),
     Route("/unblock", endpoint(_unblock), methods=["POST"]),

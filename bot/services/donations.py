@@ -22,7 +22,8 @@ from bot.domain.attribution import (
     Credit,
     credit_by_window,
 )
-from bot.domain.money import format_amount, parse_amount
+from bot.domain.money import format_amount, gift_amount_problem, is_currency, parse_amount
+from bot.domain.names import shown_name
 from bot.domain.sending import Result, Sender, SendOutcome
 from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
@@ -67,8 +68,8 @@ def staff_gift(args: Sequence[str], *, now: datetime, campaigns: Container[str])
     campaign_name = args[3] if len(args) == 4 else None
     problems = []
     amount: int | None = None
-    if len(currency) != 3 or not currency.isalpha():
-        problems.append(f"{currency!r} is not a currency code such as EUR")
+    if not is_currency(currency):
+        problems.append(f"{currency[:16]!r} is not an ISO 4217 currency code such as EUR")
     else:
         try:
             amount = parse_amount(amount_text, currency)
@@ -76,6 +77,8 @@ def staff_gift(args: Sequence[str], *, now: datetime, campaigns: Container[str])
             problems.append(str(exc))
         if amount == 0:
             problems.append("the amount must be more than 0")
+        elif amount is not None and (problem := gift_amount_problem(amount, currency)):
+            problems.append(f"the amount {problem}")
     if campaign_name is not None and campaign_name not in campaigns:
         problems.append(f"no campaign called {campaign_name!r}")
     if problems or not amount:
@@ -292,7 +295,11 @@ async def _existing(session: AsyncSession, gift: IncomingGift) -> DonationOutcom
 def staff_line(outcome: DonationOutcome) -> str:
     """Describe a new gift for the staff chat in one HTML line with every name escaped."""
     amount = html.escape(format_amount(outcome.amount_minor, outcome.currency))
-    who = html.escape(outcome.first_name) if outcome.first_name else "a giver we do not know yet"
+    who = (
+        html.escape(shown_name(outcome.first_name))
+        if outcome.first_name
+        else "a giver we do not know yet"
+    )
     if outcome.campaign_name is None:
         return f"🎁 <b>{amount}</b> from {who}, not credited to any campaign."
     campaign = html.escape(outcome.campaign_name)

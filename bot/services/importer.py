@@ -208,7 +208,7 @@ def _parse(kind: Kind, row: dict[str, str], run: _Run) -> dict[str, Any]:
         return values
     if kind == "interactions":
         return parse_interaction(row, run.zone)
-    values = parse_donation(row, run.zone)
+    values = parse_donation(row, run.zone, now=run.now)
     event = (values["provider"], values["provider_event_id"])
     if event in run.seen:
         raise BadCell("provider_event_id", f"{event[1]!r} appears twice in this file")

@@ -72,7 +72,7 @@ async def pre_checkout(update: Update, context: BotContext) -> None:
     if query is None:
         return
     problem = await pre_checkout_problem(
-        context.sessions, query.invoice_payload, query.total_amount
+        context.sessions, query.invoice_payload, query.total_amount, query.currency
     )
     await query.answer(ok=problem is None, error_message=problem)
 
@@ -83,14 +83,18 @@ async def paid(update: Update, context: BotContext) -> None:
     if message is None or user is None or message.successful_payment is None:
         return
     payment = message.successful_payment
-    gift = gift_from_payment(
-        payload=payment.invoice_payload,
-        currency=payment.currency,
-        total_amount=payment.total_amount,
-        telegram_payment_charge_id=payment.telegram_payment_charge_id,
-        telegram_user_id=user.id,
-        paid_at=context.now(),
-    )
+    try:
+        gift = gift_from_payment(
+            payload=payment.invoice_payload,
+            currency=payment.currency,
+            total_amount=payment.total_amount,
+            telegram_payment_charge_id=payment.telegram_payment_charge_id,
+            telegram_user_id=user.id,
+            paid_at=context.now(),
+        )
+    except ValueError as exc:
+        log.error("successful payment not recorded: %s", exc)
+        return
     await context.record_gift(gift)
 
 

@@ -10,16 +10,17 @@ from datetime import timedelta
 from telegram import Message, Update, User
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
-from telegram.ext import MessageHandler, filters
+from telegram.ext import ApplicationHandlerStop, CommandHandler, MessageHandler, filters
 
 from bot.domain.classify import OPT_OUT
 from bot.domain.i18n import text
 from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
+from bot.domain.names import shown_name
 from bot.services import conversation, desk
 from bot.services.conversation import RecordedReply, RelayTarget
 from bot.telegram.context import BotApplication, BotContext, services_of
 from bot.telegram.desk_buttons import PROMPT_START, desk_buttons
-from bot.telegram.staff_guard import audit, refuse
+from bot.telegram.staff_guard import audit, is_staff, refuse
 from bot.telegram.supporters import language_of, start_supporter
 
 log = logging.getLogger(__name__)
@@ -28,30 +29,31 @@ log = logging.getLogger(__name__)
 RELAY_ATTEMPTS = 4
 
 
+def _cut_visible(text: str, units: int) -> str:
+    """Keep the start of text that fits `units` UTF-16 code units, never half a character."""
+    return text.encode("utf-16-le")[: units * 2].decode("utf-16-le", "ignore")
+
+
 def relay_text(reply: RecordedReply, message_text: str) -> str:
     """Return the staff-chat relay of a supporter's message, every part HTML-escaped."""
     who = reply.supporter
-    handle = f"@{who.username}, " if who.username else ""
-    where = (
-        f"on <b>{html.escape(reply.campaign)}</b> / {html.escape(reply.arm or '?')}"
-        if reply.campaign
-        else "(no campaign)"
-    )
-    head = (
-        f"💬 <b>{html.escape(who.name)}</b> ({html.escape(handle)}{who.telegram_user_id}) "
-        f"{where} [{reply.classification}]:\n"
-    )
-    body = html.escape(message_text)
-    if utf16_length(head + body) <= MESSAGE_MAX_UTF16:
-        return head + body
-    # Telegram counts UTF-16 units; the raw HTML is never shorter than what it shows.
-    while utf16_length(head + body) > MESSAGE_MAX_UTF16 - 1:
-        body = body[: -max(1, (utf16_length(head + body) - MESSAGE_MAX_UTF16) // 2 + 1)]
-    # Cut outside an entity so the HTML stays valid, and mark the cut.
-    amp = body.rfind("&")
-    if amp != -1 and ";" not in body[amp:]:
-        body = body[:amp]
-    return head + body + "…"
+    name = shown_name(who.name)
+    handle = f"@{shown_name(who.username)}, " if who.username else ""
+    if reply.campaign:
+        campaign, arm = shown_name(reply.campaign), shown_name(reply.arm or "?")
+        where_shown = f"on {campaign} / {arm}"
+        where = f"on <b>{html.escape(campaign)}</b> / {html.escape(arm)}"
+    else:
+        where_shown = where = "(no campaign)"
+    tail = f" ({handle}{who.telegram_user_id}) "
+    head_shown = f"💬 {name}{tail}{where_shown} [{reply.classification}]:\n"
+    head = f"💬 <b>{html.escape(name)}</b>{html.escape(tail)}{where} [{reply.classification}]:\n"
+    # Telegram counts the text the reader sees (after HTML parsing), so the cut counts that:
+    # "&" is one character on screen though "&amp;" is five in the HTML.
+    room = MESSAGE_MAX_UTF16 - utf16_length(head_shown)
+    if utf16_length(message_text) > room:
+        message_text = _cut_visible(message_text, room - 1) + "…"
+    return head + html.escape(message_text)
 
 
 async def reply_received(update: Update, context: BotContext) -> None:
@@ -202,15 +204,60 @@ async def deliver_answer(
         campaign=target.campaign,
         detail=f"to supporter {target.supporter.id}",
     )
-    await message.reply_html(f"✓ Sent to {html.escape(target.supporter.name)}.")
+    await message.reply_html(f"✓ Sent to {html.escape(shown_name(target.supporter.name))}.")
     return True
 
 
+async def message_edited(update: Update, context: BotContext) -> None:
+    """Act on no edit: an edit is not a new message, command or answer.
+
+    Only a member of staff who edits an answer hears about it: the supporter keeps the first
+    version, so a correction must be sent as a new reply.
+    """
+    message, user = update.edited_message, update.effective_user
+    staff_chat = context.settings.staff_chat_id
+    quoted = message.reply_to_message if message is not None else None
+    if message is not None and quoted is not None and message.chat_id == staff_chat:
+        target = await conversation.find_relay_target(
+            context.sessions, relay_message_id=quoted.message_id
+        )
+        if target is not None and is_staff(context, user):
+            name = html.escape(shown_name(target.supporter.name))
+            await message.reply_html(
+                f"✏️ Edits are not passed on: {name} has the first version. "
+                "Reply to their message again to send a correction."
+            )
+    raise ApplicationHandlerStop
+
+
+class _NoCommand(filters.UpdateFilter):
+    """Updates no command handler takes: plain text, or a "/word" that is not our command."""
+
+    def __init__(self, application: BotApplication) -> None:
+        super().__init__(name="no_command")
+        self._application = application
+
+    def filter(self, update: Update) -> bool:
+        return not any(
+            isinstance(handler, CommandHandler) and handler.check_update(update)
+            for handlers in self._application.handlers.values()
+            for handler in handlers
+        )
+
+
 def add_handlers(application: BotApplication) -> None:
-    """Register supporters' free text (private chats) and staff answers (the staff chat)."""
-    private_text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
+    """Register supporters' free text (private chats), staff answers and edits (staff chat)."""
+    # A "/word" that is no command of ours is a message like any other, not something to drop.
+    no_command = _NoCommand(application)
+    private_text = filters.ChatType.PRIVATE & filters.TEXT & no_command
     application.add_handler(MessageHandler(private_text, reply_received))
     staff_chat = services_of(application).settings.staff_chat_id
+    edits = filters.UpdateType.EDITED_MESSAGE & filters.ChatType.PRIVATE
     if staff_chat is not None:
         answers = filters.Chat(chat_id=staff_chat) & filters.REPLY & filters.TEXT
-        application.add_handler(MessageHandler(answers & ~filters.COMMAND, answer_supporter))
+        application.add_handler(MessageHandler(answers & no_command, answer_supporter))
+        edits = filters.UpdateType.EDITED_MESSAGE & (
+            filters.ChatType.PRIVATE | filters.Chat(chat_id=staff_chat)
+        )
+    # First of all groups, so no command, relay or answer handler sees an edit again.
+    application.add_handler(MessageHandler(edits, message_edited), group=-1)

@@ -210,19 +210,20 @@ async def launch_confirmed(update: Update, context: BotContext) -> str | None:
     if name in launching:
         await query.answer("This launch is already under way.")
         return "already launching"
-    await query.answer()
-    campaign = context.registry.get(name)
-    if campaign is None:
-        await query.edit_message_text(
-            f"No campaign called <b>{html.escape(name)}</b> is loaded any more.",
-            parse_mode=ParseMode.HTML,
-        )
-        return "no campaign"
-    await query.edit_message_text(
-        f"Launching <b>{html.escape(name)}</b>…", parse_mode=ParseMode.HTML
-    )
+    # Marked before the first await: presses handled side by side must see the mark.
     launching.add(name)
     try:
+        await query.answer()
+        campaign = context.registry.get(name)
+        if campaign is None:
+            await query.edit_message_text(
+                f"No campaign called <b>{html.escape(name)}</b> is loaded any more.",
+                parse_mode=ParseMode.HTML,
+            )
+            return "no campaign"
+        await query.edit_message_text(
+            f"Launching <b>{html.escape(name)}</b>…", parse_mode=ParseMode.HTML
+        )
         result = await launch_campaign(
             context.sessions, campaign, now=context.now(), settings=context.settings
         )
