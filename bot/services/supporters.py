@@ -91,6 +91,34 @@ async def upsert_started_supporter(
     return supporter
 
 
+async def add_contact(
+    sessions: async_sessionmaker[AsyncSession], *, telegram_user: TelegramUser, now: datetime
+) -> int:
+    """Keep someone who wrote without /start (or after /forget) as a contact; return the id.
+
+    Their message is relayed and staff can answer it, but only /start records consent: a
+    contact has none, so no campaign selects them and nothing is sent to them unasked.
+    """
+    async with sessions() as session, session.begin():
+        known = await supporters.supporter_by_telegram(session=session, user_id=telegram_user.id)
+        if known is not None and known.id is not None:
+            return known.id
+        contact = Supporter(
+            created_at=now,
+            language=(language_tag(telegram_user.language_code) or DEFAULT_LANGUAGE)[:8],
+            source="telegram",
+            telegram_user_id=telegram_user.id,
+            chat_id=telegram_user.id,  # a private chat's id is the user's id
+            username=telegram_user.username,
+            first_name=(telegram_user.first_name or "")[:200],
+            last_name=(telegram_user.last_name or "")[:200],
+        )
+        session.add(contact)
+        await session.flush()
+        assert contact.id is not None
+        return contact.id
+
+
 async def find_supporter(
     session: AsyncSession,
     *,

@@ -241,12 +241,17 @@ async def thank_you_facts(
                     col(Supporter.opted_out_at),
                     col(Supporter.blocked_at),
                     col(Supporter.forgotten_at),
+                    col(Supporter.consented_at),
                 ).where(col(Supporter.id) == supporter_id)
             )
         ).first()
         if person is not None:
             last_name, username = person[0] or None, person[1]
-            reachable = person[2] is not None and all(at is None for at in person[3:6])
+            reachable = (
+                person[2] is not None
+                and all(at is None for at in person[3:6])
+                and person[6] is not None  # a contact who never sent /start gets nothing unasked
+            )
         rows = await session.execute(
             select(col(Interaction.kind), col(Interaction.detail), col(Interaction.occurred_at))
             .where(col(Interaction.supporter_id) == supporter_id)

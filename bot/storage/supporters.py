@@ -26,7 +26,7 @@ from sqlmodel import col
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain import scoring
-from bot.storage.dialect import chunks
+from bot.storage.dialect import BIGINT_MAX, chunks, saturating_sum
 from bot.storage.models import Interaction, Supporter
 from bot.storage.tables import (
     ASK,
@@ -135,7 +135,10 @@ async def add_gift(
             source=source[:120],
         )
     )
-    added = amount_minor if currency.upper() == main_currency.upper() else 0
+    added = (
+        min(max(amount_minor, 0), BIGINT_MAX) if currency.upper() == main_currency.upper() else 0
+    )
+    total = col(Supporter.gift_total_minor)
     await session.execute(
         update(Supporter)
         .where(col(Supporter.id) == supporter_id)
@@ -143,7 +146,11 @@ async def add_gift(
             interaction_count=col(Supporter.interaction_count) + 1,
             last_interaction_at=_later(col(Supporter.last_interaction_at), donated_at),
             gift_count=col(Supporter.gift_count) + 1,
-            gift_total_minor=col(Supporter.gift_total_minor) + literal(added, BigInteger),
+            # Saturates rather than overflow: a failed update would lose the gift itself.
+            gift_total_minor=case(
+                (total > literal(BIGINT_MAX - added, BigInteger), literal(BIGINT_MAX, BigInteger)),
+                else_=total + literal(added, BigInteger),
+            ),
             last_gift_at=_later(col(Supporter.last_gift_at), donated_at),
         )
     )
@@ -259,7 +266,7 @@ def _refresh_statement(now: datetime, ids: list[int] | None, main_currency: str)
         select(
             DONATION.c.supporter_id.label("sid"),
             func.count().label("n"),
-            func.sum(main).label("total"),
+            saturating_sum(main).label("total"),
             func.max(DONATION.c.donated_at).label("last"),
         )
         .where(DONATION.c.supporter_id.is_not(None), only(DONATION.c.supporter_id))
@@ -282,7 +289,8 @@ def _refresh_statement(now: datetime, ids: list[int] | None, main_currency: str)
                 gifts, gifts.c.sid == inner.c.id
             )
         )
-        .where(only(inner.c.id))
+        # An erased record keeps what forget left; its anonymous gifts are not scored.
+        .where(only(inner.c.id), inner.c.forgotten_at.is_(None))
         .subquery("fresh")
     )
     rfm = _rfm_sql(
@@ -380,6 +388,10 @@ async def erase_supporter(*, session: AsyncSession, supporter_id: int, now: date
             source=None,
             start_payload=None,
             forgotten_at=now,
+            # Set here, not by a score refresh: nothing that can overflow runs in an erase.
+            interaction_count=0,
+            last_interaction_at=None,
+            engagement_score=0.0,
+            rfm_score=0,
         )
     )
-    await refresh_supporter_scores(session=session, now=now, supporter_ids=[supporter_id])

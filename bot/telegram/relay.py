@@ -17,9 +17,10 @@ from bot.domain.i18n import text
 from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.services import conversation
 from bot.services.conversation import RecordedReply
+from bot.services.supporters import add_contact
 from bot.telegram.context import BotApplication, BotContext, services_of
 from bot.telegram.staff_guard import audit, refuse
-from bot.telegram.supporters import language_of, start_supporter
+from bot.telegram.supporters import language_of
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,8 @@ async def reply_received(update: Update, context: BotContext) -> None:
 
     reply = await record()
     if reply is None:
-        # Writing to the bot means they started it; the chat may predate our database.
-        await start_supporter(context, user, None)
+        # Unknown, or forgotten: they are heard, but consent only ever comes from /start.
+        await add_contact(context.sessions, telegram_user=user, now=context.now())
         reply = await record()
     if reply is None:
         return
