@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,13 +14,16 @@ from sqlmodel import col
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.config import RunMode, SettingsError, load_settings
+from bot.domain.attribution import reader_key
 from bot.services.donations import IncomingGift, record_donation
-from bot.services.supporters import upsert_started_supporter
+from bot.services.supporters import forget_supporter, upsert_started_supporter
 from bot.storage.db import create_all, make_engine, session_maker
-from bot.storage.models import Ask, Donation, Supporter
+from bot.storage.models import Ask, Click, Donation, Interaction, Supporter
 from bot.storage.supporters import BIGINT_MAX, refresh_supporter_scores
 from tests.botharness import SPRING_APPEAL, STAFF_CHAT_ID, BotHarness, bot_harness
 from tests.factories import NOW, add_donation, add_interaction, add_supporter
+from tests.test_donations import client_for, generic, make_world, post_generic, settings_with
 from tests.test_supporters import FakeUser
 
 
@@ -169,3 +173,70 @@ async def test_a_forgotten_person_who_writes_again_is_heard_but_never_asked(
         await bot.next_message(701, "Hello Tess")
         (tess,) = await bot.rows(Supporter, Supporter.telegram_user_id == 701)
         assert tess.consented_at is not None and tess.forgotten_at is None
+
+
+# --- tracked links after forget ----------------------------------------------------------
+
+
+async def test_an_old_link_of_a_forgotten_person_redirects_but_records_nothing_about_them(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    world = await make_world(sessions)
+    async with client_for(sessions, settings_with(), None) as http:
+        first = await http.get(f"/r/{world.token}", headers={"User-Agent": "Firefox"})
+        assert first.status_code == 302
+        [before] = await _clicks(sessions)
+        assert before.client is not None and before.user_agent == "Firefox"
+        await forget_supporter(sessions, world.anna_id, now=NOW + timedelta(minutes=1))
+        [erased] = await _clicks(sessions)
+        assert (erased.user_agent, erased.client) == (None, None)
+        # Days later the donor taps the old link, and then gives through it.
+        again = await http.get(f"/r/{world.token}", headers={"User-Agent": "Firefox"})
+        assert again.status_code == 302 and world.token in again.headers["location"]
+        response = await post_generic(http, generic("after-forget", reference=world.token))
+    assert response.status_code == 200
+    assert (response.json()["attribution"], response.json()["campaign"]) == ("token", "museum")
+    assert len(await _clicks(sessions)) == 1
+    async with sessions() as session:
+        kinds = (
+            await session.execute(
+                select(Interaction.kind).where(col(Interaction.supporter_id) == world.anna_id)
+            )
+        ).scalars()
+        gift = (
+            await session.execute(
+                select(Donation).where(col(Donation.provider_event_id) == "after-forget")
+            )
+        ).scalar_one()
+        anna = await session.get(Supporter, world.anna_id)
+    assert list(kinds) == []
+    # The gift is kept as an anonymous count: credited to the ask, on nobody's record.
+    assert (gift.ask_id, gift.supporter_id, gift.amount_minor) == (world.ask_id, None, 2500)
+    assert anna is not None and anna.gift_count == 0 and anna.interaction_count == 0
+
+
+async def _clicks(sessions: async_sessionmaker[AsyncSession]) -> list[Click]:
+    async with sessions() as session:
+        return list((await session.execute(select(Click).order_by(col(Click.id)))).scalars())
+
+
+def test_the_reader_hash_is_keyed_by_a_server_secret() -> None:
+    one = reader_key("203.0.113.7", "Firefox", "secret-one")
+    assert one == reader_key("203.0.113.7", "Firefox", "secret-one")
+    assert one != reader_key("203.0.113.7", "Firefox", "secret-two")
+    assert one != reader_key("203.0.113.8", "Firefox", "secret-one")
+    # Without the key, trying every address with the old unkeyed hash finds nothing.
+    unkeyed = hashlib.blake2b(b"203.0.113.7|Firefox", digest_size=12).hexdigest()
+    assert one != unkeyed and len(one) <= 32
+
+
+def test_running_the_bot_refuses_an_empty_link_hash_secret_and_tools_get_a_generated_one() -> None:
+    base = {"telegram_bot_token": "123:abc", "staff_user_ids": "1", "staff_chat_id": -5}
+    for mode in (RunMode.POLLING, RunMode.WEBHOOK):
+        with pytest.raises(SettingsError) as refused:
+            load_settings({**base, "webhook_secret": "s"}, env_file=None, mode=mode)
+        assert [line.split(":")[0] for line in refused.value.lines] == ["LINK_HASH_SECRET"]
+    given = {**base, "link_hash_secret": "k" * 32}
+    assert load_settings(given, env_file=None, mode=RunMode.POLLING).link_hash_secret == "k" * 32
+    one, two = load_settings({}, env_file=None), load_settings({}, env_file=None)
+    assert len(one.link_hash_secret) >= 32 and one.link_hash_secret != two.link_hash_secret

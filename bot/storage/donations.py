@@ -62,8 +62,12 @@ async def find_donor(
         conditions.append(col(Supporter.username) == name)
         # Telegram usernames ignore case; the indexed exact match above is tried first.
         conditions.append(func.lower(col(Supporter.username)) == name.lower())
+    # A forgotten record is never a donor again: its identifiers are gone, and its id alone
+    # must not gather new history either.
+    alive = col(Supporter.forgotten_at).is_(None)
     for condition in conditions:
-        row = (await session.execute(select(*DONOR_COLUMNS).where(condition).limit(1))).first()
+        query = select(*DONOR_COLUMNS).where(condition, alive).limit(1)
+        row = (await session.execute(query)).first()
         if row is not None:
             return read_donor(row, 0)
     return None

@@ -366,8 +366,11 @@ async def erase_supporter(*, session: AsyncSession, supporter_id: int, now: date
     await session.execute(
         update(REPLY).where(REPLY.c.supporter_id == supporter_id).values(text="")
     )
+    ask_ids = select(ASK.c.id).where(ASK.c.supporter_id == supporter_id)
     await session.execute(
-        update(CLICK).where(CLICK.c.supporter_id == supporter_id).values(user_agent=None)
+        update(CLICK)
+        .where(or_(CLICK.c.supporter_id == supporter_id, CLICK.c.ask_id.in_(ask_ids)))
+        .values(user_agent=None, client=None)
     )
     await session.execute(
         update(ASK)
