@@ -26,6 +26,7 @@ from bot.domain.attribution import (
 from bot.domain.money import format_amount, parse_amount
 from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
+from bot.services.supporters import remember_staff_messages
 from bot.storage import clicks, donations, supporters
 
 log = logging.getLogger(__name__)
@@ -374,8 +375,16 @@ async def announce_gift(
             log.warning("thank-you for donation %s not sent: %s", outcome.donation_id, exc)
     if settings.staff_chat_id is not None:
         try:
-            await bot.send_message(
+            note = await bot.send_message(
                 settings.staff_chat_id, staff_line(outcome), parse_mode=ParseMode.HTML
             )
+            if outcome.supporter_id is not None:  # it names the giver: forget deletes it
+                await remember_staff_messages(
+                    sessions,
+                    supporter_id=outcome.supporter_id,
+                    chat_id=settings.staff_chat_id,
+                    message_ids=[note.message_id],
+                    now=now or outcome.donated_at or note.date,
+                )
         except Exception as exc:  # the staff note is a courtesy; the gift is recorded
             log.warning("staff note on donation %s not sent: %s", outcome.donation_id, exc)

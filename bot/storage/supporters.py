@@ -26,6 +26,7 @@ from sqlmodel import col
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain import scoring
+from bot.storage import personal
 from bot.storage.dialect import BIGINT_MAX, chunks, saturating_sum
 from bot.storage.models import Interaction, Supporter
 from bot.storage.tables import (
@@ -356,15 +357,48 @@ async def supporter_record(*, session: AsyncSession, supporter_id: int) -> dict[
         )
     record["asks"] = await _rows(session, asks)
     record["clicks"] = await _rows(session, clicks)
+    person = record["profile"]
+    record["audit"] = await personal.audit_entries(
+        session=session,
+        supporter_id=supporter_id,
+        telegram_user_id=person["telegram_user_id"],
+        username=person["username"],
+    )
+    record["staff_chat_messages"] = await personal.staff_messages(
+        session=session, supporter_id=supporter_id
+    )
     return record
 
 
-async def erase_supporter(*, session: AsyncSession, supporter_id: int, now: datetime) -> None:
-    """Erase a supporter's personal data, keeping anonymous rows that reports count."""
+async def erase_supporter(
+    *,
+    session: AsyncSession,
+    supporter_id: int,
+    now: datetime,
+    staff_chat_id: int | None = None,
+) -> list[tuple[int, int, int]]:
+    """Erase a supporter's personal data, keeping anonymous rows that reports count.
+
+    Returns the staff-chat messages about them, (row id, chat, message), for the caller to
+    delete in Telegram once this transaction has committed.
+    """
+    person = await supporter_by_id(session=session, supporter_id=supporter_id)
+    if person is not None:
+        await personal.pseudonymise_audit(
+            session=session,
+            supporter_id=supporter_id,
+            telegram_user_id=person.telegram_user_id,
+            username=person.username,
+        )
+    relays = await personal.detach_staff_messages(
+        session=session, supporter_id=supporter_id, now=now, legacy_chat_id=staff_chat_id
+    )
     await session.execute(delete(TAG).where(TAG.c.supporter_id == supporter_id))
     await session.execute(delete(INTERACTION).where(INTERACTION.c.supporter_id == supporter_id))
     await session.execute(
-        update(REPLY).where(REPLY.c.supporter_id == supporter_id).values(text="")
+        update(REPLY)
+        .where(REPLY.c.supporter_id == supporter_id)
+        .values(text="", relay_message_id=None)
     )
     ask_ids = select(ASK.c.id).where(ASK.c.supporter_id == supporter_id)
     await session.execute(
@@ -398,3 +432,4 @@ async def erase_supporter(*, session: AsyncSession, supporter_id: int, now: date
             rfm_score=0,
         )
     )
+    return relays

@@ -13,6 +13,7 @@ def _table(name: str) -> Table:
 
 
 ASK = _table("ask")
+AUDIT = _table("audit_log")
 CAMPAIGN = _table("campaign")
 CLICK = _table("click")
 DONATION = _table("donation")
@@ -20,5 +21,6 @@ INTERACTION = _table("interaction")
 JOB_RUN = _table("job_run")
 POST = _table("broadcast_post")
 REPLY = _table("reply")
+STAFF_MESSAGE = _table("staff_message")
 SUPPORTER = _table("supporter")
 TAG = _table("supporter_tag")

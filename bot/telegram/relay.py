@@ -17,7 +17,7 @@ from bot.domain.i18n import text
 from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.services import conversation
 from bot.services.conversation import RecordedReply
-from bot.services.supporters import add_contact
+from bot.services.supporters import add_contact, remember_staff_messages
 from bot.telegram.context import BotApplication, BotContext, services_of
 from bot.telegram.staff_guard import audit, refuse
 from bot.telegram.supporters import language_of
@@ -105,7 +105,11 @@ async def _relay(context: BotContext, reply: RecordedReply, message_text: str) -
             log.warning("could not relay reply %s to the staff chat: %s", reply.reply_id, exc)
             return
         await conversation.set_relay_message(
-            context.sessions, reply_id=reply.reply_id, relay_message_id=relayed.message_id
+            context.sessions,
+            reply_id=reply.reply_id,
+            relay_message_id=relayed.message_id,
+            chat_id=staff_chat,
+            now=context.now(),
         )
         return
     log.warning("reply %s not relayed: the staff chat stayed rate-limited", reply.reply_id)
@@ -142,7 +146,14 @@ async def answer_supporter(update: Update, context: BotContext) -> None:
             now=context.now(),
         )
         await message.reply_html(f"Not delivered: {html.escape(exc.message)}.")
-        await audit(context, user, "answer", campaign=target.campaign, detail=f"failed: {exc}")
+        await audit(
+            context,
+            user,
+            "answer",
+            campaign=target.campaign,
+            detail=f"failed: {exc}",
+            supporter_id=target.supporter.id,
+        )
         return
     await conversation.record_staff_answer(
         context.sessions,
@@ -158,8 +169,17 @@ async def answer_supporter(update: Update, context: BotContext) -> None:
         "answer",
         campaign=target.campaign,
         detail=f"to supporter {target.supporter.id}",
+        supporter_id=target.supporter.id,
     )
-    await message.reply_html(f"✓ Sent to {html.escape(target.supporter.name)}.")
+    confirmation = await message.reply_html(f"✓ Sent to {html.escape(target.supporter.name)}.")
+    # The answer and its confirmation are about the supporter too: forget deletes them.
+    await remember_staff_messages(
+        context.sessions,
+        supporter_id=target.supporter.id,
+        chat_id=message.chat_id,
+        message_ids=[message.message_id, confirmation.message_id],
+        now=context.now(),
+    )
 
 
 def add_handlers(application: BotApplication) -> None:
