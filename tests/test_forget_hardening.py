@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.config import RunMode, SettingsError, load_settings
 from bot.domain.attribution import reader_key
+from bot.domain.i18n import text
 from bot.services.donations import IncomingGift, record_donation
 from bot.services.supporters import export_supporter, forget_supporter, upsert_started_supporter
 from bot.storage.db import create_all, make_engine, session_maker
@@ -331,3 +332,42 @@ async def test_a_relay_telegram_will_not_delete_is_recorded_and_the_erase_stands
         assert left.delete_failed is not None and "for everyone" in left.delete_failed
         (tess,) = await bot.rows(Supporter)
         assert tess.forgotten_at is not None and tess.first_name == ""
+
+
+async def test_forget_on_the_command_line_deletes_the_relays_with_the_bot_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with bot_harness(tmp_path) as bot:
+        await bot.supporter_starts(701, "Tess", username="tess")
+        await bot.client.send_text(701, "Please forget me")
+        relay = await bot.next_message(STAFF_CHAT_ID, "Please forget me")
+        await bot.wait_rows(StaffMessage)
+        monkeypatch.chdir(tmp_path)
+        for name, value in {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "TELEGRAM_BOT_TOKEN": bot.settings.telegram_bot_token,
+            "TELEGRAM_BASE_URL": bot.settings.telegram_base_url,
+            "STAFF_CHAT_ID": str(STAFF_CHAT_ID),
+        }.items():
+            monkeypatch.setenv(name, value)
+        command = ["supporters", "forget", "--telegram-id", "701", "--yes"]
+        result = await asyncio.to_thread(CliRunner().invoke, app, command)
+        assert result.exit_code == 0, result.output
+        assert "Deleted 1 messages about them in Telegram." in result.output
+        assert (await _deletes(bot)) == {relay["message_id"]: True}
+        assert await bot.rows(StaffMessage) == []
+
+
+async def test_the_readme_names_everything_an_export_holds(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    supporter_id = await _overflowing_supporter(sessions)
+    record = await export_supporter(sessions, supporter_id)
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("**Export and forget (GDPR).**")
+    paragraph = " ".join(readme[start : readme.index("\n\n", start)].split())
+    for key in record:
+        words = key.replace("staff_chat_", "staff-chat ").replace("_", " ")
+        assert words in paragraph, key
+    privacy = text("privacy", "en")
+    assert "staff chat" in privacy and "audit log" in privacy and "fingerprint" in privacy
