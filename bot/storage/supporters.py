@@ -290,8 +290,7 @@ def _refresh_statement(now: datetime, ids: list[int] | None, main_currency: str)
                 gifts, gifts.c.sid == inner.c.id
             )
         )
-        # An erased record keeps what forget left; its anonymous gifts are not scored.
-        .where(only(inner.c.id), inner.c.forgotten_at.is_(None))
+        .where(only(inner.c.id))
         .subquery("fresh")
     )
     rfm = _rfm_sql(
