@@ -1,10 +1,9 @@
-"""Forget always erases and what it erased stays erased: extreme totals, writing again, links."""
+"""Forget always erases and stays erased: extreme totals, writing again, old links."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,23 +16,19 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.config import RunMode, SettingsError, load_settings
 from bot.domain.attribution import reader_key
-from bot.domain.i18n import text
 from bot.services.donations import IncomingGift, record_donation
-from bot.services.supporters import export_supporter, forget_supporter, upsert_started_supporter
+from bot.services.supporters import forget_supporter, upsert_started_supporter
 from bot.storage.db import create_all, make_engine, session_maker
 from bot.storage.models import (
     Ask,
-    AuditEntry,
     Click,
     Donation,
     Interaction,
-    StaffMessage,
     Supporter,
 )
 from bot.storage.supporters import BIGINT_MAX, refresh_supporter_scores
 from tests.botharness import SPRING_APPEAL, STAFF_CHAT_ID, BotHarness, bot_harness
 from tests.factories import NOW, add_donation, add_interaction, add_supporter
-from tests.helpers import wait_for
 from tests.test_donations import client_for, generic, make_world, post_generic, settings_with
 from tests.test_supporters import FakeUser
 
@@ -251,123 +246,3 @@ def test_running_the_bot_refuses_an_empty_link_hash_secret_and_tools_get_a_gener
     assert load_settings(given, env_file=None, mode=RunMode.POLLING).link_hash_secret == "k" * 32
     one, two = load_settings({}, env_file=None), load_settings({}, env_file=None)
     assert len(one.link_hash_secret) >= 32 and one.link_hash_secret != two.link_hash_secret
-
-
-# --- the audit log and the staff chat ----------------------------------------------------
-
-
-async def _deletes(bot: BotHarness) -> dict[int, bool]:
-    entries = await bot.client.sent(STAFF_CHAT_ID)
-    return {e["message_id"]: e["ok"] for e in entries if e["method"] == "deleteMessage"}
-
-
-async def test_forget_reaches_the_audit_log_and_deletes_the_staff_chats_messages(
-    tmp_path: Path,
-) -> None:
-    async with bot_harness(tmp_path) as bot:
-        tess = await bot.supporter_starts(701, "Tess", username="tess")
-        assert tess.id is not None
-        await bot.client.send_text(701, "Can I visit on Sunday?")
-        relay = await bot.next_message(STAFF_CHAT_ID, "Can I visit on Sunday?")
-        await bot.wait_rows(StaffMessage)  # the relay is remembered just after it is sent
-        answer = await bot.staff_says("Yes, from ten.", reply_to=relay["message_id"])
-        confirmation = await bot.next_message(STAFF_CHAT_ID, "Sent to Tess")
-        await bot.client.send_text(701, "/launch everything, Tess here")
-        await bot.next_message(701, "for the organisation's staff")
-        await bot.staff_says("/donation @tess 25 EUR")
-        gift_note = await bot.next_message(STAFF_CHAT_ID, "from Tess")
-        about = [relay["message_id"], answer["message"]["message_id"]]
-        about += [confirmation["message_id"], gift_note["message_id"]]
-
-        record = await export_supporter(bot.sessions, tess.id)
-        assert sorted(m["message_id"] for m in record["staff_chat_messages"]) == sorted(about)
-        audited = {(e["action"], e["allowed"]) for e in record["audit"]}
-        assert {("launch", False), ("answer", True), ("donation", True)} <= audited
-        typed = [e["detail"] for e in record["audit"] if e["action"] == "launch"]
-        assert typed == ["refused: not staff; /launch everything, Tess here"]
-
-        await _forget_in_the_chat(bot, 701)
-        deletes = await wait_for(
-            lambda: _all_deleted(bot, about), what="the staff chat's messages to be deleted"
-        )
-        assert all(deletes[m] for m in about)
-        async with bot.sessions() as session:
-            entries = (await session.execute(select(AuditEntry))).scalars().all()
-            left = (await session.execute(select(StaffMessage))).scalars().all()
-        assert left == []
-        for entry in entries:
-            shown = f"{entry.actor_user_id} {entry.actor_name} {entry.campaign} {entry.detail}"
-            assert "701" not in shown and "tess" not in shown.lower(), shown
-        about_tess = [e for e in entries if e.supporter_id == tess.id]
-        assert {(e.action, e.allowed) for e in about_tess} >= {
-            ("launch", False),
-            ("donation", True),
-        }
-        # The export of the erased record shows what is left: pseudonymous entries only.
-        after = await export_supporter(bot.sessions, tess.id)
-        assert after["staff_chat_messages"] == []
-        assert all(e["actor_user_id"] is None or e["actor_user_id"] != 701 for e in after["audit"])
-
-
-async def _all_deleted(bot: BotHarness, message_ids: list[int]) -> dict[int, bool] | None:
-    deletes = await _deletes(bot)
-    return deletes if all(m in deletes for m in message_ids) else None
-
-
-async def test_a_relay_telegram_will_not_delete_is_recorded_and_the_erase_stands(
-    tmp_path: Path,
-) -> None:
-    async with bot_harness(tmp_path) as bot:
-        await bot.supporter_starts(701, "Tess", username="tess")
-        await bot.client.send_text(701, "Please call me back")
-        relay = await bot.next_message(STAFF_CHAT_ID, "Please call me back")
-        await bot.wait_rows(StaffMessage)
-        # Two days on, in a group where the bot is no administrator, Telegram says no.
-        await bot.client.set_bot_status(STAFF_CHAT_ID, "member")
-        bot.sandbox.state.wall_clock = lambda: time.time() + 49 * 3600
-        await _forget_in_the_chat(bot, 701)
-        assert (await _deletes(bot)) == {relay["message_id"]: False}
-        (left,) = await bot.rows(StaffMessage)
-        assert (left.supporter_id, left.message_id) == (None, relay["message_id"])
-        assert left.delete_failed is not None and "for everyone" in left.delete_failed
-        (tess,) = await bot.rows(Supporter)
-        assert tess.forgotten_at is not None and tess.first_name == ""
-
-
-async def test_forget_on_the_command_line_deletes_the_relays_with_the_bot_token(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with bot_harness(tmp_path) as bot:
-        await bot.supporter_starts(701, "Tess", username="tess")
-        await bot.client.send_text(701, "Please forget me")
-        relay = await bot.next_message(STAFF_CHAT_ID, "Please forget me")
-        await bot.wait_rows(StaffMessage)
-        monkeypatch.chdir(tmp_path)
-        for name, value in {
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-            "TELEGRAM_BOT_TOKEN": bot.settings.telegram_bot_token,
-            "TELEGRAM_BASE_URL": bot.settings.telegram_base_url,
-            "STAFF_CHAT_ID": str(STAFF_CHAT_ID),
-        }.items():
-            monkeypatch.setenv(name, value)
-        command = ["supporters", "forget", "--telegram-id", "701", "--yes"]
-        result = await asyncio.to_thread(CliRunner().invoke, app, command)
-        assert result.exit_code == 0, result.output
-        assert "Deleted 1 messages about them in Telegram." in result.output
-        assert (await _deletes(bot)) == {relay["message_id"]: True}
-        assert await bot.rows(StaffMessage) == []
-
-
-async def test_the_readme_names_everything_an_export_holds(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    supporter_id = await _overflowing_supporter(sessions)
-    record = await export_supporter(sessions, supporter_id)
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    start = readme.index("**Export and forget (GDPR).**")
-    paragraph = " ".join(readme[start : readme.index("\n\n", start)].split())
-    for key in record:
-        words = key.replace("staff_chat_", "staff-chat ").replace("_", " ")
-        assert words in paragraph, key
-    privacy = text("privacy", "en")
-    assert "staff chat" in privacy and "audit log" in privacy and "fingerprint" in privacy
