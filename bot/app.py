@@ -26,6 +26,7 @@ from bot.services.registry import CampaignRegistry
 from bot.storage.db import open_database
 from bot.telegram.application import build_application, register_commands
 from bot.telegram.context import BotApplication, BotServices
+from bot.telegram.sender import TelegramSender
 from bot.telegram.webhook import telegram_route, webhook_url
 from bot.web import create_web_app
 
@@ -107,7 +108,7 @@ async def running_bot(
 
     async def on_gift(outcome: DonationOutcome) -> None:
         await announce_gift(
-            application.bot,
+            TelegramSender(application.bot),
             outcome,
             specs=registry.campaigns,
             settings=settings,

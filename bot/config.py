@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///campaign-bot.db"
     staff_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     staff_chat_id: int | None = None
+    community_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     public_base_url: str = "http://127.0.0.1:8080"
     timezone: str = "Europe/Amsterdam"
     campaigns_dir: Path = Path("campaigns")
@@ -78,6 +79,17 @@ class Settings(BaseSettings):
                 return frozenset(int(p) for p in parts)
             except ValueError as exc:
                 raise ValueError("must be comma-separated Telegram user ids (numbers)") from exc
+        return value
+
+    @field_validator("community_chat_ids", mode="before")
+    @classmethod
+    def _parse_chats(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError as exc:
+                raise ValueError("must be comma-separated Telegram chat ids (numbers)") from exc
         return value
 
     @field_validator("staff_chat_id", mode="before")

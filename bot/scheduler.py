@@ -25,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
 from bot.config import Settings
+from bot.domain.sending import Sender
 from bot.domain.spec import Campaign
 from bot.services.followups import enqueue_all_follow_ups
 from bot.services.outbox import OutboxWorker
-from bot.services.posts import PostSender, recover_posts, send_due_posts
+from bot.services.posts import recover_posts, send_due_posts
 from bot.services.schedule import next_due
 from bot.services.weekly import run_weekly_if_due
 from bot.telegram.sender import TelegramSender
@@ -61,7 +62,7 @@ class DeliveryScheduler:
         settings: Settings,
         *,
         worker: OutboxWorker,
-        post_sender: PostSender,
+        post_sender: Sender,
         clock: Callable[[], datetime] = utcnow,
         send_staff: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:

@@ -37,13 +37,13 @@ FORBIDDEN = {
         "bot.scheduler",
     ),
     "bot/services": (
+        "telegram",
         "bot.cli",
         "bot.commands",
         "bot.app",
         "bot.web",
-        "bot.telegram.staff",
-        "bot.telegram.supporters",
-        "bot.telegram.application",
+        "bot.telegram",
+        "bot.scheduler",
     ),
 }
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}

@@ -27,7 +27,7 @@ async def test_upgrade_to_head_has_no_drift(db_url: str) -> None:
         version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalar()
     await engine.dispose()
     assert drift == []
-    assert version == "0004"
+    assert version == "0005_forget_reach"
 
 
 ROWS_AT_0002 = (
@@ -95,9 +95,9 @@ async def test_0003_copies_each_events_ask_arm_and_reach(db_url: str) -> None:
         await engine.dispose()
 
 
-async def test_0004_adds_the_audit_supporter_and_staff_messages_and_undoes(db_url: str) -> None:
-    """Audit entries written before 0004 stay; the new column and table come and go."""
-    await asyncio.to_thread(upgrade, db_url, "0003")
+async def test_0005_adds_the_audit_supporter_and_staff_messages_and_undoes(db_url: str) -> None:
+    """Audit entries written before 0005 stay; the new column and table come and go."""
+    await asyncio.to_thread(upgrade, db_url, "0004_named_source")
     engine = make_engine(db_url)
     try:
         async with engine.begin() as conn:
@@ -120,7 +120,7 @@ async def test_0004_adds_the_audit_supporter_and_staff_messages_and_undoes(db_ur
             await conn.exec_driver_sql("DELETE FROM supporter WHERE id = 1")
             kept = (await conn.exec_driver_sql("SELECT action, supporter_id FROM audit_log")).all()
         assert [tuple(row) for row in kept] == [("launch", None)]  # SET NULL, not deleted
-        await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0003")
+        await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0004_named_source")
         async with engine.connect() as conn:
             tables, columns = await conn.run_sync(
                 lambda sync: (

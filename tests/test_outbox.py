@@ -15,6 +15,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot.config import Settings
 from bot.domain.limits import LimitSettings, SendLimiter
+from bot.domain.sending import Button, Result, SendOutcome
 from bot.domain.spec import Campaign
 from bot.sandbox import Sandbox
 from bot.services.campaigns import pause_campaign
@@ -22,7 +23,7 @@ from bot.services.launch import launch_campaign
 from bot.services.outbox import INTERRUPTED, OutboxWorker
 from bot.services.posts import send_due_posts
 from bot.storage.models import Ask, BroadcastPost, Supporter
-from bot.telegram.sender import Button, Result, SendOutcome, TelegramSender, classify_error
+from bot.telegram.sender import TelegramSender, classify_error
 from tests.factories import (
     add_ask,
     add_campaign_row,

@@ -35,6 +35,7 @@ COLUMNS: dict[Kind, dict[str, bool]] = {
 }  # fmt: skip
 
 _KIND = re.compile(r"[a-z0-9][a-z0-9_-]*")
+INTERACTION_KIND = _KIND  # the same rule for kinds staff give a named source
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})?")
 _CURRENCY = re.compile(r"[A-Za-z]{3}")

@@ -65,6 +65,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd_privacy": "What we keep about you",
         "cmd_forget": "Delete your personal data",
         "cmd_help": "How this bot works",
+        "button_donate": "Donate",
+        "button_give": "Give in Telegram",
+        "button_not_now": "Not now",
+        "button_stop": "Stop messages",
     },
     "nl": {
         "greeting": (
@@ -125,9 +129,35 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd_privacy": "Wat we over je bewaren",
         "cmd_forget": "Je persoonlijke gegevens wissen",
         "cmd_help": "Hoe deze bot werkt",
+        "button_donate": "Doneer",
+        "button_give": "Geef via Telegram",
+        "button_not_now": "Nu niet",
+        "button_stop": "Stop berichten",
+    },
+    # Only the ask buttons so far: every other text falls back to English.
+    "de": {
+        "button_donate": "Spenden",
+        "button_give": "In Telegram spenden",
+        "button_not_now": "Jetzt nicht",
+        "button_stop": "Keine Nachrichten mehr",
+    },
+    "fr": {
+        "button_donate": "Faire un don",
+        "button_give": "Donner dans Telegram",
+        "button_not_now": "Pas maintenant",
+        "button_stop": "Arrêter les messages",
+    },
+    "es": {
+        "button_donate": "Donar",
+        "button_give": "Donar en Telegram",
+        "button_not_now": "Ahora no",
+        "button_stop": "No más mensajes",
     },
 }
-LANGUAGES = tuple(_TEXTS)
+# The languages we speak in full: every English text is translated (command menus, replies).
+LANGUAGES = tuple(
+    code for code, texts in _TEXTS.items() if texts.keys() >= _TEXTS[DEFAULT_LANGUAGE].keys()
+)
 SUPPORTER_COMMANDS = ("start", "stop", "privacy", "forget", "help")
 
 
@@ -145,7 +175,7 @@ def primary_language(code: str | None) -> str:
 def pick_language(code: str | None) -> str:
     """Map a Telegram language code ("nl-BE") to a language we have texts for."""
     primary = primary_language(code)
-    return primary if primary in _TEXTS else DEFAULT_LANGUAGE
+    return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
 
 
 _MONTHS = {
@@ -179,7 +209,7 @@ def fallback_name(language: str | None) -> str:
 
 def text(key: str, language: str | None = None, **values: object) -> str:
     """Return a text in the supporter's language, with every value HTML-escaped."""
-    texts = _TEXTS[pick_language(language)]
+    texts = _TEXTS.get(primary_language(language), {})
     template = texts.get(key) or _TEXTS[DEFAULT_LANGUAGE][key]
     return template.format(**{k: html.escape(str(v)) for k, v in values.items()})
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot
-from telegram.constants import ParseMode
 
 from bot.config import Settings
+from bot.domain.ask_rules import tracked_link
 from bot.domain.attribution import (
     DEFAULT_WINDOW,
     TOKEN,
@@ -24,6 +23,7 @@ from bot.domain.attribution import (
     credit_by_window,
 )
 from bot.domain.money import format_amount, parse_amount
+from bot.domain.sending import Result, Sender, SendOutcome
 from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
 from bot.services.supporters import remember_staff_messages
@@ -333,7 +333,7 @@ async def _thank_you_context(
         return None
     link = spec.donate_url
     if about.token is not None:
-        link = f"{settings.public_base_url.rstrip('/')}/r/{about.token}"
+        link = tracked_link(settings.public_base_url, about.token)
     return MessageContext(
         today=now.astimezone(zone).date(),
         first_name=outcome.first_name,
@@ -348,7 +348,7 @@ async def _thank_you_context(
 
 
 async def announce_gift(
-    bot: Bot,
+    sender: Sender,
     outcome: DonationOutcome,
     *,
     specs: Mapping[str, Campaign],
@@ -370,21 +370,30 @@ async def announce_gift(
             )
             text = thank_you_text(outcome, spec, context) if context is not None else None
             if text is not None:
-                await bot.send_message(outcome.chat_id, text, parse_mode=ParseMode.HTML)
+                sent = await sender.send_text(outcome.chat_id, text)
+                _warn_unless_sent(sent, "thank-you for", outcome.donation_id)
         except Exception as exc:  # a failed thank-you must never undo or fail the gift
             log.warning("thank-you for donation %s not sent: %s", outcome.donation_id, exc)
     if settings.staff_chat_id is not None:
         try:
-            note = await bot.send_message(
-                settings.staff_chat_id, staff_line(outcome), parse_mode=ParseMode.HTML
-            )
-            if outcome.supporter_id is not None:  # it names the giver: forget deletes it
+            sent = await sender.send_text(settings.staff_chat_id, staff_line(outcome))
+            _warn_unless_sent(sent, "staff note on", outcome.donation_id)
+            moment = now or outcome.donated_at
+            if sent.message_id is not None and outcome.supporter_id is not None and moment:
+                # It names the giver: forget deletes it.
                 await remember_staff_messages(
                     sessions,
                     supporter_id=outcome.supporter_id,
                     chat_id=settings.staff_chat_id,
-                    message_ids=[note.message_id],
-                    now=now or outcome.donated_at or note.date,
+                    message_ids=[sent.message_id],
+                    now=moment,
                 )
         except Exception as exc:  # the staff note is a courtesy; the gift is recorded
             log.warning("staff note on donation %s not sent: %s", outcome.donation_id, exc)
+
+
+def _warn_unless_sent(sent: SendOutcome, what: str, donation_id: int) -> None:
+    """Log a message about a gift that Telegram did not deliver; the gift stays recorded."""
+    if sent.result is not Result.SENT:
+        reason = sent.description or sent.result.value
+        log.warning("%s donation %s not sent: %s", what, donation_id, reason)

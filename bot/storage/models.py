@@ -325,3 +325,18 @@ class JobRun(SQLModel, table=True):
     job: str = Field(max_length=64)
     period: str = Field(max_length=64)
     ran_at: datetime
+
+
+class NamedSource(SQLModel, table=True):
+    """A named way in (a poster's QR code, an invite link) and the fact it records for visitors."""
+
+    __tablename__ = "named_source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The /start payload and the invite link's name: Telegram allows 1-64 of A-Za-z0-9_-.
+    name: str = Field(max_length=64, unique=True)
+    kind: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=500)
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    invite_link: str | None = Field(default=None, max_length=200)
+    created_at: datetime

@@ -14,6 +14,7 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.services.donations import DonationOutcome, IncomingGift, announce_gift, record_donation
 from bot.services.registry import CampaignRegistry
+from bot.telegram.sender import TelegramSender
 
 # bot_data key under which build_application stores the services.
 SERVICES = "campaign_bot.services"
@@ -73,7 +74,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
             main_currency=self.settings.main_currency,
         )
         await announce_gift(
-            self.bot, outcome, specs=specs, settings=self.settings, sessions=self.sessions
+            TelegramSender(self.bot),
+            outcome,
+            specs=specs,
+            settings=self.settings,
+            sessions=self.sessions,
         )
         return outcome
 

@@ -49,6 +49,8 @@ STAFF_MENU: list[tuple[str, str]] = [
     ("report", "NAME: results per arm, with a chart"),
     ("reload", "Re-read the campaign files"),
     ("donation", "@user|id AMOUNT CURRENCY [CAMPAIGN]: record a gift"),
+    ("source", "NAME [KIND [DETAIL]]: a deep link, invite link and QR code"),
+    ("sources", "Named sources with how many started or joined through each"),
 ]
 
 STAFF_HELP = (

@@ -3,8 +3,8 @@
 Forget pseudonymises the audit entries about a person and deletes the staff chat's relays of
 their messages, so both must be findable by supporter.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005_forget_reach
+Revises: 0004_named_source
 Create Date: 2026-12-06
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005_forget_reach"
+down_revision: str | None = "0004_named_source"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
