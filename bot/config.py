@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     max_send_attempts: int = Field(default=5, ge=1)
     weekly_summary_cron: str = "mon 09:00"
     click_dedup_seconds: int = Field(default=30, ge=0)
+    link_hash_secret: str = ""
     main_currency: str = Field(default="EUR", pattern=r"^[A-Za-z]{3}$")
     log_level: str = "INFO"
 
@@ -157,6 +159,14 @@ class Settings(BaseSettings):
                 )
             if self.staff_chat_id is None:
                 lines.append("STAFF_CHAT_ID: missing (the chat where replies and reports go)")
+            if not self.link_hash_secret:
+                lines.append(
+                    "LINK_HASH_SECRET: missing (a long random string, e.g. "
+                    "`openssl rand -hex 32`; it keys the hash of who tapped a link)"
+                )
+        elif not self.link_hash_secret:
+            # Tools, tests and the demo serve no lasting links: a fresh key each run will do.
+            self.link_hash_secret = secrets.token_hex(32)
         if self.run_mode is RunMode.WEBHOOK:
             if not self.webhook_secret:
                 lines.append(

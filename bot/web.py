@@ -307,7 +307,7 @@ def create_web_app(
         agent = request.headers.get("user-agent")
         if not is_link_preview(agent, request.method):
             host = request.client.host if request.client else ""
-            await _count_click(target, agent, reader_key(host, agent))
+            await _count_click(target, agent, reader_key(host, agent, settings.link_hash_secret))
         # no-store: a cached redirect would hide repeat taps, and previews must not be reused.
         return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 

@@ -313,7 +313,9 @@ async def test_conversation_records_on_both_databases(
     assert (latest.campaign, latest.opted_out_now) == ("autumn-appeal", True)
     assert await reply("hi", 1, None, user=999) is None
 
-    await conversation.set_relay_message(sessions, reply_id=quoted.reply_id, relay_message_id=77)
+    await conversation.set_relay_message(
+        sessions, reply_id=quoted.reply_id, relay_message_id=77, chat_id=-100, now=NOW
+    )
     target = await conversation.find_relay_target(sessions, relay_message_id=77)
     assert target is not None and target.supporter.chat_id == 901
     await conversation.record_staff_answer(

@@ -93,6 +93,7 @@ def test_webhook_mode_needs_a_well_formed_secret() -> None:
         "telegram_bot_token": "123:abc",
         "staff_user_ids": frozenset({1}),
         "staff_chat_id": -5,
+        "link_hash_secret": "a-long-random-key",
     }
     load_settings(base, env_file=None, mode=RunMode.POLLING)
     with pytest.raises(SettingsError) as missing:
@@ -109,7 +110,8 @@ def test_run_without_settings_prints_one_line_per_problem_and_no_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    for name in ("TELEGRAM_BOT_TOKEN", "STAFF_USER_IDS", "STAFF_CHAT_ID", "WEBHOOK_SECRET"):
+    names = ("TELEGRAM_BOT_TOKEN", "STAFF_USER_IDS", "STAFF_CHAT_ID", "LINK_HASH_SECRET")
+    for name in (*names, "WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STAFF_CHAT_ID", "not-a-number")
     result = CliRunner().invoke(app, ["run"])
@@ -126,6 +128,7 @@ def test_run_without_settings_prints_one_line_per_problem_and_no_traceback(
         "TELEGRAM_BOT_TOKEN",
         "STAFF_USER_IDS",
         "STAFF_CHAT_ID",
+        "LINK_HASH_SECRET",
         "WEBHOOK_SECRET",
     ]
     assert "Traceback" not in result.output
@@ -148,6 +151,7 @@ async def test_run_serves_until_sigterm_then_stops_cleanly(tmp_path: Path) -> No
             "TELEGRAM_BASE_URL": sandbox.bot_base_url,
             "STAFF_USER_IDS": str(STAFF_ID),
             "STAFF_CHAT_ID": str(STAFF_CHAT_ID),
+            "LINK_HASH_SECRET": "a-long-random-key",
             "DATABASE_URL": database,
             "CAMPAIGNS_DIR": str(tmp_path / "campaigns"),
             "WEB_PORT": str(port),

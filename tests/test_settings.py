@@ -50,6 +50,7 @@ def test_running_a_bot_needs_token_and_staff() -> None:
         "TELEGRAM_BOT_TOKEN",
         "STAFF_USER_IDS",
         "STAFF_CHAT_ID",
+        "LINK_HASH_SECRET",
     ]
 
 

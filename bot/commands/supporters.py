@@ -173,7 +173,24 @@ def forget(
 
     async def run() -> Any:
         async with open_database(current.database_url) as sessions:
-            return await forget_supporter(sessions, supporter_id, now=utcnow())
+            if not current.telegram_bot_token:
+                return await forget_supporter(sessions, supporter_id, now=utcnow())
+            # With a token, the staff chat's relays about them are deleted too.
+            from bot.telegram.deleter import BotMessageDeleter
+            from bot.telegram.sender import TelegramSender
+
+            bot = TelegramSender.from_settings(current, pool_size=2).bot
+            deleter = BotMessageDeleter(bot, initialise=True)
+            try:
+                return await forget_supporter(
+                    sessions,
+                    supporter_id,
+                    now=utcnow(),
+                    deleter=deleter,
+                    staff_chat_id=current.staff_chat_id,
+                )
+            finally:
+                await deleter.close()
 
     with database_errors():
         done = asyncio.run(run())
@@ -181,6 +198,10 @@ def forget(
         f"Forgot supporter #{supporter_id}. Kept anonymously: {done.asks_kept} asks, "
         f"{done.donations_kept} donations, {done.replies_blanked} replies (text erased)."
     )
+    if done.staff_messages_deleted:
+        console.print(f"Deleted {done.staff_messages_deleted} messages about them in Telegram.")
+    for line in done.staff_messages_left:
+        console.print(f"Not deleted, please delete it by hand: {line}.", markup=False)
 
 
 @app.command("preview")

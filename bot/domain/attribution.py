@@ -82,10 +82,14 @@ def is_token(text: str) -> bool:
     return _TOKEN.fullmatch(text) is not None
 
 
-def reader_key(address: str, user_agent: str | None) -> str:
-    """Return a one-way key for one reader (address and browser), storing neither."""
+def reader_key(address: str, user_agent: str | None, secret: str) -> str:
+    """Return a one-way key for one reader (address and browser), storing neither.
+
+    Keyed with a server secret (HMAC): unkeyed, the few billion addresses could all be tried
+    to find which one a stored key belongs to.
+    """
     raw = f"{address}|{user_agent or ''}".encode()
-    return hashlib.blake2b(raw, digest_size=12).hexdigest()
+    return hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()[:24]
 
 
 def is_link_preview(user_agent: str | None, method: str = "GET") -> bool:

@@ -8,6 +8,7 @@ import re
 
 # Importing these registers their methods: sending, chats and members, polls.
 import bot.sandbox.chat_api
+import bot.sandbox.deletes
 import bot.sandbox.messages
 import bot.sandbox.polls  # noqa: F401
 from bot.sandbox.calls import METHODS, Call, Method, async_bot_method, bot_method

@@ -25,6 +25,7 @@ async def record_audit(
     campaign: str | None = None,
     allowed: bool = True,
     detail: str | None = None,
+    supporter_id: int | None = None,
 ) -> None:
     """Write one audit entry in its own transaction, so a failed action is still logged."""
     async with sessions() as session, session.begin():
@@ -37,5 +38,6 @@ async def record_audit(
                 campaign=campaign[:120] if campaign else None,
                 allowed=allowed,
                 detail=detail,
+                supporter_id=supporter_id,
             )
         )

@@ -27,6 +27,7 @@ from bot.domain.names import shown_name
 from bot.domain.sending import Result, Sender, SendOutcome
 from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
+from bot.services.supporters import remember_staff_messages
 from bot.storage import clicks, donations, supporters
 
 log = logging.getLogger(__name__)
@@ -384,6 +385,16 @@ async def announce_gift(
         try:
             sent = await sender.send_text(settings.staff_chat_id, staff_line(outcome))
             _warn_unless_sent(sent, "staff note on", outcome.donation_id)
+            moment = now or outcome.donated_at
+            if sent.message_id is not None and outcome.supporter_id is not None and moment:
+                # It names the giver: forget deletes it.
+                await remember_staff_messages(
+                    sessions,
+                    supporter_id=outcome.supporter_id,
+                    chat_id=settings.staff_chat_id,
+                    message_ids=[sent.message_id],
+                    now=moment,
+                )
         except Exception as exc:  # the staff note is a courtesy; the gift is recorded
             log.warning("staff note on donation %s not sent: %s", outcome.donation_id, exc)
 

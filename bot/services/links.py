@@ -26,7 +26,13 @@ async def count_click(
     dedup: timedelta,
     client: str,
 ) -> bool:
-    """Record a tap in its own transaction unless it repeats one within `dedup`; tell if so."""
+    """Record a tap in its own transaction unless it repeats one within `dedup`; tell if so.
+
+    A tap on the link of someone since forgotten is not recorded at all: no click, browser
+    or reader key may attach to their erased record again.
+    """
+    if target.forgotten:
+        return False
     async with sessions() as session, session.begin():
         return await record_click(
             session=session,

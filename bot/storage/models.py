@@ -327,6 +327,28 @@ class AuditEntry(SQLModel, table=True):
     campaign: str | None = Field(default=None, max_length=120)
     allowed: bool = True
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The supporter the entry is about (a gift staff recorded, an answer), so that forget can
+    # pseudonymise it and export can show it; the actor is found by actor_user_id.
+    supporter_id: int | None = Field(
+        default=None, foreign_key="supporter.id", ondelete="SET NULL", index=True
+    )
+
+
+class StaffMessage(SQLModel, table=True):
+    """A message in the staff chat about one supporter (a relay, an answer), deleted on forget."""
+
+    __tablename__ = "staff_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    supporter_id: int | None = Field(
+        default=None, foreign_key="supporter.id", ondelete="SET NULL", index=True
+    )
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sent_at: datetime
+    # Why Telegram would not delete it when its supporter was forgotten (it refuses messages
+    # older than 48 hours in some chats); staff can still delete it by hand.
+    delete_failed: str | None = Field(default=None, max_length=300)
 
 
 class JobRun(SQLModel, table=True):

@@ -18,10 +18,11 @@ from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.domain.names import shown_name
 from bot.services import conversation, desk
 from bot.services.conversation import RecordedReply, RelayTarget
+from bot.services.supporters import add_contact, remember_staff_messages
 from bot.telegram.context import BotApplication, BotContext, services_of
 from bot.telegram.desk_buttons import PROMPT_START, desk_buttons
 from bot.telegram.staff_guard import audit, is_staff, refuse
-from bot.telegram.supporters import language_of, start_supporter
+from bot.telegram.supporters import language_of
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,8 @@ async def reply_received(update: Update, context: BotContext) -> None:
 
     reply = await record()
     if reply is None:
-        # Writing to the bot means they started it; the chat may predate our database.
-        await start_supporter(context, user, None)
+        # Unknown, or forgotten: they are heard, but consent only ever comes from /start.
+        await add_contact(context.sessions, telegram_user=user, now=context.now())
         reply = await record()
     if reply is None:
         return
@@ -111,7 +112,11 @@ async def _relay(context: BotContext, reply: RecordedReply, message_text: str) -
             log.warning("could not relay reply %s to the staff chat: %s", reply.reply_id, exc)
             return
         await conversation.set_relay_message(
-            context.sessions, reply_id=reply.reply_id, relay_message_id=relayed.message_id
+            context.sessions,
+            reply_id=reply.reply_id,
+            relay_message_id=relayed.message_id,
+            chat_id=staff_chat,
+            now=context.now(),
         )
         return
     log.warning("reply %s not relayed: the staff chat stayed rate-limited", reply.reply_id)
@@ -187,7 +192,14 @@ async def deliver_answer(
             now=context.now(),
         )
         await message.reply_html(f"Not delivered: {html.escape(exc.message)}.")
-        await audit(context, user, "answer", campaign=target.campaign, detail=f"failed: {exc}")
+        await audit(
+            context,
+            user,
+            "answer",
+            campaign=target.campaign,
+            detail=f"failed: {exc}",
+            supporter_id=target.supporter.id,
+        )
         return False
     await conversation.record_staff_answer(
         context.sessions,
@@ -203,8 +215,19 @@ async def deliver_answer(
         "answer",
         campaign=target.campaign,
         detail=f"to supporter {target.supporter.id}",
+        supporter_id=target.supporter.id,
     )
-    await message.reply_html(f"✓ Sent to {html.escape(shown_name(target.supporter.name))}.")
+    confirmation = await message.reply_html(
+        f"✓ Sent to {html.escape(shown_name(target.supporter.name))}."
+    )
+    # The answer and its confirmation are about the supporter too: forget deletes them.
+    await remember_staff_messages(
+        context.sessions,
+        supporter_id=target.supporter.id,
+        chat_id=message.chat_id,
+        message_ids=[message.message_id, confirmation.message_id],
+        now=context.now(),
+    )
     return True
 
 

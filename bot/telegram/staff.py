@@ -29,7 +29,7 @@ from bot.services.report_format import format_telegram_html, report_chart
 from bot.services.reporting import build_report
 from bot.telegram.context import BotApplication, BotContext
 from bot.telegram.desk import DESK_MENU
-from bot.telegram.staff_guard import Handler, is_staff, staff_command
+from bot.telegram.staff_guard import AuditNote, Handler, is_staff, staff_command
 from bot.telegram.staff_text import campaign_line, launch_text, preview_messages, status_text
 from bot.telegram.supporters import supporter_help
 
@@ -338,7 +338,7 @@ async def reload(update: Update, context: BotContext) -> str | None:
 
 
 @staff_command("donation")
-async def donation(update: Update, context: BotContext) -> str | None:
+async def donation(update: Update, context: BotContext) -> AuditNote:
     """Record a gift reported by staff: /donation @user|id AMOUNT CURRENCY [CAMPAIGN]."""
     message = update.effective_message
     assert message is not None
@@ -348,14 +348,19 @@ async def donation(update: Update, context: BotContext) -> str | None:
         )
     except StaffGiftInvalid as exc:
         await message.reply_html(html.escape(str(exc)))
-        return "bad arguments"
+        return AuditNote("bad arguments")
     outcome = await context.record_gift(gift)
     shown = format_amount(gift.amount_minor, gift.currency)
     if message.chat_id != context.settings.staff_chat_id:
         where = html.escape(outcome.campaign_name or "no campaign")
         await message.reply_html(f"Recorded {html.escape(shown)} ({where}).")
-    who = context.args[0] if context.args else ""
-    return f"{shown} from {who}: donation {outcome.donation_id}, {outcome.attribution}"
+    # The giver by their record, never their handle: forget pseudonymises by supporter.
+    who = f"supporter #{outcome.supporter_id}" if outcome.supporter_id else "an unknown giver"
+    return AuditNote(
+        f"{shown} from {who}: donation {outcome.donation_id}, {outcome.attribution}",
+        supporter_id=outcome.supporter_id,
+        campaign=outcome.campaign_name,
+    )
 
 
 def add_handlers(application: BotApplication) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -15,8 +16,18 @@ from bot.telegram.context import BotContext
 
 WRONG_CHAT = "Staff commands work in the staff chat or in a private chat with me."
 
-# A staff handler returns the detail its audit entry records.
-StaffHandler = Callable[[Update, BotContext], Coroutine[Any, Any, str | None]]
+
+@dataclass(frozen=True)
+class AuditNote:
+    """An audit entry's detail, with the supporter it is about and its campaign."""
+
+    detail: str
+    supporter_id: int | None = None
+    campaign: str | None = None
+
+
+# A staff handler returns the detail its audit entry records (a note when it names someone).
+StaffHandler = Callable[[Update, BotContext], Coroutine[Any, Any, str | AuditNote | None]]
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
@@ -34,6 +45,7 @@ async def audit(
     campaign: str | None = None,
     allowed: bool = True,
     detail: str | None = None,
+    supporter_id: int | None = None,
 ) -> None:
     """Write a staff action (or a refused attempt) to the audit log."""
     await record_audit(
@@ -45,6 +57,7 @@ async def audit(
         campaign=campaign,
         allowed=allowed,
         detail=detail,
+        supporter_id=supporter_id,
     )
 
 
@@ -88,14 +101,20 @@ def staff_command(action: str) -> Callable[[StaffHandler], Handler]:
         async def run(update: Update, context: BotContext) -> None:
             if await refuse(update, context, action):
                 return
-            detail: str | None = "failed"
+            result: str | AuditNote | None = "failed"
             try:
-                detail = await handler(update, context)
+                result = await handler(update, context)
             finally:
                 # Read after the handler: a button press names its campaign only there.
                 campaign = context.args[0][:120] if context.args else None
+                note = result if isinstance(result, AuditNote) else AuditNote(result or "")
                 await audit(
-                    context, update.effective_user, action, campaign=campaign, detail=detail
+                    context,
+                    update.effective_user,
+                    action,
+                    campaign=note.campaign if isinstance(result, AuditNote) else campaign,
+                    detail=note.detail if result is not None else None,
+                    supporter_id=note.supporter_id,
                 )
 
         return run

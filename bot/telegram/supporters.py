@@ -25,6 +25,7 @@ from bot.services import conversation
 from bot.services.sources import record_source_visit
 from bot.services.supporters import forget_supporter, upsert_started_supporter
 from bot.telegram.context import BotApplication, BotContext
+from bot.telegram.deleter import BotMessageDeleter
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,13 @@ async def forget_answer(update: Update, context: BotContext) -> None:
             text("nothing_to_forget", language), parse_mode=ParseMode.HTML
         )
         return
-    await forget_supporter(context.sessions, supporter.id, now=context.now())
+    await forget_supporter(
+        context.sessions,
+        supporter.id,
+        now=context.now(),
+        deleter=BotMessageDeleter(context.bot),
+        staff_chat_id=context.settings.staff_chat_id,
+    )
     await query.edit_message_text(text("forgotten", language), parse_mode=ParseMode.HTML)
 
 
