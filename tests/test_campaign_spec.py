@@ -58,6 +58,7 @@ def test_the_corpus_covers_every_kind_of_mistake() -> None:
         "unknown-template-variable", "weight-zero", "weight-negative", "template-too-long",
         "missing-message-key", "bad-timezone", "bad-hours", "two-subjects", "duplicate-a",
         "duplicate-b", "sandbox-escape", "unguarded-history", "yaml-tag", "yaml-aliases",
+        "template-nested-loops", "template-repetition",
     } <= stems  # fmt: skip
 
 
