@@ -273,6 +273,20 @@ def test_ordinary_templates_stay_within_the_budget(source: str, expected: str) -
     assert render_message(campaign, "ask", supporter(first_name="Eve")) == expected
 
 
+def test_a_campaign_of_many_costly_messages_is_refused_as_a_whole_quickly() -> None:
+    # Each message alone is allowed (about 18,000 steps); 500 of them would take minutes.
+    costly = "{% for a in range(95) %}{% for b in range(95) %}{% set x = a ~ b %}{% endfor %}"
+    messages = {f"m{n}": {"en": costly + "{% endfor %}ok"} for n in range(500)}
+    error = within(10, lambda: campaign_with(messages))
+    assert isinstance(error, ValidationError)
+    assert (
+        "together with the campaign's other messages does too much work (more than 200000 steps)"
+        in str(error)
+    )
+    few = campaign_with(dict(list(messages.items())[:5]))
+    assert render_message(few, "m4", supporter()) == "ok"
+
+
 def test_message_over_4096_characters_fails_at_render_naming_key_and_language() -> None:
     source = "x" * 4000 + " {{ first_name }}"
     campaign = campaign_with({"ask": {"en": "short", "nl": source}})  # sample name fits

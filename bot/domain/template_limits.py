@@ -30,6 +30,9 @@ MAX_ITEMS = 100_000
 # within about 40 ms; a real campaign message takes under 100 steps and 20-40 us in all.
 MAX_STEPS = 20_000
 MACRO_STEPS = 10
+# Validation renders every message twice; a whole campaign gets ten renders' worth, so a file of
+# thousands of costly messages is refused in well under a second instead of checked for minutes.
+MAX_CAMPAIGN_STEPS = 10 * MAX_STEPS
 CHARS_PER_STEP = 100
 # Gift amounts and day counts need a few dozen bits; a googol needs 333.
 MAX_INT_BITS = 1024
@@ -45,6 +48,11 @@ class _Budget:
 
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("render_budget", default=None)
+_CAMPAIGN: ContextVar[_Budget | None] = ContextVar("campaign_budget", default=None)
+CAMPAIGN_TOO_COSTLY = (
+    f"together with the campaign's other messages does too much work (more than "
+    f"{MAX_CAMPAIGN_STEPS} steps); simplify them"
+)
 
 
 @contextmanager
@@ -57,11 +65,27 @@ def render_budget() -> Iterator[None]:
         _BUDGET.reset(token)
 
 
+@contextmanager
+def campaign_budget() -> Iterator[_Budget]:
+    """Share MAX_CAMPAIGN_STEPS among all renders inside the block (validating one campaign)."""
+    budget = _Budget(MAX_CAMPAIGN_STEPS)
+    token = _CAMPAIGN.set(budget)
+    try:
+        yield budget
+    finally:
+        _CAMPAIGN.reset(token)
+
+
 def _spend(steps: int) -> None:
     # Outside render_budget() (Jinja folding constants while compiling) only sizes are checked.
     budget = _BUDGET.get()
     if budget is None:
         return
+    campaign = _CAMPAIGN.get()
+    if campaign is not None:
+        campaign.steps_left -= steps
+        if campaign.steps_left < 0:
+            raise RenderTooCostly(CAMPAIGN_TOO_COSTLY)
     budget.steps_left -= steps
     if budget.steps_left < 0:
         raise RenderTooCostly(

@@ -19,7 +19,12 @@ from jinja2.runtime import Context
 from bot.domain.i18n import fallback_name, language_tag, long_date, month_name, primary_language
 from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.domain.money import format_amount
-from bot.domain.template_limits import BoundedEnvironment, RenderTooCostly, render_budget
+from bot.domain.template_limits import (
+    BoundedEnvironment,
+    RenderTooCostly,
+    campaign_budget,
+    render_budget,
+)
 from bot.domain.yaml_lines import Loc
 
 KNOWN_VARIABLES = frozenset(
@@ -406,10 +411,13 @@ def template_problems(
     rules mention (kind -> detail asked for, None or a * pattern for any), so `last` is tested.
     """
     problems: list[tuple[Loc, str]] = []
-    for key, templates in campaign.messages.items():
-        for language, source in templates.items():
-            samples = _samples(start, details, language)
-            problem = _problem_in(campaign, key, language, source, samples)
-            if problem:
-                problems.append((("messages", key, language), problem))
+    with campaign_budget() as budget:
+        for key, templates in campaign.messages.items():
+            for language, source in templates.items():
+                samples = _samples(start, details, language)
+                problem = _problem_in(campaign, key, language, source, samples)
+                if problem:
+                    problems.append((("messages", key, language), problem))
+                if budget.steps_left < 0:  # every later message would fail the same way
+                    return problems
     return problems
