@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.domain.campaign import (
     MAX_FILE_BYTES,
     CampaignInvalid,
@@ -335,3 +337,17 @@ def test_each_spec_model_is_imported_from_the_spec_module_only() -> None:
         if alias.name in spec.__all__
     ]
     assert through_loader == []
+
+
+def test_validate_reports_every_bad_file_and_still_checks_the_others() -> None:
+    result = CliRunner().invoke(
+        app, ["validate", str(CORPUS / "yaml-tag.yaml"), str(CORPUS), str(MUSEUM)]
+    )
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    text = "".join(result.output.split())  # the console may wrap long lines anywhere
+    for where in ("yaml-tag.yaml:3:", "yaml-aliases.yaml:9:", "template-nested-loops.yaml:10:",
+                  "template-repetition.yaml:9:", "syntax-error.yaml:"):  # fmt: skip
+        assert where in text
+    assert text.count("yaml-tag.yaml:3:") == 2  # alone, and with its directory
+    assert f"ok:{MUSEUM}" in text
