@@ -234,6 +234,11 @@ BOMBS = [
     ("{{ [1]|batch(1000000000, 0)|list }}", "1000000000 characters with filter 'batch'"),
     ("{% for i in range(9000) %}{{ i }}{% endfor %}", "writes more than 32768 characters"),
     ("{{ lipsum(100000) }}", "lipsum"),
+    ("{% for x in range(2) recursive %}{% if loop.depth < 3 %}{{ loop(range(100000)) }}"
+     "{% endif %}{% endfor %}", "does too much work"),
+    ("{{ ([[0] * 30000] * 1000)|sum(start=[]) }}", "filter 'sum' adds numbers only"),
+    ("{{ (['x' * 3000] * 100)|map('string')|join }}", "characters with join"),
+    ("{{ ''.join((['x' * 3000] * 100)|map('string')) }}", "characters with '.join()'"),
 ]  # fmt: skip
 
 
@@ -265,6 +270,10 @@ def test_costly_templates_are_refused_quickly_at_send_and_at_validation(
          "{% endfor %}{{ ns.n }}", "3"),
         ("{% macro greet(who) %}Hi {{ who }}{% endmacro %}{{ greet(name) }}", "Hi Eve"),
         ("{{ '{:>4}'.format(7) }}|{{ '%s and %s'|format(1, 2) }}", "   7|1 and 2"),
+        ("{{ '-'.join(['a', 'b']|map('upper')) }}|{{ ['a', 'b']|map('upper')|join }}",
+         "A-B|AB"),
+        ("{% for x in [[1, [2]]] recursive %}{{ x if x is number else loop(x) }}{% endfor %}",
+         "12"),
         ("{% for a in range(100) %}{% for b in range(100) %}{% endfor %}{% endfor %}ok", "ok"),
     ],
 )  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import nodes, pass_eval_context
 from jinja2.nodes import EvalContext
-from jinja2.runtime import Context, Macro, markup_join, str_join
+from jinja2.runtime import Context, LoopContext, Macro, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
@@ -114,6 +114,13 @@ def _sized(value: Any, what: str) -> Any:
     return value
 
 
+def _weight(value: Any) -> int:
+    """Give the steps a filter pays to go through a value: per 100 characters, or per item."""
+    if isinstance(value, str):
+        return len(value) // CHARS_PER_STEP
+    return len(value) if isinstance(value, Sized) else 0
+
+
 def _text_length(items: Iterable[Any]) -> int:
     return sum(len(str(item)) for item in items)
 
@@ -159,7 +166,7 @@ def _check_binop(symbol: str, left: Any, right: Any) -> None:
     elif symbol == "%" and isinstance(left, str):
         _check_printf(left, "'%'")
     elif symbol == "+" and isinstance(left, str | list | tuple) and isinstance(right, Sized):
-        _ask(len(left) + len(right), "'+'")
+        _ask(len(left) + len(right), "'+'", items=not isinstance(left, str))
 
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -224,8 +231,12 @@ def _filter_check(name: str, func: Callable[..., Any]) -> Callable[..., None] | 
                 _ask(len(value) + (len(value) // width + 1) * len(str(wrap)), "wordwrap")
         elif name == "format" and isinstance(value, str):
             _check_printf(value, "format")
+        elif name == "sum" and not isinstance(named.get("start", 0), int | float):
+            # Adding lists or texts one by one takes time that grows with the square.
+            raise RenderTooCostly("filter 'sum' adds numbers only")
 
-    return check if name in ("replace", "join", "indent", "wordwrap", "format") else None
+    checked = ("replace", "join", "indent", "wordwrap", "format", "sum")
+    return check if name in checked else None
 
 
 def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -237,13 +248,16 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)  # keeps jinja_pass_arg, so Jinja still passes the context
     def guarded(*args: Any, **kwargs: Any) -> Any:
         value = args[offset] if len(args) > offset else None
+        if isinstance(value, Iterator):  # a generator from map or select: see what it holds
+            value = list(value)
+            args = (*args[:offset], value, *args[offset + 1 :])
         if sizes:
             for extra in (*args[offset + 1 :], *kwargs.values()):
                 if isinstance(extra, int) and not isinstance(extra, bool):
                     _ask(extra, f"filter {name!r}")
         if check is not None:
             check(*args, **kwargs)
-        _spend(1 + (len(value) // CHARS_PER_STEP if isinstance(value, Sized) else 0))
+        _spend(1 + _weight(value))
         return _sized(func(*args, **kwargs), f"filter {name!r}")
 
     return guarded
@@ -356,5 +370,10 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     ) -> Any:
         """Call a function, macro or method within the budget."""
         _spend(MACRO_STEPS if isinstance(__obj, Macro) else 1)
-        _check_method(__obj, args, kwargs)
+        if args and isinstance(__obj, LoopContext):  # loop(items) in a recursive for loop
+            args = (_each(args[0]), *args[1:])
+        elif args and isinstance(getattr(__obj, "__self__", None), str):
+            if isinstance(args[0], Iterator):  # ''.join(generator): see what it holds
+                args = (list(args[0]), *args[1:])
+            _check_method(__obj, args, kwargs)
         return _sized(super().call(__context, __obj, *args, **kwargs), "a call")
