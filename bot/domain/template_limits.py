@@ -25,9 +25,9 @@ MAX_TEXT = 32_768
 # The most items a list may hold; Jinja's sandbox caps range() at the same number.
 MAX_ITEMS = 100_000
 # The steps one render may take: a loop pass, a call, a filter, or 100 characters built; a
-# macro call counts as MACRO_STEPS. Measured on a 2-core dev machine: the costliest templates we
-# could write (loops writing output, substring tests on 30,000 characters, recursive macros) stop
-# within about 40 ms; a real campaign message takes under 100 steps and 20-40 us in all.
+# macro call counts as MACRO_STEPS. Measured on a busy 2-core dev machine: the costliest
+# templates we could write (loops writing output, substring tests on 30,000 characters, recursive
+# macros) stop within about 40 ms; a real campaign message takes under 100 steps and 20-80 us.
 MAX_STEPS = 20_000
 MACRO_STEPS = 10
 # Validation renders every message twice; a whole campaign gets ten renders' worth, so a file of
@@ -281,6 +281,7 @@ def _counted(iterable: Iterable[Any]) -> Iterator[Any]:
 def _concat(eval_ctx: EvalContext, parts: list[Any]) -> str:
     """Join the parts of a `~` expression, refusing a result over MAX_TEXT characters."""
     _ask(_text_length(parts), "'~'")
+    _spend(1)
     joined: str = markup_join(parts) if eval_ctx.autoescape else str_join(parts)
     return _sized(joined, "'~'")  # type: ignore[no-any-return]  # _sized returns its input
 
