@@ -15,11 +15,16 @@ from typing import Any, Protocol
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, pass_context
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.domain.i18n import fallback_name, language_tag, long_date, month_name, primary_language
 from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.domain.money import format_amount
+from bot.domain.template_limits import (
+    BoundedEnvironment,
+    RenderTooCostly,
+    campaign_budget,
+    render_budget,
+)
 from bot.domain.yaml_lines import Loc
 
 KNOWN_VARIABLES = frozenset(
@@ -186,15 +191,15 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-_ENV = ImmutableSandboxedEnvironment(
+_ENV = BoundedEnvironment(
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
     finalize=_finalize,
 )
-_ENV.filters["month_name"] = _month_name_filter
-_ENV.filters["date"] = _date_filter
+_ENV.add_filter("month_name", _month_name_filter)
+_ENV.add_filter("date", _date_filter)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -273,7 +278,10 @@ def _render(
     campaign: CampaignTexts, key: str, language: str, source: str, context: MessageContext
 ) -> str:
     try:
-        text = _compile(source).render(_variables(campaign, language, context))
+        with render_budget():
+            text = _compile(source).render(_variables(campaign, language, context))
+    except RenderTooCostly as exc:
+        raise TemplateRenderError(key, language, str(exc)) from None
     except SecurityError as exc:
         raise TemplateRenderError(key, language, f"unsafe access blocked: {exc}") from None
     except TemplateSyntaxError as exc:
@@ -403,10 +411,13 @@ def template_problems(
     rules mention (kind -> detail asked for, None or a * pattern for any), so `last` is tested.
     """
     problems: list[tuple[Loc, str]] = []
-    for key, templates in campaign.messages.items():
-        for language, source in templates.items():
-            samples = _samples(start, details, language)
-            problem = _problem_in(campaign, key, language, source, samples)
-            if problem:
-                problems.append((("messages", key, language), problem))
+    with campaign_budget() as budget:
+        for key, templates in campaign.messages.items():
+            for language, source in templates.items():
+                samples = _samples(start, details, language)
+                problem = _problem_in(campaign, key, language, source, samples)
+                if problem:
+                    problems.append((("messages", key, language), problem))
+                if budget.steps_left < 0:  # every later message would fail the same way
+                    return problems
     return problems

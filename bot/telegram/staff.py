@@ -12,7 +12,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.domain.campaign_state import CampaignStateError
-from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
+from bot.domain.message_length import split_lines
 from bot.domain.money import format_amount
 from bot.domain.spec import Campaign
 from bot.services.campaigns import (
@@ -64,14 +64,8 @@ STAFF_HELP = (
 
 
 async def send_html(message: Message, body: str) -> None:
-    """Reply with HTML, split on line breaks so no part passes Telegram's length limit."""
-    part = ""
-    for line in body.split("\n"):
-        if part and utf16_length(part) + utf16_length(line) + 1 > MESSAGE_MAX_UTF16:
-            await message.reply_html(part)
-            part = ""
-        part = f"{part}\n{line}" if part else line[:MESSAGE_MAX_UTF16]
-    if part:
+    """Reply with HTML, split between whole lines so no part passes Telegram's length limit."""
+    for part in split_lines(body.split("\n")):
         await message.reply_html(part)
 
 
@@ -318,7 +312,8 @@ async def reload(update: Update, context: BotContext) -> str | None:
     """Re-read the campaign files; problems are listed and the last good versions stay."""
     message = update.effective_message
     assert message is not None
-    errors = context.registry.reload()
+    # Validating renders every template; a thread keeps the web app and other updates answered.
+    errors = await asyncio.to_thread(context.registry.reload)
     names = context.registry.names()
     lines = [
         f"Loaded {len(names)} campaign(s): " + (", ".join(html.escape(n) for n in names) or "none")
