@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///campaign-bot.db"
     staff_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     staff_chat_id: int | None = None
+    community_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     public_base_url: str = "http://127.0.0.1:8080"
     timezone: str = "Europe/Amsterdam"
     campaigns_dir: Path = Path("campaigns")
@@ -76,6 +77,17 @@ class Settings(BaseSettings):
                 return frozenset(int(p) for p in parts)
             except ValueError as exc:
                 raise ValueError("must be comma-separated Telegram user ids (numbers)") from exc
+        return value
+
+    @field_validator("community_chat_ids", mode="before")
+    @classmethod
+    def _parse_chats(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError as exc:
+                raise ValueError("must be comma-separated Telegram chat ids (numbers)") from exc
         return value
 
     @field_validator("staff_chat_id", mode="before")
@@ -112,6 +124,11 @@ class Settings(BaseSettings):
     def _run_mode_needs(self) -> Self:
         """Refuse settings the run mode cannot start without, one line per problem."""
         lines = []
+        if self.staff_chat_id is not None and self.staff_chat_id in self.community_chat_ids:
+            lines.append(
+                "COMMUNITY_CHAT_IDS: must not include the staff chat (STAFF_CHAT_ID); "
+                "the bot listens to supporters there, not to staff"
+            )
         if self.run_mode is not RunMode.TOOLS and not self.telegram_bot_token:
             lines.append("TELEGRAM_BOT_TOKEN: missing (get one from @BotFather)")
         if self.run_mode in (RunMode.POLLING, RunMode.WEBHOOK):

@@ -26,6 +26,7 @@ from sqlmodel import col
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain import scoring
+from bot.storage.community import asked_questions, erase_community_facts
 from bot.storage.dialect import chunks
 from bot.storage.models import Interaction, Supporter
 from bot.storage.tables import (
@@ -348,6 +349,9 @@ async def supporter_record(*, session: AsyncSession, supporter_id: int) -> dict[
         )
     record["asks"] = await _rows(session, asks)
     record["clicks"] = await _rows(session, clicks)
+    record["community_questions"] = await asked_questions(
+        session=session, supporter_id=supporter_id
+    )
     return record
 
 
@@ -355,6 +359,7 @@ async def erase_supporter(*, session: AsyncSession, supporter_id: int, now: date
     """Erase a supporter's personal data, keeping anonymous rows that reports count."""
     await session.execute(delete(TAG).where(TAG.c.supporter_id == supporter_id))
     await session.execute(delete(INTERACTION).where(INTERACTION.c.supporter_id == supporter_id))
+    await erase_community_facts(session=session, supporter_id=supporter_id)
     await session.execute(
         update(REPLY).where(REPLY.c.supporter_id == supporter_id).values(text="")
     )

@@ -15,6 +15,8 @@ def _table(name: str) -> Table:
 ASK = _table("ask")
 CAMPAIGN = _table("campaign")
 CLICK = _table("click")
+COMMUNITY_MESSAGE = _table("community_message")
+COMMUNITY_POLL = _table("community_poll")
 DONATION = _table("donation")
 INTERACTION = _table("interaction")
 JOB_RUN = _table("job_run")
