@@ -16,10 +16,10 @@ from bot.cli import app
 from bot.domain.i18n import text
 from bot.sandbox.client import SandboxClient
 from bot.services.supporters import export_supporter
-from bot.storage.models import CommunityMessage, Interaction, Supporter
+from bot.storage.models import Ask, CommunityMessage, Interaction, Supporter
 from bot.telegram.application import ALLOWED_UPDATES
 from bot.telegram.webhook import SECRET_HEADER, WEBHOOK_PATH
-from tests.botharness import STAFF_CHAT_ID, STAFF_ID, BotHarness, bot_harness
+from tests.botharness import SPRING_APPEAL, STAFF_CHAT_ID, STAFF_ID, BotHarness, bot_harness
 
 OLGA, ANN, BEN, CORA, DORA, PROBE, HELPER_BOT = 3000, 3001, 3002, 3003, 3004, 3098, 3099
 CHANNEL, GROUP, QUIET = -1001000000001, -1001000000002, -1001000000003
@@ -327,3 +327,29 @@ def test_the_community_notice_names_the_bot_and_what_it_keeps() -> None:
         result.output.count("@harbour_bot") == 2 and "never keeps what you write" in result.output
     )
     assert "\n" not in result.output.strip()
+
+
+SHIPS_APPEAL = SPRING_APPEAL.replace("name: spring-appeal", "name: ships-appeal").replace(
+    "    - {interaction: visited_exhibition}",
+    '    - {interaction: comment, detail: "Ships*", sentiment: positive}',
+)
+
+
+async def test_a_campaign_selects_members_who_praised_a_tagged_post_once_they_start(
+    tmp_path: Path,
+) -> None:
+    async with listening_bot(tmp_path, campaigns={"ships.yaml": SHIPS_APPEAL}) as bot:
+        post = "Ships in Bottles opens today #ShipsInBottles"
+        await comment_on_new_post(bot, ANN, post, "Prachtig, wat een mooie schepen!")
+        await comment_on_new_post(bot, BEN, post, "Boring and far too expensive.")
+        await comment_on_new_post(bot, DORA, "Maps of the North #Maps", "Wonderful maps!")
+        before = await bot.staff_command("/preview ships-appeal", "ships-appeal")
+        # Nobody has started the bot yet: members are not reachable.
+        assert "Audience if launched now: <b>0</b>" in before["text"]
+        for user in (ANN, BEN, DORA):
+            await bot.client.start(user)
+            await bot.next_message(user)
+        await bot.launch("ships-appeal", deliver_to=[ANN])
+        asked = await bot.rows(Ask)
+        (ann,) = await bot.rows(Supporter, Supporter.telegram_user_id == ANN)
+        assert [a.supporter_id for a in asked] == [ann.id]
