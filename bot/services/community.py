@@ -34,10 +34,11 @@ LEFT = "left"
 POLL_ANSWER = "poll_answer"
 KINDS = (COMMENT, QUESTION, QUESTION_ANSWERED, REACTION, JOINED, LEFT, POLL_ANSWER)
 
-# A batch is written when it has this many facts, or after FLUSH_SECONDS of quiet. Measured on
-# SQLite: 500 facts a batch cost about as much as 5 written one by one.
-BATCH = 500
-FLUSH_SECONDS = 0.05
+# A batch is written when it has this many facts, or FLUSH_SECONDS after its first fact: a
+# batch costs six statements whatever its size, so at 1,000 updates a second a 50 ms wait made
+# batches of ~20 facts and the writes took half the bot's time (benchmarks/community.py).
+BATCH = 1000
+FLUSH_SECONDS = 0.2
 ATTEMPTS = 3
 
 

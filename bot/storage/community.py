@@ -16,9 +16,6 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 from bot.storage.dialect import chunks, dialect_name
 from bot.storage.tables import COMMUNITY_MESSAGE, COMMUNITY_POLL, INTERACTION, SUPPORTER
 
-# Rows per INSERT: SQLite binds at most 32,766 parameters in one statement.
-ROWS_PER_INSERT = 2000
-
 MessageKey = tuple[int, int]  # (chat id, message id)
 
 
@@ -84,11 +81,13 @@ async def add_members(*, session: AsyncSession, members: Sequence[dict[str, Any]
         "gift_count": 0,
         "gift_total_minor": 0,
     }
-    for part in chunks(members, ROWS_PER_INSERT // 2):
+    if members:
+        # One statement with many parameter sets: SQLAlchemy compiles it once and caches it.
         await session.execute(
-            _insert(session, SUPPORTER)
-            .values([{**zero, **member} for member in part])
-            .on_conflict_do_nothing(index_elements=["telegram_user_id"])
+            _insert(session, SUPPORTER).on_conflict_do_nothing(
+                index_elements=["telegram_user_id"]
+            ),
+            [{**zero, **member} for member in members],
         )
 
 
@@ -123,11 +122,12 @@ async def message_facts(
 
 async def save_message_facts(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Store message facts (chat_id, message_id, topic, asker_id); keep any already stored."""
-    for part in chunks(rows, ROWS_PER_INSERT // 4):
+    if rows:
         await session.execute(
-            _insert(session, COMMUNITY_MESSAGE)
-            .values(list(part))
-            .on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
+            _insert(session, COMMUNITY_MESSAGE).on_conflict_do_nothing(
+                index_elements=["chat_id", "message_id"]
+            ),
+            list(rows),
         )
 
 
@@ -202,16 +202,17 @@ async def add_events(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     Only the rows actually inserted move their supporter's count and latest time.
     """
     counted: dict[int, tuple[int, datetime]] = {}
-    for part in chunks(rows, ROWS_PER_INSERT // 8):
-        inserted = await session.execute(
-            _insert(session, INTERACTION)
-            .values(list(part))
-            .on_conflict_do_nothing(index_elements=["event"])
-            .returning(INTERACTION.c.supporter_id, INTERACTION.c.occurred_at)
-        )
-        for supporter_id, occurred_at in inserted:
-            count, latest = counted.get(supporter_id, (0, occurred_at))
-            counted[supporter_id] = (count + 1, max(latest, occurred_at))
+    if not rows:
+        return 0
+    inserted = await session.execute(
+        _insert(session, INTERACTION)
+        .on_conflict_do_nothing(index_elements=["event"])
+        .returning(INTERACTION.c.supporter_id, INTERACTION.c.occurred_at),
+        list(rows),
+    )
+    for supporter_id, occurred_at in inserted:
+        count, latest = counted.get(supporter_id, (0, occurred_at))
+        counted[supporter_id] = (count + 1, max(latest, occurred_at))
     if counted:
         s = SUPPORTER.c
         latest = bindparam("latest", type_=UTCDateTime())
