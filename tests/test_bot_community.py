@@ -13,10 +13,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.domain.i18n import text
 from bot.sandbox.client import SandboxClient
 from bot.services.supporters import export_supporter
-from bot.storage.models import Ask, CommunityMessage, Interaction, Supporter
+from bot.storage.models import Ask, AuditEntry, CommunityMessage, Interaction, Supporter
 from bot.telegram.application import ALLOWED_UPDATES
 from bot.telegram.webhook import SECRET_HEADER, WEBHOOK_PATH
 from tests.botharness import SPRING_APPEAL, STAFF_CHAT_ID, STAFF_ID, BotHarness, bot_harness
@@ -234,9 +233,13 @@ async def test_a_poll_sent_by_staff_records_members_answers_with_the_option(
             (ANN, "poll_answer", "Maps", None, GROUP_TITLE),
             (BEN, "poll_answer", "Clocks", None, GROUP_TITLE),
         ]
+        # A member's /poll (perhaps for another bot) and /help get no answer in the group.
         await bot.client.post(GROUP, ANN, "/poll Mine? | a | b")
-        refusal = await bot.next_message(GROUP, method="sendMessage")
-        assert refusal["text"] == text("staff_only", "nl")
+        await bot.client.post(GROUP, ANN, "/help")
+        await settled(bot)
+        assert [e["method"] for e in await bot.client.sent(GROUP)] == ["sendPoll"]
+        refused = await bot.rows(AuditEntry, AuditEntry.action == "poll")
+        assert [(a.actor_user_id, a.allowed) for a in refused] == [(STAFF_ID, True), (ANN, False)]
 
 
 async def test_a_bot_that_is_not_an_administrator_tells_staff_what_to_fix(
@@ -353,3 +356,23 @@ async def test_a_campaign_selects_members_who_praised_a_tagged_post_once_they_st
         asked = await bot.rows(Ask)
         (ann,) = await bot.rows(Supporter, Supporter.telegram_user_id == ANN)
         assert [a.supporter_id for a in asked] == [ann.id]
+
+
+async def test_where_the_bot_is_no_administrator_joins_come_from_service_messages(
+    tmp_path: Path,
+) -> None:
+    async def world(client: SandboxClient) -> None:
+        await museum(client)
+        await client.add_chat(QUIET, "supergroup", "Friends of the museum", bot_status="member")
+
+    async with listening_bot(
+        tmp_path, settings={"community_chat_ids": f"{GROUP},{QUIET}"}, before_start=world
+    ) as bot:
+        await bot.next_message(STAFF_CHAT_ID, "not an administrator")
+        await bot.client.join(QUIET, DORA)
+        await bot.client.join(GROUP, DORA)  # here through chat_member: once, not twice
+        await settled(bot)
+        assert await interactions(bot, "joined") == [
+            (DORA, "joined", None, None, "Friends of the museum"),
+            (DORA, "joined", None, None, GROUP_TITLE),
+        ]

@@ -23,6 +23,7 @@ from telegram.constants import ChatID
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     ChatMemberHandler,
     CommandHandler,
     MessageHandler,
@@ -39,7 +40,6 @@ from bot.domain.community import (
     reaction_sentiment,
     read_message,
 )
-from bot.domain.i18n import pick_language, text
 from bot.services import community
 from bot.services.community import (
     Answered,
@@ -61,6 +61,7 @@ LISTENING = "campaign_bot.community"
 # Our handlers run in a group of their own, so they neither hide nor are hidden by the
 # private-chat and staff handlers of group 0.
 HANDLER_GROUP = 1
+COMMAND_GROUP = -1
 # Telegram's stand-ins for a chat: automatic forwards, anonymous admins, posts as a channel.
 FAKE_SENDERS = frozenset(int(chat_id) for chat_id in ChatID)
 _PRESENT = frozenset({ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER})
@@ -302,15 +303,14 @@ async def poll(update: Update, context: BotContext) -> None:
     if message is None:
         return
     if not is_staff(context, user):
+        # Silently: in a public group "/poll" may be meant for another bot.
         await audit(context, user, "poll", allowed=False, detail="refused: not staff")
-        language = pick_language(user.language_code if user else None)
-        await message.reply_text(text("staff_only", language))
-        return
+        raise ApplicationHandlerStop
     try:
         question, options = parse_poll(" ".join(context.args or []))
     except PollError as error:
         await message.reply_text(str(error))
-        return
+        raise ApplicationHandlerStop from None
     sent = await context.bot.send_poll(
         message.chat.id,
         question,
@@ -330,6 +330,13 @@ async def poll(update: Update, context: BotContext) -> None:
         now=context.now(),
     )
     await audit(context, user, "poll", detail=f"in chat {message.chat.id}: {question}"[:500])
+    raise ApplicationHandlerStop
+
+
+async def other_command(update: Update, context: BotContext) -> None:
+    """Leave other commands in community chats alone: staff commands belong elsewhere."""
+    # Without this, the staff handlers would answer a member's "/help" in the public group.
+    raise ApplicationHandlerStop
 
 
 # --- the bot's rights ------------------------------------------------------------------------
@@ -423,8 +430,13 @@ def add_handlers(application: BotApplication) -> None:
         return
     ids = sorted(chat_ids)
     in_chats = filters.Chat(chat_id=ids) & filters.UpdateType.MESSAGE
-    handlers = [
+    # Commands in community chats are handled here, before the staff handlers see them.
+    commands = [
         CommandHandler("poll", poll, filters=in_chats),
+        MessageHandler(in_chats & filters.COMMAND, other_command),
+    ]
+    application.add_handlers(commands, group=COMMAND_GROUP)
+    handlers = [
         MessageHandler(in_chats, heard),
         ChatMemberHandler(membership, ChatMemberHandler.CHAT_MEMBER, chat_id=ids),
         ChatMemberHandler(rights_changed, ChatMemberHandler.MY_CHAT_MEMBER, chat_id=ids),
