@@ -376,3 +376,13 @@ async def test_where_the_bot_is_no_administrator_joins_come_from_service_message
             (DORA, "joined", None, None, "Friends of the museum"),
             (DORA, "joined", None, None, GROUP_TITLE),
         ]
+
+
+async def test_a_channel_listed_as_a_community_chat_points_staff_to_its_group(
+    tmp_path: Path,
+) -> None:
+    async with listening_bot(
+        tmp_path, settings={"community_chat_ids": f"{GROUP},{CHANNEL}"}
+    ) as bot:
+        line = (await bot.next_message(STAFF_CHAT_ID, "is a channel"))["text"]
+        assert f"({CHANNEL})" in line and f"({GROUP})" in line and "\n" not in line

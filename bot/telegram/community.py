@@ -19,7 +19,7 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ChatID
+from telegram.constants import ChatID, ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -380,6 +380,13 @@ async def check_chat(
         return
     if chat.linked_chat_id is not None:
         state.linked[chat_id] = chat.linked_chat_id
+    if chat.type == ChatType.CHANNEL:
+        group = f" ({chat.linked_chat_id})" if chat.linked_chat_id is not None else ""
+        await _tell_staff(
+            application,
+            f"Community chat {chat.title} ({chat_id}) is a channel: members comment in its "
+            f"discussion group{group}. List that group in COMMUNITY_CHAT_IDS instead.",
+        )
     if standing.status not in _ADMINS:
         state.admin_in.discard(chat_id)
         await _tell_staff(application, _not_admin_line(chat_id, chat.title, standing.status))
