@@ -58,8 +58,8 @@ log = logging.getLogger(__name__)
 
 # bot_data key of the Listening state.
 LISTENING = "campaign_bot.community"
-# Our handlers run in a group of their own, so they neither hide nor are hidden by the
-# private-chat and staff handlers of group 0.
+# Listening runs in a group of its own, so it neither hides nor is hidden by the private-chat
+# and staff handlers of group 0; commands in community chats are taken before group 0 sees them.
 HANDLER_GROUP = 1
 COMMAND_GROUP = -1
 # Telegram's stand-ins for a chat: automatic forwards, anonymous admins, posts as a channel.
