@@ -67,6 +67,8 @@ def test_a_reactions_sentiment_comes_from_the_table(emoji: str, sentiment: str) 
         ("Prachtig, wat mooi!", "nl", ("positive", False)),
         ("Wonderful! When does it open?", "en", ("positive", True)),
         ("When does it open?", "en", ("neutral", True)),
+        ("We came by last Sunday", "en", ("neutral", False)),
+        ("Stop", "en", ("negative", False)),  # in a group, a word, not an opt-out
         ("Sorry, deze keer niet", "nl", ("negative", False)),
         ("👎", None, ("negative", False)),
     ],

@@ -6,6 +6,7 @@ import re
 
 from bot.domain.classify import (
     NEGATIVE,
+    OTHER,
     POSITIVE,
     QUESTION,
     THRESHOLD,
@@ -44,6 +45,8 @@ def read_message(text: str, language: str | None) -> tuple[str, bool]:
         return POSITIVE_SENTIMENT, False
     if found == NEGATIVE:
         return NEGATIVE_SENTIMENT, False
+    if found == OTHER:
+        return NEUTRAL_SENTIMENT, False  # its polarity fell between the thresholds
     return _sign(polarity(text, lang)), found == QUESTION
 
 
