@@ -24,7 +24,8 @@ from bot.services.audit import read_audit_log
 from bot.services.donations import DonationOutcome, announce_gift
 from bot.services.registry import CampaignRegistry
 from bot.storage.db import open_database
-from bot.telegram.application import build_application, register_commands
+from bot.telegram import community
+from bot.telegram.application import ALLOWED_UPDATES, build_application, register_commands
 from bot.telegram.context import BotApplication, BotServices
 from bot.telegram.sender import TelegramSender
 from bot.telegram.webhook import telegram_route, webhook_url
@@ -127,6 +128,8 @@ async def running_bot(
     # Exits run in reverse: background jobs, updates, web app, then the Application.
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(application)
+        # Entered before start, so its last facts are written after the last update is handled.
+        await stack.enter_async_context(community.listening(application))
         await application.start()
         stack.push_async_callback(application.stop)
         web_url = None
@@ -135,9 +138,7 @@ async def running_bot(
                 _serve(web_app, settings.web_host, settings.web_port, settings.log_level)
             )
         await register_commands(application.bot, settings)
-        # An empty list asks for Telegram's default set (everything but chat_member and
-        # reactions), whatever an earlier deployment of this token asked for.
-        updates: list[str] = []
+        updates = ALLOWED_UPDATES
         if webhook:
             await application.bot.set_webhook(
                 webhook_url(settings.public_base_url),

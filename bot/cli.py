@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from bot.commands import db, demo, report, run, sources, supporters, worker
+from bot.commands import community, db, demo, report, run, sources, supporters, worker
 
 app = typer.Typer(
     help="campaign-bot: personal fundraising asks over Telegram, measured against broadcasts.",
@@ -23,6 +23,7 @@ app.add_typer(worker.app)
 app.add_typer(db.app, name="db")
 app.add_typer(supporters.supporters_app, name="supporters")
 app.add_typer(sources.app, name="sources")
+app.add_typer(community.community_app, name="community")
 
 
 def main() -> None:

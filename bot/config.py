@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_chats(cls, value: Any) -> Any:
         if isinstance(value, str):
-            parts = [p.strip() for p in value.split(",") if p.strip()]
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
             try:
                 return frozenset(int(p) for p in parts)
             except ValueError as exc:
@@ -150,6 +150,11 @@ class Settings(BaseSettings):
     def _run_mode_needs(self) -> Self:
         """Refuse settings the run mode cannot start without, one line per problem."""
         lines = []
+        if self.staff_chat_id is not None and self.staff_chat_id in self.community_chat_ids:
+            lines.append(
+                "COMMUNITY_CHAT_IDS: must not include the staff chat (STAFF_CHAT_ID); "
+                "the bot listens to supporters there, not to staff"
+            )
         if self.run_mode is not RunMode.TOOLS and not self.telegram_bot_token:
             lines.append("TELEGRAM_BOT_TOKEN: missing (get one from @BotFather)")
         if self.run_mode in (RunMode.POLLING, RunMode.WEBHOOK):

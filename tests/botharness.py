@@ -6,7 +6,7 @@ whole path (HTTP, python-telegram-bot, handlers, services, database) runs for re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -195,8 +195,12 @@ async def bot_harness(
     serve_web: bool = False,
     now: datetime = DEFAULT_NOW,
     settings: Mapping[str, Any] | None = None,
+    before_start: Callable[[SandboxClient], Awaitable[None]] | None = None,
 ) -> AsyncIterator[BotHarness]:
-    """Start the sandbox and the bot on a fresh SQLite database; stop both afterwards."""
+    """Start the sandbox and the bot on a fresh SQLite database; stop both afterwards.
+
+    before_start sets the sandbox's world up (groups, channels, members) before the bot runs.
+    """
     campaigns_dir = tmp_path / "campaigns"
     write_campaigns(campaigns_dir, campaigns or {})
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
@@ -209,6 +213,8 @@ async def bot_harness(
             await sandbox.client.add_user(
                 STAFF_ID, "Sam", "Staff", username="sam_staff", started=True
             )
+            if before_start is not None:
+                await before_start(sandbox.client)
             port = free_port() if serve_web or webhook else 0
             values: dict[str, Any] = {
                 "telegram_bot_token": TOKEN,

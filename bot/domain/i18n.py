@@ -28,13 +28,22 @@ _TEXTS: dict[str, dict[str, str]] = {
             "• the messages you send us and our answers, also as copies in our staff chat;\n"
             "• when you tap our buttons and links (with a keyed fingerprint of your browser "
             "and address, never the address itself), and gifts you make through them;\n"
-            "• our staff's actions about you, in our audit log.\n\n"
+            "• our staff's actions about you, in our audit log;\n"
+            "• from our groups: that you commented, asked a question (and got an answer), "
+            "reacted, joined or left, or answered a poll, with its topic and tone; never the "
+            "text of your messages.\n\n"
             "We use this only to send you asks that fit your interests and to learn which "
             "asks work. We never sell it. Only /start signs you up: a message you send "
             "without it reaches a person, nothing more.\n\n"
             "Send /stop to stop all messages. Send /forget to delete your personal data, "
             "the staff chat's copies included; we then keep only anonymous counts for our "
             "reports."
+        ),
+        "community_notice": (
+            "This group is read by our bot, {bot}. It notes who comments, asks, reacts, "
+            "joins or answers a poll here, with the topic and the tone, so we can thank you "
+            "and ask you about what you care about; it never keeps what you write. Start "
+            "{bot} and send /privacy to see what we keep, or /forget to have it deleted."
         ),
         "forget_question": (
             "Delete everything we know about you? We keep only anonymous counts for our "
@@ -92,13 +101,23 @@ _TEXTS: dict[str, dict[str, str]] = {
             "medewerkerschat;\n"
             "• wanneer je op onze knoppen en links tikt (met een versleutelde vingerafdruk "
             "van je browser en adres, nooit het adres zelf), en giften die daaruit volgen;\n"
-            "• wat onze medewerkers voor je deden, in ons logboek.\n\n"
+            "• wat onze medewerkers voor je deden, in ons logboek;\n"
+            "• uit onze groepen: dat je er reageerde, een vraag stelde (en antwoord kreeg), "
+            "een reactie gaf, lid werd of vertrok, of een peiling beantwoordde, met het "
+            "onderwerp en de toon; nooit de tekst van je berichten.\n\n"
             "We gebruiken dit alleen om je verzoeken te sturen die bij je passen en om te "
             "leren wat werkt. We verkopen het nooit. Alleen /start meldt je aan: een bericht "
             "zonder /start bereikt een mens, verder niets.\n\n"
             "Stuur /stop om geen berichten meer te krijgen. Stuur /forget om je persoonlijke "
             "gegevens te wissen, ook de kopieën in de medewerkerschat; we houden dan alleen "
             "anonieme aantallen voor onze verslagen."
+        ),
+        "community_notice": (
+            "Deze groep wordt gelezen door onze bot, {bot}. Die noteert wie hier reageert, "
+            "iets vraagt, een reactie geeft, lid wordt of een peiling beantwoordt, met het "
+            "onderwerp en de toon, zodat we je kunnen bedanken en kunnen vragen naar wat jou "
+            "raakt; wat je schrijft bewaart hij nooit. Start {bot} en stuur /privacy om te zien "
+            "wat we bewaren, of /forget om het te laten wissen."
         ),
         "forget_question": (
             "Alles wissen wat we over je weten? We houden alleen anonieme aantallen voor "

@@ -89,6 +89,9 @@ class Interaction(SQLModel, table=True):
     __table_args__ = (
         Index("ix_interaction_kind_supporter", "kind", "supporter_id", "occurred_at"),
         Index("ix_interaction_supporter_kind", "supporter_id", "kind", "occurred_at"),
+        # What Telegram may deliver twice (a community message, a reaction, a join) is
+        # recorded under its event's key, once; NULL for everything else.
+        Index("uq_interaction_event", "event", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -98,6 +101,40 @@ class Interaction(SQLModel, table=True):
     sentiment: str | None = Field(default=None, max_length=16)
     occurred_at: datetime
     source: str | None = Field(default=None, max_length=120)
+    event: str | None = Field(default=None, max_length=160)
+
+
+class CommunityMessage(SQLModel, table=True):
+    """Facts about one message in a community chat, never its text: its topic, its asker.
+
+    Kept for thread roots with a topic (so comments and reactions get it) and for questions
+    (so an answer is credited to the asker, once).
+    """
+
+    __tablename__ = "community_message"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    message_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    topic: str = Field(default="", max_length=120)
+    asker_id: int | None = Field(
+        default=None, foreign_key="supporter.id", ondelete="SET NULL", index=True
+    )
+    answered_at: datetime | None = None
+
+
+class CommunityPoll(SQLModel, table=True):
+    """A poll the bot sent in a community chat: where, and its options as staff wrote them."""
+
+    __tablename__ = "community_poll"
+
+    poll_id: str = Field(primary_key=True, max_length=64)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    source: str = Field(default="", max_length=120)
+    # A JSON list of the option texts, in order: poll answers name options by index.
+    options: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    question: str = Field(default="", max_length=300)
+    sent_at: datetime
 
 
 class Campaign(SQLModel, table=True):

@@ -27,6 +27,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain import scoring
 from bot.storage import personal
+from bot.storage.community import asked_questions, erase_community_facts
 from bot.storage.dialect import BIGINT_MAX, chunks, saturating_sum
 from bot.storage.models import Interaction, Supporter
 from bot.storage.tables import (
@@ -366,6 +367,9 @@ async def supporter_record(*, session: AsyncSession, supporter_id: int) -> dict[
     record["staff_chat_messages"] = await personal.staff_messages(
         session=session, supporter_id=supporter_id
     )
+    record["community_questions"] = await asked_questions(
+        session=session, supporter_id=supporter_id
+    )
     return record
 
 
@@ -394,6 +398,7 @@ async def erase_supporter(
     )
     await session.execute(delete(TAG).where(TAG.c.supporter_id == supporter_id))
     await session.execute(delete(INTERACTION).where(INTERACTION.c.supporter_id == supporter_id))
+    await erase_community_facts(session=session, supporter_id=supporter_id)
     await session.execute(
         update(REPLY)
         .where(REPLY.c.supporter_id == supporter_id)

@@ -17,10 +17,15 @@ from telegram.ext import ApplicationBuilder, ContextTypes
 from bot.config import Settings, use_timedelta_durations
 from bot.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, command_descriptions
 from bot.services import conversation
-from bot.telegram import desk, payments, relay, sources, staff, supporters
+from bot.telegram import community, desk, payments, relay, sources, staff, supporters
 from bot.telegram.context import SERVICES, BotApplication, BotContext, BotServices
 
 log = logging.getLogger(__name__)
+
+# Every kind of update, asked for by name in polling and webhook mode alike: Telegram's default
+# leaves out chat_member, message_reaction and message_reaction_count, which community
+# listening needs (and an empty list would keep whatever an earlier deployment asked for).
+ALLOWED_UPDATES: list[str] = list(Update.ALL_TYPES)
 
 
 def build_application(services: BotServices, *, polling: bool = True) -> BotApplication:
@@ -44,6 +49,7 @@ def build_application(services: BotServices, *, polling: bool = True) -> BotAppl
     relay.add_handlers(application)
     supporters.add_handlers(application)
     payments.add_handlers(application)
+    community.add_handlers(application)
     application.add_error_handler(_log_error)
     return application
 
