@@ -58,7 +58,11 @@ async def _migrated(path: Path) -> str:
 @pytest.mark.slow
 async def test_a_refused_token_and_an_unreachable_bot_api_are_one_line(tmp_path: Path) -> None:
     database = await _migrated(tmp_path / "bot.db")
-    staff = {"staff_user_ids": str(STAFF_ID), "staff_chat_id": str(STAFF_CHAT_ID)}
+    staff = {
+        "staff_user_ids": str(STAFF_ID),
+        "staff_chat_id": str(STAFF_CHAT_ID),
+        "link_hash_secret": "a-test-secret-of-enough-length-0123456789",
+    }
     async with run_sandbox(token=TOKEN, limits_enabled=False) as sandbox:
         refused = await _cli(
             tmp_path,
