@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from telegram.constants import ParseMode
 
 from bot.clock import utcnow
 from bot.config import Settings, SettingsError
+from bot.net import listen_socket
 from bot.scheduler import Delivery, running_delivery
 from bot.services.audit import read_audit_log
 from bot.services.donations import DonationOutcome, announce_gift
@@ -42,22 +42,10 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind the web port before serving, so a taken port fails at once and port 0 works."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP lets asyncio turn off Nagle on accepted connections (else ~40 ms stalls).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
 @contextlib.asynccontextmanager
 async def _serve(app: Any, host: str, port: int, log_level: str) -> AsyncIterator[str]:
     """Serve the web app in this event loop and yield its URL; stop it on exit."""
-    sock = _listen(host, port)
+    sock = listen_socket(host, port, 128)
     config = uvicorn.Config(
         app, log_level=log_level.lower(), access_log=False, lifespan="on", log_config=None
     )

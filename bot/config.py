@@ -25,6 +25,17 @@ _DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
+def _id_set(value: Any, kind: str) -> Any:
+    """Read "1, 2; 3" as a set of Telegram ids; anything but text is left to pydantic."""
+    if not isinstance(value, str):
+        return value
+    parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+    try:
+        return frozenset(int(p) for p in parts)
+    except ValueError as exc:
+        raise ValueError(f"must be comma-separated Telegram {kind} ids (numbers)") from exc
+
+
 class RunMode(StrEnum):
     """What the settings are loaded for: each mode refuses to start without what it needs."""
 
@@ -78,24 +89,12 @@ class Settings(BaseSettings):
     @field_validator("staff_user_ids", mode="before")
     @classmethod
     def _parse_ids(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
-            try:
-                return frozenset(int(p) for p in parts)
-            except ValueError as exc:
-                raise ValueError("must be comma-separated Telegram user ids (numbers)") from exc
-        return value
+        return _id_set(value, "user")
 
     @field_validator("community_chat_ids", mode="before")
     @classmethod
     def _parse_chats(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
-            try:
-                return frozenset(int(p) for p in parts)
-            except ValueError as exc:
-                raise ValueError("must be comma-separated Telegram chat ids (numbers)") from exc
-        return value
+        return _id_set(value, "chat")
 
     @field_validator("staff_chat_id", mode="before")
     @classmethod

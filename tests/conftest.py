@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -100,18 +101,21 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Yield a session factory over a fresh database with every table, SQLite and PostgreSQL."""
-    engine = make_engine(db_url)
-    await create_all(engine)
-    try:
-        yield session_maker(engine)
-    finally:
-        await engine.dispose()
+    async with _with_tables(db_url) as made:
+        yield made
 
 
 @pytest.fixture
 async def sqlite_sessions(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Yield a session factory over a fresh SQLite database with every table."""
-    engine = make_engine(sqlite_url)
+    async with _with_tables(sqlite_url) as made:
+        yield made
+
+
+@contextlib.asynccontextmanager
+async def _with_tables(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Create every table in the empty database at url; dispose of its engine at the end."""
+    engine = make_engine(url)
     await create_all(engine)
     try:
         yield session_maker(engine)

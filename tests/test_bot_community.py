@@ -46,6 +46,12 @@ async def museum(client: SandboxClient) -> None:
     )
 
 
+async def with_quiet(client: SandboxClient) -> None:
+    """The museum, plus a group of friends where the bot is a member but no administrator."""
+    await museum(client)
+    await client.add_chat(QUIET, "supergroup", "Friends of the museum", bot_status="member")
+
+
 @asynccontextmanager
 async def listening_bot(tmp_path: Path, **options: Any) -> AsyncIterator[BotHarness]:
     """Run the bot listening to the museum's discussion group."""
@@ -245,12 +251,8 @@ async def test_a_poll_sent_by_staff_records_members_answers_with_the_option(
 async def test_a_bot_that_is_not_an_administrator_tells_staff_what_to_fix(
     tmp_path: Path,
 ) -> None:
-    async def world(client: SandboxClient) -> None:
-        await museum(client)
-        await client.add_chat(QUIET, "supergroup", "Friends of the museum", bot_status="member")
-
     async with listening_bot(
-        tmp_path, settings={"community_chat_ids": f"{GROUP},{QUIET}"}, before_start=world
+        tmp_path, settings={"community_chat_ids": f"{GROUP},{QUIET}"}, before_start=with_quiet
     ) as bot:
         warning = await bot.next_message(STAFF_CHAT_ID, "not an administrator")
         assert "Friends of the museum" in warning["text"] and "\n" not in warning["text"]
@@ -361,12 +363,8 @@ async def test_a_campaign_selects_members_who_praised_a_tagged_post_once_they_st
 async def test_where_the_bot_is_no_administrator_joins_come_from_service_messages(
     tmp_path: Path,
 ) -> None:
-    async def world(client: SandboxClient) -> None:
-        await museum(client)
-        await client.add_chat(QUIET, "supergroup", "Friends of the museum", bot_status="member")
-
     async with listening_bot(
-        tmp_path, settings={"community_chat_ids": f"{GROUP},{QUIET}"}, before_start=world
+        tmp_path, settings={"community_chat_ids": f"{GROUP},{QUIET}"}, before_start=with_quiet
     ) as bot:
         await bot.next_message(STAFF_CHAT_ID, "not an administrator")
         await bot.client.join(QUIET, DORA)

@@ -112,6 +112,27 @@ def store_sent(
     return message
 
 
+def send_and_record(
+    call: Call,
+    target: Target,
+    fields: JsonDict,
+    markup: JsonDict | None,
+    replied: JsonDict | None,
+    **recorded: Any,
+) -> JsonDict:
+    """Store a message the bot sends and record the attempt (plus `recorded`); return it."""
+    message = store_sent(call, target, fields, markup, replied)
+    record_attempt(
+        call,
+        target.key,
+        message_id=message["message_id"],
+        reply_markup=markup,
+        reply_to_message_id=replied["message_id"] if replied else None,
+        **recorded,
+    )
+    return message
+
+
 @bot_method("sendMessage", recorded=True)
 def send_message(call: Call) -> JsonDict:
     """Send a text message."""
@@ -126,15 +147,7 @@ def send_message(call: Call) -> JsonDict:
     fields: JsonDict = {"text": plain}
     if isinstance(preview, dict):
         fields["link_preview_options"] = preview
-    message = store_sent(call, target, fields, markup, replied)
-    record_attempt(
-        call,
-        target.key,
-        message_id=message["message_id"],
-        reply_markup=markup,
-        reply_to_message_id=replied["message_id"] if replied else None,
-    )
-    return message
+    return send_and_record(call, target, fields, markup, replied)
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
@@ -204,16 +217,7 @@ def _send_media(call: Call, field: str) -> JsonDict:
             fields["document"]["mime_type"] = meta["mime_type"]
     if caption is not None:
         fields["caption"] = caption
-    message = store_sent(call, target, fields, markup, replied)
-    record_attempt(
-        call,
-        target.key,
-        message_id=message["message_id"],
-        reply_markup=markup,
-        reply_to_message_id=replied["message_id"] if replied else None,
-        **{field: meta},
-    )
-    return message
+    return send_and_record(call, target, fields, markup, replied, **{field: meta})
 
 
 @bot_method("sendPhoto", recorded=True)
@@ -255,15 +259,8 @@ def send_invoice(call: Call) -> JsonDict:
         "currency": currency,
         "total_amount": total,
     }
-    message = store_sent(call, target, {"invoice": invoice}, markup)
-    record_attempt(
-        call,
-        target.key,
-        message_id=message["message_id"],
-        reply_markup=markup,
-        invoice={**invoice, "payload": payload, "prices": prices},
-    )
-    return message
+    recorded = {**invoice, "payload": payload, "prices": prices}
+    return send_and_record(call, target, {"invoice": invoice}, markup, None, invoice=recorded)
 
 
 def _editable(call: Call) -> tuple[Target, JsonDict]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 
-from bot.sandbox.calls import Call, bot_method, record_attempt
+from bot.sandbox.calls import Call, bot_method
 from bot.sandbox.chats import JsonDict
 from bot.sandbox.errors import ApiError, SandboxError
 from bot.sandbox.messages import (
     acquire_send,
     checked_markup,
     replied_message,
-    store_sent,
+    send_and_record,
     writable_target,
 )
 from bot.sandbox.state import SandboxState
@@ -86,21 +86,15 @@ def send_poll(call: Call) -> JsonDict:
     markup = checked_markup(call)
     replied = replied_message(call, target)
     acquire_send(call, target)
-    message = store_sent(call, target, {"poll": copy.deepcopy(poll)}, markup, replied)
+    message = send_and_record(
+        call, target, {"poll": copy.deepcopy(poll)}, markup, replied, poll=copy.deepcopy(poll)
+    )
     state.polls[poll_id] = {
         "chat_id": target.key,
         "message_id": message["message_id"],
         "poll": poll,
         "votes": {},
     }
-    record_attempt(
-        call,
-        target.key,
-        message_id=message["message_id"],
-        reply_markup=markup,
-        reply_to_message_id=replied["message_id"] if replied else None,
-        poll=copy.deepcopy(poll),
-    )
     return message
 
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
+from bot.net import listen_socket
 from bot.sandbox.api import METHODS
 from bot.sandbox.calls import Call, DroppedConnection, run_method
 from bot.sandbox.chats import DEFAULT_TOKEN
@@ -33,6 +34,8 @@ from bot.sandbox.limits import Clock, Limits
 from bot.sandbox.state import SandboxState
 from bot.sandbox.webhook import WebhookSender
 
+# Many test clients connect at once to one sandbox; the bot's own web port needs far fewer.
+_BACKLOG = 1024
 _INCOMPLETE = "ASGI callable returned without completing response."
 
 
@@ -171,19 +174,6 @@ def _config(app: Any, **options: Any) -> uvicorn.Config:
     )
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """Bind a listening TCP socket, so port 0 gives a free port we know before serving."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # Naming IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted connections; without it
-    # every answer waits for the peer's delayed ACK (about 40 ms).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
-
-
 def _url(host: str, sock: socket.socket) -> str:
     """Return the base URL of a bound socket."""
     port = sock.getsockname()[1]
@@ -218,7 +208,7 @@ async def serve_asgi(
     app: Any, host: str = "127.0.0.1", port: int = 0, *, on_stop: Callable[[], None] | None = None
 ) -> AsyncIterator[str]:
     """Serve an ASGI app in the running event loop and yield its base URL; stop on exit."""
-    sock = _bind(host, port)
+    sock = listen_socket(host, port, _BACKLOG)
     server = _EmbeddedServer(_config(app, log_config=None))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -300,7 +290,7 @@ def serve_sandbox(
 ) -> None:
     """Run a sandbox until interrupted, printing how to point the bot at it first."""
     state = SandboxState(token=token, limits=Limits(enabled=limits_enabled))
-    sock = _bind(host, port)
+    sock = listen_socket(host, port, _BACKLOG)
     print(banner(_url(host, sock), token), flush=True)
     server = uvicorn.Server(_config(create_app(state)))
     # uvicorn re-raises the signal that stopped it; end quietly with status 0 instead.

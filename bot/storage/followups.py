@@ -6,11 +6,15 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, not_, select
+from sqlalchemy import ColumnElement, exists, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import SENT
 from bot.storage.tables import ASK, CLICK, DONATION, INTERACTION, REPLY, SUPPORTER
+
+# A follow-up's `when`, and the table in which any row of the member for the campaign rules
+# the follow-up out.
+_UNLESS = {"no_reply": REPLY, "no_click": CLICK, "no_gift": DONATION}
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,11 @@ class FollowUpCandidate:
     rule: str | None
     language: str
     timezone: str | None
+
+
+def _none_where(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Give the condition that no row matches `where`."""
+    return not_(exists().where(*where))
 
 
 async def follow_up_candidates(
@@ -55,54 +64,31 @@ async def follow_up_candidates(
         s.blocked_at.is_(None),
         s.forgotten_at.is_(None),
     ]
+    if when not in _UNLESS:
+        raise ValueError(f"unknown follow-up condition {when!r}")
     done = ASK.alias("done")
     conditions.append(
-        not_(
-            exists().where(
-                done.c.campaign_id == campaign_id,
-                done.c.supporter_id == a.supporter_id,
-                done.c.step == step,
-            )
+        _none_where(
+            done.c.campaign_id == campaign_id,
+            done.c.supporter_id == a.supporter_id,
+            done.c.step == step,
         )
     )
     conditions.append(
-        not_(
-            exists().where(
-                INTERACTION.c.supporter_id == a.supporter_id,
-                INTERACTION.c.kind == "not_now",
-                INTERACTION.c.detail == campaign_name,
-            )
+        _none_where(
+            INTERACTION.c.supporter_id == a.supporter_id,
+            INTERACTION.c.kind == "not_now",
+            INTERACTION.c.detail == campaign_name,
         )
     )
-    if when == "no_reply":
-        conditions.append(
-            not_(
-                exists().where(
-                    REPLY.c.supporter_id == a.supporter_id,
-                    REPLY.c.campaign_id == campaign_id,
-                    REPLY.c.direction == "in",
-                )
-            )
+    event = _UNLESS[when]
+    # Only the supporter's own messages count as a reply, not the staff's answers.
+    own = [REPLY.c.direction == "in"] if event is REPLY else []
+    conditions.append(
+        _none_where(
+            event.c.supporter_id == a.supporter_id, event.c.campaign_id == campaign_id, *own
         )
-    elif when == "no_click":
-        conditions.append(
-            not_(
-                exists().where(
-                    CLICK.c.supporter_id == a.supporter_id, CLICK.c.campaign_id == campaign_id
-                )
-            )
-        )
-    elif when == "no_gift":
-        conditions.append(
-            not_(
-                exists().where(
-                    DONATION.c.supporter_id == a.supporter_id,
-                    DONATION.c.campaign_id == campaign_id,
-                )
-            )
-        )
-    else:
-        raise ValueError(f"unknown follow-up condition {when!r}")
+    )
     stmt = (
         select(a.supporter_id, a.arm, a.rule, s.language, s.timezone)
         .join(SUPPORTER, s.id == a.supporter_id)

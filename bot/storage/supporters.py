@@ -87,6 +87,26 @@ def _later(column: Any, moment: datetime) -> Any:
     return case((or_(column.is_(None), column < value), value), else_=column)
 
 
+async def _insert_interaction(
+    session: AsyncSession,
+    supporter_id: int,
+    kind: str,
+    occurred_at: datetime,
+    detail: str | None,
+    source: str | None,
+) -> None:
+    """Insert one interaction row, its detail cut to the column's length."""
+    await session.execute(
+        insert(Interaction).values(
+            supporter_id=supporter_id,
+            kind=kind,
+            detail=detail[:500] if detail else None,
+            occurred_at=occurred_at,
+            source=source,
+        )
+    )
+
+
 async def add_interaction(
     *,
     session: AsyncSession,
@@ -97,15 +117,7 @@ async def add_interaction(
     source: str | None = None,
 ) -> None:
     """Record one interaction and keep the supporter's count and latest time current."""
-    await session.execute(
-        insert(Interaction).values(
-            supporter_id=supporter_id,
-            kind=kind,
-            detail=detail[:500] if detail else None,
-            occurred_at=occurred_at,
-            source=source,
-        )
-    )
+    await _insert_interaction(session, supporter_id, kind, occurred_at, detail, source)
     await session.execute(
         update(Supporter)
         .where(col(Supporter.id) == supporter_id)
@@ -128,14 +140,8 @@ async def add_gift(
     source: str,
 ) -> None:
     """Record a gift interaction and count it on the supporter (main currency in the total)."""
-    await session.execute(
-        insert(Interaction).values(
-            supporter_id=supporter_id,
-            kind=GIFT_INTERACTION,
-            detail=detail[:500] if detail else None,
-            occurred_at=donated_at,
-            source=source[:120],
-        )
+    await _insert_interaction(
+        session, supporter_id, GIFT_INTERACTION, donated_at, detail, source[:120]
     )
     added = (
         min(max(amount_minor, 0), BIGINT_MAX) if currency.upper() == main_currency.upper() else 0
