@@ -34,7 +34,7 @@ from sqlalchemy import text
 from benchmarks._data import SeriesSql
 from bot.config import load_settings
 from bot.domain.campaign import Campaign
-from bot.services.campaigns import launch_campaign
+from bot.services.launch import launch_campaign
 from bot.storage.db import create_all, make_engine, session_maker
 
 PG_ADMIN_DSN = os.environ.get("CAMPAIGN_BOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -52,7 +52,7 @@ from bot.sandbox.chats import DEFAULT_TOKEN, User
 from bot.sandbox.limits import Limits
 from bot.sandbox.server import create_app, serve_asgi
 from bot.sandbox.state import SandboxState
-from bot.services.campaigns import launch_campaign
+from bot.services.launch import launch_campaign
 from bot.services.outbox import OutboxWorker, ask_buttons
 from bot.storage.db import create_all, make_engine, session_maker
 from bot.storage.models import PENDING, SENDING, Ask, Interaction, Supporter

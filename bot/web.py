@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,7 +32,7 @@ from bot.domain.attribution import (
     verify_stripe_signature,
     with_reference,
 )
-from bot.domain.campaign import Campaign
+from bot.domain.campaign import Campaign, frozen_spec
 from bot.services.donations import DonationOutcome, IncomingGift, record_donation
 from bot.storage.clicks import LinkTarget, find_link_target, record_click
 from bot.storage.db import is_sqlite
@@ -188,13 +187,10 @@ def stripe_gift(event: Mapping[str, Any]) -> IncomingGift | str:
 def _frozen_link(spec_yaml: str, token: str) -> str | None:
     """Read the donate URL from the spec a campaign launched with, when it is not loaded now."""
     try:
-        data = YAML(typ="safe").load(spec_yaml) if spec_yaml else None
-    except YAMLError:
+        spec = frozen_spec(spec_yaml) if spec_yaml else None
+    except (ValueError, YAMLError):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("donate_url"), str):
-        return None
-    param = data.get("reference_param") or "client_reference_id"
-    return with_reference(data["donate_url"], str(param), token)
+    return with_reference(spec.donate_url, spec.reference_param, token) if spec else None
 
 
 def create_web_app(

@@ -20,7 +20,7 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.sandbox import Sandbox, run_sandbox
 from bot.sandbox.chats import User
-from bot.services.campaigns import launch_campaign
+from bot.services.launch import launch_campaign
 from bot.services.outbox import INTERRUPTED
 from bot.storage.db import create_all, make_engine, session_maker
 from bot.storage.models import FINAL_ASK_STATES, Ask, Supporter

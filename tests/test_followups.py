@@ -13,8 +13,9 @@ from bot.config import Settings
 from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter
 from bot.sandbox import Sandbox, run_sandbox
-from bot.services.campaigns import launch_campaign, pause_campaign
+from bot.services.campaigns import pause_campaign
 from bot.services.followups import enqueue_all_follow_ups, enqueue_follow_ups
+from bot.services.launch import launch_campaign
 from bot.services.outbox import OutboxWorker
 from bot.storage.models import Ask, Click, Interaction, Reply, Supporter
 from bot.telegram.sender import TelegramSender

@@ -11,18 +11,17 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import dump_campaign
+from bot.domain.campaign import dump_campaign, frozen_spec
+from bot.domain.campaign_state import CampaignStateError
 from bot.domain.experiment import assign_arm
 from bot.services.campaigns import (
-    CampaignStateError,
     campaign_status,
     cancel_campaign,
-    frozen_spec,
-    launch_campaign,
     list_campaigns,
     pause_campaign,
     resume_campaign,
 )
+from bot.services.launch import launch_campaign
 from bot.storage.models import Ask, BroadcastPost, Reply, Supporter
 from bot.storage.models import Campaign as CampaignRow
 from tests.factories import (

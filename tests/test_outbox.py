@@ -17,7 +17,8 @@ from bot.config import Settings
 from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter
 from bot.sandbox import Sandbox, run_sandbox
-from bot.services.campaigns import launch_campaign, pause_campaign
+from bot.services.campaigns import pause_campaign
+from bot.services.launch import launch_campaign
 from bot.services.outbox import INTERRUPTED, OutboxWorker
 from bot.services.posts import send_due_posts
 from bot.storage.models import Ask, BroadcastPost, Supporter

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.config import load_settings
-from bot.domain.campaign import Campaign
+from bot.domain.campaign import Campaign, dump_campaign
 from bot.storage.db import make_engine, session_maker
 from bot.storage.models import SENT, Click, Interaction, Supporter
 from bot.storage.models import Campaign as CampaignRow
@@ -185,7 +185,8 @@ async def test_a_campaign_not_loaded_now_redirects_by_its_frozen_spec(
     sessions: async_sessionmaker[AsyncSession], clock: Clock
 ) -> None:
     token, _, _ = await _ask_token(sessions)
-    frozen = "name: museum\ndonate_url: https://old.example/give?x=1\nreference_param: ref\n"
+    url = "https://old.example/give?x=1"
+    frozen = dump_campaign(make_campaign(name="museum", donate_url=url, reference_param="ref"))
     async with sessions() as session, session.begin():
         await session.execute(update(CampaignRow).values(spec_yaml=frozen))
     async with client_for(sessions, clock, lambda: {}) as http:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import io
 import re
 import types
@@ -272,3 +273,14 @@ def dump_campaign(campaign: Campaign) -> str:
     out = io.StringIO()
     yaml.dump(_yaml_ready(campaign.model_dump(exclude_defaults=True)), out)
     return out.getvalue()
+
+
+@functools.lru_cache(maxsize=64)
+def frozen_spec(spec_yaml: str) -> Campaign:
+    """Read back the copy of a campaign frozen at launch (raises ValueError or YAMLError).
+
+    Cached: the sender, the follow-ups and the link redirect read the same few copies again
+    and again. Callers share the returned campaign and must not change it.
+    """
+    data, _ = read_yaml(spec_yaml)
+    return Campaign.model_validate(data)

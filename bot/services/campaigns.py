@@ -1,39 +1,23 @@
-"""Campaign run state: launch (audience to queued asks), pause, resume, cancel, status, list.
+"""Campaign run state after launch: pause, resume, cancel, and the status and list views.
 
-Launch renders nothing. Each ask is rendered when it is sent, so an opt-out, a corrected
-template or a changed name between launch and send is honoured, and a million-supporter
-launch only writes small rows: supporter, arm, rule, language, token and due time.
+Launching lives in bot/services/launch.py; the states themselves in
+bot/domain/campaign_state.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import bisect
-import functools
-import hashlib
-import itertools
-import logging
-import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.domain.campaign import Campaign, dump_campaign
-from bot.domain.experiment import unit_hash
-from bot.domain.schedule import SpreadPlans, launch_start
-from bot.domain.yaml_lines import read_yaml
+from bot.domain.campaign import Campaign
+from bot.domain.campaign_state import CampaignState, CampaignStateError
 from bot.storage import campaign_runs, outbox, posts
-from bot.storage.audience import audience_query, count_audience
 from bot.storage.models import (
     CANCELLED,
     FAILED,
-    FIRST_STEP,
     HOLDOUT,
     PENDING,
     SENDING,
@@ -43,38 +27,7 @@ from bot.storage.models import (
 )
 from bot.storage.models import Campaign as CampaignRow
 
-log = logging.getLogger(__name__)
-
-DRAFT = "draft"
-LAUNCHING = "launching"
-RUNNING = "running"
-PAUSED = "paused"
-FINISHED = "finished"
 CANCEL_REASON = "campaign cancelled before this ask was sent"
-LAUNCH_BATCH = 20000
-# Launch batches written at once on PostgreSQL (each on its own connection).
-LAUNCH_WRITERS = 2
-
-
-class CampaignStateError(Exception):
-    """A campaign cannot make the change asked for in its current state."""
-
-
-@dataclass(frozen=True)
-class LaunchResult:
-    """What a launch did: how many asks it queued, per arm, and when they go out."""
-
-    name: str
-    state: str
-    already: bool
-    audience_size: int
-    queued: int
-    holdout: int
-    per_arm: Mapping[str, int]
-    first_due: datetime | None
-    last_due: datetime | None
-    post_due: datetime | None
-    message: str
 
 
 @dataclass(frozen=True)
@@ -118,278 +71,6 @@ class CampaignSummary:
     has_spec: bool = True
 
 
-def arm_picker(campaign_name: str, weights: Mapping[str, float]) -> Callable[[int], str]:
-    """Give a fast stand-in for assign_arm(campaign_name, supporter_id, weights).
-
-    Same arms in the same name order, same cumulative sums, same hash: the same answer for
-    every supporter, without sorting the weights again a million times.
-    """
-    arms = sorted((name, weight) for name, weight in weights.items() if weight > 0)
-    if not arms:
-        raise ValueError("at least one arm needs a positive weight")
-    names = [name for name, _ in arms]
-    bounds = list(itertools.accumulate(weight for _, weight in arms))
-    total = bounds[-1]
-    last = len(names) - 1
-
-    def pick(supporter_id: int) -> str:
-        point = unit_hash(campaign_name, supporter_id) * total
-        return names[min(bisect.bisect_right(bounds, point), last)]
-
-    return pick
-
-
-def new_tokens(count: int) -> list[str]:
-    """Make `count` tracking tokens like secrets.token_urlsafe(12), in one call to the OS."""
-    text = base64.urlsafe_b64encode(secrets.token_bytes(12 * count)).decode()
-    return [text[i : i + 16] for i in range(0, 16 * count, 16)]
-
-
-def spec_hash(spec_yaml: str) -> str:
-    """Fingerprint a frozen spec, so a worker can cache the parsed campaign."""
-    return hashlib.sha256(spec_yaml.encode()).hexdigest()
-
-
-@functools.lru_cache(maxsize=64)
-def _parse_frozen(spec_yaml: str) -> Campaign:
-    data, _ = read_yaml(spec_yaml)
-    return Campaign.model_validate(data)
-
-
-def frozen_spec(spec_yaml: str) -> Campaign:
-    """Read back the copy of a campaign frozen at launch."""
-    return _parse_frozen(spec_yaml)
-
-
-def _cap(settings: Settings) -> timedelta | None:
-    return timedelta(days=settings.frequency_cap_days) if settings.frequency_cap_days else None
-
-
-# --- launch ----------------------------------------------------------------------------------
-
-
-async def _begin_launch(
-    sessions: async_sessionmaker[AsyncSession], campaign: Campaign, *, now: datetime
-) -> tuple[CampaignRow, Campaign, bool]:
-    """Create or find the run-state row; return (row, spec to use, already launched)."""
-    async with sessions() as session, session.begin():
-        row = await campaign_runs.campaign_row(session=session, name=campaign.name, lock=True)
-        if row is not None and row.state in (RUNNING, PAUSED, FINISHED):
-            return row, campaign, True
-        if row is not None and row.state == CANCELLED:
-            raise CampaignStateError(
-                f"{campaign.name} was cancelled; a cancelled campaign cannot be launched again "
-                "(copy the file under a new name to run it again)"
-            )
-        if row is not None and row.state == LAUNCHING and row.spec_yaml:
-            # An interrupted launch: carry on with the spec it started with.
-            return row, frozen_spec(row.spec_yaml), False
-        frozen = dump_campaign(campaign)
-        if row is None:
-            row = CampaignRow(name=campaign.name, created_at=now)
-            session.add(row)
-        row.title = campaign.title
-        row.state = LAUNCHING
-        row.spec_yaml = frozen
-        row.spec_hash = spec_hash(frozen)
-        row.launched_at = now
-        await session.flush()
-        return row, campaign, False
-
-
-async def launch_campaign(
-    sessions: async_sessionmaker[AsyncSession],
-    campaign: Campaign,
-    *,
-    now: datetime,
-    settings: Settings,
-    batch: int = LAUNCH_BATCH,
-) -> LaunchResult:
-    """Select the audience, assign arms, queue one ask per supporter with its due time.
-
-    The audience is streamed in batches and each batch is written in its own transaction, so
-    memory stays flat at any size and an interrupted launch resumes where it stopped (the
-    campaign stays `launching` until every batch is in). Launching a running campaign again
-    changes nothing and says so.
-    """
-    row, spec, already = await _begin_launch(sessions, campaign, now=now)
-    assert row.id is not None
-    if already:
-        return await _already(sessions, row)
-    campaign_id = row.id
-    start = launch_start(now, spec.start_at(settings.timezone))
-    zone = spec.zone(settings.timezone)
-    plans = SpreadPlans(spec.send_window, start, spec.spread, zone)
-    pick_arm = arm_picker(spec.name, spec.weights())
-    holdouts = {name for name, arm in spec.arms.items() if arm.kind == "holdout"}
-    cap = _cap(settings)
-    per_arm: dict[str, int] = {}
-    due_times: list[datetime] = []
-    async with sessions() as reader:
-        done = await campaign_runs.count_asks(
-            session=reader, campaign_id=campaign_id, step=FIRST_STEP
-        )
-        remaining = await count_audience(reader, spec, now=now, cap=cap, zone=settings.timezone)
-        size = done + remaining
-        position = done
-        # stream_audience's query, read as plain tuples (supporter_id, rule, language,
-        # chat_id, timezone, source): at a million rows an object per row costs ~10 s.
-        postgres = reader.get_bind().dialect.name == "postgresql"
-        if postgres:
-            # As stream_audience does: JIT compiling this query costs more than it saves.
-            await reader.execute(text("SET LOCAL jit = off"))
-        # PostgreSQL spends a core on each batch it writes (index entries and a foreign-key
-        # check per row): two in flight use both cores. SQLite writes one at a time anyway.
-        writers = LAUNCH_WRITERS if postgres else 1
-        query = audience_query(spec, now=now, cap=cap, zone=settings.timezone)
-        result = await reader.stream(query.execution_options(yield_per=batch))
-        async with _BatchWriter(sessions, writers) as writer:
-            async for partition in result.partitions(batch):
-                tokens = new_tokens(len(partition))
-                values: list[tuple[Any, ...]] = []
-                for (supporter_id, rule, language, _chat, timezone, source), token in zip(
-                    partition, tokens, strict=True
-                ):
-                    arm = pick_arm(supporter_id)
-                    held = arm in holdouts
-                    due = start if held else plans.due_at(timezone, position, size)
-                    position += 1
-                    values.append(
-                        (
-                            campaign_id,
-                            supporter_id,
-                            arm,
-                            FIRST_STEP,
-                            rule[:200] if rule else None,
-                            (language or spec.default_language)[:8],
-                            source[:120] if source else None,
-                            token,
-                            HOLDOUT if held else PENDING,
-                            due,
-                            0,
-                        )
-                    )
-                    per_arm[arm] = per_arm.get(arm, 0) + 1
-                    if not held:
-                        due_times.append(due)
-                if due_times:
-                    # Keep only the extremes, not a million times.
-                    due_times[:] = [min(due_times), max(due_times)]
-                # Written while the next batch is read and built: the database works in its own
-                # thread or process, so the two overlap.
-                await writer.write(values)
-    first_due = min(due_times) if due_times else None
-    last_due = max(due_times) if due_times else None
-    post_due = None
-    if spec.broadcast_post is not None:
-        post_due = _post_due(spec, settings, start)
-        async with sessions() as session, session.begin():
-            await posts.insert_post(
-                session=session,
-                campaign_id=campaign_id,
-                chat=spec.broadcast_post.chat,
-                token=secrets.token_urlsafe(12),
-                due_at=post_due,
-            )
-    async with sessions() as session, session.begin():
-        final = await campaign_runs.campaign_row(session=session, name=spec.name, lock=True)
-        assert final is not None
-        final.audience_size = await campaign_runs.count_asks(
-            session=session, campaign_id=campaign_id, step=FIRST_STEP
-        )
-        if final.state == LAUNCHING:
-            final.state = RUNNING
-        state, audience_size = final.state, final.audience_size
-    holdout = sum(per_arm.get(name, 0) for name in holdouts)
-    queued = sum(per_arm.values()) - holdout
-    message = (
-        f"{spec.name} is {state}: {queued} asks queued"
-        + (f", {holdout} in the holdout" if holdout else "")
-        + (f"; first due {first_due:%Y-%m-%d %H:%M} UTC" if first_due else "")
-    )
-    log.info("launched %s: %s", spec.name, message)
-    return LaunchResult(
-        name=spec.name,
-        state=state,
-        already=False,
-        audience_size=audience_size,
-        queued=queued,
-        holdout=holdout,
-        per_arm=per_arm,
-        first_due=first_due,
-        last_due=last_due,
-        post_due=post_due,
-        message=message,
-    )
-
-
-class _BatchWriter:
-    """Write launch batches, each in its own transaction, up to `most` at once.
-
-    `write` returns once the batch is under way (after the oldest one finished, if `most`
-    are in flight); leaving the block waits for every batch, and after an error lets the
-    others finish (or fail) before the error goes up.
-    """
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], most: int) -> None:
-        self._sessions = sessions
-        self._most = most
-        self._writing: list[asyncio.Future[None]] = []
-
-    async def __aenter__(self) -> _BatchWriter:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        try:
-            if exc_type is None:
-                while self._writing:
-                    await self._writing.pop(0)
-        finally:
-            await asyncio.gather(*self._writing, return_exceptions=True)
-
-    async def write(self, rows: list[tuple[Any, ...]]) -> None:
-        """Start writing one batch."""
-        if len(self._writing) >= self._most:
-            await self._writing.pop(0)
-        self._writing.append(asyncio.ensure_future(self._write(rows)))
-
-    async def _write(self, rows: list[tuple[Any, ...]]) -> None:
-        async with self._sessions() as writer, writer.begin():
-            await outbox.insert_asks(session=writer, rows=rows, rewritten_if_lost=True)
-
-
-def _post_due(spec: Campaign, settings: Settings, start: datetime) -> datetime:
-    post = spec.broadcast_post
-    assert post is not None
-    if post.at is None:
-        return start
-    at = post.at if post.at.tzinfo else post.at.replace(tzinfo=spec.zone(settings.timezone))
-    return at.astimezone(UTC)
-
-
-async def _already(sessions: async_sessionmaker[AsyncSession], row: CampaignRow) -> LaunchResult:
-    assert row.id is not None
-    async with sessions() as session:
-        counts = await campaign_runs.ask_state_counts(session=session, campaign_id=row.id)
-    per_state: dict[str, int] = {}
-    for (_, state), n in counts.items():
-        per_state[state] = per_state.get(state, 0) + n
-    queued = per_state.get(PENDING, 0) + per_state.get(SENDING, 0)
-    return LaunchResult(
-        name=row.name,
-        state=row.state,
-        already=True,
-        audience_size=row.audience_size,
-        queued=queued,
-        holdout=per_state.get(HOLDOUT, 0),
-        per_arm={},
-        first_due=None,
-        last_due=None,
-        post_due=None,
-        message=f"{row.name} was already launched and is {row.state}; nothing new was queued",
-    )
-
-
 # --- pause, resume, cancel -------------------------------------------------------------------
 
 
@@ -397,9 +78,9 @@ async def _change_state(
     sessions: async_sessionmaker[AsyncSession],
     name: str,
     *,
-    allowed: frozenset[str],
+    allowed: frozenset[CampaignState],
     refusal: str,
-    target: str,
+    target: CampaignState,
     now: datetime,
 ) -> CampaignRow:
     async with sessions() as session, session.begin():
@@ -411,11 +92,11 @@ async def _change_state(
         if row.state not in allowed:
             raise CampaignStateError(f"{name} is {row.state}; {refusal}")
         row.state = target
-        if target == PAUSED:
+        if target == CampaignState.PAUSED:
             row.paused_at = now
-        elif target == RUNNING:
+        elif target == CampaignState.RUNNING:
             row.paused_at = None
-        elif target == CANCELLED:
+        elif target == CampaignState.CANCELLED:
             row.cancelled_at = now
             assert row.id is not None
             await outbox.cancel_pending(session=session, campaign_id=row.id, reason=CANCEL_REASON)
@@ -430,9 +111,9 @@ async def pause_campaign(
     await _change_state(
         sessions,
         name,
-        allowed=frozenset({RUNNING}),
+        allowed=frozenset({CampaignState.RUNNING}),
         refusal="only a running campaign can be paused",
-        target=PAUSED,
+        target=CampaignState.PAUSED,
         now=now,
     )
 
@@ -444,9 +125,9 @@ async def resume_campaign(
     await _change_state(
         sessions,
         name,
-        allowed=frozenset({PAUSED}),
+        allowed=frozenset({CampaignState.PAUSED}),
         refusal="only a paused campaign can be resumed",
-        target=RUNNING,
+        target=CampaignState.RUNNING,
         now=now,
     )
 
@@ -458,9 +139,9 @@ async def cancel_campaign(
     await _change_state(
         sessions,
         name,
-        allowed=frozenset({RUNNING, PAUSED, LAUNCHING}),
+        allowed=frozenset({CampaignState.RUNNING, CampaignState.PAUSED, CampaignState.LAUNCHING}),
         refusal="only a running or paused campaign can be cancelled",
-        target=CANCELLED,
+        target=CampaignState.CANCELLED,
         now=now,
     )
 
@@ -520,10 +201,10 @@ async def campaign_status(
 
 def _empty_status(name: str) -> CampaignStatus:
     return CampaignStatus(
-        name=name, state=DRAFT, audience_size=0, launched_at=None, queued=0, sending=0, sent=0,
-        failed=0, unknown=0, skipped=0, holdout=0, cancelled=0, failed_by_reason={},
-        skipped_by_reason={}, unknown_by_reason={}, by_step={}, next_due_at=None,
-        sent_last_hour=0, rate_per_minute=0.0,
+        name=name, state=CampaignState.DRAFT, audience_size=0, launched_at=None, queued=0,
+        sending=0, sent=0, failed=0, unknown=0, skipped=0, holdout=0, cancelled=0,
+        failed_by_reason={}, skipped_by_reason={}, unknown_by_reason={}, by_step={},
+        next_due_at=None, sent_last_hour=0, rate_per_minute=0.0,
     )  # fmt: skip
 
 
@@ -544,7 +225,7 @@ async def list_campaigns(
             CampaignSummary(
                 name=name,
                 title=spec.title if spec is not None else (row.title if row else name),
-                state=row.state if row is not None else DRAFT,
+                state=row.state if row is not None else CampaignState.DRAFT,
                 audience_size=row.audience_size if row is not None else 0,
                 sent=total.sent,
                 replies=total.replies,

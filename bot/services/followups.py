@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign
+from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign_state import RUNNING
 from bot.domain.schedule import SpreadPlans
-from bot.services.campaigns import RUNNING, frozen_spec
 from bot.storage import campaign_runs, followups, outbox
 from bot.storage.models import PENDING
 

@@ -25,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
 from bot.config import Settings
-from bot.domain.campaign import Campaign
+from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign_state import RUNNING
 from bot.domain.limits import LimitSettings, SendLimiter, backoff_seconds
 from bot.domain.schedule import is_open, next_open
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
-from bot.services.campaigns import CANCEL_REASON, RUNNING, frozen_spec
+from bot.services.campaigns import CANCEL_REASON
 from bot.storage import campaign_runs, outbox, recipients
 from bot.storage.models import CANCELLED, FAILED, PENDING, SENT, SKIPPED, UNKNOWN
 from bot.telegram.sender import Button, Result, SendOutcome

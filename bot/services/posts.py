@@ -9,8 +9,8 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.domain.campaign import frozen_spec
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
-from bot.services.campaigns import frozen_spec
 from bot.services.outbox import BUTTON_LABELS, INTERRUPTED, Sender, tracked_link
 from bot.storage import campaign_runs
 from bot.storage import posts as post_queries

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain import stats
-from bot.storage.reports import GiftPoint
+from bot.storage.report_rows import GiftPoint
 
 SCHEMA_VERSION = 1
 ALPHA = 0.05

@@ -1,61 +1,29 @@
-"""Build a campaign's report: funnel per arm and post, segments, and honest statistics."""
+"""Build a campaign's report: read its rows, tally them, compare the arms, write the notes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ruamel.yaml.error import YAMLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain import stats
-from bot.domain.campaign import Campaign
-from bot.domain.yaml_lines import read_yaml
+from bot.domain.campaign import Campaign, frozen_spec
 from bot.services.report_compare import compare_arms, sample_ratio
 from bot.services.report_model import (
     ALPHA,
-    HOLDOUT_KIND,
     MIN_PER_ARM,
     ArmReport,
-    PostReport,
-    Rate,
     Report,
-    SegmentReport,
 )
+from bot.services.report_tally import tally_report
 from bot.storage import reports as queries
-from bot.storage.models import FAILED, FIRST_STEP, PENDING, SENDING, SENT, UNKNOWN
+from bot.storage.report_rows import AskCount, GiftPoint, PostRow
 
 T = TypeVar("T")
-SEGMENT_DIMENSIONS = ("rule", "language", "source")
-
-
-@dataclass
-class _ArmTally:
-    assigned: int = 0
-    states: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    failed_by_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    follow_ups_sent: int = 0
-    opted_out: int = 0
-
-
-@dataclass
-class _Gifts:
-    donors: set[int] = field(default_factory=set)
-    reached_donors: set[int] = field(default_factory=set)
-    period_donors: set[int] = field(default_factory=set)
-    gifts: int = 0
-    gift_counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    amounts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    reached_amounts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    # Seconds from the first ask being sent to the first gift, per donor.
-    delay: dict[int, float] = field(default_factory=dict)
-    # One total per donor in base, per currency: the input of the revenue comparison.
-    per_donor: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
 
 
 async def build_report(
@@ -84,31 +52,20 @@ async def build_report(
         _read(sessions, queries.click_counts, campaign_id=cid),
         _read(sessions, queries.member_gifts, campaign_id=cid, start=launched_at, end=period_end),
     )
-    kinds = _arm_kinds(campaign, groups)
-    tallied = _tally_gifts(gifts, kinds)
-    main_currency = _main_currency(tallied.gifts_per_currency, posts)
-    post_points = post_hours.get(main_currency, []) if main_currency is not None else []
-    weights = campaign.weights()
-    tallies = _tally_asks(groups, opt_outs)
-    per_arm_gifts = tallied.arms
-    arms = tuple(
-        _arm_report(
-            name,
-            kinds[name],
-            weights.get(name),
-            tallies.get(name, _ArmTally()),
-            per_arm_gifts.get(name, _Gifts()),
-            replies,
-            clicks,
-        )
-        for name in kinds
+    funnel = tally_report(
+        campaign,
+        groups=groups,
+        opt_outs=opt_outs,
+        gifts=gifts,
+        replies=replies,
+        clicks=clicks,
+        posts=posts,
+        post_hours=post_hours,
     )
-    donor_totals = {
-        name: list(tally.per_donor[main_currency].values())
-        for name, tally in per_arm_gifts.items()
-        if main_currency is not None
-    }
-    comparisons, revenue = compare_arms(arms, donor_totals, main_currency, seed=campaign.name)
+    arms, main_currency = funnel.arms, funnel.main_currency
+    comparisons, revenue = compare_arms(
+        arms, funnel.donor_totals, main_currency, seed=campaign.name
+    )
     return Report(
         name=campaign.name,
         title=campaign.title,
@@ -121,13 +78,13 @@ async def build_report(
         period_end=period_end,
         main_currency=main_currency,
         arms=arms,
-        posts=tuple(_post_report(p) for p in posts),
-        segments=_segments(groups, tallied.segment_donors, kinds),
+        posts=funnel.posts,
+        segments=funnel.segments,
         comparisons=comparisons,
         revenue=revenue,
-        srm=sample_ratio(arms, weights),
+        srm=sample_ratio(arms, campaign.weights()),
         notes=_notes(arms, posts, main_currency, launched_at, period_end),
-        timeline=_timeline(tallied.hours, main_currency, post_points),
+        timeline=funnel.timeline,
     )
 
 
@@ -147,10 +104,10 @@ async def _read(
 async def _read_asks(
     sessions: async_sessionmaker[AsyncSession], campaign_id: int, since: datetime
 ) -> tuple[
-    list[queries.AskCount],
+    list[AskCount],
     dict[str, int],
-    list[queries.PostRow],
-    dict[str, list[queries.GiftPoint]],
+    list[PostRow],
+    dict[str, list[GiftPoint]],
 ]:
     async with sessions() as session:
         await queries.tune_for_report(session=session)
@@ -181,10 +138,10 @@ async def report_by_name(
         row = await queries.find_campaign(session=session, name=name)
     spec = specs.get(name)
     if row is not None and row.spec_yaml:
-        # The copy written at launch (dump_campaign), read the way the launch reads it back.
-        # Should it no longer validate (a spec format change since), the file is the fallback.
+        # Should the copy no longer validate (a spec format change since), the file is the
+        # fallback.
         with contextlib.suppress(ValueError, YAMLError):
-            spec = Campaign.model_validate(read_yaml(row.spec_yaml)[0])
+            spec = frozen_spec(row.spec_yaml)
     if spec is None:
         return None
     return await build_report(sessions, spec, now=now)
@@ -197,268 +154,9 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _arm_kinds(campaign: Campaign, groups: Iterable[queries.AskCount]) -> dict[str, str]:
-    kinds: dict[str, str] = {name: arm.kind for name, arm in campaign.arms.items()}
-    # An arm in the database that the spec no longer names is still reported, never dropped.
-    for group in groups:
-        kinds.setdefault(group.arm, "unknown")
-    return kinds
-
-
-def _tally_asks(
-    groups: Iterable[queries.AskCount], opt_outs: dict[str, int]
-) -> dict[str, _ArmTally]:
-    tallies: dict[str, _ArmTally] = defaultdict(_ArmTally)
-    for g in groups:
-        tally = tallies[g.arm]
-        if g.step != FIRST_STEP:
-            if g.state == SENT:
-                tally.follow_ups_sent += g.asks
-            continue
-        tally.assigned += g.asks
-        tally.states[g.state] += g.asks
-        if g.state == FAILED:
-            tally.failed_by_reason[g.failure_reason or "no reason recorded"] += g.asks
-    for arm, count in opt_outs.items():
-        tallies[arm].opted_out += count
-    return tallies
-
-
-def _in_base(kind: str, state: str) -> bool:
-    """Tell whether a member counts in the base of the rates: sent, or any holdout member."""
-    return kind == HOLDOUT_KIND or state == SENT
-
-
-@dataclass
-class _GiftTally:
-    """What one pass over the (member, currency, hour) gift rows gives the report."""
-
-    arms: dict[str, _Gifts]
-    # Gifts per currency, however credited: the main currency is the most common one.
-    gifts_per_currency: dict[str, int]
-    # (dimension, value, arm) -> donors in base, for the segment table.
-    segment_donors: dict[tuple[str, str | None, str], set[int]]
-    # (currency, hour, arm) -> [amount, gifts], for the timeline.
-    hours: dict[tuple[str, Any, str], list[int]]
-
-
-def _tally_gifts(rows: Iterable[queries.MemberGifts], kinds: dict[str, str]) -> _GiftTally:
-    """Sum the (member, currency, hour) rows per arm, segment and hour, counting each donor once.
-
-    One pass: a big campaign has tens of thousands of these rows, and every pass over them
-    in Python shows in the time a report takes.
-    """
-    tallies: dict[str, _Gifts] = defaultdict(_Gifts)
-    per_currency: dict[str, int] = defaultdict(int)
-    segment_donors: dict[tuple[str, str | None, str], set[int]] = defaultdict(set)
-    hours: dict[tuple[str, Any, str], list[int]] = defaultdict(lambda: [0, 0])
-    # Unpacked by position (the fields of MemberGifts, in order): attribute access on tens of
-    # thousands of rows costs more than the rest of the loop.
-    for (
-        arm,
-        donor,
-        state,
-        rule,
-        language,
-        source,
-        currency,
-        hour,
-        credited_minor,
-        credited_gifts,
-        seconds_to_first_gift,
-        period_minor,
-        period_gifts,
-    ) in rows:
-        t = tallies[arm]
-        kind = kinds.get(arm, "")
-        holdout = kind == HOLDOUT_KIND
-        if period_gifts:
-            t.period_donors.add(donor)
-        # A holdout had no token to credit, so its gifts are those made in the period.
-        gifts = period_gifts if holdout else credited_gifts
-        per_currency[currency] += gifts
-        if not gifts:
-            continue
-        amount = period_minor if holdout else credited_minor
-        t.donors.add(donor)
-        t.gifts += gifts
-        t.gift_counts[currency] += gifts
-        t.amounts[currency] += amount
-        bucket = hours[(currency, hour, arm)]
-        bucket[0] += amount
-        bucket[1] += gifts
-        if not holdout and seconds_to_first_gift is not None:
-            # Whole seconds: the database's day fractions carry float noise (430199.99998...).
-            delay = float(round(seconds_to_first_gift))
-            # Several rows per member (currencies, hours): the first gift is the earliest.
-            earlier = t.delay.get(donor)
-            t.delay[donor] = delay if earlier is None else min(delay, earlier)
-        if _in_base(kind, state):
-            t.reached_donors.add(donor)
-            t.reached_amounts[currency] += amount
-            per_donor = t.per_donor[currency]
-            per_donor[donor] = per_donor.get(donor, 0) + amount
-            segment_donors[("rule", rule, arm)].add(donor)
-            segment_donors[("language", language, arm)].add(donor)
-            segment_donors[("source", source, arm)].add(donor)
-    return _GiftTally(tallies, per_currency, segment_donors, hours)
-
-
-def _engagement(counts: Iterable[queries.Engagement], arm: str) -> queries.Engagement:
-    for count in counts:
-        if count.arm == arm:
-            return count
-    return queries.Engagement(arm, 0, 0, 0, 0)
-
-
-def _arm_report(
-    name: str,
-    kind: str,
-    weight: float | None,
-    tally: _ArmTally,
-    gifts: _Gifts,
-    replies: list[queries.Engagement],
-    clicks: list[queries.Engagement],
-) -> ArmReport:
-    holdout = kind == HOLDOUT_KIND
-    states = dict(sorted(tally.states.items()))
-    sent = states.get(SENT, 0)
-    recipients = tally.assigned if holdout else sent
-    replied = _engagement(replies, name)
-    clicked = _engagement(clicks, name)
-    amounts = dict(sorted(gifts.amounts.items()))
-    return ArmReport(
-        name=name,
-        kind=kind,
-        weight=weight,
-        assigned=tally.assigned,
-        states=states,
-        sent=sent,
-        failed=states.get(FAILED, 0),
-        failed_by_reason=dict(sorted(tally.failed_by_reason.items(), key=lambda kv: -kv[1])),
-        unknown=states.get(UNKNOWN, 0),
-        waiting=states.get(PENDING, 0) + states.get(SENDING, 0),
-        follow_ups_sent=tally.follow_ups_sent,
-        recipients=recipients,
-        replied=replied.members,
-        positive_replies=replied.positive,
-        clicked=clicked.members,
-        clicks=clicked.events,
-        donors=len(gifts.donors),
-        gifts=gifts.gifts,
-        amounts=amounts,
-        average_gift_minor={c: a / gifts.gift_counts[c] for c, a in amounts.items()},
-        revenue_per_recipient_minor={
-            c: a / recipients for c, a in sorted(gifts.reached_amounts.items()) if recipients
-        },
-        opted_out=tally.opted_out,
-        median_seconds_to_first_gift=None
-        if holdout
-        else stats.median_seconds(list(gifts.delay.values())),
-        donors_in_period=len(gifts.period_donors),
-        donation_rate=Rate.of(len(gifts.reached_donors), recipients),
-        click_rate=None if holdout else Rate.of(min(clicked.reached, recipients), recipients),
-        reply_rate=None if holdout else Rate.of(min(replied.reached, recipients), recipients),
-        period_rate=Rate.of(len(gifts.period_donors), tally.assigned),
-    )
-
-
-def _main_currency(
-    gifts_per_currency: Mapping[str, int], posts: Iterable[queries.PostRow]
-) -> str | None:
-    """Pick the currency most of the reported gifts were made in (ties: alphabetical)."""
-    counts: dict[str, int] = defaultdict(int, gifts_per_currency)
-    for post in posts:
-        for currency in post.amounts:
-            counts[currency] += post.gifts if len(post.amounts) == 1 else 1
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ranked[0][0] if ranked and ranked[0][1] > 0 else None
-
-
-def _timeline(
-    hours: Mapping[tuple[str, Any, str], list[int]],
-    currency: str | None,
-    posts: list[queries.GiftPoint],
-) -> tuple[queries.GiftPoint, ...]:
-    """Give the gifts in the main currency per arm and hour, with the posts', oldest first."""
-    if currency is None:
-        return ()
-    points = [
-        queries.GiftPoint(arm, queries.read_hour(hour), amount, n)
-        for (in_currency, hour, arm), (amount, n) in hours.items()
-        if in_currency == currency
-    ]
-    return tuple(sorted(points + posts, key=lambda p: (p.donated_at, p.source)))
-
-
-def _post_report(post: queries.PostRow) -> PostReport:
-    known = post.reach is not None and post.reach > 0 and post.donors <= post.reach
-    return PostReport(
-        id=post.id,
-        chat=post.chat,
-        state=post.state,
-        sent_at=post.sent_at,
-        reach=post.reach,
-        clicks=post.clicks,
-        donors=post.donors,
-        gifts=post.gifts,
-        amounts=post.amounts,
-        conversion=Rate.of(post.donors, post.reach or 0) if known else None,
-    )
-
-
-def _segments(
-    groups: Iterable[queries.AskCount],
-    donors: Mapping[tuple[str, str | None, str], set[int]],
-    kinds: dict[str, str],
-) -> tuple[SegmentReport, ...]:
-    """Count members, recipients and donors per arm within each rule, language and source."""
-    assigned: dict[tuple[str, str | None, str], int] = defaultdict(int)
-    recipients: dict[tuple[str, str | None, str], int] = defaultdict(int)
-
-    def add(key: tuple[str, str | None, str], state: str, count: int) -> None:
-        assigned[key] += count
-        if _in_base(kinds.get(key[2], ""), state):
-            recipients[key] += count
-
-    for g in groups:
-        if g.step == FIRST_STEP:
-            add(("rule", g.rule, g.arm), g.state, g.asks)
-            add(("language", g.language, g.arm), g.state, g.asks)
-            add(("source", g.source, g.arm), g.state, g.asks)
-    order = {name: i for i, name in enumerate(kinds)}
-    keys = sorted(
-        assigned,
-        key=lambda k: (
-            SEGMENT_DIMENSIONS.index(k[0]),
-            k[1] is None,
-            k[1] or "",
-            order.get(k[2], len(order)),
-        ),
-    )
-    segments = []
-    for key in keys:
-        base = recipients[key]
-        gave = len(donors.get(key, ()))
-        # A donor whose first ask left the base later (rare) must not push a rate above 100%.
-        count = min(gave, base)
-        segments.append(
-            SegmentReport(
-                dimension=key[0],
-                value=key[1],
-                arm=key[2],
-                assigned=assigned[key],
-                recipients=base,
-                donors=gave,
-                conversion=Rate.of(count, base),
-            )
-        )
-    return tuple(segments)
-
-
 def _notes(
     arms: tuple[ArmReport, ...],
-    posts: list[queries.PostRow],
+    posts: list[PostRow],
     currency: str | None,
     start: datetime,
     end: datetime,

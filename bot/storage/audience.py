@@ -42,11 +42,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audience as rules
 from bot.domain.campaign import Audience, Campaign, Rule
+from bot.domain.campaign_state import RUNNING
 from bot.storage.dialect import dialect_name
 from bot.storage.models import PENDING, SENDING
 from bot.storage.tables import ASK, CAMPAIGN, DONATION, INTERACTION, SUPPORTER, TAG
-
-RUNNING = "running"
 
 
 class AudienceRow(NamedTuple):
@@ -379,10 +378,8 @@ async def stream_audience(
     batch: int = 5000,
 ) -> AsyncIterator[list[AudienceRow]]:
     """Yield the audience in order, `batch` rows at a time, from a server-side cursor."""
-    query = audience_query(campaign, now=now, cap=cap, zone=zone)
-    await _plan_without_jit(session)
-    result = await session.stream(query.execution_options(yield_per=batch))
-    async for partition in result.partitions(batch):
+    rows = stream_audience_tuples(session, campaign, now=now, cap=cap, zone=zone, batch=batch)
+    async for partition in rows:
         # Rows are tuples in the query's column order; unpacking beats attribute access.
         yield [AudienceRow(*row) for row in partition]
 
@@ -401,3 +398,23 @@ async def count_by_rule(
     await _plan_without_jit(session)
     counts = {rule: int(n) for rule, n in (await session.execute(query)).tuples()}
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+async def stream_audience_tuples(
+    session: AsyncSession,
+    campaign: Campaign,
+    *,
+    now: datetime,
+    cap: timedelta | None,
+    zone: str | None = None,
+    batch: int = 5000,
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """Yield the audience as stream_audience does, each row a plain tuple in AudienceRow order.
+
+    For a launch: at a million rows, an object per row costs about ten seconds.
+    """
+    query = audience_query(campaign, now=now, cap=cap, zone=zone)
+    await _plan_without_jit(session)
+    result = await session.stream(query.execution_options(yield_per=batch))
+    async for partition in result.partitions(batch):
+        yield partition

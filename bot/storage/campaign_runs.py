@@ -9,13 +9,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.campaign_state import RUNNING
 from bot.storage.dialect import dialect_name
 from bot.storage.models import FAILED, PENDING, SENT, SKIPPED, UNKNOWN
 from bot.storage.models import Campaign as CampaignRow
 from bot.storage.tables import ASK, CAMPAIGN, DONATION, REPLY
-
-RUNNING = "running"
-
 
 # --- campaign run state ----------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from bot.domain.campaign_state import CampaignState
+
 # Ask states. "holdout" rows are assigned but never sent, so reports can compare against them.
 PENDING = "pending"
 SENDING = "sending"
@@ -106,7 +108,7 @@ class Campaign(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120, unique=True)
     title: str = Field(default="", max_length=300)
-    state: str = Field(default="draft", max_length=16)
+    state: str = Field(default=CampaignState.DRAFT.value, max_length=16)
     spec_yaml: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     spec_hash: str = Field(default="", max_length=64)
     audience_size: int = 0

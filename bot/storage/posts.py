@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.campaign_runs import RUNNING
+from bot.domain.campaign_state import RUNNING
 from bot.storage.dialect import dialect_name
 from bot.storage.models import CANCELLED, PENDING, SENDING, SENT, UNKNOWN
 from bot.storage.tables import CAMPAIGN, POST

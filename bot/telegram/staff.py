@@ -15,19 +15,19 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.domain.campaign import Campaign
+from bot.domain.campaign_state import CampaignStateError
 from bot.domain.i18n import pick_language, text
 from bot.domain.money import format_amount, parse_amount
 from bot.services.audit import record_audit
 from bot.services.campaigns import (
-    CampaignStateError,
     campaign_status,
     cancel_campaign,
-    launch_campaign,
     list_campaigns,
     pause_campaign,
     resume_campaign,
 )
 from bot.services.donations import STAFF_PROVIDER, IncomingGift
+from bot.services.launch import launch_campaign
 from bot.services.preview import preview_campaign
 from bot.services.report_format import format_telegram_html, report_chart
 from bot.services.reporting import build_report

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from bot.domain.money import format_amount
-from bot.services.campaigns import CampaignStatus, CampaignSummary, LaunchResult
+from bot.services.campaigns import CampaignStatus, CampaignSummary
+from bot.services.launch import LaunchResult
 from bot.services.preview import Preview
 
 # Telegram's limit on one message, in UTF-16 code units.
