@@ -17,6 +17,7 @@ from bot.domain.sequential import (
     normal_mixture_margin,
     progress,
     rate_difference_sequence,
+    revenue_difference_sequence,
     sequential_verdict,
     tuned_rho2,
     tuning_constant,
@@ -215,3 +216,34 @@ def test_verdict_without_a_difference_or_without_recipients() -> None:
     assert "no recipients" in sequential_verdict("Donated", 0, 0, 1, 10, planned_rate=0.05)
     few = sequential_verdict("Donated", 20, 20, 0, 20, planned_rate=0.05)
     assert "too few recipients to conclude" in few
+
+
+def test_verdict_respects_adjusted_p_values() -> None:
+    # Clear on its own; after a Holm adjustment that lifts its p above alpha it is not called.
+    clear = rate_difference_sequence(120, 1000, 50, 1000, planned_rate=0.05)
+    assert clear is not None and clear.p_value < 0.05
+    text = sequential_verdict(
+        "Donated", 120, 1000, 50, 1000, planned_rate=0.05, p_value=0.06, fixed_p_value=0.001
+    )
+    assert "did better" not in text
+    assert "not significant yet under repeated looks (p = 0.060, always-valid)" in text
+
+
+def test_revenue_sequence_from_donor_totals() -> None:
+    # 40 of 800 and 25 of 800 recipients gave; the rest gave nothing.
+    rng = np.random.default_rng(3)
+    amounts_a = [int(v) for v in rng.integers(500, 5000, 40)]
+    amounts_b = [int(v) for v in rng.integers(500, 5000, 25)]
+    full_a = np.array(amounts_a + [0] * 760, dtype=float)
+    full_b = np.array(amounts_b + [0] * 775, dtype=float)
+    seq = revenue_difference_sequence(amounts_a, 800, amounts_b, 800, planned_rate=0.05)
+    assert seq is not None
+    assert seq.value == pytest.approx(full_a.mean() - full_b.mean())
+    se = math.sqrt(full_a.var(ddof=1) / 800 + full_b.var(ddof=1) / 800)
+    donation = rate_difference_sequence(40, 800, 25, 800, planned_rate=0.05)
+    assert donation is not None
+    assert seq.progress == pytest.approx(donation.progress)
+    assert seq.interval.high - seq.value == pytest.approx(se * multiplier(seq.progress))
+    assert revenue_difference_sequence([], 0, [1], 3, planned_rate=0.05) is None
+    with pytest.raises(ValueError, match="donor totals"):
+        revenue_difference_sequence([1, 2, 3], 2, [1], 3, planned_rate=0.05)

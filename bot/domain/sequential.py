@@ -43,8 +43,10 @@ asked long ago. The running difference in rates is then itself a sum whose varia
 gifts come in, so r is the variance of the difference so far over the variance planned at the
 end. Both cases are one formula (see `progress`): per arm, (sent / planned)^2 times the arm's
 variance of the mean, over the planned variance of the difference. The planned variance comes
-from a baseline rate (donation rate, a setting or past campaigns) or, for revenue, the
-variance of last year's giving over the audience.
+from a baseline rate fixed before launch (the donation rate: a setting, or past campaigns).
+Revenue per recipient is zero for everyone but donors, so its variance grows with the number
+of donors: its progress is the donation rate's. A wrong baseline only moves where the
+sequence is tightest (and widens it elsewhere); it never breaks the guarantee.
 
 The always-valid p-value is min(1, 1 / M): it falls below alpha exactly when the interval
 leaves zero. Like all asymptotic methods it leans on the central limit theorem, so the report
@@ -54,6 +56,7 @@ still asks for a minimum number of recipients per arm before calling anything.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scipy import special
@@ -229,6 +232,51 @@ def mean_difference_sequence(
     return difference_sequence(mean1 - mean2, se, share, alpha)
 
 
+def _per_recipient(amounts: Sequence[int], n: int) -> tuple[float, float]:
+    # Mean and sample variance over n recipients of whom only the donors' totals are given:
+    # the n - d others gave nothing, so their zeros need not be materialised.
+    if len(amounts) > n or any(a < 0 for a in amounts):
+        raise ValueError(f"need at most {n} non-negative donor totals")
+    mean = sum(amounts) / n
+    if n < 2:
+        return mean, 0.0
+    squares = sum((a - mean) ** 2 for a in amounts) + (n - len(amounts)) * mean * mean
+    return mean, squares / (n - 1)
+
+
+def revenue_difference_sequence(
+    amounts_a: Sequence[int],
+    n_a: int,
+    amounts_b: Sequence[int],
+    n_b: int,
+    *,
+    planned_rate: float,
+    planned: tuple[int, int] | None = None,
+    alpha: float = ALPHA,
+) -> SequentialEstimate | None:
+    """Give the always-valid interval of revenue per recipient, a - b, from donors' totals.
+
+    amounts_x holds one total (minor units) per donor of the arm; the others gave nothing.
+    Revenue's variance grows with the number of donors, so progress is the donation rate's
+    (donors as successes) against planned_rate. None when an arm is empty.
+    """
+    if not 0.0 < planned_rate < 1.0:
+        raise ValueError(f"the planned rate must lie in (0, 1), got {planned_rate}")
+    if n_a <= 0 or n_b <= 0:
+        return None
+    mean_a, var_a = _per_recipient(amounts_a, n_a)
+    mean_b, var_b = _per_recipient(amounts_b, n_b)
+    rates = [len(amounts_a) / n_a, len(amounts_b) / n_b]
+    share = progress(
+        (rates[0] * (1 - rates[0]), rates[1] * (1 - rates[1])),
+        (n_a, n_b),
+        planned or (n_a, n_b),
+        planned_rate * (1 - planned_rate),
+    )
+    se = math.sqrt(var_a / n_a + var_b / n_b)
+    return difference_sequence(mean_a - mean_b, se, share, alpha)
+
+
 def _points(value: float) -> str:
     return f"{100 * value:+.1f}"
 
@@ -246,14 +294,18 @@ def sequential_verdict(
     *,
     planned_rate: float,
     planned: tuple[int, int] | None = None,
+    p_value: float | None = None,
+    fixed_p_value: float | None = None,
     alpha: float = ALPHA,
     names: tuple[str, str] = ("specific asks", "broadcast-style asks"),
     min_per_arm: int = 30,
 ) -> str:
     """Say in plain words whether two rates differ under repeated looks, and what one look says.
 
+    p_value and fixed_p_value should be the Holm-adjusted always-valid and fixed-horizon
+    p-values when several metrics are reported; without them the unadjusted ones are used.
     The call rests on the confidence sequence alone; the fixed-horizon test is quoted, labelled
-    as such, so a reader sees when it would have claimed more than the data can carry yet.
+    as such, so a reader sees when it would have claimed more than the data carry yet.
     """
     name_a, name_b = names
     empty = [name for name, n in ((name_a, n1), (name_b, n2)) if n == 0]
@@ -264,30 +316,33 @@ def sequential_verdict(
     )
     fixed: Estimate | None = newcombe_difference(x1, n1, x2, n2, 1.0 - alpha)
     assert seq is not None and fixed is not None  # both arms are non-empty here
-    fixed_p = two_proportion_test(x1, n1, x2, n2).p_value
+    p = seq.p_value if p_value is None else p_value
+    fixed_p = (
+        two_proportion_test(x1, n1, x2, n2).p_value if fixed_p_value is None else fixed_p_value
+    )
     level = round(100 * (1.0 - alpha))
     head = (
         f"{metric}: {name_a} {x1 / n1:.1%} ({x1:,}/{n1:,}) vs {name_b} {x2 / n2:.1%} "
         f"({x2:,}/{n2:,}), {_points(seq.value)} percentage points "
         f"(always-valid {level}% CI {_points(seq.interval.low)} to {_points(seq.interval.high)})"
     )
-    fixed_says = fixed_p < alpha and fixed.interval.excludes_zero
-    if seq.significant and min(n1, n2) >= min_per_arm:
+    enough = min(n1, n2) >= min_per_arm
+    if p < alpha and seq.significant and enough:
         better = name_a if seq.value > 0 else name_b
         return (
-            f"{head}; significant even allowing for repeated looks ({_format_p(seq.p_value)}, "
+            f"{head}; significant even allowing for repeated looks ({_format_p(p)}, "
             f"always-valid): {better} did better."
         )
-    if seq.significant:
+    if p < alpha and seq.significant:
         return f"{head}; too few recipients to conclude (fewer than {min_per_arm} in an arm)."
-    if fixed_says:
+    if fixed_p < alpha and fixed.interval.excludes_zero and enough:
         return (
-            f"{head}; not significant yet under repeated looks ({_format_p(seq.p_value)}, "
+            f"{head}; not significant yet under repeated looks ({_format_p(p)}, "
             f"always-valid). A single fixed-horizon test would call it ({_format_p(fixed_p)}), "
-            "but the report has been read more than once, so that is not enough: keep the "
+            "but the report can be read again and again, so that is not enough: keep the "
             "campaign running before drawing a conclusion."
         )
     return (
-        f"{head}; not significant ({_format_p(seq.p_value)}, always-valid; fixed-horizon "
+        f"{head}; not significant ({_format_p(p)}, always-valid; fixed-horizon "
         f"{_format_p(fixed_p)}): no conclusion yet."
     )
