@@ -9,6 +9,7 @@ import pytest
 from scipy import optimize
 from scipy import stats as sps
 
+from bot.domain.power import minimum_detectable_difference
 from bot.domain.sequential import (
     always_valid_p_value,
     difference_sequence,
@@ -17,6 +18,7 @@ from bot.domain.sequential import (
     normal_mixture_margin,
     progress,
     rate_difference_sequence,
+    required_sample_size_always_valid,
     revenue_difference_sequence,
     sequential_verdict,
     tuned_rho2,
@@ -247,3 +249,22 @@ def test_revenue_sequence_from_donor_totals() -> None:
     assert revenue_difference_sequence([], 0, [1], 3, planned_rate=0.05) is None
     with pytest.raises(ValueError, match="donor totals"):
         revenue_difference_sequence([1, 2, 3], 2, [1], 3, planned_rate=0.05)
+
+
+def test_always_valid_sample_size_matches_the_sequential_mde() -> None:
+    # Equal arms: the sample size and the minimum detectable difference invert each other.
+    n = required_sample_size_always_valid(0.10, 0.15)
+    d = minimum_detectable_difference(n, n, 0.10, sequential=True)
+    d_fewer = minimum_detectable_difference(n - 1, n - 1, 0.10, sequential=True)
+    assert d is not None and d_fewer is not None
+    assert d <= 0.05 + 1e-9 < d_fewer
+    # About (3.035 + 0.842)^2 / (1.960 + 0.842)^2 = 1.92 times the fixed-horizon 686.
+    assert n / 686 == pytest.approx(((3.0351 + 0.8416) / (1.9600 + 0.8416)) ** 2, rel=0.01)
+
+
+def test_verdict_says_how_many_more_recipients_are_needed() -> None:
+    text = sequential_verdict("Donated", 6, 100, 3, 100, planned_rate=0.05)
+    extra = required_sample_size_always_valid(0.06, 0.03) - 100
+    assert f"About {extra:,} more recipients per arm would be needed" in text
+    equal = sequential_verdict("Donated", 5, 100, 5, 100, planned_rate=0.05)
+    assert "The rates are equal so far." in equal

@@ -277,6 +277,24 @@ def revenue_difference_sequence(
     return difference_sequence(mean_a - mean_b, se, share, alpha)
 
 
+def required_sample_size_always_valid(
+    p1: float, p2: float, alpha: float = ALPHA, power: float = 0.8
+) -> int:
+    """Return recipients per arm for the always-valid sequence to detect p1 vs p2 by its plan.
+
+    The normal approximation (m(1) + z_power)^2 (p1 q1 + p2 q2) / (p1 - p2)^2: the sequence
+    read at its planned end spans m(1) standard errors where one fixed look spans 1.96.
+    """
+    if not (0.0 <= p1 <= 1.0 and 0.0 <= p2 <= 1.0) or p1 == p2:
+        raise ValueError("need two different rates in [0, 1]")
+    if not 0.0 < power < 1.0:
+        raise ValueError("power must lie in (0, 1)")
+    root = multiplier(1.0, alpha) + float(special.ndtri(power))
+    n = root * root * (p1 * (1 - p1) + p2 * (1 - p2)) / (p1 - p2) ** 2
+    # Round away float noise before taking the ceiling.
+    return max(1, math.ceil(round(n, 6)))
+
+
 def _points(value: float) -> str:
     return f"{100 * value:+.1f}"
 
@@ -342,7 +360,19 @@ def sequential_verdict(
             "but the report can be read again and again, so that is not enough: keep the "
             "campaign running before drawing a conclusion."
         )
-    return (
+    reason = (
         f"{head}; not significant ({_format_p(p)}, always-valid; fixed-horizon "
         f"{_format_p(fixed_p)}): no conclusion yet."
     )
+    if x1 * n2 == x2 * n1:
+        return f"{reason} The rates are equal so far."
+    needed = max(required_sample_size_always_valid(x1 / n1, x2 / n2, alpha), min_per_arm)
+    extra = needed - min(n1, n2)
+    if extra > 0:
+        return (
+            f"{reason} About {extra:,} more recipients per arm would be needed to detect a "
+            "difference this size."
+        )
+    # Enough recipients for a difference this size, yet no clear result: most likely the
+    # true difference is smaller than the observed one.
+    return f"{reason} The true difference is probably smaller than the one seen here."
