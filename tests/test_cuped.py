@@ -7,7 +7,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from bot.domain.cuped import ArmMoments, arm_moments, cuped_revenue, cuped_theta
+from bot.domain.cuped import (
+    ArmMoments,
+    arm_moments,
+    cuped_revenue,
+    cuped_theta,
+    moments_from_totals,
+)
 
 # Giving in minor units: (during the campaign, in the year before launch) per recipient.
 ARM_A = [(0, 0), (1000, 500), (0, 1000), (2000, 1500)]
@@ -104,3 +110,16 @@ def test_moments_add_up_and_inputs_are_checked() -> None:
         arm_moments([-1], [0])
     with pytest.raises(ValueError, match="recipients"):
         cuped_revenue(arm_moments([], []), arm_moments([1], [1]))
+
+
+def test_moments_from_sparse_totals_equal_the_full_lists() -> None:
+    # Recipients 1..6; only some gave during or before: everyone else is an implied zero.
+    during = {2: 1000, 5: 500}
+    before = {2: 400, 3: 900}
+    sparse = moments_from_totals(6, during, before)
+    full = arm_moments(
+        [during.get(k, 0) for k in range(1, 7)], [before.get(k, 0) for k in range(1, 7)]
+    )
+    assert sparse == full
+    with pytest.raises(ValueError, match="recipients"):
+        moments_from_totals(1, during, {})

@@ -9,8 +9,10 @@ import pytest
 from scipy import optimize
 from scipy import stats as sps
 
+from bot.domain.cuped import cuped_revenue, moments_from_totals
 from bot.domain.power import minimum_detectable_difference
 from bot.domain.sequential import (
+    adjusted_revenue_sequence,
     always_valid_p_value,
     difference_sequence,
     mean_difference_sequence,
@@ -268,3 +270,32 @@ def test_verdict_says_how_many_more_recipients_are_needed() -> None:
     assert f"About {extra:,} more recipients per arm would be needed" in text
     equal = sequential_verdict("Donated", 5, 100, 5, 100, planned_rate=0.05)
     assert "The rates are equal so far." in equal
+
+
+def test_adjusted_revenue_sequence_without_prior_giving_is_the_plain_one() -> None:
+    amounts_a, amounts_b = [1000, 2500, 400], [700]
+    plain = revenue_difference_sequence(amounts_a, 50, amounts_b, 40, planned_rate=0.05)
+    a = moments_from_totals(50, dict(enumerate(amounts_a)), {})
+    b = moments_from_totals(40, dict(enumerate(amounts_b)), {})
+    adjusted = adjusted_revenue_sequence(cuped_revenue(a, b), (3, 1), planned_rate=0.05)
+    assert plain is not None
+    assert adjusted.value == pytest.approx(plain.value)
+    assert adjusted.interval.low == pytest.approx(plain.interval.low)
+    assert adjusted.progress == pytest.approx(plain.progress)
+
+
+def test_adjusted_revenue_sequence_is_narrower_when_last_year_predicts() -> None:
+    # Donors this year gave about what they gave last year: theta near 1, a much tighter band.
+    during = {k: 1000 + 10 * k for k in range(40)}
+    before_a = {k: 1000 + 10 * k for k in range(40)}
+    a = moments_from_totals(500, during, before_a)
+    b = moments_from_totals(500, {k: 1000 for k in range(30)}, {k: 1000 for k in range(30)})
+    c = cuped_revenue(a, b)
+    adjusted = adjusted_revenue_sequence(c, (40, 30), planned_rate=0.05)
+    plain = revenue_difference_sequence(
+        list(during.values()), 500, [1000] * 30, 500, planned_rate=0.05
+    )
+    assert plain is not None and c.variance_reduction > 0.5
+    assert (
+        adjusted.interval.high - adjusted.interval.low < plain.interval.high - plain.interval.low
+    )

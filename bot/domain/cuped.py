@@ -137,6 +137,22 @@ def arm_moments(during: Sequence[int], before: Sequence[int]) -> ArmMoments:
     )
 
 
+def moments_from_totals(n: int, during: dict[int, int], before: dict[int, int]) -> ArmMoments:
+    """Total one arm of n recipients from the non-zero giving of some, keyed by supporter."""
+    if len(during) > n or len(before) > n:
+        raise ValueError(f"more givers than the {n} recipients")
+    if any(v < 0 for v in during.values()) or any(v < 0 for v in before.values()):
+        raise ValueError("giving must not be negative")
+    return ArmMoments(
+        n,
+        sum(during.values()),
+        sum(before.values()),
+        sum(y * y for y in during.values()),
+        sum(x * x for x in before.values()),
+        sum(y * before[k] for k, y in during.items() if k in before),
+    )
+
+
 def cuped_theta(a: ArmMoments, b: ArmMoments) -> float:
     """Return theta = cov(Y, X) / var(X) over both arms together; 0 when X does not vary."""
     pooled = a + b

@@ -61,6 +61,7 @@ from dataclasses import dataclass
 
 from scipy import special
 
+from bot.domain.cuped import CupedComparison
 from bot.domain.stats import Estimate, Interval, newcombe_difference, two_proportion_test
 
 ALPHA = 0.05
@@ -275,6 +276,34 @@ def revenue_difference_sequence(
     )
     se = math.sqrt(var_a / n_a + var_b / n_b)
     return difference_sequence(mean_a - mean_b, se, share, alpha)
+
+
+def adjusted_revenue_sequence(
+    cuped: CupedComparison,
+    donors: tuple[int, int],
+    *,
+    planned_rate: float,
+    planned: tuple[int, int] | None = None,
+    alpha: float = ALPHA,
+) -> SequentialEstimate:
+    """Give the always-valid interval of CUPED-adjusted revenue per recipient, a - b.
+
+    donors are each arm's number of donors: revenue's progress is the donation rate's. With
+    no giving in the year before launch theta is 0 and this is the plain comparison.
+    """
+    if not 0.0 < planned_rate < 1.0:
+        raise ValueError(f"the planned rate must lie in (0, 1), got {planned_rate}")
+    n_a, n_b = cuped.n_a, cuped.n_b
+    rates = (donors[0] / n_a, donors[1] / n_b)
+    share = progress(
+        (rates[0] * (1 - rates[0]), rates[1] * (1 - rates[1])),
+        (n_a, n_b),
+        planned or (n_a, n_b),
+        planned_rate * (1 - planned_rate),
+    )
+    return difference_sequence(
+        cuped.adjusted_difference, math.sqrt(cuped.adjusted_variance), share, alpha
+    )
 
 
 def required_sample_size_always_valid(
