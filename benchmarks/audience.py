@@ -29,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import UTCDateTime
 
 from benchmarks import _data
-from bot.domain.campaign import Campaign, load_campaign
+from bot.domain.campaign import load_campaign
+from bot.domain.spec import Campaign
 from bot.storage.audience import count_audience, stream_audience
 from bot.storage.db import make_engine, session_maker
 

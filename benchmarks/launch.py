@@ -33,7 +33,7 @@ from sqlalchemy import text
 
 from benchmarks._data import SeriesSql
 from bot.config import load_settings
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.services.launch import launch_campaign
 from bot.storage.db import create_all, make_engine, session_maker
 

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._data import SeriesSql
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.services.report_format import format_text, report_chart
 from bot.services.report_json import to_json
 from bot.services.reporting import build_report

@@ -46,17 +46,19 @@ from telegram.constants import ParseMode
 from telegram.request import HTTPXRequest
 
 from bot.config import Settings, load_settings
-from bot.domain.campaign import Campaign
+from bot.domain.ask_rules import ask_buttons
 from bot.domain.limits import LimitSettings, SendLimiter
+from bot.domain.sending import Button, Result, SendOutcome
+from bot.domain.spec import Campaign
 from bot.sandbox.chats import DEFAULT_TOKEN, User
 from bot.sandbox.limits import Limits
 from bot.sandbox.server import create_app, serve_asgi
 from bot.sandbox.state import SandboxState
 from bot.services.launch import launch_campaign
-from bot.services.outbox import OutboxWorker, ask_buttons
+from bot.services.outbox import OutboxWorker
 from bot.storage.db import create_all, make_engine, session_maker
 from bot.storage.models import PENDING, SENDING, Ask, Interaction, Supporter
-from bot.telegram.sender import Button, Result, SendOutcome, TelegramSender, keyboard
+from bot.telegram.sender import TelegramSender, keyboard
 
 PG_ADMIN_DSN = os.environ.get("CAMPAIGN_BOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 FIRST_CHAT = 5_000_000

@@ -34,7 +34,7 @@ import httpx
 from sqlalchemy import func, insert, select, text
 
 from bot.domain.attribution import sign_body, stripe_signature
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.storage.db import create_all, make_engine, session_maker
 from bot.storage.models import SENT, Ask, Click, Donation, Supporter
 from bot.storage.models import Campaign as CampaignRow

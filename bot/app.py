@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Generator
@@ -21,43 +20,18 @@ from telegram.constants import ParseMode
 from bot.clock import utcnow
 from bot.config import Settings, SettingsError
 from bot.scheduler import Delivery, running_delivery
+from bot.services.audit import read_audit_log
 from bot.services.donations import DonationOutcome, announce_gift
 from bot.services.registry import CampaignRegistry
 from bot.storage.db import open_database
-from bot.storage.models import AuditEntry
-from bot.telegram.application import (
-    BotApplication,
-    BotServices,
-    build_application,
-    register_commands,
-)
+from bot.telegram import community
+from bot.telegram.application import ALLOWED_UPDATES, build_application, register_commands
+from bot.telegram.context import BotApplication, BotServices
+from bot.telegram.sender import TelegramSender
 from bot.telegram.webhook import telegram_route, webhook_url
 from bot.web import create_web_app
 
 log = logging.getLogger(__name__)
-
-# Telegram accepts 1-256 of these characters as a webhook secret token.
-_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-
-
-def check_run_settings(settings: Settings, *, webhook: bool) -> None:
-    """Refuse to start without what running needs, one line per problem."""
-    lines: list[str] = []
-    try:
-        settings.require_bot()
-    except SettingsError as exc:
-        lines += exc.lines
-    if webhook:
-        if not settings.webhook_secret:
-            lines.append(
-                "WEBHOOK_SECRET: missing (webhook mode needs it; 1-256 characters A-Z a-z 0-9 _ -)"
-            )
-        elif not _SECRET.match(settings.webhook_secret):
-            lines.append("WEBHOOK_SECRET: use only A-Z a-z 0-9 _ - (at most 256 characters)")
-        if not settings.public_base_url.startswith(("http://", "https://")):
-            lines.append("PUBLIC_BASE_URL: must start with https:// (Telegram calls it)")
-    if lines:
-        raise SettingsError(lines)
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -135,7 +109,7 @@ async def running_bot(
 
     async def on_gift(outcome: DonationOutcome) -> None:
         await announce_gift(
-            application.bot,
+            TelegramSender(application.bot),
             outcome,
             specs=registry.campaigns,
             settings=settings,
@@ -154,6 +128,8 @@ async def running_bot(
     # Exits run in reverse: background jobs, updates, web app, then the Application.
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(application)
+        # Entered before start, so its last facts are written after the last update is handled.
+        await stack.enter_async_context(community.listening(application))
         await application.start()
         stack.push_async_callback(application.stop)
         web_url = None
@@ -162,9 +138,7 @@ async def running_bot(
                 _serve(web_app, settings.web_host, settings.web_port, settings.log_level)
             )
         await register_commands(application.bot, settings)
-        # An empty list asks for Telegram's default set (everything but chat_member and
-        # reactions), whatever an earlier deployment of this token asked for.
-        updates: list[str] = []
+        updates = ALLOWED_UPDATES
         if webhook:
             await application.bot.set_webhook(
                 webhook_url(settings.public_base_url),
@@ -214,8 +188,7 @@ async def _background(
 async def _check_database(sessions: async_sessionmaker[AsyncSession]) -> None:
     """Fail with one clear line when the database is unreachable or has no tables yet."""
     try:
-        async with sessions() as session:
-            await session.get(AuditEntry, 0)  # fails if the tables are missing
+        await read_audit_log(sessions)  # fails if the tables are missing
     except (SQLAlchemyError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise SettingsError(
@@ -224,8 +197,11 @@ async def _check_database(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 
 async def run_bot(settings: Settings, *, webhook: bool, stop: asyncio.Event | None = None) -> None:
-    """Run the bot until SIGINT or SIGTERM (or until stop is set), then shut down cleanly."""
-    check_run_settings(settings, webhook=webhook)
+    """Run the bot until SIGINT or SIGTERM (or until stop is set), then shut down cleanly.
+
+    The settings are loaded for the run mode (`load_settings(mode=...)`), which refuses what
+    polling or webhook mode cannot start without.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -27,11 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
 from bot.config import Settings
-from bot.domain.campaign import Campaign
+from bot.domain.sending import Sender
+from bot.domain.spec import Campaign
 from bot.services.followups import enqueue_all_follow_ups
 from bot.services.outbox import OutboxWorker
-from bot.services.posts import PostSender, recover_posts, send_due_posts
-from bot.storage import outbox, posts
+from bot.services.posts import recover_posts, send_due_posts
+from bot.services.schedule import next_due
+from bot.services.weekly import run_weekly_if_due
 from bot.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ POSTS_JOB = "broadcast-posts"
 FOLLOW_UPS_JOB = "follow-ups"
 RESYNC_JOB = "resync"
 WEEKLY_JOB = "weekly-summary"
-WEEKLY_MODULE = "bot.services.weekly"
 _CRON = re.compile(r"^\s*([a-z,\-]+|\*)\s+(\d{1,2}):(\d{2})\s*$")
 
 
@@ -63,9 +62,9 @@ class DeliveryScheduler:
         settings: Settings,
         *,
         worker: OutboxWorker,
-        post_sender: PostSender,
+        post_sender: Sender,
         clock: Callable[[], datetime] = utcnow,
-        send_staff: Callable[..., Awaitable[Any]] | None = None,
+        send_staff: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
@@ -107,11 +106,9 @@ class DeliveryScheduler:
     async def sync_jobs_from_database(self) -> None:
         """(Re)create the date jobs from the database: next due ask, next due post."""
         now = self.clock()
-        async with self.sessions() as session:
-            next_ask = await outbox.next_due_at(session=session)
-            next_post = await posts.next_post_due(session=session)
-        self._date_job(WAKE_JOB, self._wake, next_ask, now)
-        self._date_job(POSTS_JOB, self.posts, next_post, now)
+        due = await next_due(self.sessions)
+        self._date_job(WAKE_JOB, self._wake, due.ask, now)
+        self._date_job(POSTS_JOB, self.posts, due.post, now)
 
     def _date_job(
         self, job_id: str, func: Callable[[], Any], when: datetime | None, now: datetime
@@ -147,12 +144,10 @@ class DeliveryScheduler:
             await self.sync_jobs_from_database()
 
     async def weekly(self) -> None:
-        """Send the weekly summary if the reports module offers one and it is due."""
-        if importlib.util.find_spec(WEEKLY_MODULE) is None:
-            log.info("no weekly summary module (%s) yet; nothing sent", WEEKLY_MODULE)
+        """Send the weekly summary if it is due."""
+        if self.send_staff is None:  # nowhere to send it from this process
             return
-        module = importlib.import_module(WEEKLY_MODULE)
-        await module.run_weekly_if_due(
+        await run_weekly_if_due(
             self.sessions, now=self.clock(), settings=self.settings, send=self.send_staff
         )
 
@@ -182,7 +177,7 @@ async def running_delivery(
     *,
     specs: Callable[[], Mapping[str, Campaign]] | None = None,
     clock: Callable[[], datetime] = utcnow,
-    send_staff: Callable[..., Awaitable[Any]] | None = None,
+    send_staff: Callable[[str], Awaitable[None]] | None = None,
     worker_id: str = "bot",
 ) -> AsyncIterator[Delivery]:
     """Run the outbox worker and the scheduler in this event loop for the length of a block.

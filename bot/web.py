@@ -24,17 +24,23 @@ from starlette.routing import BaseRoute, Route
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.domain.attribution import (
+    EARLIEST_GIFT,
+    GIFT_FUTURE_TOLERANCE,
     SignatureError,
+    gift_date_problem,
     is_link_preview,
+    is_telegram_id,
     is_token,
     reader_key,
     verify_body_signature,
     verify_stripe_signature,
     with_reference,
 )
-from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign import frozen_spec
+from bot.domain.money import currency_problem, gift_amount_problem
+from bot.domain.spec import Campaign
 from bot.services.donations import DonationOutcome, IncomingGift, record_donation
-from bot.storage.clicks import LinkTarget, find_link_target, record_click
+from bot.services.links import LinkTarget, count_click, link_target
 from bot.storage.db import is_sqlite
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,16 @@ OnGift = Callable[[DonationOutcome], Awaitable[None]]
 
 class PayloadError(ValueError):
     """A donation body that is signed correctly but says something we cannot use."""
+
+
+# What a signed body we failed to foresee can still raise while it is read. A provider retries
+# a 5xx for days, so it gets a 400 and the log keeps the traceback for us.
+_UNREADABLE = (ValueError, TypeError, OverflowError, RecursionError)
+
+
+def _unreadable(provider: str) -> JSONResponse:
+    log.warning("signed %s body could not be read", provider, exc_info=True)
+    return _error(400, "body cannot be read as a donation")
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -79,14 +95,27 @@ def _json_object(body: bytes) -> dict[str, Any]:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError(f"body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise PayloadError("body is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise PayloadError(f"body cannot be read ({str(exc)[:120]})") from None
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object")
     return data
 
 
+def _shown(value: Any) -> str:
+    """Quote a received value in an error, shortened: it may be thousands of characters."""
+    try:
+        text = json.dumps(value)
+    except (ValueError, TypeError):  # pragma: no cover - what json.loads gives dumps back
+        text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
 def _int(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PayloadError(f"{field}: must be an integer (got {json.dumps(value)})")
+        raise PayloadError(f"{field}: must be an integer (got {_shown(value)})")
     return value
 
 
@@ -96,20 +125,42 @@ def _text(value: Any, field: str, *, limit: int, required: bool = False) -> str 
             raise PayloadError(f"{field}: is required")
         return None
     if not isinstance(value, str):
-        raise PayloadError(f"{field}: must be a string (got {json.dumps(value)})")
+        raise PayloadError(f"{field}: must be a string (got {_shown(value)})")
     if len(value) > limit:
         raise PayloadError(f"{field}: must be at most {limit} characters")
+    # The databases refuse NUL and text that is not UTF-8 (JSON can carry lone surrogates).
+    if any(ord(char) < 32 or 0xD800 <= ord(char) <= 0xDFFF for char in value):
+        raise PayloadError(f"{field}: must not contain control characters or lone surrogates")
     return value.strip()
 
 
 def _currency(value: Any, field: str = "currency") -> str:
     code = _text(value, field, limit=16, required=True) or ""
-    if len(code) != 3 or not code.isalpha() or not code.isascii():
-        raise PayloadError(f"{field}: must be a 3-letter ISO 4217 code like EUR (got {value!r})")
+    problem = currency_problem(code)
+    if problem is not None:
+        raise PayloadError(f"{field}: {problem}")
     return code.upper()
 
 
-def generic_gift(data: Mapping[str, Any]) -> IncomingGift:
+def _amount(value: int, currency: str, field: str) -> int:
+    problem = gift_amount_problem(value, currency)
+    if problem is not None:
+        raise PayloadError(f"{field}: {problem}")
+    return value
+
+
+def _gift_date(donated_at: datetime, field: str, *, now: datetime) -> datetime:
+    try:
+        moment = donated_at.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00
+        raise PayloadError(f"{field}: is outside the calendar in UTC") from None
+    problem = gift_date_problem(moment, now=now)
+    if problem is not None:
+        raise PayloadError(f"{field}: {problem} ({moment.isoformat()})")
+    return moment
+
+
+def generic_gift(data: Mapping[str, Any], *, now: datetime) -> IncomingGift:
     """Turn a generic donation webhook body into an incoming gift, or raise PayloadError."""
     event_id = data.get("id")
     if isinstance(event_id, int) and not isinstance(event_id, bool):
@@ -120,11 +171,11 @@ def generic_gift(data: Mapping[str, Any]) -> IncomingGift:
     amount = data["amount"]
     if isinstance(amount, float | str):
         raise PayloadError(
-            f"amount: must be an integer of minor units, e.g. 2500 for 25.00 (got {amount!r})"
+            "amount: must be an integer of minor units, e.g. 2500 for 25.00 "
+            f"(got {_shown(amount)})"
         )
-    amount = _int(amount, "amount")
-    if amount <= 0:
-        raise PayloadError(f"amount: must be more than zero (got {amount})")
+    currency = _currency(data.get("currency"))
+    amount = _amount(_int(amount, "amount"), currency, "amount")
     when = _text(data.get("donated_at"), "donated_at", limit=64, required=True) or ""
     try:
         donated_at = datetime.fromisoformat(when)
@@ -140,13 +191,16 @@ def generic_gift(data: Mapping[str, Any]) -> IncomingGift:
     telegram_user_id = donor.get("telegram_user_id")
     if telegram_user_id is not None:
         telegram_user_id = _int(telegram_user_id, "donor.telegram_user_id")
+        if not is_telegram_id(telegram_user_id):
+            shown = _shown(telegram_user_id)
+            raise PayloadError(f"donor.telegram_user_id: must be a Telegram user id (got {shown})")
     _text(donor.get("email"), "donor.email", limit=320)  # accepted; supporters have no email
     return IncomingGift(
         provider="webhook",
         provider_event_id=event_id or "",
         amount_minor=amount,
-        currency=_currency(data.get("currency")),
-        donated_at=donated_at.astimezone(UTC),
+        currency=currency,
+        donated_at=_gift_date(donated_at, "donated_at", now=now),
         reference=_text(data.get("reference"), "reference", limit=64),
         telegram_user_id=telegram_user_id,
         username=_text(donor.get("username"), "donor.username", limit=64),
@@ -155,12 +209,19 @@ def generic_gift(data: Mapping[str, Any]) -> IncomingGift:
     )
 
 
-def stripe_gift(event: Mapping[str, Any]) -> IncomingGift | str:
+def _stripe_time(value: Any, field: str, *, now: datetime) -> datetime:
+    seconds = _int(value, field)
+    if not EARLIEST_GIFT.timestamp() <= seconds <= (now + GIFT_FUTURE_TOLERANCE).timestamp():
+        raise PayloadError(f"{field}: {_shown(seconds)} is not a time a gift can be dated")
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def stripe_gift(event: Mapping[str, Any], *, now: datetime) -> IncomingGift | str:
     """Turn a Stripe event into an incoming gift, or say why it is not a completed donation."""
     event_id = _text(event.get("id"), "id", limit=200, required=True) or ""
     kind = event.get("type")
     if kind not in STRIPE_EVENTS:
-        return f"event type {kind!r} is not a donation"
+        return f"event type {_shown(kind)} is not a donation"
     data = event.get("data")
     session = data.get("object") if isinstance(data, dict) else None
     if not isinstance(session, dict):
@@ -169,7 +230,9 @@ def stripe_gift(event: Mapping[str, Any]) -> IncomingGift | str:
         return "checkout completed but not paid yet (await async_payment_succeeded)"
     if session.get("amount_total") in (None, 0):
         return "checkout for no amount"
-    amount = _int(session.get("amount_total"), "data.object.amount_total")
+    currency = _currency(session.get("currency"), "data.object.currency")
+    field = "data.object.amount_total"
+    amount = _amount(_int(session.get("amount_total"), field), currency, field)
     created = event.get("created", session.get("created"))
     # Stripe retries a refused event for days, so a reference we did not write is dropped
     # (the gift is still recorded) rather than refused.
@@ -178,8 +241,8 @@ def stripe_gift(event: Mapping[str, Any]) -> IncomingGift | str:
         provider="stripe",
         provider_event_id=event_id,
         amount_minor=amount,
-        currency=_currency(session.get("currency"), "data.object.currency"),
-        donated_at=datetime.fromtimestamp(_int(created, "created"), UTC),
+        currency=currency,
+        donated_at=_stripe_time(created, "created", now=now),
         reference=reference if isinstance(reference, str) and is_token(reference) else None,
     )
 
@@ -224,8 +287,7 @@ def create_web_app(
         if not is_token(token):
             return PlainTextResponse(UNKNOWN_LINK, status_code=404)
         try:
-            async with sessions() as session:
-                target = await find_link_target(session=session, token=token)
+            target = await link_target(sessions, token)
         except _DB_ERRORS as exc:
             log.error("tracked link %s: database unavailable: %s", token, exc)
             return PlainTextResponse("Please try again in a moment.", status_code=503)
@@ -245,16 +307,16 @@ def create_web_app(
         agent = request.headers.get("user-agent")
         if not is_link_preview(agent, request.method):
             host = request.client.host if request.client else ""
-            await _count_click(target, agent, reader_key(host, agent))
+            await _count_click(target, agent, reader_key(host, agent, settings.link_hash_secret))
         # no-store: a cached redirect would hide repeat taps, and previews must not be reused.
         return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
     async def _count_click(target: LinkTarget, agent: str | None, client: str) -> None:
         try:
-            async with writing, sessions() as session, session.begin():
-                await record_click(
-                    session=session,
-                    target=target,
+            async with writing:
+                await count_click(
+                    sessions,
+                    target,
                     clicked_at=clock(),
                     user_agent=agent,
                     dedup=dedup,
@@ -309,11 +371,13 @@ def create_web_app(
             verify_stripe_signature(
                 body, request.headers.get("stripe-signature"), secret, now=clock()
             )
-            gift = stripe_gift(_json_object(body))
+            gift = stripe_gift(_json_object(body), now=clock())
         except SignatureError as exc:
             return _error(400, f"signature rejected: {exc}")
         except PayloadError as exc:
             return _error(400, str(exc))
+        except _UNREADABLE:
+            return _unreadable("stripe")
         if isinstance(gift, str):
             return JSONResponse({"status": "ignored", "reason": gift})
         return await _record(gift)
@@ -332,9 +396,11 @@ def create_web_app(
         except SignatureError as exc:
             return _error(401, f"signature rejected: {exc}")
         try:
-            gift = generic_gift(_json_object(body))
+            gift = generic_gift(_json_object(body), now=clock())
         except PayloadError as exc:
             return _error(400, str(exc))
+        except _UNREADABLE:
+            return _unreadable("webhook")
         return await _record(gift)
 
     async def plain_error(request: Request, exc: Exception) -> Response:

@@ -6,8 +6,6 @@ whole path (HTTP, python-telegram-bot, handlers, services, database) runs for re
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,11 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import BotRuntime, running_bot
 from bot.config import Settings, load_settings
+from bot.net import free_port
 from bot.sandbox.client import SandboxClient
 from bot.sandbox.server import Sandbox, run_sandbox
 from bot.storage.db import create_all, make_engine, session_maker
 from bot.storage.models import Supporter
 from tests.factories import add_interaction
+from tests.helpers import FakeClock, wait_for
 
 T = TypeVar("T")
 JsonDict = dict[str, Any]
@@ -34,43 +34,6 @@ STAFF_ID = 7001
 STAFF_CHAT_ID = -1007001
 # A Wednesday morning in Amsterdam: inside any ordinary send window.
 DEFAULT_NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
-# How long a test waits for the bot to react; generous for slow CI, never reached when green.
-WAIT_SECONDS = 10.0
-
-
-@dataclass
-class SettableClock:
-    """The bot's clock in tests: set by the test, never read from the wall."""
-
-    now: datetime = DEFAULT_NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        """Move the clock forward."""
-        self.now += delta
-
-
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[T | None]], *, what: str, limit: float = WAIT_SECONDS
-) -> T:
-    """Poll an async check until it returns something truthy, or fail naming what was awaited."""
-    deadline = asyncio.get_running_loop().time() + limit
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {limit}s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @dataclass
@@ -81,7 +44,7 @@ class BotHarness:
     runtime: BotRuntime
     sessions: async_sessionmaker[AsyncSession]
     settings: Settings
-    clock: SettableClock
+    clock: FakeClock
     campaigns_dir: Path
     asks: dict[int, JsonDict] = field(default_factory=dict)
     _seen: dict[Any, int] = field(default_factory=dict)
@@ -232,20 +195,26 @@ async def bot_harness(
     serve_web: bool = False,
     now: datetime = DEFAULT_NOW,
     settings: Mapping[str, Any] | None = None,
+    before_start: Callable[[SandboxClient], Awaitable[None]] | None = None,
 ) -> AsyncIterator[BotHarness]:
-    """Start the sandbox and the bot on a fresh SQLite database; stop both afterwards."""
+    """Start the sandbox and the bot on a fresh SQLite database; stop both afterwards.
+
+    before_start sets the sandbox's world up (groups, channels, members) before the bot runs.
+    """
     campaigns_dir = tmp_path / "campaigns"
     write_campaigns(campaigns_dir, campaigns or {})
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
     await create_all(engine)
     sessions = session_maker(engine)
-    clock = SettableClock(now)
+    clock = FakeClock(now)
     try:
         async with run_sandbox(token=TOKEN, limits_enabled=False) as sandbox:
             await sandbox.client.add_chat(STAFF_CHAT_ID, "supergroup", "Museum staff")
             await sandbox.client.add_user(
                 STAFF_ID, "Sam", "Staff", username="sam_staff", started=True
             )
+            if before_start is not None:
+                await before_start(sandbox.client)
             port = free_port() if serve_web or webhook else 0
             values: dict[str, Any] = {
                 "telegram_bot_token": TOKEN,

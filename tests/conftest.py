@@ -1,4 +1,4 @@
-"""Shared fixtures: real SQLite and PostgreSQL databases, fresh for every test."""
+"""Shared fixtures: fresh SQLite and PostgreSQL databases, the Bot API sandbox, settings."""
 
 from __future__ import annotations
 
@@ -11,11 +11,18 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import bot.config  # noqa: F401  (sets PTB_TIMEDELTA before any test builds a Bot)
+from bot.config import Settings, use_timedelta_durations
+from bot.sandbox import Sandbox, run_sandbox
 from bot.storage.db import create_all, make_engine, session_maker
+from tests.factories import delivery_settings
 
 PG_ADMIN_DSN = os.environ.get("CAMPAIGN_BOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CAMPAIGN_BOT_REQUIRE_POSTGRES") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Set python-telegram-bot's durations up as the bot does, before any test builds a Bot."""
+    use_timedelta_durations()
 
 
 async def _pg_answers() -> str | None:
@@ -110,3 +117,23 @@ async def sqlite_sessions(sqlite_url: str) -> AsyncIterator[async_sessionmaker[A
         yield session_maker(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Sandbox]:
+    """Yield a running local Bot API sandbox with Telegram's flood limits off."""
+    async with run_sandbox(limits_enabled=False) as running:
+        yield running
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """Return settings for the services under test, aimed at the test's sandbox if it has one.
+
+    A test without the sandbox fixture gets a Bot API address on a closed loopback port, so
+    nothing it runs can reach Telegram.
+    """
+    if "sandbox" in request.fixturenames:
+        sandbox: Sandbox = request.getfixturevalue("sandbox")
+        return delivery_settings(sandbox.bot_base_url, sandbox.token)
+    return delivery_settings("http://127.0.0.1:9/bot", "1:unused")

@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
+from bot.services.launch import new_tokens
+from bot.storage.clicks import find_link_target, record_click
 from bot.storage.models import (
     PENDING,
     Ask,
@@ -132,7 +134,7 @@ async def add_ask(
         campaign_id=campaign.id,
         supporter_id=supporter.id,
         arm=arm,
-        token=secrets.token_urlsafe(12),
+        token=new_tokens(1)[0],
         state=state,
         due_at=due_at,
         sent_at=sent_at,
@@ -190,31 +192,11 @@ async def add_post(
 ) -> BroadcastPost:
     """Store one broadcast post of a campaign, with its own tracked-link token."""
     assert campaign.id is not None
-    fields.setdefault("token", secrets.token_urlsafe(12))
+    fields.setdefault("token", new_tokens(1)[0])
     row = BroadcastPost(campaign_id=campaign.id, chat=chat, state=state, due_at=due_at, **fields)
     session.add(row)
     await session.flush()
     return row
-
-
-class FakeTime:
-    """A monotonic clock and sleep for the send limiter that move only when slept on."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-        self.slept = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        """Let other tasks run, then move the clock to the end of the wait."""
-        import asyncio
-
-        target = self.now + seconds
-        await asyncio.sleep(0)
-        self.now = max(self.now, target)
-        self.slept += seconds
 
 
 def delivery_settings(bot_base_url: str, token: str, **overrides: Any) -> Any:
@@ -264,21 +246,12 @@ async def add_reply(
 
 
 async def add_click(
-    session: AsyncSession, target: Ask | BroadcastPost, clicked_at: datetime, **fields: Any
-) -> Any:
+    session: AsyncSession, target: Ask | BroadcastPost, clicked_at: datetime
+) -> None:
     """Store one tap on the tracked link of an ask or a broadcast post, as the bot records it."""
-    from bot.storage.models import Click, known_reached
-
-    if isinstance(target, Ask):
-        fields.setdefault("ask_id", target.id)
-        fields.setdefault("supporter_id", target.supporter_id)
-        fields.setdefault("arm", target.arm)
-        fields.setdefault("reached", known_reached(target.step, target.state))
-    else:
-        fields.setdefault("post_id", target.id)
-    row = Click(
-        token=target.token, campaign_id=target.campaign_id, clicked_at=clicked_at, **fields
+    link = await find_link_target(session=session, token=target.token)
+    assert link is not None, f"no ask or post carries the token {target.token!r}"
+    counted = await record_click(
+        session=session, target=link, clicked_at=clicked_at, user_agent=None, dedup=timedelta(0)
     )
-    session.add(row)
-    await session.flush()
-    return row
+    assert counted

@@ -26,7 +26,7 @@ from bot.domain.audience import (
     random_rank,
     seed_for,
 )
-from bot.domain.campaign import Campaign, Rule
+from bot.domain.spec import Campaign, Rule
 from bot.storage.audience import audience_query, count_audience, rule_condition, stream_audience
 from bot.storage.db import create_all, make_engine, session_maker
 from bot.storage.models import HOLDOUT, PENDING, SENT

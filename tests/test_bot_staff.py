@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import func, select
 from sqlmodel import col
 
@@ -15,8 +18,8 @@ from tests.botharness import (
     STAFF_ID,
     BotHarness,
     bot_harness,
-    wait_for,
 )
+from tests.helpers import wait_for
 
 OUTSIDER = 6666
 
@@ -185,8 +188,91 @@ async def test_reload_shows_file_line_and_keeps_the_last_good_version(tmp_path: 
         fixed = await bot.staff_command("/reload", "Loaded")
         assert fixed["text"] == "Loaded 1 campaign(s): spring-appeal"
         assert bot.runtime.services.registry.campaigns["spring-appeal"].title.endswith("April")
-        audit = await bot.rows(AuditEntry, AuditEntry.action == "reload")
+        # The audit row is written after the answer is sent: wait for it, do not race it.
+        audit = await bot.wait_rows(AuditEntry, AuditEntry.action == "reload", count=2)
         assert [e.detail for e in audit] == ["1 loaded, 2 problems", "1 loaded, 0 problems"]
+
+
+async def test_a_tagged_file_neither_stops_the_bot_nor_the_other_campaigns(
+    tmp_path: Path,
+) -> None:
+    tagged = "name: tagged\ntitle: !custom [a, b]\n"
+    files = {"spring.yaml": SPRING_APPEAL, "tagged.yaml": tagged}
+    async with bot_harness(tmp_path, campaigns=files) as bot:
+        assert bot.runtime.services.registry.names() == ["spring-appeal"]
+        answer = await bot.staff_command("/reload", "problem")
+        assert "Loaded 1 campaign(s): spring-appeal" in answer["text"]
+        assert f"{bot.campaigns_dir / 'tagged.yaml'}:2: YAML feature not supported: the tag " \
+            "!custom is not supported" in answer["text"]  # fmt: skip
+
+
+async def test_reload_splits_long_problem_lists_into_messages_telegram_accepts(
+    tmp_path: Path,
+) -> None:
+    async with bot_harness(tmp_path, campaigns={"spring.yaml": SPRING_APPEAL}) as bot:
+        names = [f"broken-{n:02}-{'x' * 150}.yaml" for n in range(40)]
+        for name in names:
+            (bot.campaigns_dir / name).write_text("name: x\ntitle: [oops <&>\n")
+        # One problem longer than a whole message, full of entities: it must be cut whole.
+        long_key = "a&b<" * 1500
+        (bot.campaigns_dir / "long.yaml").write_text(SPRING_APPEAL + f"? '{long_key}'\n: 1\n")
+        await bot.staff_command("/reload", "problem")
+
+        async def every_file_named() -> list[str] | None:
+            texts = [entry["text"] for entry in await bot.sent(STAFF_CHAT_ID)]
+            shown = "\n".join(texts)
+            return texts if all(name in shown for name in [*names, "long.yaml"]) else None
+
+        texts = await wait_for(every_file_named, what="every broken file in /reload's answer")
+        assert len(texts) > 2
+        attempts = await bot.client.sent(STAFF_CHAT_ID)
+        assert [entry for entry in attempts if not entry["ok"]] == []
+        lines = [line for text in texts for line in text.split("\n")]
+        (long_line,) = [line for line in lines if "/long.yaml:" in line]
+        line = len(SPRING_APPEAL.splitlines()) + 1
+        assert long_line.startswith(f"<code>{bot.campaigns_dir / 'long.yaml'}:{line}: ")
+        assert long_line.endswith("…</code>")
+
+
+def heavy_campaign(number: int) -> str:
+    """Write a valid campaign whose five messages each take about a twentieth of a second."""
+    loop = (
+        "{% for a in range(95) %}{% for b in range(95) %}{% set x = a ~ b %}{% endfor %}"
+        "{% endfor %}"
+    )
+    messages = "\n".join(
+        f"  m{i}: {{en: '{loop}<a href=\"{{{{ donate_link }}}}\">give</a>'}}" for i in range(5)
+    )
+    return (
+        f"name: heavy-{number}\ntitle: Heavy\norganisation: Test Org\n"
+        "donate_url: https://donate.example.org/x\n"
+        f"arms:\n  specific: {{kind: specific, weight: 1, message: m0}}\nmessages:\n{messages}\n"
+    )
+
+
+async def test_the_web_app_stays_responsive_while_reload_validates(tmp_path: Path) -> None:
+    async with bot_harness(
+        tmp_path, campaigns={"spring.yaml": SPRING_APPEAL}, serve_web=True
+    ) as bot:
+        for number in range(12):
+            (bot.campaigns_dir / f"heavy-{number}.yaml").write_text(heavy_campaign(number))
+        await bot.client.send_text(STAFF_ID, "/reload", chat_id=STAFF_CHAT_ID)
+        slowest = 0.0
+        started = time.perf_counter()
+        async with httpx.AsyncClient() as http:
+            while len(bot.runtime.services.registry.names()) < 13:
+                asked = time.perf_counter()
+                health = await http.get(f"http://127.0.0.1:{bot.settings.web_port}/healthz")
+                assert health.json() == {"status": "ok"}
+                slowest = max(slowest, time.perf_counter() - asked)
+                assert time.perf_counter() - started < 60, "reload never finished"
+                await asyncio.sleep(0.05)
+        took = time.perf_counter() - started
+        answer = await bot.next_message(STAFF_CHAT_ID, "Loaded 13 campaign(s)")
+        assert "problem" not in answer["text"]
+        # Only meaningful if validating took a while: it does, about 3 s on a 2-core machine.
+        assert took > 1.0
+        assert slowest < took / 3
 
 
 async def test_donation_command_records_a_gift_in_minor_units(tmp_path: Path) -> None:
@@ -201,6 +287,10 @@ async def test_donation_command_records_a_gift_in_minor_units(tmp_path: Path) ->
 
         bad = await bot.staff_command("/donation @ann 25.505 EUR", "Usage")
         assert "decimals" in bad["text"]
+        huge = await bot.staff_command("/donation @ann 92233720368547758.07 EUR", "Usage")
+        assert "must be at most" in huge["text"]
+        fake = await bot.staff_command("/donation @ann 25 ABC", "Usage")
+        assert "ISO 4217" in fake["text"]
         assert len(await bot.rows(Donation)) == 1
 
 
@@ -232,3 +322,30 @@ async def test_command_menus_are_scoped_to_staff_and_supporters(tmp_path: Path) 
         for chat in (str(STAFF_ID), str(STAFF_CHAT_ID)):
             assert menus[(chat, "")][:3] == ["help", "campaigns", "preview"]
             assert "launch" in menus[(chat, "")]
+
+
+async def test_three_presses_of_launch_at_once_launch_once(tmp_path: Path) -> None:
+    async with bot_harness(tmp_path, campaigns={"spring.yaml": SPRING_APPEAL}) as bot:
+        await bot.supporter_starts(101, "Ann")
+        question = await bot.staff_command("/launch spring-appeal", "Launch")
+        presses = await asyncio.gather(
+            *(
+                bot.client.press(
+                    STAFF_ID, question["message_id"], "launch:spring-appeal", STAFF_CHAT_ID
+                )
+                for _ in range(3)
+            )
+        )
+        await bot.next_message(STAFF_CHAT_ID, "asks queued")
+
+        async def answers() -> list[str] | None:
+            found = [await bot.client.callback_answer(p["callback_query"]["id"]) for p in presses]
+            done = [a for a in found if a and a.get("answered")]
+            return [str(a.get("text") or "") for a in done] if len(done) == 3 else None
+
+        texts = await wait_for(answers, what="three answered presses")
+        assert sorted(texts) == ["", *["This launch is already under way."] * 2]
+        edits = [e["text"] for e in await bot.sent(STAFF_CHAT_ID)]
+        assert sum("Launching" in t for t in edits) == 1
+        assert not any("Not launched" in t for t in edits)
+        assert await _campaign_state(bot, "spring-appeal") == "running"

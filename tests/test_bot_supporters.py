@@ -19,9 +19,9 @@ from tests.botharness import (
     STAFF_ID,
     BotHarness,
     bot_harness,
-    wait_for,
 )
 from tests.factories import NOW, add_ask, add_campaign_row, add_supporter
+from tests.helpers import wait_for
 
 CAMPAIGNS = {"spring.yaml": SPRING_APPEAL}
 
@@ -156,7 +156,7 @@ async def test_an_opt_out_word_stops_messages_but_a_sentence_with_stop_does_not(
     async with bot_harness(tmp_path) as bot:
         await bot.supporter_starts(402, "Piet", language="nl")
         await bot.client.send_text(402, "Niet stoppen met die expositie, hij is prachtig!")
-        await bot.next_message(STAFF_CHAT_ID, "[other]")
+        await bot.next_message(STAFF_CHAT_ID, "[positive]")
         assert (await _supporter(bot, 402)).opted_out_at is None
 
         await bot.client.send_text(402, "Stuur geen berichten meer aub")
@@ -258,8 +258,18 @@ async def test_a_gift_paid_in_telegram_is_checked_recorded_once_and_credited(
         forged = await bot.client.pre_checkout(801, "not-ours", "EUR", 1000)
         refused = await checked(forged["pre_checkout_query"]["id"])
         assert refused["ok"] is False
+        for currency, amount, reason in [
+            ("EUR", 10**12 + 1, "at most"), ("EUR", 0, "more than zero"), ("ABC", 1000, "ISO")
+        ]:  # fmt: skip
+            out_of_range = await bot.client.pre_checkout(801, f"gift:{token}", currency, amount)
+            answer = await checked(out_of_range["pre_checkout_query"]["id"])
+            assert answer["ok"] is False and reason in str(answer["error_message"])
         good = await bot.client.pre_checkout(801, f"gift:{token}", "EUR", 1000)
         assert (await checked(good["pre_checkout_query"]["id"]))["ok"] is True
+        # A payment no pre-checkout could have accepted is not a gift.
+        await bot.client.successful_payment(
+            801, f"gift:{token}", "EUR", 10**13, telegram_payment_charge_id="tg-forged"
+        )
 
         for _ in range(2):  # Telegram may deliver the same payment twice
             await bot.client.successful_payment(
@@ -303,7 +313,9 @@ async def test_conversation_records_on_both_databases(
     assert (latest.campaign, latest.opted_out_now) == ("autumn-appeal", True)
     assert await reply("hi", 1, None, user=999) is None
 
-    await conversation.set_relay_message(sessions, reply_id=quoted.reply_id, relay_message_id=77)
+    await conversation.set_relay_message(
+        sessions, reply_id=quoted.reply_id, relay_message_id=77, chat_id=-100, now=NOW
+    )
     target = await conversation.find_relay_target(sessions, relay_message_id=77)
     assert target is not None and target.supporter.chat_id == 901
     await conversation.record_staff_answer(

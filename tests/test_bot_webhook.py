@@ -13,13 +13,15 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from bot.app import check_run_settings, run_bot
+from bot.app import run_bot
 from bot.cli import app
-from bot.config import SettingsError, load_settings
+from bot.config import RunMode, SettingsError, load_settings
 from bot.domain.i18n import text
+from bot.net import free_port
 from bot.sandbox.server import run_sandbox
 from bot.storage.db import create_all, make_engine
-from tests.botharness import STAFF_CHAT_ID, STAFF_ID, TOKEN, bot_harness, free_port, wait_for
+from tests.botharness import STAFF_CHAT_ID, STAFF_ID, TOKEN, bot_harness
+from tests.helpers import wait_for
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 USER = 4242
@@ -73,6 +75,11 @@ async def test_webhook_rejects_a_missing_or_wrong_secret_and_accepts_the_right_o
                 url, content=b"[1, 2]", headers={SECRET_HEADER: "test-webhook-secret"}
             )
             assert garbage.status_code == 400
+            deep = b'{"update_id": 1, "message": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+            nested = await http.post(
+                url, content=deep, headers={SECRET_HEADER: "test-webhook-secret"}
+            )
+            assert nested.status_code == 400
 
         # Updates the sandbox delivers to the webhook (with the secret) are handled too.
         await bot.client.send_text(USER, "/help")
@@ -86,15 +93,15 @@ def test_webhook_mode_needs_a_well_formed_secret() -> None:
         "telegram_bot_token": "123:abc",
         "staff_user_ids": frozenset({1}),
         "staff_chat_id": -5,
+        "link_hash_secret": "a-long-random-key",
     }
-    check_run_settings(load_settings(base, env_file=None), webhook=False)
+    load_settings(base, env_file=None, mode=RunMode.POLLING)
     with pytest.raises(SettingsError) as missing:
-        check_run_settings(load_settings(base, env_file=None), webhook=True)
+        load_settings(base, env_file=None, mode=RunMode.WEBHOOK)
     assert [line.split(":")[0] for line in missing.value.lines] == ["WEBHOOK_SECRET"]
     with pytest.raises(SettingsError) as malformed:
-        check_run_settings(
-            load_settings({**base, "webhook_secret": "has spaces!"}, env_file=None),
-            webhook=True,
+        load_settings(
+            {**base, "webhook_secret": "has spaces!"}, env_file=None, mode=RunMode.WEBHOOK
         )
     assert "A-Z a-z 0-9 _ -" in malformed.value.lines[0]
 
@@ -103,7 +110,8 @@ def test_run_without_settings_prints_one_line_per_problem_and_no_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    for name in ("TELEGRAM_BOT_TOKEN", "STAFF_USER_IDS", "STAFF_CHAT_ID", "WEBHOOK_SECRET"):
+    names = ("TELEGRAM_BOT_TOKEN", "STAFF_USER_IDS", "STAFF_CHAT_ID", "LINK_HASH_SECRET")
+    for name in (*names, "WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STAFF_CHAT_ID", "not-a-number")
     result = CliRunner().invoke(app, ["run"])
@@ -120,6 +128,7 @@ def test_run_without_settings_prints_one_line_per_problem_and_no_traceback(
         "TELEGRAM_BOT_TOKEN",
         "STAFF_USER_IDS",
         "STAFF_CHAT_ID",
+        "LINK_HASH_SECRET",
         "WEBHOOK_SECRET",
     ]
     assert "Traceback" not in result.output
@@ -142,6 +151,7 @@ async def test_run_serves_until_sigterm_then_stops_cleanly(tmp_path: Path) -> No
             "TELEGRAM_BASE_URL": sandbox.bot_base_url,
             "STAFF_USER_IDS": str(STAFF_ID),
             "STAFF_CHAT_ID": str(STAFF_CHAT_ID),
+            "LINK_HASH_SECRET": "a-long-random-key",
             "DATABASE_URL": database,
             "CAMPAIGNS_DIR": str(tmp_path / "campaigns"),
             "WEB_PORT": str(port),

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.domain.campaign import (
-    Campaign,
+    MAX_FILE_BYTES,
     CampaignInvalid,
     SpecError,
     dump_campaign,
@@ -18,6 +21,7 @@ from bot.domain.campaign import (
     load_campaigns,
 )
 from bot.domain.durations import format_duration, parse_duration
+from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +59,8 @@ def test_the_corpus_covers_every_kind_of_mistake() -> None:
         "syntax-error", "unknown-key-in-rule", "unknown-key-top", "wrong-type", "bad-date",
         "unknown-template-variable", "weight-zero", "weight-negative", "template-too-long",
         "missing-message-key", "bad-timezone", "bad-hours", "two-subjects", "duplicate-a",
-        "duplicate-b", "sandbox-escape", "unguarded-history",
+        "duplicate-b", "sandbox-escape", "unguarded-history", "yaml-tag", "yaml-aliases",
+        "template-nested-loops", "template-repetition",
     } <= stems  # fmt: skip
 
 
@@ -86,9 +91,6 @@ def test_load_campaigns_collects_the_errors_of_every_file() -> None:
     assert sorted(str(error) for error in result.errors) == sorted(wanted)
     assert len({error.file for error in result.errors}) == len(CORPUS_FILES) - 1
     assert not result.ok
-    with pytest.raises(CampaignInvalid) as caught:
-        result.raise_for_errors()
-    assert caught.value.errors == result.errors
 
 
 def test_spec_error_carries_its_parts() -> None:
@@ -114,7 +116,6 @@ def test_museum_campaign_loads_with_typed_values() -> None:
     assert campaign.send_window.days == ["mon", "tue", "wed", "thu", "fri", "sat"]
     assert campaign.send_window.minutes == (600, 1200)
     audience = campaign.audience
-    assert audience.interaction_kinds() == ["visited_exhibition", "comment", "question_answered"]
     assert audience.any[0].since == date(2026, 1, 1)
     assert audience.any[1].sentiment == "positive"
     assert audience.exclude[0].subject == "donated_within"
@@ -224,13 +225,6 @@ def test_send_window_opens_on_the_next_allowed_day() -> None:
     assert window.next_open(datetime(2026, 12, 7, 12, 0)) == datetime(2026, 12, 7, 12, 0)
 
 
-def test_donate_url_keeps_its_query_and_adds_the_token() -> None:
-    campaign = Campaign.model_validate(minimal())
-    assert campaign.donate_url_for("tok 1") == (
-        "https://donate.example.org/give?fund=winter&client_reference_id=tok+1"
-    )
-
-
 @pytest.mark.parametrize(
     ("text", "value"),
     [("30d", timedelta(days=30)), ("12h", timedelta(hours=12)), ("90m", timedelta(minutes=90)),
@@ -270,14 +264,90 @@ def test_a_file_that_is_not_text_is_reported_without_a_traceback(tmp_path: Path)
         load_campaign(path)
 
 
+def test_nested_aliases_are_refused_before_they_expand(tmp_path: Path) -> None:
+    # Nine levels of nine aliases would be 387 million strings once copied into plain data.
+    rows = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    rows += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 9)]
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(CampaignInvalid) as caught:
+        load_campaign(path)
+    assert [str(e) for e in caught.value.errors] == [
+        f"{path}:1: YAML feature not supported: anchors and aliases (&name, *name) are not "
+        "supported; write the value out"
+    ]
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    text = MUSEUM.read_text(encoding="utf-8")
+    path.write_text(text + "#" * (MAX_FILE_BYTES - len(text.encode())) + "\n", encoding="utf-8")
+    with pytest.raises(CampaignInvalid) as caught:
+        load_campaign(path)
+    assert [str(e) for e in caught.value.errors] == [
+        f"{path}: is larger than 256 KiB, the most a campaign file may be"
+    ]
+    path.write_text(text + "#" * (MAX_FILE_BYTES - len(text.encode()) - 1) + "\n")
+    assert load_campaign(path).name == "museum-winter-appeal"
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        ("name: x\ntitle: !!binary aGVsbG8=\n", 2, "YAML feature not supported: the tag"),
+        ("name: !!python/object:os.system x\n", 1, "YAML feature not supported: the tag"),
+        ("name: x\ntitle: !!set {a, b}\n", 2, "YAML feature not supported: the tag"),
+        ("name: x\ntitle: " + "[" * 5000 + "]" * 5000 + "\n", 2, "YAML syntax error: nested"),
+        ("name: x\n? [a, b]\n: c\n", 1, ""),
+        ("name: x\n1: 2\n", 1, ""),
+        ("---\nname: x\n---\nname: y\n", 3, "YAML syntax error: but found another document"),
+        ("name: x\nname: y\n", 2, "YAML syntax error: "),
+        ("name: x\ntitle: y\n<<: {organisation: z}\n", 1, ""),
+        ("name: 'x\0'\n", 1, "YAML syntax error: unacceptable character #x0000"),
+    ],
+)
+def test_odd_yaml_is_a_file_line_error_never_a_traceback(
+    tmp_path: Path, content: str, line: int, message: str
+) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(CampaignInvalid) as caught:
+        load_campaign(path)
+    first = caught.value.errors[0]
+    assert (first.file, first.line) == (str(path), line)
+    assert str(first).startswith(f"{path}:{line}: {message}")
+
+
 def test_missing_directory_is_one_error(tmp_path: Path) -> None:
     result = load_campaigns(tmp_path / "nope")
     assert [str(e) for e in result.errors] == [f"{tmp_path / 'nope'}: is not a directory"]
 
 
-def test_campaign_module_re_exports_every_public_name_of_the_spec() -> None:
+def test_each_spec_model_is_imported_from_the_spec_module_only() -> None:
     from bot.domain import campaign, spec
 
-    assert set(spec.__all__) <= set(campaign.__all__)
-    for name in campaign.__all__:
-        assert getattr(campaign, name) is getattr(spec, name, getattr(campaign, name))
+    assert not set(spec.__all__) & set(campaign.__all__)
+    through_loader = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {alias.name}"
+        for folder in ("bot", "tests", "benchmarks")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module == "bot.domain.campaign"
+        for alias in node.names
+        if alias.name in spec.__all__
+    ]
+    assert through_loader == []
+
+
+def test_validate_reports_every_bad_file_and_still_checks_the_others() -> None:
+    result = CliRunner().invoke(
+        app, ["validate", str(CORPUS / "yaml-tag.yaml"), str(CORPUS), str(MUSEUM)]
+    )
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    text = "".join(result.output.split())  # the console may wrap long lines anywhere
+    for where in ("yaml-tag.yaml:3:", "yaml-aliases.yaml:9:", "template-nested-loops.yaml:10:",
+                  "template-repetition.yaml:9:", "syntax-error.yaml:"):  # fmt: skip
+        assert where in text
+    assert text.count("yaml-tag.yaml:3:") == 2  # alone, and with its directory
+    assert f"ok:{MUSEUM}" in text

@@ -8,7 +8,6 @@ import random
 import signal
 import sys
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from bot.services.outbox import INTERRUPTED
 from bot.storage.db import create_all, make_engine, session_maker
 from bot.storage.models import FINAL_ASK_STATES, Ask, Supporter
 from tests.factories import delivery_settings, make_campaign
+from tests.helpers import wait_for
 
 ASKS = 2000
 FIRST_CHAT = 900_000
@@ -90,23 +90,6 @@ async def start_worker(
     )  # fmt: skip
 
 
-async def wait_until(condition: Callable[[], object], seconds: float, what: str) -> None:
-    """Poll until a condition about the other processes holds, or fail naming it."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not await _holds(condition):
-        if loop.time() > deadline:
-            pytest.fail(f"timed out after {seconds} s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-async def _holds(condition: Callable[[], object]) -> bool:
-    result = condition()
-    if asyncio.iscoroutine(result):
-        result = await result
-    return bool(result)
-
-
 async def unfinished(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with sessions() as session:
         states = (await session.execute(select(Ask.state))).scalars().all()  # type: ignore[call-overload]
@@ -159,13 +142,20 @@ async def test_killing_the_worker_at_random_moments_never_duplicates_an_ask(
             for _ in range(3):
                 worker = await start_worker(env, tmp_path, "crash-worker")
                 before = accepted()
-                await wait_until(lambda b=before: accepted() >= b + 50, 30, "the worker to send")
+                await wait_for(
+                    lambda b=before: accepted() >= b + 50,
+                    what="the worker to send",
+                    limit=30,
+                    every=0.05,
+                )
                 await asyncio.sleep(rng.uniform(0.05, 0.6))
                 worker.kill()
                 assert await worker.wait() == -signal.SIGKILL
                 kills.append(accepted())
             worker = await start_worker(env, tmp_path, "crash-worker")
-            await wait_until(lambda: _done(sessions), 90, "every ask to be settled")
+            await wait_for(
+                lambda: _done(sessions), what="every ask to be settled", limit=90, every=0.05
+            )
             worker.send_signal(signal.SIGTERM)
             assert await worker.wait() == 0  # a clean stop on SIGTERM
 

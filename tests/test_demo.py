@@ -84,6 +84,10 @@ def test_demo_writes_the_report_chart_and_transcript(demo_run: DemoResult) -> No
         assert chart.format == "PNG"
     transcript = files["transcript"].read_text()
     assert f"/launch {CAMPAIGN}" in transcript and "Weekly summary" in transcript
+    # The desk: the inbox, and a saved answer sent from the buttons under a relayed question.
+    assert "/inbox" in transcript and "Inbox:" in transcript
+    assert "[presses 💬 where-money-goes under" in transcript
+    assert "✍️ Answer | ✓ Done | ⛔ Stop | 🪪 Who | 💬 where-money-goes" in transcript
     # The supporter with markup in their name is shown escaped, never as markup.
     relays = [e["text"] for e in demo_run.telegram_record if "&lt;b&gt;Eve" in (e["text"] or "")]
     assert all("<b>Eve</b>" not in text for text in relays)

@@ -30,6 +30,7 @@ from bot.services.donations import (
 from bot.services.payments import gift_from_payment, gift_invoice, pre_checkout_problem
 from bot.storage.donations import donation_totals
 from bot.storage.models import SENT, Donation, Interaction, Supporter
+from bot.telegram.sender import TelegramSender
 from bot.web import create_web_app
 from tests.factories import NOW, add_ask, add_campaign_row, add_post, add_supporter, make_campaign
 
@@ -464,7 +465,7 @@ async def test_generic_rejects_forged_and_mistyped_posts(
         (generic(amount="2500"), "integer of minor units"),
         (generic(amount=0), "more than zero"),
         (generic(amount=True), "must be an integer"),
-        (generic(currency="euro"), "3-letter"),
+        (generic(currency="euro"), "ISO 4217 currency"),
         (generic(currency=None), "currency: is required"),
         (generic(donated_at="yesterday"), "ISO 8601"),
         (generic(donated_at="2026-12-01T09:00:00"), "time zone"),
@@ -616,8 +617,8 @@ async def test_announce_gift_thanks_the_giver_and_tells_staff(
         await sandbox.client.add_user(world.anna_chat, "Anna", started=True)
         await sandbox.client.add_chat(STAFF_CHAT, "supergroup", "Staff")
         async with Bot(sandbox.token, base_url=sandbox.bot_base_url) as bot:
-            await announce_gift(bot, outcome, specs=SPECS, settings=settings_with(),
-                                sessions=sessions)  # fmt: skip
+            await announce_gift(TelegramSender(bot), outcome, specs=SPECS,
+                                settings=settings_with(), sessions=sessions)  # fmt: skip
         thanked = await sandbox.client.sent(world.anna_chat, accepted_only=True)
         staff = await sandbox.client.sent(STAFF_CHAT, accepted_only=True)
     assert [m["text"] for m in thanked] == [
@@ -637,7 +638,9 @@ async def test_announce_gift_never_raises_when_telegram_is_unreachable(
         sessions, staff_gift("a2", telegram_user_id=111), now=NOW, specs=SPECS
     )
     bot = Bot("123:abc", base_url="http://127.0.0.1:9/bot")
-    await announce_gift(bot, outcome, specs=SPECS, settings=settings_with(), sessions=sessions)
+    await announce_gift(
+        TelegramSender(bot), outcome, specs=SPECS, settings=settings_with(), sessions=sessions
+    )
     assert "not sent" in caplog.text
 
 
@@ -652,9 +655,9 @@ async def test_a_telegram_payment_is_credited_through_its_invoice_payload(
     assert (invoice.payload, invoice.currency, invoice.prices) == (
         f"gift:{world.token}", "EUR", [("Gift", 1500)]
     )  # fmt: skip
-    assert await pre_checkout_problem(sessions, invoice.payload, 1500) is None
-    assert await pre_checkout_problem(sessions, "gift:Unknown12345", 1500) is not None
-    assert await pre_checkout_problem(sessions, "something-else", 1500) is not None
+    assert await pre_checkout_problem(sessions, invoice.payload, 1500, "EUR") is None
+    assert await pre_checkout_problem(sessions, "gift:Unknown12345", 1500, "EUR") is not None
+    assert await pre_checkout_problem(sessions, "something-else", 1500, "EUR") is not None
     gift = gift_from_payment(
         payload=invoice.payload, currency="EUR", total_amount=1500,
         telegram_payment_charge_id="tg-charge-1", telegram_user_id=222, paid_at=NOW,
@@ -685,7 +688,8 @@ async def test_announce_gift_sends_no_thank_you_after_stop(
         await sandbox.client.add_chat(STAFF_CHAT, "supergroup", "Staff")
         async with Bot(sandbox.token, base_url=sandbox.bot_base_url) as bot:
             await announce_gift(
-                bot, outcome, specs=SPECS, settings=settings_with(), sessions=sessions
-            )
+                TelegramSender(bot), outcome, specs=SPECS, settings=settings_with(),
+                sessions=sessions,
+            )  # fmt: skip
         assert await sandbox.client.sent(world.anna_chat) == []
         assert len(await sandbox.client.sent(STAFF_CHAT, accepted_only=True)) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,16 +9,17 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter
-from bot.sandbox import Sandbox, run_sandbox
+from bot.domain.spec import Campaign
+from bot.sandbox import Sandbox
 from bot.services.campaigns import pause_campaign
 from bot.services.followups import enqueue_all_follow_ups, enqueue_follow_ups
 from bot.services.launch import launch_campaign
 from bot.services.outbox import OutboxWorker
 from bot.storage.models import Ask, Click, Interaction, Reply, Supporter
 from bot.telegram.sender import TelegramSender
-from tests.factories import FakeTime, add_donation, add_supporter, delivery_settings, make_campaign
+from tests.factories import add_donation, add_supporter, make_campaign
+from tests.helpers import FakeClock
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Amsterdam
 SENT_AT = NOW + timedelta(minutes=5)
@@ -41,11 +41,6 @@ def campaign_with(
     if arms is not None:
         step["arms"] = arms
     return make_campaign(arms=ARMS, follow_ups=[step], **overrides)
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return delivery_settings("http://127.0.0.1:9/bot", "1:unused")
 
 
 async def launched(
@@ -167,27 +162,20 @@ async def test_a_paused_campaign_queues_no_follow_ups(
     assert await enqueue_follow_ups(sessions, campaign, now=SENT_AT + timedelta(days=5)) == 0
 
 
-@pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with run_sandbox(limits_enabled=False) as running:
-        yield running
-
-
 async def test_the_follow_up_is_sent_with_its_own_message_and_link(
-    sqlite_sessions: async_sessionmaker[AsyncSession], sandbox: Sandbox
+    sqlite_sessions: async_sessionmaker[AsyncSession], sandbox: Sandbox, settings: Settings
 ) -> None:
     sessions = sqlite_sessions
-    settings = delivery_settings(sandbox.bot_base_url, sandbox.token)
     await sandbox.client.add_user(700, "P0", started=True)
     campaign = campaign_with()
     await launched(sessions, settings, campaign, 1)
     later = SENT_AT + timedelta(days=3)
     await enqueue_follow_ups(sessions, campaign, now=later, settings=settings)
-    clock = FakeTime()
+    clock = FakeClock()
     async with TelegramSender.from_settings(settings, pool_size=2) as sender:
         outbox = OutboxWorker(
-            sessions, sender, settings,
-            limiter=SendLimiter(LimitSettings(per_second=100)), monotonic=clock, sleep=clock.sleep,
+            sessions, sender, settings, limiter=SendLimiter(LimitSettings(per_second=100)),
+            monotonic=clock.monotonic, sleep=clock.sleep,
         )  # fmt: skip
         assert await outbox.run_once(later) == 1
     ask = (await follow_ups(sessions))[next(iter(await follow_ups(sessions)))]

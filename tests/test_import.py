@@ -213,7 +213,63 @@ async def test_interactions_are_scored_after_import(
             "donations",
             DONATIONS,
             [["m-1", "ev-1", "25", "E1R", "2026-11-01", ""]],
-            "donations.csv:2: currency: must be a three-letter ISO 4217 code like EUR (got 'E1R')",
+            "donations.csv:2: currency: must be an ISO 4217 currency code like EUR (got 'E1R')",
+        ),
+        (
+            "donations",
+            DONATIONS,
+            [["m-1", "ev-1", "25", "ABC", "2026-11-01", ""]],
+            "donations.csv:2: currency: must be an ISO 4217 currency code like EUR (got 'ABC')",
+        ),
+        (
+            "donations",
+            DONATIONS,
+            [
+                ["m-1", "ev-1", "10000000000.00", "EUR", "2026-11-01", ""],
+                ["m-1", "ev-2", "10000000000.01", "EUR", "2026-11-01", ""],
+            ],
+            "donations.csv:3: amount: must be at most €10,000,000,000.00 (1000000000000 minor"
+            " units) for one gift (got '10000000000.01')",
+        ),
+        (
+            "donations",
+            DONATIONS,
+            [["m-1", "ev-1", "92233720368547758.07", "EUR", "2026-11-01", ""]],
+            "donations.csv:2: amount: must be at most €10,000,000,000.00 (1000000000000 minor"
+            " units) for one gift (got '92233720368547758.07')",
+        ),
+        (
+            "donations",
+            DONATIONS,
+            [["m-1", "ev-1", "25", "EUR", "2026-12-02", ""]],
+            "donations.csv:2: donated_at: is more than 15 minutes in the future"
+            " (got '2026-12-02')",
+        ),
+        (
+            "donations",
+            DONATIONS,
+            [["m-1", "ev-1", "25", "EUR", "1899-12-31T12:00Z", ""]],
+            "donations.csv:2: donated_at: is before 1900-01-01 (got '1899-12-31T12:00Z')",
+        ),
+        (
+            "donations",
+            DONATIONS,
+            [["m-1", "ev-1", "25", "EUR", "0001-01-01T00:00", ""]],
+            "donations.csv:2: donated_at: '0001-01-01T00:00' is outside the calendar in UTC",
+        ),
+        (
+            "interactions",
+            INTERACTIONS,
+            [["m-1", "visited", "", "", "9999-12-31T23:59-05:00", ""]],
+            "interactions.csv:2: occurred_at: '9999-12-31T23:59-05:00' is outside the calendar"
+            " in UTC",
+        ),
+        (
+            "supporters",
+            ["external_id", "telegram_user_id"],
+            [["m-7", "99999999999999999999"]],
+            "supporters.csv:2: telegram_user_id: must be a Telegram user id"
+            " (got '99999999999999999999')",
         ),
         (
             "donations",

@@ -29,7 +29,6 @@ from tests.factories import (
     add_campaign_row,
     add_donation,
     add_supporter,
-    delivery_settings,
     make_campaign,
 )
 
@@ -40,11 +39,6 @@ THREE_ARMS = {
     "holdout": {"kind": "holdout", "weight": 1},
 }
 ONE_ARM = {"specific": {"kind": "specific", "weight": 1, "message": "personal"}}
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return delivery_settings("http://127.0.0.1:9/bot", "1:unused")
 
 
 async def people(

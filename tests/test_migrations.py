@@ -27,7 +27,7 @@ async def test_upgrade_to_head_has_no_drift(db_url: str) -> None:
         version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalar()
     await engine.dispose()
     assert drift == []
-    assert version == "0003"
+    assert version == "0007_community"
 
 
 ROWS_AT_0002 = (
@@ -90,6 +90,45 @@ async def test_0003_copies_each_events_ask_arm_and_reach(db_url: str) -> None:
                 lambda sync: {c["name"] for c in inspect(sync).get_columns("click")}
             )
         assert {"arm", "reached"}.isdisjoint(columns) and "ask_id" in columns
+        await asyncio.to_thread(upgrade, db_url)
+    finally:
+        await engine.dispose()
+
+
+async def test_0006_adds_the_audit_supporter_and_staff_messages_and_undoes(db_url: str) -> None:
+    """Audit entries written before 0006 stay; the new column and table come and go."""
+    await asyncio.to_thread(upgrade, db_url, "0005_desk")
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO supporter (id, first_name, last_name, language, created_at,"
+                " engagement_score, rfm_score, interaction_count, gift_count, gift_total_minor)"
+                " VALUES (1, 'S1', '', 'en', '2025-01-01 00:00:00', 0, 0, 0, 0, 0)"
+            )
+            await conn.exec_driver_sql(
+                "INSERT INTO audit_log (at, actor_user_id, action, allowed, detail)"
+                " VALUES ('2025-03-03 09:00:00', 7, 'launch', true, 'spring')"
+            )
+        await asyncio.to_thread(upgrade, db_url)
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("UPDATE audit_log SET supporter_id = 1")
+            await conn.exec_driver_sql(
+                "INSERT INTO staff_message (supporter_id, chat_id, message_id, sent_at)"
+                " VALUES (1, -100, 5, '2025-03-03 09:00:00')"
+            )
+            await conn.exec_driver_sql("DELETE FROM supporter WHERE id = 1")
+            kept = (await conn.exec_driver_sql("SELECT action, supporter_id FROM audit_log")).all()
+        assert [tuple(row) for row in kept] == [("launch", None)]  # SET NULL, not deleted
+        await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0005_desk")
+        async with engine.connect() as conn:
+            tables, columns = await conn.run_sync(
+                lambda sync: (
+                    inspect(sync).get_table_names(),
+                    {c["name"] for c in inspect(sync).get_columns("audit_log")},
+                )
+            )
+        assert "staff_message" not in tables and "supporter_id" not in columns
         await asyncio.to_thread(upgrade, db_url)
     finally:
         await engine.dispose()

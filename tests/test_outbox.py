@@ -14,41 +14,32 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign
 from bot.domain.limits import LimitSettings, SendLimiter
-from bot.sandbox import Sandbox, run_sandbox
+from bot.domain.sending import Button, Result, SendOutcome
+from bot.domain.spec import Campaign
+from bot.sandbox import Sandbox
 from bot.services.campaigns import pause_campaign
 from bot.services.launch import launch_campaign
 from bot.services.outbox import INTERRUPTED, OutboxWorker
 from bot.services.posts import send_due_posts
 from bot.storage.models import Ask, BroadcastPost, Supporter
-from bot.telegram.sender import Button, Result, SendOutcome, TelegramSender, classify_error
+from bot.telegram.sender import TelegramSender, classify_error
 from tests.factories import (
-    FakeTime,
     add_ask,
     add_campaign_row,
     add_supporter,
     delivery_settings,
     make_campaign,
 )
+from tests.helpers import FakeClock
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Amsterdam
 LATER = NOW + timedelta(hours=9)  # 19:00 in Amsterdam: every ask of today is due, window open
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with run_sandbox(limits_enabled=False) as running:
-        yield running
-
-
-@pytest.fixture
-def settings(sandbox: Sandbox) -> Settings:
-    return delivery_settings(sandbox.bot_base_url, sandbox.token)
-
-
-@pytest.fixture
-async def sender(settings: Settings) -> AsyncIterator[TelegramSender]:
+async def sender(sandbox: Sandbox, settings: Settings) -> AsyncIterator[TelegramSender]:
+    """Yield a sender aimed at the sandbox (asking for it aims the settings there too)."""
     async with TelegramSender.from_settings(settings, pool_size=8) as running:
         yield running
 
@@ -84,16 +75,16 @@ def worker(
     settings: Settings,
     *,
     rate: float = 1000.0,
-    clock: FakeTime | None = None,
+    clock: FakeClock | None = None,
     **options: Any,
 ) -> OutboxWorker:
-    clock = clock or FakeTime()
+    clock = clock or FakeClock()
     return OutboxWorker(
         sessions,
         sender,
         settings,
         limiter=SendLimiter(LimitSettings(per_second=rate)),
-        monotonic=clock,
+        monotonic=clock.monotonic,
         sleep=clock.sleep,
         batch_size=50,
         **options,
@@ -334,7 +325,7 @@ async def test_a_message_that_cannot_be_rendered_fails_with_the_reason(
     assert "4096" in ask.failure_reason
 
 
-async def test_a_pause_during_a_batch_stops_the_rest_within_a_second(
+async def test_a_pause_during_a_batch_stops_the_rest_of_the_batch(
     sessions: async_sessionmaker[AsyncSession],
     sandbox: Sandbox,
     settings: Settings,
@@ -401,7 +392,7 @@ async def test_a_429_pauses_sending_for_retry_after_and_retries_without_counting
     sessions = sqlite_sessions
     await person(sessions, sandbox, 601, "Ann")
     await launch(sessions, settings)
-    clock = FakeTime()
+    clock = FakeClock()
     outbox = worker(sessions, sender, settings, clock=clock)
     await sandbox.client.set_faults(rate_429=1.0, retry_after=7, methods=["sendMessage"])
     await outbox.run_once(LATER)
@@ -409,14 +400,14 @@ async def test_a_429_pauses_sending_for_retry_after_and_retries_without_counting
     assert (ask.state, ask.attempts) == ("pending", 0)
     assert ask.due_at == LATER + timedelta(seconds=7)
     assert ask.failure_reason == "flood limit: retry after 7 s"
-    assert outbox.limiter.paused_until == pytest.approx(clock.now + 7)
+    assert outbox.limiter.paused_until == pytest.approx(clock.monotonic() + 7)
 
     await sandbox.client.set_faults()
     assert await outbox.run_once(LATER + timedelta(seconds=6)) == 0
     assert await outbox.run_once(LATER + timedelta(seconds=7)) == 1
     [ask] = await asks(sessions)
     assert (ask.state, ask.attempts) == ("sent", 1)
-    assert clock.now >= 1_000.0 + 7  # the second send waited out the pause
+    assert clock.monotonic() >= 1_000.0 + 7  # the second send waited out the pause
 
 
 async def test_a_5xx_is_retried_with_backoff_and_then_sent(

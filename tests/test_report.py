@@ -11,7 +11,8 @@ from sqlalchemy import Table, bindparam, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
-from bot.domain.campaign import Campaign, dump_campaign
+from bot.domain.campaign import dump_campaign
+from bot.domain.spec import Campaign
 from bot.domain.stats import holm
 from bot.services.report_model import Report
 from bot.services.reporting import build_report, report_by_name

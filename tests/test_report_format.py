@@ -18,12 +18,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.domain.campaign import dump_campaign
-from bot.services.report_format import (
-    TELEGRAM_LIMIT,
-    format_telegram_html,
-    format_text,
-    report_chart,
-)
+from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
+from bot.services.report_format import format_telegram_html, format_text, report_chart
 from bot.services.report_json import to_json
 from bot.services.report_model import PostReport, Rate, Report
 from bot.services.report_page import format_html_page
@@ -68,6 +64,7 @@ def _keys(doc: dict[str, Any]) -> dict[str, set[str]]:
         "revenue": set(first["revenue"]),
         "interval": set(first["revenue"]["interval_minor"]),
         "srm": set(doc["srm"]),
+        "response_times": set(doc["response_times"][0]),
     }
 
 
@@ -114,7 +111,7 @@ async def test_text_shows_the_funnel_and_the_verdict(report: Report) -> None:
 
 async def test_telegram_message_is_short_and_escaped(report: Report) -> None:
     html = format_telegram_html(report)
-    assert len(html) < TELEGRAM_LIMIT
+    assert utf16_length(html) < MESSAGE_MAX_UTF16
     assert "Spring &lt;appeal&gt; &amp; &quot;friends&quot;" in html
     assert "@harbour&lt;museum&gt;" in html
     assert "<appeal>" not in html and "<museum>" not in html
@@ -126,7 +123,7 @@ async def test_telegram_message_is_short_and_escaped(report: Report) -> None:
         for i in range(100)
     )  # fmt: skip
     long = format_telegram_html(dataclasses.replace(report, posts=posts))
-    assert len(long) <= TELEGRAM_LIMIT
+    assert utf16_length(long) <= MESSAGE_MAX_UTF16
     assert long.endswith("use the CLI for the full report)")
     _assert_balanced(long)
 

@@ -30,8 +30,9 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 from telegram.ext import Application, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bot.sandbox import DEFAULT_TOKEN, ManualClock, Sandbox, run_sandbox, serve_asgi
+from bot.sandbox import DEFAULT_TOKEN, Sandbox, run_sandbox, serve_asgi
 from bot.sandbox.client import tls_context
+from tests.helpers import FakeClock
 
 ANN, BEN = 1001, 1002
 # Enough of a PNG header for its size to be read: 640 x 480.
@@ -59,11 +60,12 @@ def sandbox_bot(sandbox: Sandbox, token: str | None = None) -> Bot:
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with run_sandbox() as running:
-        await running.client.add_user(ANN, "Ann", "Archer", username="ann", language_code="en")
-        await running.client.add_user(BEN, "Ben", language_code="de")
-        yield running
+async def sandbox(sandbox: Sandbox) -> Sandbox:
+    """The shared sandbox with Telegram's flood limits back on, and Ann and Ben as its users."""
+    await sandbox.client.set_limits(enabled=True)
+    await sandbox.client.add_user(ANN, "Ann", "Archer", username="ann", language_code="en")
+    await sandbox.client.add_user(BEN, "Ben", language_code="de")
+    return sandbox
 
 
 @pytest.fixture
@@ -141,9 +143,9 @@ async def test_start_payload_arrives_as_a_command_with_the_deep_link(
 
 
 async def test_per_chat_limit_answers_retry_after_until_the_clock_moves() -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     async with (
-        run_sandbox(clock=clock) as sandbox,
+        run_sandbox(clock=clock.monotonic) as sandbox,
         sandbox_bot(sandbox) as bot,
     ):
         await sandbox.client.add_user(ANN, "Ann", started=True)
@@ -152,16 +154,16 @@ async def test_per_chat_limit_answers_retry_after_until_the_clock_moves() -> Non
         with pytest.raises(RetryAfter) as refused:
             await bot.send_message(ANN, "one too many")
         assert refused.value.retry_after == dtm.timedelta(seconds=1)
-        clock.advance(1.0)
+        clock.advance(dtm.timedelta(seconds=1))
         await bot.send_message(ANN, "after a second")
         stats = await sandbox.client.stats()
     assert stats["rate_limited"] == 1 and stats["accepted_sends"] == 4
 
 
 async def test_global_limit_is_30_per_second_and_paid_broadcast_lifts_it() -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     async with (
-        run_sandbox(clock=clock) as sandbox,
+        run_sandbox(clock=clock.monotonic) as sandbox,
         sandbox_bot(sandbox) as bot,
     ):
         for user_id in range(1, 41):
@@ -172,7 +174,7 @@ async def test_global_limit_is_30_per_second_and_paid_broadcast_lifts_it() -> No
             await bot.send_message(31, "Please help")
         for user_id in range(31, 41):
             await bot.send_message(user_id, "Please help", allow_paid_broadcast=True)
-        clock.advance(1.0)
+        clock.advance(dtm.timedelta(seconds=1))
         await bot.send_message(31, "Please help")
         accepted = await sandbox.client.sent(accepted_only=True)
     assert len(accepted) == 41
@@ -180,9 +182,9 @@ async def test_global_limit_is_30_per_second_and_paid_broadcast_lifts_it() -> No
 
 
 async def test_paid_broadcasts_do_not_use_up_the_free_allowance() -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     async with (
-        run_sandbox(clock=clock) as sandbox,
+        run_sandbox(clock=clock.monotonic) as sandbox,
         sandbox_bot(sandbox) as bot,
     ):
         for user_id in range(1, 72):
@@ -208,15 +210,15 @@ async def test_updates_the_bot_did_not_ask_for_are_not_delivered(
 
 
 async def test_group_limit_is_20_per_minute_and_limits_can_be_switched_off() -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     async with (
-        run_sandbox(clock=clock) as sandbox,
+        run_sandbox(clock=clock.monotonic) as sandbox,
         sandbox_bot(sandbox) as bot,
     ):
         await sandbox.client.add_chat(-100500, "supergroup", "Museum staff")
         for n in range(20):
             await bot.send_message(-100500, f"report {n}")
-            clock.advance(0.5)
+            clock.advance(dtm.timedelta(seconds=0.5))
         with pytest.raises(RetryAfter) as refused:
             await bot.send_message(-100500, "report 21")
         assert refused.value.retry_after == dtm.timedelta(seconds=50)

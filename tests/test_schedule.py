@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.campaign import SendWindow
 from bot.domain.schedule import (
     SpreadPlans,
     first_window,
@@ -19,6 +18,7 @@ from bot.domain.schedule import (
     open_intervals,
     plan_spread,
 )
+from bot.domain.spec import SendWindow
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NYC = ZoneInfo("America/New_York")

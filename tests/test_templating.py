@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from bot.domain.campaign import Campaign, load_campaign
+from bot.domain.campaign import CampaignInvalid, load_campaign
+from bot.domain.message_length import MESSAGE_MAX_UTF16
+from bot.domain.spec import Campaign
 from bot.domain.templating import (
-    TELEGRAM_LIMIT,
     MessageContext,
     TemplateRenderError,
     TemplateTooLong,
-    check_templates,
     render_message,
     telegram_html_problems,
     telegram_length,
@@ -184,6 +186,116 @@ def test_sandbox_escape_is_also_rejected_at_validation() -> None:
         campaign_with({"ask": {"en": "{{ ''.__class__ }}"}})
 
 
+def within(seconds: float, work: Callable[[], object]) -> BaseException | None:
+    """Run work in a thread; fail if it is still running after `seconds`; return its error."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            work()
+            outcome.append(None)
+        except BaseException as exc:  # handed back to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"still running after {seconds} s"
+    return outcome[0]
+
+
+BIG = "{% set big = 'x' * 30000 %}"
+BOMBS = [
+    ("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+     "does too much work"),
+    (BIG + "{% for a in big %}{% for b in big %}{% if a == b %}{% endif %}{% endfor %}"
+     "{% endfor %}", "does too much work"),
+    ("{{ 'x' * 1000000000 }}", "asks for 1000000000 characters with '*'"),
+    ("{{ 'ab' * 10 ** 9 }}", "asks for 2000000000 characters with '*'"),
+    ("{{ [1, 2] * 10 ** 9 }}", "asks for 2000000000 items with '*'"),
+    ("{{ 2 ** 100000000 }}", "number of over 1024 bits with '**'"),
+    ("{{ 'x'|center(1000000000) }}", "1000000000 characters with filter 'center'"),
+    ("{{ 'x'.ljust(1000000000) }}", "1000000000 characters with '.ljust()'"),
+    ("{{ '%999999999d' % 1 }}", "999999999 characters with '%'"),
+    ("{{ '%*d' % (999999999, 1) }}", "'%' may not take its width from an argument"),
+    ("{{ '{:>999999999}'.format(1) }}", "999999999 characters with '.format()'"),
+    ("{{ '%999999999s'|format(1) }}", "999999999 characters with format"),
+    ("{% set ns = namespace(s='xx') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+     "{% endfor %}{{ ns.s|length }}", "with '~'"),
+    ("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+     "{{ f(40) }}", "does too much work"),
+    (BIG + "{% set out %}{% for i in range(10000) %}{{ big }}{% endfor %}{% endset %}"
+     "{{ out|length }}", "does too much work"),
+    (BIG + "{{ big|replace('x', big) }}", "characters with replace"),
+    (BIG + "{{ big.replace('x', big) }}", "characters with replace"),
+    ("{{ range(100000)|join(',') }}", "characters with join"),
+    (BIG + "{{ big|wordwrap(1, wrapstring=big) }}", "characters with wordwrap"),
+    (BIG + "{{ ('x\n' * 10000)|indent(big) }}", "characters with indent"),
+    ("{{ [1]|batch(1000000000, 0)|list }}", "1000000000 characters with filter 'batch'"),
+    ("{% for i in range(9000) %}{{ i }}{% endfor %}", "writes more than 32768 characters"),
+    ("{{ lipsum(100000) }}", "lipsum"),
+    ("{% for x in range(2) recursive %}{% if loop.depth < 3 %}{{ loop(range(100000)) }}"
+     "{% endif %}{% endfor %}", "does too much work"),
+    ("{{ ([[0] * 30000] * 1000)|sum(start=[]) }}", "filter 'sum' adds numbers only"),
+    ("{{ (['x' * 3000] * 100)|map('string')|join }}", "characters with join"),
+    ("{{ ''.join((['x' * 3000] * 100)|map('string')) }}", "characters with '.join()'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("source", "reason"), BOMBS)
+def test_costly_templates_are_refused_quickly_at_send_and_at_validation(
+    source: str, reason: str
+) -> None:
+    # The bomb only goes off for one supporter, so it slips past validation's samples.
+    hidden = f"{{% if first_name == 'Mallory' %}}{source}{{% endif %}}Hi"
+    campaign = unchecked(campaign_with({"ask": {"en": "Hi"}}), "ask", "en", hidden)
+    assert render_message(campaign, "ask", supporter(first_name="Eve")) == "Hi"
+    error = within(5, lambda: render_message(campaign, "ask", supporter(first_name="Mallory")))
+    assert isinstance(error, TemplateRenderError)
+    assert reason in error.reason
+    error = within(5, lambda: campaign_with({"ask": {"en": source}}))
+    assert isinstance(error, ValidationError)
+    assert reason in str(error)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{% for i in range(3) %}{{ i }}{% endfor %}", "012"),
+        ("{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ '%05d' % 42 }} {{ 'x' ~ 1 ~ 'y' }}",
+         "ababab 1024 00042 x1y"),
+        ("{{ 'a'|center(5) }}|{{ ['a', 'b']|join('-') }}|{{ 'a b'|replace(' ', '_') }}",
+         "  a  |a-b|a_b"),
+        ("{% set ns = namespace(n=0) %}{% for i in range(3) %}{% set ns.n = ns.n + i %}"
+         "{% endfor %}{{ ns.n }}", "3"),
+        ("{% macro greet(who) %}Hi {{ who }}{% endmacro %}{{ greet(name) }}", "Hi Eve"),
+        ("{{ '{:>4}'.format(7) }}|{{ '%s and %s'|format(1, 2) }}", "   7|1 and 2"),
+        ("{{ '-'.join(['a', 'b']|map('upper')) }}|{{ ['a', 'b']|map('upper')|join }}",
+         "A-B|AB"),
+        ("{% for x in [[1, [2]]] recursive %}{{ x if x is number else loop(x) }}{% endfor %}",
+         "12"),
+        ("{% for a in range(100) %}{% for b in range(100) %}{% endfor %}{% endfor %}ok", "ok"),
+    ],
+)  # fmt: skip
+def test_ordinary_templates_stay_within_the_budget(source: str, expected: str) -> None:
+    campaign = campaign_with({"ask": {"en": source}})
+    assert render_message(campaign, "ask", supporter(first_name="Eve")) == expected
+
+
+def test_a_campaign_of_many_costly_messages_is_refused_as_a_whole_quickly() -> None:
+    # Each message alone is allowed (about 18,000 steps); 500 of them would take minutes.
+    costly = "{% for a in range(95) %}{% for b in range(95) %}{% set x = a ~ b %}{% endfor %}"
+    messages = {f"m{n}": {"en": costly + "{% endfor %}ok"} for n in range(500)}
+    error = within(10, lambda: campaign_with(messages))
+    assert isinstance(error, ValidationError)
+    assert (
+        "together with the campaign's other messages does too much work (more than 200000 steps)"
+        in str(error)
+    )
+    few = campaign_with(dict(list(messages.items())[:5]))
+    assert render_message(few, "m4", supporter()) == "ok"
+
+
 def test_message_over_4096_characters_fails_at_render_naming_key_and_language() -> None:
     source = "x" * 4000 + " {{ first_name }}"
     campaign = campaign_with({"ask": {"en": "short", "nl": source}})  # sample name fits
@@ -200,7 +312,7 @@ def test_message_over_4096_characters_fails_at_render_naming_key_and_language() 
 
 def test_message_over_4096_characters_fails_at_validation() -> None:
     with pytest.raises(ValidationError, match="renders to 4097 characters"):
-        campaign_with({"ask": {"en": "y" * (TELEGRAM_LIMIT + 1)}})
+        campaign_with({"ask": {"en": "y" * (MESSAGE_MAX_UTF16 + 1)}})
 
 
 def test_length_counts_what_telegram_shows() -> None:
@@ -234,14 +346,19 @@ def test_telegram_html_check_accepts_its_own_tags() -> None:
     assert telegram_html_problems(text) == []
 
 
-def test_check_templates_points_at_the_line_of_the_message(tmp_path: Path) -> None:
+def test_a_template_problem_points_at_the_line_of_the_message(tmp_path: Path) -> None:
     museum = load_campaign(MUSEUM)
-    assert check_templates(museum, MUSEUM) == []
-    broken = unchecked(museum, "personal", "nl", "Hoi {{ frist_name }}")
-    errors = check_templates(broken, MUSEUM)
     line = museum.source_line(("messages", "personal", "nl"))
-    assert [str(e) for e in errors] == [
-        f"{MUSEUM}:{line}: messages.personal.nl: unknown variable 'frist_name'; "
+    assert line is not None
+    lines = MUSEUM.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert lines[line] == "      Beste {{ name }},\n"  # the first line of the Dutch text
+    lines[line] = "      Beste {{ frist_name }},\n"
+    broken = tmp_path / MUSEUM.name
+    broken.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(CampaignInvalid) as caught:
+        load_campaign(broken)
+    assert [str(e) for e in caught.value.errors] == [
+        f"{broken}:{line}: messages.personal.nl: unknown variable 'frist_name'; "
         "did you mean 'first_name'? (known: campaign, donate_link, first_name, gift, language, "
         "last, last_name, name, organisation, today, username)"
     ]

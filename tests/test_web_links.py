@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.config import load_settings
-from bot.domain.campaign import Campaign, dump_campaign
+from bot.domain.campaign import dump_campaign
+from bot.domain.spec import Campaign
 from bot.storage.db import make_engine, session_maker
 from bot.storage.models import SENT, Click, Interaction, Supporter
 from bot.storage.models import Campaign as CampaignRow
 from bot.web import create_web_app
 from tests.factories import NOW, add_ask, add_campaign_row, add_post, add_supporter, make_campaign
+from tests.helpers import FakeClock
 
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile"
 SPEC = make_campaign(
@@ -28,24 +30,14 @@ SPEC = make_campaign(
 )
 
 
-class Clock:
-    """A hand-moved clock for the app under test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
 
 def client_for(
     sessions: async_sessionmaker[AsyncSession],
-    clock: Clock,
+    clock: FakeClock,
     specs: Callable[[], dict[str, Campaign]] = lambda: {"museum": SPEC},
 ) -> httpx.AsyncClient:
     settings = load_settings({"click_dedup_seconds": 30}, env_file=None)
@@ -55,7 +47,7 @@ def client_for(
 
 @pytest.fixture
 async def client(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(sessions, clock) as http:
         yield http
@@ -102,7 +94,7 @@ async def test_click_redirects_with_the_reference_and_keeps_the_query(
 
 
 async def test_a_campaigns_own_reference_parameter_is_used(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
     paypal = make_campaign(
         name="museum", donate_url="https://paypal.example/donate", reference_param="custom"
@@ -135,7 +127,7 @@ async def test_link_previewers_are_redirected_but_not_counted(
 
 
 async def test_repeats_within_the_interval_count_once(
-    sessions: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, clock: Clock
+    sessions: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     token, _, supporter_id = await _ask_token(sessions)
     for seconds in (0, 5, 29):
@@ -182,7 +174,7 @@ async def test_a_post_link_counts_each_reader_once_within_the_interval(
 
 
 async def test_a_campaign_not_loaded_now_redirects_by_its_frozen_spec(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
     token, _, _ = await _ask_token(sessions)
     url = "https://old.example/give?x=1"
@@ -215,7 +207,7 @@ async def test_health_answers_ok_with_a_database(client: httpx.AsyncClient) -> N
 
 
 async def test_health_and_links_answer_503_without_a_database(
-    tmp_path: object, clock: Clock
+    tmp_path: object, clock: FakeClock
 ) -> None:
     engine = make_engine("sqlite+aiosqlite:////nonexistent-dir/for/sure/bot.db")
     before = set(threading.enumerate())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings, load_settings
+from bot.scheduler import weekly_trigger
 from bot.services.weekly import (
     JOB,
     last_weekly_run,
@@ -91,6 +92,19 @@ def test_schedule_follows_local_time_across_daylight_saving() -> None:
     twice = _settings(weekly_summary_cron="mon,thu 09:00")
     assert next_weekly_run(DUE, twice) == datetime(2026, 3, 12, 8, 0, tzinfo=UTC)
     assert period_key(DUE, twice) == "2026-03-09"
+
+
+@pytest.mark.parametrize("cron", ["mon 09:00", "mon,thu 09:00", "sun 03:30", "fri 23:59"])
+def test_scheduler_trigger_fires_when_the_summary_falls_due(cron: str) -> None:
+    settings = _settings(weekly_summary_cron=cron)
+    trigger = weekly_trigger(cron, settings.zone)
+    # Hourly steps over five weeks around the start of summer time on 29 March 2026.
+    start = datetime(2026, 3, 10, 0, 17, tzinfo=UTC)
+    for hour in range(24 * 35):
+        now = start + timedelta(hours=hour)
+        fires = trigger.get_next_fire_time(None, now)
+        assert fires is not None
+        assert fires.astimezone(UTC) == next_weekly_run(now, settings), now
 
 
 async def test_summary_is_sent_once_per_week_even_after_a_restart(

@@ -13,12 +13,12 @@ from bot.sandbox import run_sandbox
 from bot.storage.db import create_all, make_engine, session_maker
 from tests.conftest import drop_pg_database, fresh_pg_database
 from tests.factories import delivery_settings
+from tests.helpers import wait_for
 from tests.test_crash import (
     assert_each_ask_delivered_at_most_once,
     seed_outbox,
     start_worker,
     unfinished,
-    wait_until,
     worker_env,
 )
 
@@ -44,7 +44,7 @@ async def test_two_workers_share_one_campaign_without_sending_an_ask_twice(
             async def settled() -> bool:
                 return await unfinished(sessions) == 0
 
-            await wait_until(settled, 90, "both workers to send every ask")
+            await wait_for(settled, what="both workers to send every ask", limit=90, every=0.05)
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)
             assert [await w.wait() for w in workers] == [0, 0]

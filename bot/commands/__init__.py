@@ -1,1 +1,1 @@
-"""Typer commands, one module per feature, registered in bot/cli.py."""
+"""Typer commands, one module per feature, each with its own Typer app that bot/cli.py includes."""

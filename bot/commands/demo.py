@@ -10,7 +10,9 @@ from pathlib import Path
 import typer
 from rich.panel import Panel
 
-from bot.cli import app, console, fail
+from bot.commands.common import console, fail
+
+app = typer.Typer()
 
 
 @app.command("demo")
@@ -27,6 +29,7 @@ def demo(
     ),
 ) -> None:
     """Run the museum's winter appeal end to end with simulated supporters; no token needed."""
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.demo.behaviour import BehaviourModel
     from bot.demo.runner import CAMPAIGN, Demo
 

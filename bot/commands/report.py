@@ -9,8 +9,11 @@ from pathlib import Path
 
 import typer
 
-from bot.cli import app, console, fail, settings
+from bot.clock import utcnow
+from bot.commands.common import console, database_errors, fail, settings
 from bot.config import Settings
+
+app = typer.Typer()
 
 
 class Format(StrEnum):
@@ -25,7 +28,7 @@ async def render_report(
     current: Settings, name: str, fmt: Format, *, chart: bool
 ) -> tuple[str, bytes | None] | None:
     """Build a campaign's report and write it in one format; None if the campaign is unknown."""
-    from bot.clock import utcnow
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.domain.campaign import load_campaigns
     from bot.services.report_format import format_text, report_chart
     from bot.services.report_json import to_json
@@ -67,10 +70,8 @@ def report(
 ) -> None:
     """Show a campaign's results: funnel per arm, posts, segments and honest statistics."""
     current = settings()
-    try:
+    with database_errors():
         result = asyncio.run(render_report(current, name, fmt, chart=chart is not None))
-    except OSError as exc:
-        fail(f"Could not read the database: {exc}")
     if result is None:
         fail(
             f"No campaign called {name!r}: it is neither in the database nor in "

@@ -7,8 +7,10 @@ import logging
 
 import typer
 
-from bot.cli import app, fail, settings
-from bot.config import SettingsError
+from bot.commands.common import fail, settings, telegram_errors
+from bot.config import RunMode, SettingsError
+
+app = typer.Typer()
 
 
 def _configure_logging(level: str) -> None:
@@ -30,21 +32,20 @@ def run(
     ),
 ) -> None:
     """Run the bot: staff commands, supporter conversations, sending, links and webhooks."""
-    from bot.app import check_run_settings, run_bot
+    # Imported here: the bot's stack (PTB, uvicorn, the services) takes most of a second to
+    # import, which other commands and `--help` should not pay for.
+    from bot.app import run_bot
 
-    current = settings()
-    try:
-        check_run_settings(current, webhook=webhook)
-    except SettingsError as exc:
-        fail(exc.lines)
+    current = settings(RunMode.WEBHOOK if webhook else RunMode.POLLING)
     if not logging.getLogger().handlers:
         _configure_logging(current.log_level)
-    try:
-        asyncio.run(run_bot(current, webhook=webhook))
-    except SettingsError as exc:
-        fail(exc.lines)
-    except OSError as exc:
-        fail(f"Could not start: {exc}")
+    with telegram_errors(current):
+        try:
+            asyncio.run(run_bot(current, webhook=webhook))
+        except SettingsError as exc:
+            fail(exc.lines)
+        except OSError as exc:
+            fail(f"Could not start: {exc}")
 
 
 @app.command("sandbox")
@@ -59,6 +60,7 @@ def sandbox(
     ),
 ) -> None:
     """Run a local Telegram Bot API sandbox to try the bot without Telegram."""
+    # Imported here: only this command needs the sandbox server.
     from bot.sandbox.server import serve_sandbox
 
     typer.echo(

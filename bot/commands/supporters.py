@@ -14,11 +14,13 @@ from rich.panel import Panel
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bot.cli import app, console, err_console, fail, settings
+from bot.clock import utcnow
+from bot.commands.common import console, database_errors, err_console, fail, settings
 from bot.config import Settings
 
+# Top-level commands, and the `supporters` group that cli.py includes under its name.
+app = typer.Typer()
 supporters_app = typer.Typer(help="One supporter's data: export it or forget it (GDPR).")
-app.add_typer(supporters_app, name="supporters")
 
 
 class ImportKind(StrEnum):
@@ -48,7 +50,7 @@ def import_file(
     Columns are listed in the README. Re-importing supporters updates them by external_id;
     re-importing donations skips the provider events already recorded.
     """
-    from bot.clock import utcnow
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.domain.campaign import load_campaigns
     from bot.services.importer import import_csv
     from bot.storage.db import open_database
@@ -75,12 +77,13 @@ def import_file(
                 progress=tick,
             )
 
-    if console.is_terminal:
-        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
-        with Progress(*columns, TimeRemainingColumn(), console=console, transient=True) as bar:
-            result = asyncio.run(run(bar))
-    else:
-        result = asyncio.run(run(None))
+    with database_errors():
+        if console.is_terminal:
+            columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+            with Progress(*columns, TimeRemainingColumn(), console=console, transient=True) as bar:
+                result = asyncio.run(run(bar))
+        else:
+            result = asyncio.run(run(None))
     if not result.ok:
         _show_errors([str(error) for error in result.errors], result.error_count)
         fail(f"Nothing was imported: {result.error_count} problem(s) in {file.name}.", code=1)
@@ -99,6 +102,7 @@ def _who(external_id: str | None, username: str | None, telegram_id: int | None)
 
 
 async def _supporter_id(current: Settings, who: dict[str, Any]) -> int:
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.services.supporters import SupporterNotFound, find_supporter
     from bot.storage.db import open_database
 
@@ -124,6 +128,7 @@ def export(
     out: Path | None = typer.Option(None, "--out", help="Write the JSON here, not to stdout."),
 ) -> None:
     """Print as JSON everything stored about one person: profile, tags, history, asks, gifts."""
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.services.supporters import export_supporter
     from bot.storage.db import open_database
 
@@ -134,7 +139,9 @@ def export(
         async with open_database(current.database_url) as sessions:
             return await export_supporter(sessions, supporter_id)
 
-    text = json.dumps(asyncio.run(run()), indent=2, ensure_ascii=False) + "\n"
+    with database_errors():
+        found = asyncio.run(run())
+    text = json.dumps(found, indent=2, ensure_ascii=False) + "\n"
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -150,12 +157,15 @@ def forget(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Erase one person's personal data; anonymous counts stay so reports still add up."""
-    from bot.clock import utcnow
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.services.supporters import forget_supporter
     from bot.storage.db import open_database
 
     current = settings()
-    supporter_id = asyncio.run(_supporter_id(current, _who(external_id, username, telegram_id)))
+    with database_errors():
+        supporter_id = asyncio.run(
+            _supporter_id(current, _who(external_id, username, telegram_id))
+        )
     if not yes and not typer.confirm(
         f"Erase the names, ids, chat, history and reply texts of supporter #{supporter_id}?"
     ):
@@ -163,13 +173,35 @@ def forget(
 
     async def run() -> Any:
         async with open_database(current.database_url) as sessions:
-            return await forget_supporter(sessions, supporter_id, now=utcnow())
+            if not current.telegram_bot_token:
+                return await forget_supporter(sessions, supporter_id, now=utcnow())
+            # With a token, the staff chat's relays about them are deleted too.
+            from bot.telegram.deleter import BotMessageDeleter
+            from bot.telegram.sender import TelegramSender
 
-    done = asyncio.run(run())
+            bot = TelegramSender.from_settings(current, pool_size=2).bot
+            deleter = BotMessageDeleter(bot, initialise=True)
+            try:
+                return await forget_supporter(
+                    sessions,
+                    supporter_id,
+                    now=utcnow(),
+                    deleter=deleter,
+                    staff_chat_id=current.staff_chat_id,
+                )
+            finally:
+                await deleter.close()
+
+    with database_errors():
+        done = asyncio.run(run())
     console.print(
         f"Forgot supporter #{supporter_id}. Kept anonymously: {done.asks_kept} asks, "
         f"{done.donations_kept} donations, {done.replies_blanked} replies (text erased)."
     )
+    if done.staff_messages_deleted:
+        console.print(f"Deleted {done.staff_messages_deleted} messages about them in Telegram.")
+    for line in done.staff_messages_left:
+        console.print(f"Not deleted, please delete it by hand: {line}.", markup=False)
 
 
 @app.command("preview")
@@ -178,7 +210,7 @@ def preview(
     count: int = typer.Option(3, "--count", "-n", min=0, help="How many messages to render."),
 ) -> None:
     """Show who a campaign would reach now, the expected split per arm, and real messages."""
-    from bot.clock import utcnow
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.domain.campaign import load_campaigns
     from bot.services.preview import preview_campaign
     from bot.storage.db import open_database
@@ -197,7 +229,8 @@ def preview(
                 sessions, campaign, now=utcnow(), settings=current, count=count
             )
 
-    result = asyncio.run(run())
+    with database_errors():
+        result = asyncio.run(run())
     console.print(f"[b]{escape(result.campaign)}[/b]: {escape(result.title)}")
     console.print(f"Audience now: [b]{result.audience_size}[/b] supporters")
     segments = Table("Matched by", "Supporters", title="Segments", title_justify="left")
@@ -224,6 +257,7 @@ def validate(
     ),
 ) -> None:
     """Check campaign files without sending anything; exit 1 if any has a problem."""
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.domain.campaign import CampaignInvalid, load_campaign, load_campaigns
 
     targets = list(paths or [settings().campaigns_dir])

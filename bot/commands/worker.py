@@ -10,8 +10,10 @@ import socket
 
 import typer
 
-from bot.cli import app, fail, settings
-from bot.config import Settings
+from bot.commands.common import database_errors, fail, settings, telegram_errors
+from bot.config import RunMode, Settings
+
+app = typer.Typer()
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,7 @@ async def run_worker(
     current: Settings, *, worker_id: str, concurrency: int, batch: int | None
 ) -> None:
     """Send due asks until SIGTERM or SIGINT, then finish in-flight sends and exit."""
+    # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.services.outbox import OutboxWorker
     from bot.services.registry import CampaignRegistry
     from bot.storage.db import open_database
@@ -77,9 +80,7 @@ def worker(
     ),
 ) -> None:
     """Run an extra outbox worker until SIGTERM or Ctrl+C."""
-    current = settings()
-    if not current.telegram_bot_token:
-        fail("TELEGRAM_BOT_TOKEN: missing (get one from @BotFather)")
+    current = settings(RunMode.WORKER)
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=current.log_level.upper(),
@@ -88,9 +89,12 @@ def worker(
         for noisy in ("httpx", "httpcore"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     name = worker_id or f"worker-{socket.gethostname()}"
-    try:
-        asyncio.run(
-            run_worker(current, worker_id=name[:64], concurrency=concurrency, batch=batch or None)
-        )
-    except OSError as exc:
-        fail(f"Could not start: {exc}")
+    with telegram_errors(current), database_errors():
+        try:
+            asyncio.run(
+                run_worker(
+                    current, worker_id=name[:64], concurrency=concurrency, batch=batch or None
+                )
+            )
+        except OSError as exc:
+            fail(f"Could not start: {exc}")

@@ -10,17 +10,20 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html import escape
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import BotRuntime, running_bot
 from bot.config import Settings, load_settings
-from bot.demo.behaviour import BehaviourModel, holdout_gift, respond
+from bot.demo.behaviour import REPLIES, BehaviourModel, holdout_gift, respond
 from bot.demo.population import SimulatedSupporter, make_population, write_csv_files
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
+from bot.net import free_port
 from bot.sandbox import DEFAULT_TOKEN, Sandbox, run_sandbox
 from bot.sandbox.chats import User
 from bot.services.importer import import_csv
@@ -29,6 +32,7 @@ from bot.services.supporters import upsert_started_supporter
 from bot.storage import progress
 from bot.storage.db import open_database
 from bot.storage.migrate import upgrade
+from bot.storage.models import Ask, Supporter
 from bot.storage.supporters import refresh_supporter_scores
 
 T = TypeVar("T")
@@ -134,7 +138,7 @@ class Demo:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "demo.db").unlink(missing_ok=True)
         async with run_sandbox(token=DEFAULT_TOKEN) as sandbox:
-            web_port = _free_port()
+            web_port = free_port()
             settings = demo_settings(self.out, sandbox, web_port)
             settings = settings.model_copy(update={"campaigns_dir": campaigns_dir})
             await asyncio.to_thread(upgrade, settings.database_url)
@@ -156,6 +160,7 @@ class Demo:
                     await self._live_starts(sandbox)
                     await self._staff_launch(sandbox)
                     await self._week(sandbox, bot, sessions, web)
+                    await self._staff_uses_the_desk(sandbox, sessions)
                     await self._staff_report(sandbox)
                 return await self._write_outputs(sandbox, sessions, settings, registry)
 
@@ -412,6 +417,45 @@ class Demo:
                 return True
         return False
 
+    async def _staff_uses_the_desk(
+        self, sandbox: Sandbox, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """A supporter outside the campaign asks a question; staff answer it from the desk.
+
+        Someone who was never asked, so the campaign's report is the same with or without it.
+        """
+        async with sessions() as session:
+            asked = set(
+                (
+                    await session.execute(
+                        select(Supporter.telegram_user_id).join(  # type: ignore[call-overload]
+                            Ask, Ask.supporter_id == Supporter.id
+                        )
+                    )
+                ).scalars()
+            )
+        others = [p for p in self.people if p.telegram_user_id not in asked]
+        if not others:
+            return
+        person = next((p for p in others if p.language == "nl"), others[0])
+        question = REPLIES.get(person.language, REPLIES["en"])[1]
+        seq = await self._last_seq(sandbox)
+        await sandbox.client.send_text(person.telegram_user_id, question)
+        relay = await self._bot_answer(sandbox, escape(question, quote=False), seq)
+        seq = await self._last_seq(sandbox)
+        await self._staff_says(sandbox, "/inbox")
+        await self._bot_answer(sandbox, "Inbox", seq)
+        saved = [(label, data) for label, data in _buttons(relay) if data.startswith("desk:k:")]
+        if not saved:
+            return
+        label, data = saved[0]
+        seq = await self._last_seq(sandbox)
+        who = person.first_name
+        self.staff_log.append((seq, self.clock(), f"[presses {label} under {who}'s message]"))
+        await sandbox.client.press(STAFF_ID, relay["message_id"], data, STAFF_CHAT_ID)
+        await self._bot_answer(sandbox, "✓ Sent to", seq)
+        self.say(f"staff: /inbox, then the saved answer {label} to {who} ({person.language})")
+
     async def _staff_report(self, sandbox: Sandbox) -> None:
         seq = await self._last_seq(sandbox)
         await self._staff_says(sandbox, f"/report {CAMPAIGN}")
@@ -463,11 +507,22 @@ class Demo:
             body = _plain(entry.get("text") or entry.get("caption") or "")
             if entry.get("method") == "sendPhoto":
                 body = "[chart] " + body
+            labels = [label for label, _ in _buttons(entry)]
+            if not body:
+                continue  # a keyboard changed under an earlier message
+            if labels:
+                body += "\n[" + " | ".join(labels) + "]"
             events.append((float(entry["seq"]), f"bot:\n{body}"))
         for seq, when, text in self.staff_log:
             events.append((seq + 0.5, f"{STAFF_NAME} ({when:%a %d %b %H:%M} UTC):\n{text}"))
         header = "Staff chat, simulated week (the bot's HTML shown as plain text)\n\n"
         return header + "\n\n".join(text for _, text in sorted(events)) + "\n"
+
+
+def _buttons(entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return the (label, callback data) of a sent message's inline buttons."""
+    rows = (entry.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
 
 def _plain(html: str) -> str:
@@ -476,11 +531,3 @@ def _plain(html: str) -> str:
     from html import unescape
 
     return unescape(re.sub(r"<[^>]+>", "", html))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

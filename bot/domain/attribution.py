@@ -7,7 +7,7 @@ import hmac
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # How a donation was credited; stored on every donation row.
@@ -17,6 +17,14 @@ UNATTRIBUTED = "unattributed"
 
 DEFAULT_WINDOW = timedelta(days=14)
 STRIPE_TOLERANCE_SECONDS = 300
+# A gift dated after now by more than this is refused: a provider's clock may run a little
+# ahead, but a gift from the future would pin its giver's recency (RFM) for years.
+GIFT_FUTURE_TOLERANCE = timedelta(minutes=15)
+# Gifts dated before this are refused: no record that old is a gift to credit, and dates near
+# the start of the calendar overflow when windows are subtracted from them.
+EARLIEST_GIFT = datetime(1900, 1, 1, tzinfo=UTC)
+# Telegram user ids have at most 52 significant bits (Bot API); larger numbers are no one.
+MAX_TELEGRAM_ID = 2**52
 
 # Tokens are short URL-safe strings; anything else is rejected before touching the database.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{4,32}")
@@ -54,15 +62,34 @@ class SignatureError(ValueError):
     """A webhook whose signature is missing, malformed, wrong or too old."""
 
 
+def gift_date_problem(donated_at: datetime, *, now: datetime) -> str | None:
+    """Say why a gift's aware date cannot be believed (too old, in the future), or None."""
+    if donated_at < EARLIEST_GIFT:
+        return f"is before {EARLIEST_GIFT:%Y-%m-%d}"
+    if donated_at > now + GIFT_FUTURE_TOLERANCE:
+        minutes = int(GIFT_FUTURE_TOLERANCE.total_seconds() // 60)
+        return f"is more than {minutes} minutes in the future"
+    return None
+
+
+def is_telegram_id(number: int) -> bool:
+    """Tell whether a number can be a Telegram user id (positive, at most 52 bits)."""
+    return 0 < number <= MAX_TELEGRAM_ID
+
+
 def is_token(text: str) -> bool:
     """Tell whether a path segment has the shape of a tracked-link token."""
     return _TOKEN.fullmatch(text) is not None
 
 
-def reader_key(address: str, user_agent: str | None) -> str:
-    """Return a one-way key for one reader (address and browser), storing neither."""
+def reader_key(address: str, user_agent: str | None, secret: str) -> str:
+    """Return a one-way key for one reader (address and browser), storing neither.
+
+    Keyed with a server secret (HMAC): unkeyed, the few billion addresses could all be tried
+    to find which one a stored key belongs to.
+    """
     raw = f"{address}|{user_agent or ''}".encode()
-    return hashlib.blake2b(raw, digest_size=12).hexdigest()
+    return hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()[:24]
 
 
 def is_link_preview(user_agent: str | None, method: str = "GET") -> bool:
@@ -86,7 +113,10 @@ def _hmac_hex(secret: str, payload: bytes) -> str:
 
 
 def sign_body(body: bytes, secret: str) -> str:
-    """Return the `X-Signature` header value for a generic donation webhook body."""
+    """Return the `X-Signature` header value for a generic donation webhook body.
+
+    Reference for tests and benchmarks, which sign as a provider does; the bot only verifies.
+    """
     return "sha256=" + _hmac_hex(secret, body)
 
 
@@ -102,7 +132,10 @@ def verify_body_signature(body: bytes, header: str | None, secret: str) -> None:
 
 
 def stripe_signature(body: bytes, secret: str, timestamp: int) -> str:
-    """Return a `Stripe-Signature` header value as Stripe would send it (tests, benchmarks)."""
+    """Return a `Stripe-Signature` header value as Stripe would send it.
+
+    Reference for tests and benchmarks, which sign as Stripe does; the bot only verifies.
+    """
     signed = f"{timestamp}.".encode() + body
     return f"t={timestamp},v1={_hmac_hex(secret, signed)}"
 

@@ -1,8 +1,10 @@
 """Audience rules in plain Python: labels, the random order, and who matches a campaign.
 
-The database selects audiences with one SQL query (bot/storage/audience.py); this module
-states the same rules for one supporter at a time, so previews can explain a choice and
-tests can check the SQL against it.
+The database selects audiences with one SQL query (bot/storage/audience.py), which takes its
+labels, seed, day boundaries and amount factors from here. The rest states the same rules for
+one supporter at a time (SupporterHistory, matches, audience_label, detail_matches,
+random_rank): the bot never calls those; they are the reference oracle the tests check the
+SQL against.
 
 Semantics, shared with the SQL:
 * A supporter is in the audience when at least one ``any`` rule matches (or ``any`` is
@@ -29,9 +31,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from bot.domain.campaign import Audience, Rule
 from bot.domain.durations import format_duration
 from bot.domain.money import minor_unit_exponent
+from bot.domain.spec import Audience, Rule
 
 LABEL_LIMIT = 200  # the width of ask.rule
 # Rule amounts and gifts are compared in thousandths of a major unit, exact for every
@@ -76,7 +78,10 @@ class SupporterHistory:
 
 
 def ascii_lower(text: str) -> str:
-    """Lower-case A-Z only, as SQLite's lower() does."""
+    """Lower-case A-Z only, as SQLite's lower() does.
+
+    Reference oracle for tests: the SQL lower-cases with lower() itself.
+    """
     return text.translate(_ASCII_LOWER)
 
 
@@ -105,7 +110,10 @@ def seed_for(audience: Audience, campaign_name: str) -> int:
 
 
 def random_rank(seed: int, supporter_id: int) -> int:
-    """Return the sort key of the seeded random order (the SQL computes the same)."""
+    """Return the sort key of the seeded random order.
+
+    Reference oracle for tests: the bot computes this in SQL (storage/audience.py).
+    """
     s1, s2 = seed % RANDOM_M1, (seed * 7919) % RANDOM_M2
     h1 = (supporter_id * RANDOM_A1 + s1) % RANDOM_M1
     return (h1 * RANDOM_A2 + s2) % RANDOM_M2
@@ -157,7 +165,10 @@ def fallback_label(audience: Audience) -> str:
 
 
 def detail_matches(pattern: str, detail: str | None) -> bool:
-    """Compare an interaction's detail with a rule's (case-insensitive, * as wildcard)."""
+    """Compare an interaction's detail with a rule's (case-insensitive, * as wildcard).
+
+    Reference oracle for tests: the bot compares with SQL LIKE (Rule.detail_like).
+    """
     if detail is None:
         return False
     wanted, got = ascii_lower(pattern), ascii_lower(detail)
@@ -184,7 +195,10 @@ def _interaction_matches(
 
 
 def matches(rule: Rule, history: SupporterHistory, *, now: datetime, zone: ZoneInfo) -> bool:
-    """Tell whether one rule holds for one supporter at `now`."""
+    """Tell whether one rule holds for one supporter at `now`.
+
+    Reference oracle for tests: the bot selects with SQL (storage/audience.py).
+    """
     if rule.interaction is not None:
         hits = sum(
             _interaction_matches(rule, item, now=now, zone=zone) for item in history.interactions
@@ -210,7 +224,10 @@ def matches(rule: Rule, history: SupporterHistory, *, now: datetime, zone: ZoneI
 def audience_label(
     audience: Audience, history: SupporterHistory, *, now: datetime, zone: ZoneInfo
 ) -> str | None:
-    """Return the label of the first `any` rule that admits the supporter, or None if out."""
+    """Return the label of the first `any` rule that admits the supporter, or None if out.
+
+    Reference oracle for tests: the bot selects and labels with SQL (storage/audience.py).
+    """
     if not all(matches(rule, history, now=now, zone=zone) for rule in audience.all):
         return None
     if any(matches(rule, history, now=now, zone=zone) for rule in audience.exclude):

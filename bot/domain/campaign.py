@@ -20,37 +20,23 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from bot.domain.durations import format_duration
+from bot.domain.spec import RULES_ERROR, Campaign
+from bot.domain.spec_fields import describe_value
+from bot.domain.yaml_lines import Loc, field_path, line_of, read_yaml, yaml_problem
 
-# The spec models live in bot.domain.spec; they are re-exported so callers import from here.
-from bot.domain.spec import (
-    INTERACTION_ONLY,
-    RULES_ERROR,
-    SUBJECTS,
-    WEEKDAYS,
-    Arm,
-    Audience,
-    BroadcastPost,
-    Campaign,
-    Day,
-    FollowUp,
-    Key,
-    Language,
-    Moment,
-    Rule,
-    SendWindow,
-    Slug,
-    Text,
-    Weekday,
-    describe_value,
-)
-from bot.domain.yaml_lines import Loc, field_path, line_of, read_yaml
-
+# The models themselves are imported from bot.domain.spec, never through this module.
 __all__ = [
-    "INTERACTION_ONLY", "RULES_ERROR", "SUBJECTS", "WEEKDAYS", "Arm", "Audience", "BroadcastPost",
-    "Campaign", "CampaignInvalid", "CampaignSet", "Day", "FollowUp", "Key", "Language", "Loc",
-    "Moment", "Rule", "SendWindow", "Slug", "SpecError", "Text", "Weekday", "describe_value",
-    "dump_campaign", "load_campaign", "load_campaigns",
+    "MAX_FILE_BYTES", "CampaignInvalid", "CampaignSet", "SpecError", "dump_campaign",
+    "load_campaign", "load_campaigns",
 ]  # fmt: skip
+
+# The saved answers live beside the campaigns (bot.domain.answers); they are not a campaign.
+ANSWERS_FILE = "answers.yaml"
+
+
+# A generous campaign (ten messages in five languages) is under 30 KiB; a bigger file is a
+# mistake, and reading and validating it should never cost the bot much memory or time.
+MAX_FILE_BYTES = 256 * 1024
 
 
 class SpecError(Exception):
@@ -169,19 +155,41 @@ def _spec_errors(exc: ValidationError, file: str, lines: dict[Loc, int]) -> list
 # --- loading ---
 
 
+def _read_text(path: Path) -> str:
+    """Read a campaign file of at most MAX_FILE_BYTES (raises ValueError, OSError)."""
+    with path.open("rb") as handle:
+        # Read one byte past the limit rather than trusting the size the file system reports.
+        raw = handle.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ValueError(
+            f"is larger than {MAX_FILE_BYTES // 1024} KiB, the most a campaign file may be"
+        )
+    return raw.decode("utf-8")
+
+
 def _load_file(path: Path) -> tuple[Campaign | None, list[SpecError]]:
+    try:
+        return _load_checked(path)
+    except Exception as exc:  # whatever a hostile file trips over, it is that file's problem
+        problem = f"cannot be loaded: {type(exc).__name__}: {exc}"[:300]
+        return None, [SpecError(path, None, "", problem)]
+
+
+def _load_checked(path: Path) -> tuple[Campaign | None, list[SpecError]]:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = _read_text(path)
+    except UnicodeDecodeError as exc:
+        return None, [SpecError(file, None, "", f"cannot be read as UTF-8 text: {exc.reason}")]
+    except ValueError as exc:
+        return None, [SpecError(file, None, "", str(exc))]
+    except OSError as exc:
         return None, [SpecError(file, None, "", f"cannot be read: {exc}")]
     try:
         data, lines = read_yaml(text)
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        line = mark.line + 1 if mark is not None else None
-        return None, [SpecError(file, line, "", f"YAML syntax error: {problem}")]
+        line, problem = yaml_problem(exc, text)
+        return None, [SpecError(file, line, "", problem)]
     if not isinstance(data, dict):
         got = "an empty file" if data is None else describe_value(data)
         return None, [SpecError(file, 1, "", f"must be a mapping of campaign fields (got {got})")]
@@ -213,11 +221,6 @@ class CampaignSet:
         """Tell whether every file loaded without a problem."""
         return not self.errors
 
-    def raise_for_errors(self) -> None:
-        """Raise CampaignInvalid if any file had a problem."""
-        if self.errors:
-            raise CampaignInvalid(self.errors)
-
     def __iter__(self) -> Iterator[Campaign]:
         return iter(self.campaigns.values())
 
@@ -231,7 +234,10 @@ def load_campaigns(directory: Path) -> CampaignSet:
     paths = sorted(
         p
         for p in directory.iterdir()
-        if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.startswith(".")
+        if p.suffix in (".yaml", ".yml")
+        and p.is_file()
+        and not p.name.startswith(".")
+        and p.name != ANSWERS_FILE
     )
     for path in paths:
         campaign, errors = _load_file(path)

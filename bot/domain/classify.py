@@ -1,23 +1,31 @@
-"""Classify a supporter's reply and recognise opt-out messages, by plain keyword rules.
+"""Classify a supporter's reply or community comment: positive, negative, question, opt-out, other.
 
-The rules are deliberately simple and documented so staff can predict them:
+The labelling rules the classifier follows are written down in tests/data/LABELLING.md, and
+benchmarks/classify.py measures it on the labelled corpus beside them. In order:
 
-1. Opt-out: the whole message, lower-cased with punctuation, emoji and politeness words
-   ("please", "thanks", "alsjeblieft", ...) removed, is one of the opt-out words or phrases
-   of English, Dutch or the supporter's language ("stop", "unsubscribe", "afmelden",
-   "stuur geen berichten meer", ...). A longer message that merely contains "stop"
-   ("don't stop the exhibition!") is not an opt-out.
-2. Question: the message contains "?" or starts with a wh-word ("how", "wat", ...).
-3. Negative: it contains a refusal phrase ("no", "not now", "geen interesse", ...).
-   Checked before positive, because "not interested" contains "interested".
-4. Positive: it contains an agreeing phrase ("yes", "happy to", "gedoneerd", "👍", ...).
-5. Otherwise: other.
+1. Opt-out: the whole message, without politeness words and emoji, is a stop word ("stop",
+   "unsubscribe", "afmelden"), or it asks in so many words to stop our messages or to be
+   removed ("remove me from this list", "stuur me geen berichten meer"). Checked in every
+   language we know, whatever the supporter's, since a missed opt-out is the costly mistake.
+2. Question: a "?", an indirect question ("I'd like to know if", "ik vroeg me af"), or a
+   question word or an inverted verb at the start ("how", "can I", "kan ik", "accepteren
+   jullie") unless it opens an exclamation ("What a show!", "Wat leuk").
+3. Negative, when it refuses the ask ("not this time", "deze keer niet", "I can't").
+4. Otherwise the sentiment decides: the language's lexicon (bot/domain/sentiment.py: VADER for
+   English, the pattern lexicon for Dutch, both with negation), the emoji, the language's own
+   idioms and gift words ("count me in", "overgemaakt"), and a sum of money ("25 euro") as a
+   gift. Positive from +0.05, negative from -0.05, other in between.
+
+Each language is one LanguageRules object in bot/domain/reply_languages.py.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from bot.domain.i18n import DEFAULT_LANGUAGE, primary_language
+from bot.domain.reply_languages import RULES, LanguageRules
+from bot.domain.sentiment import emoji_polarity, split_emoji
 
 POSITIVE = "positive"
 NEGATIVE = "negative"
@@ -26,172 +34,31 @@ OPT_OUT = "opt_out"
 OTHER = "other"
 CLASSES = (POSITIVE, NEGATIVE, QUESTION, OPT_OUT, OTHER)
 
-
-@dataclass(frozen=True)
-class LanguageRules:
-    """The words and phrases one language uses for each class."""
-
-    opt_out: frozenset[str]
-    politeness: frozenset[str]
-    question_words: frozenset[str]
-    negative: tuple[str, ...]
-    positive: tuple[str, ...]
+THRESHOLD = 0.05  # VADER's own cut between neutral and polar
+_EMOJI_WEIGHT = 0.6  # one clear emoji ("Done 👍") is enough to tip a neutral text
+_MONEY_WEIGHT = 0.5  # "Sent 25 euros" names a gift even without a feeling word
+_MONEY = re.compile(r"€ ?\d|\d+(?:[.,]\d+)? ?(?:€|eur|euro|euros)\b")
+_EXCLAIMED = 0.3  # "How lovely", "Wat leuk": a clearly polar word after a question word
+_STRIP = re.compile(r"[^\w']+")
+_CLAUSES = re.compile(r"([^,.;:!?…]+)([,.;:!?…]*)")
 
 
-RULES: dict[str, LanguageRules] = {
-    "en": LanguageRules(
-        opt_out=frozenset(
-            {
-                "stop",
-                "stop all",
-                "unsubscribe",
-                "opt out",
-                "optout",
-                "remove me",
-                "leave me alone",
-                "stop messaging me",
-                "stop messages",
-                "stop sending messages",
-                "stop sending me messages",
-                "stop texting me",
-                "no more messages",
-                "do not message me",
-                "dont message me",
-                "don't message me",
-                "do not contact me",
-                "dont contact me",
-                "don't contact me",
-            }
-        ),
-        politeness=frozenset({"please", "pls", "plz", "thanks", "thank you", "now"}),
-        question_words=frozenset({"how", "what", "when", "where", "why", "who", "which"}),
-        negative=(
-            "no",
-            "nope",
-            "not now",
-            "not interested",
-            "no thanks",
-            "no thank you",
-            "can't",
-            "cannot",
-            "can not",
-            "won't",
-            "not this time",
-            "maybe later",
-            "not today",
-        ),
-        positive=(
-            "yes",
-            "yeah",
-            "yep",
-            "sure",
-            "of course",
-            "happy to",
-            "gladly",
-            "i'll give",
-            "i will give",
-            "i'll donate",
-            "i will donate",
-            "donated",
-            "just gave",
-            "done",
-            "great",
-            "love",
-            "count me in",
-            "thank you",
-            "thanks",
-            "👍",
-            "❤️",
-            "❤",
-        ),
-    ),
-    "nl": LanguageRules(
-        opt_out=frozenset(
-            {
-                "stop",
-                "stopp",
-                "stoppen",
-                "afmelden",
-                "uitschrijven",
-                "meld me af",
-                "schrijf me uit",
-                "geen berichten meer",
-                "stuur geen berichten meer",
-                "stuur me geen berichten meer",
-                "stuur mij geen berichten meer",
-                "ik wil geen berichten meer",
-                "laat me met rust",
-            }
-        ),
-        politeness=frozenset({"aub", "a.u.b", "alsjeblieft", "alstublieft", "graag", "bedankt"}),
-        question_words=frozenset({"hoe", "wat", "wanneer", "waar", "waarom", "wie", "welke"}),
-        negative=(
-            "nee",
-            "neen",
-            "niet nu",
-            "geen interesse",
-            "nee dank je",
-            "nee bedankt",
-            "helaas",
-            "kan niet",
-            "liever niet",
-            "een andere keer",
-            "misschien later",
-        ),
-        positive=(
-            "ja",
-            "jazeker",
-            "zeker",
-            "natuurlijk",
-            "graag",
-            "doe ik",
-            "gedaan",
-            "gedoneerd",
-            "gegeven",
-            "mooi",
-            "geweldig",
-            "dank je",
-            "bedankt",
-            "👍",
-            "❤️",
-            "❤",
-        ),
-    ),
-}
-DEFAULT_LANGUAGE = "en"
-
-# Apostrophes are kept ("don't"); everything else that is not a letter, digit or one of the
-# emoji the rules name becomes a space.
-_KEEP_EMOJI = "👍❤"
-_STRIP = re.compile(rf"[^\w'’{_KEEP_EMOJI}]+", re.UNICODE)
+def _words_and_emoji(text: str) -> tuple[str, list[str]]:
+    """Return a message's words, normalised, and its emoji."""
+    words, emoji = split_emoji(text.lower().replace("’", "'"))
+    return " ".join(_STRIP.sub(" ", words).replace("_", " ").split()), emoji
 
 
 def normalise(text: str) -> str:
-    """Lower-case a message, drop punctuation and squeeze whitespace."""
-    cleaned = _STRIP.sub(" ", text.lower().replace("’", "'"))
-    return " ".join(cleaned.split())
+    """Lower-case a message, drop punctuation and emoji, and squeeze whitespace."""
+    return _words_and_emoji(text)[0]
 
 
-def _languages(language: str) -> list[LanguageRules]:
-    """Return the supporter's rules first, then English and Dutch as a fallback."""
-    codes = [language.split("-")[0].lower(), DEFAULT_LANGUAGE, "nl"]
-    seen: list[str] = []
-    for code in codes:
-        if code in RULES and code not in seen:
-            seen.append(code)
-    return [RULES[code] for code in seen]
-
-
-def _contains_phrase(words: str, phrase: str) -> bool:
-    """Tell whether a phrase occurs in the message on word boundaries."""
-    return f" {phrase} " in f" {words} "
-
-
-def _matches(words: str, text: str, phrase: str) -> bool:
-    """Match word phrases on word boundaries and emoji anywhere in the raw text."""
-    if any(ch.isalnum() for ch in phrase):
-        return _contains_phrase(words, phrase)
-    return phrase in text
+def _rules(language: str) -> list[LanguageRules]:
+    """Return the supporter's language's rules first, then every other language's."""
+    code = primary_language(language)
+    first = [RULES[code]] if code in RULES else [RULES[DEFAULT_LANGUAGE]]
+    return first + [rules for rules in RULES.values() if rules is not first[0]]
 
 
 def _strip_politeness(words: str, politeness: frozenset[str]) -> str:
@@ -208,14 +75,92 @@ def _strip_politeness(words: str, politeness: frozenset[str]) -> str:
 
 
 def is_opt_out(text: str, language: str = DEFAULT_LANGUAGE) -> bool:
-    """Tell whether a message, taken as a whole, asks to stop all messages."""
+    """Tell whether a message asks to stop all messages."""
     words = normalise(text)
     if not words:
         return False
-    rules = _languages(language)
-    politeness = frozenset().union(*(r.politeness for r in rules))
+    every = _rules(language)
+    politeness = frozenset().union(*(rules.politeness for rules in every))
     core = _strip_politeness(words, politeness)
-    return any(core in r.opt_out or words in r.opt_out for r in rules)
+    return any(
+        core in rules.stop_words
+        or words in rules.stop_words
+        or any(pattern.search(words) for pattern in rules.opt_out)
+        or (rules.stop_cue.search(words) and rules.message_cue.search(words))
+        for rules in every
+    )
+
+
+def _opens_question(words: str, rules: LanguageRules, *, later: bool) -> bool:
+    """Tell whether a clause opens like a question: a question word or an inverted verb."""
+    tokens = words.split()
+    if len(tokens) > 2 and tokens[0] in rules.prepositions:
+        tokens = tokens[1:]
+    if len(tokens) < 2:
+        return False
+    first, second = tokens[0], tokens[1]
+    if first in rules.question_words:
+        exclaimed = abs(rules.sentiment.score(second)) >= _EXCLAIMED
+        return second not in rules.exclamations and not exclaimed
+    # Two words ("doe ik", "will do") are a short answer more often than a question.
+    if len(tokens) > 2 and second in rules.subject_pronouns and first.endswith(rules.verb_endings):
+        return rules.sentiment.score(first) == 0
+    if first not in rules.question_verbs:
+        return False
+    # A statement may drop its subject ("Will talk it over", "Thanks, is fine"): after a modal,
+    # and anywhere later in a message, the subject must be there to make it a question.
+    if later or first in rules.modal_verbs:
+        plural = bool(rules.plural_ending) and second.endswith(rules.plural_ending)
+        return second in rules.subjects or (plural and not second.endswith("ss"))
+    return second not in rules.not_subjects and rules.sentiment.score(second) == 0
+
+
+def _is_question(text: str, words: str, rules: LanguageRules) -> bool:
+    """Tell whether a message asks something, in one language's terms."""
+    if "?" in text:
+        return True
+    if any(pattern.search(words) for pattern in rules.indirect_questions):
+        return True
+    # Each clause may open a question ("Great news, when does it open"), except an
+    # exclamation ("How lovely!").
+    return any(
+        _opens_question(normalise(clause), rules, later=i > 0)
+        for i, (clause, end) in enumerate(_CLAUSES.findall(text))
+        if end != "!"
+    )
+
+
+def _words_polarity(words: str, rules: LanguageRules) -> float:
+    """Return the polarity of a message's words by one language's idioms and lexicon."""
+    score = 0.0
+    for pattern, value in rules.idioms:
+        if pattern.search(words):
+            score += value
+            words = pattern.sub(" ", words)
+    return score + rules.sentiment.score(words)
+
+
+def polarity(text: str, language: str = DEFAULT_LANGUAGE) -> float:
+    """Return a message's sentiment from about -1 to 1: lexicon, idioms, emoji and money."""
+    words, emoji = _words_and_emoji(text)
+    score = 0.0
+    # Many Dutch supporters run Telegram in English: when the supporter's language finds no
+    # feeling in the words, another language may, if the message has that language's words
+    # (else "last" in "We came last Sunday" would be the Dutch "last", a burden), or is a
+    # word or two ("Geweldig!").
+    tokens = set(words.split())
+    for i, rules in enumerate(_rules(language)):
+        if i and len(tokens) > 2 and not tokens & rules.markers:
+            continue
+        score = _words_polarity(words, rules)
+        if score:
+            break
+    if emoji:
+        feeling = sum(emoji_polarity(char) for char in emoji)
+        score += _EMOJI_WEIGHT * max(-1.0, min(1.0, feeling))
+    if _MONEY.search(text.lower()) or any(r.gift.search(words) for r in _rules(language)):
+        score += _MONEY_WEIGHT
+    return score
 
 
 def classify_reply(text: str, language: str = DEFAULT_LANGUAGE) -> str:
@@ -223,12 +168,14 @@ def classify_reply(text: str, language: str = DEFAULT_LANGUAGE) -> str:
     if is_opt_out(text, language):
         return OPT_OUT
     words = normalise(text)
-    rules = _languages(language)
-    first = words.split(" ", 1)[0] if words else ""
-    if "?" in text or any(first in r.question_words for r in rules):
+    every = _rules(language)
+    if any(_is_question(text, words, rules) for rules in every):
         return QUESTION
-    if any(_contains_phrase(words, p) for r in rules for p in r.negative):
+    if any(pattern.search(words) for rules in every for pattern in rules.refusals):
         return NEGATIVE
-    if any(_matches(words, text, p) for r in rules for p in r.positive):
+    score = polarity(text, language)
+    if score >= THRESHOLD:
         return POSITIVE
+    if score <= -THRESHOLD:
+        return NEGATIVE
     return OTHER

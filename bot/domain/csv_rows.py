@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain.money import parse_amount
+from bot.domain.attribution import gift_date_problem, is_telegram_id
+from bot.domain.i18n import language_tag
+from bot.domain.money import currency_problem, gift_amount_problem, parse_amount
 
 Kind = Literal["supporters", "interactions", "donations"]
 KINDS: tuple[Kind, ...] = ("supporters", "interactions", "donations")
@@ -34,9 +36,9 @@ COLUMNS: dict[Kind, dict[str, bool]] = {
 }  # fmt: skip
 
 _KIND = re.compile(r"[a-z0-9][a-z0-9_-]*")
+INTERACTION_KIND = _KIND  # the same rule for kinds staff give a named source
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})?")
-_CURRENCY = re.compile(r"[A-Za-z]{3}")
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
 SENTIMENTS = ("positive", "neutral", "negative")
@@ -74,7 +76,10 @@ def parse_moment(text: str, zone: ZoneInfo) -> datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise ValueError(f"{text!r} is outside the calendar in UTC") from None
 
 
 def _moment(row: Mapping[str, str], column: str, zone: ZoneInfo) -> datetime:
@@ -108,10 +113,10 @@ def parse_supporter(row: Mapping[str, str]) -> dict[str, Any]:
     values["username"] = username or None
     user_id = _text(row, "telegram_user_id", 20)
     if user_id is not None:
-        if not user_id.isdigit() or int(user_id) == 0:
-            raise BadCell("telegram_user_id", f"must be a positive whole number (got {user_id!r})")
+        if not user_id.isdigit() or not is_telegram_id(int(user_id)):
+            raise BadCell("telegram_user_id", f"must be a Telegram user id (got {user_id!r})")
         values["telegram_user_id"] = int(user_id)
-    language = (_text(row, "language", 8) or "").lower().replace("_", "-")
+    language = language_tag(_text(row, "language", 8)) or ""
     if language and not _LANGUAGE.fullmatch(language):
         raise BadCell(
             "language", f"must be a language code like en, nl or pt-br (got {language!r})"
@@ -156,26 +161,27 @@ def parse_interaction(row: Mapping[str, str], zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def parse_donation(row: Mapping[str, str], zone: ZoneInfo) -> dict[str, Any]:
+def parse_donation(row: Mapping[str, str], zone: ZoneInfo, *, now: datetime) -> dict[str, Any]:
     """Check one donations.csv row and return its typed values."""
     currency = _text(row, "currency", 3, required=True) or ""
-    if not _CURRENCY.fullmatch(currency):
-        raise BadCell(
-            "currency", f"must be a three-letter ISO 4217 code like EUR (got {currency!r})"
-        )
+    if (problem := currency_problem(currency)) is not None:
+        raise BadCell("currency", problem)
     amount_text = _text(row, "amount", 32, required=True) or ""
     try:
         amount = parse_amount(amount_text, currency)
     except ValueError as exc:
         raise BadCell("amount", str(exc)) from None
-    if amount <= 0:
-        raise BadCell("amount", f"must be more than zero (got {amount_text!r})")
+    if (problem := gift_amount_problem(amount, currency)) is not None:
+        raise BadCell("amount", f"{problem} (got {amount_text!r})")
+    donated_at = _moment(row, "donated_at", zone)
+    if (problem := gift_date_problem(donated_at, now=now)) is not None:
+        raise BadCell("donated_at", f"{problem} (got {row.get('donated_at', '').strip()!r})")
     return {
         "external_id": _text(row, "external_id", 120),
         "provider_event_id": _text(row, "provider_event_id", 200, required=True),
         "amount_minor": amount,
         "currency": currency.upper(),
-        "donated_at": _moment(row, "donated_at", zone),
+        "donated_at": donated_at,
         "reference": _text(row, "reference", 64),
         "provider": _text(row, "provider", 32) or "import",
     }

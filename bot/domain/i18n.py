@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import date
 
 DEFAULT_LANGUAGE = "en"
 
@@ -24,12 +25,25 @@ _TEXTS: dict[str, dict[str, str]] = {
             "<b>What we keep about you</b>\n"
             "• your Telegram name, username, id and language;\n"
             "• how you found us (the link you started the bot with);\n"
-            "• the messages you send us and our answers;\n"
-            "• when you tap our buttons and links, and gifts you make through them.\n\n"
+            "• the messages you send us and our answers, also as copies in our staff chat;\n"
+            "• when you tap our buttons and links (with a keyed fingerprint of your browser "
+            "and address, never the address itself), and gifts you make through them;\n"
+            "• our staff's actions about you, in our audit log;\n"
+            "• from our groups: that you commented, asked a question (and got an answer), "
+            "reacted, joined or left, or answered a poll, with its topic and tone; never the "
+            "text of your messages.\n\n"
             "We use this only to send you asks that fit your interests and to learn which "
-            "asks work. We never sell it.\n\n"
-            "Send /stop to stop all messages. Send /forget to delete your personal data; "
-            "we then keep only anonymous counts for our reports."
+            "asks work. We never sell it. Only /start signs you up: a message you send "
+            "without it reaches a person, nothing more.\n\n"
+            "Send /stop to stop all messages. Send /forget to delete your personal data, "
+            "the staff chat's copies included; we then keep only anonymous counts for our "
+            "reports."
+        ),
+        "community_notice": (
+            "This group is read by our bot, {bot}. It notes who comments, asks, reacts, "
+            "joins or answers a poll here, with the topic and the tone, so we can thank you "
+            "and ask you about what you care about; it never keeps what you write. Start "
+            "{bot} and send /privacy to see what we keep, or /forget to have it deleted."
         ),
         "forget_question": (
             "Delete everything we know about you? We keep only anonymous counts for our "
@@ -60,6 +74,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd_privacy": "What we keep about you",
         "cmd_forget": "Delete your personal data",
         "cmd_help": "How this bot works",
+        "button_donate": "Donate",
+        "button_give": "Give in Telegram",
+        "button_not_now": "Not now",
+        "button_stop": "Stop messages",
     },
     "nl": {
         "greeting": (
@@ -79,12 +97,27 @@ _TEXTS: dict[str, dict[str, str]] = {
             "<b>Wat we over je bewaren</b>\n"
             "• je Telegram-naam, gebruikersnaam, id en taal;\n"
             "• hoe je ons vond (de link waarmee je de bot startte);\n"
-            "• de berichten die je ons stuurt en onze antwoorden;\n"
-            "• wanneer je op onze knoppen en links tikt, en giften die daaruit volgen.\n\n"
+            "• de berichten die je ons stuurt en onze antwoorden, ook als kopie in onze "
+            "medewerkerschat;\n"
+            "• wanneer je op onze knoppen en links tikt (met een versleutelde vingerafdruk "
+            "van je browser en adres, nooit het adres zelf), en giften die daaruit volgen;\n"
+            "• wat onze medewerkers voor je deden, in ons logboek;\n"
+            "• uit onze groepen: dat je er reageerde, een vraag stelde (en antwoord kreeg), "
+            "een reactie gaf, lid werd of vertrok, of een peiling beantwoordde, met het "
+            "onderwerp en de toon; nooit de tekst van je berichten.\n\n"
             "We gebruiken dit alleen om je verzoeken te sturen die bij je passen en om te "
-            "leren wat werkt. We verkopen het nooit.\n\n"
+            "leren wat werkt. We verkopen het nooit. Alleen /start meldt je aan: een bericht "
+            "zonder /start bereikt een mens, verder niets.\n\n"
             "Stuur /stop om geen berichten meer te krijgen. Stuur /forget om je persoonlijke "
-            "gegevens te wissen; we houden dan alleen anonieme aantallen voor onze verslagen."
+            "gegevens te wissen, ook de kopieën in de medewerkerschat; we houden dan alleen "
+            "anonieme aantallen voor onze verslagen."
+        ),
+        "community_notice": (
+            "Deze groep wordt gelezen door onze bot, {bot}. Die noteert wie hier reageert, "
+            "iets vraagt, een reactie geeft, lid wordt of een peiling beantwoordt, met het "
+            "onderwerp en de toon, zodat we je kunnen bedanken en kunnen vragen naar wat jou "
+            "raakt; wat je schrijft bewaart hij nooit. Start {bot} en stuur /privacy om te zien "
+            "wat we bewaren, of /forget om het te laten wissen."
         ),
         "forget_question": (
             "Alles wissen wat we over je weten? We houden alleen anonieme aantallen voor "
@@ -115,23 +148,87 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd_privacy": "Wat we over je bewaren",
         "cmd_forget": "Je persoonlijke gegevens wissen",
         "cmd_help": "Hoe deze bot werkt",
+        "button_donate": "Doneer",
+        "button_give": "Geef via Telegram",
+        "button_not_now": "Nu niet",
+        "button_stop": "Stop berichten",
+    },
+    # Only the ask buttons so far: every other text falls back to English.
+    "de": {
+        "button_donate": "Spenden",
+        "button_give": "In Telegram spenden",
+        "button_not_now": "Jetzt nicht",
+        "button_stop": "Keine Nachrichten mehr",
+    },
+    "fr": {
+        "button_donate": "Faire un don",
+        "button_give": "Donner dans Telegram",
+        "button_not_now": "Pas maintenant",
+        "button_stop": "Arrêter les messages",
+    },
+    "es": {
+        "button_donate": "Donar",
+        "button_give": "Donar en Telegram",
+        "button_not_now": "Ahora no",
+        "button_stop": "No más mensajes",
     },
 }
-LANGUAGES = tuple(_TEXTS)
+# The languages we speak in full: every English text is translated (command menus, replies).
+LANGUAGES = tuple(
+    code for code, texts in _TEXTS.items() if texts.keys() >= _TEXTS[DEFAULT_LANGUAGE].keys()
+)
 SUPPORTER_COMMANDS = ("start", "stop", "privacy", "forget", "help")
+
+
+def language_tag(code: str | None) -> str | None:
+    """Normalise a language code as we store it: "nl_BE", "NL-be" -> "nl-be"; blank -> None."""
+    tag = (code or "").strip().lower().replace("_", "-")
+    return tag or None
+
+
+def primary_language(code: str | None) -> str:
+    """Give the language without its region: "nl_BE", "nl-BE", "NL" -> "nl"; blank -> "en"."""
+    return (language_tag(code) or "").split("-")[0] or DEFAULT_LANGUAGE
 
 
 def pick_language(code: str | None) -> str:
     """Map a Telegram language code ("nl-BE") to a language we have texts for."""
-    if not code:
-        return DEFAULT_LANGUAGE
-    base = code.split("-")[0].split("_")[0].lower()
-    return base if base in _TEXTS else DEFAULT_LANGUAGE
+    primary = primary_language(code)
+    return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
+
+
+_MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "nl": "januari februari maart april mei juni juli augustus september oktober november "
+    "december",
+    "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+    "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre "
+    "diciembre",
+}
+_LONG_DATES = {"de": "{day}. {month} {year}", "es": "{day} de {month} de {year}"}
+_FALLBACK_NAMES = {"en": "friend", "nl": "vriend", "de": "Freund", "fr": "ami", "es": "amigo"}
+
+
+def month_name(month: int, language: str | None) -> str:
+    """Name a month (1-12) in a language, falling back to English."""
+    return _MONTHS.get(primary_language(language), _MONTHS["en"]).split()[month - 1]
+
+
+def long_date(day: date, language: str | None) -> str:
+    """Write a date in full as the language does: "1 december 2026", "1. Dezember 2026"."""
+    pattern = _LONG_DATES.get(primary_language(language), "{day} {month} {year}")
+    return pattern.format(day=day.day, month=month_name(day.month, language), year=day.year)
+
+
+def fallback_name(language: str | None) -> str:
+    """Give the word a message uses for a supporter whose first name we do not know."""
+    return _FALLBACK_NAMES.get(primary_language(language), _FALLBACK_NAMES["en"])
 
 
 def text(key: str, language: str | None = None, **values: object) -> str:
     """Return a text in the supporter's language, with every value HTML-escaped."""
-    texts = _TEXTS[pick_language(language)]
+    texts = _TEXTS.get(primary_language(language), {})
     template = texts.get(key) or _TEXTS[DEFAULT_LANGUAGE][key]
     return template.format(**{k: html.escape(str(v)) for k, v in values.items()})
 

@@ -68,7 +68,7 @@ class SendLimiter:
 
     @property
     def paused_until(self) -> float:
-        """Give the time until which all sending is paused (after a 429)."""
+        """Give the time until which all sending is paused (after a 429); only tests read it."""
         return self._paused_until
 
     def is_paused(self, now: float) -> bool:

@@ -6,7 +6,7 @@ import bisect
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain.campaign import WEEKDAYS, SendWindow
+from bot.domain.spec import WEEKDAYS, SendWindow
 
 Interval = tuple[datetime, datetime]
 # A window opens at least once a week; look a little further to be safe around DST changes.

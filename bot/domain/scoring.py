@@ -23,6 +23,10 @@ RFM scores recency, frequency and money 1-5 each and packs them as ``R*100 + F*1
   nothing 1.
 
 Every weight is an integer and the division comes last, so SQL and Python agree exactly.
+
+The bot itself only reads the constants here: the scores are computed in SQL by
+bot/storage/supporters.py. The functions are the reference oracle the tests check that SQL
+against, and they state the formulas in a form people can read.
 """
 
 from __future__ import annotations
@@ -51,7 +55,10 @@ MONETARY_STEPS: tuple[tuple[int, int], ...] = ((50_000, 5), (10_000, 4), (2_500,
 
 
 def interaction_weight(kind: str, sentiment: str | None) -> int:
-    """Return how much one interaction counts before decay."""
+    """Return how much one interaction counts before decay.
+
+    Reference oracle for tests: the bot computes this in SQL (storage/supporters.py).
+    """
     if sentiment == "negative":
         return 0
     weight = KIND_WEIGHTS.get(kind, DEFAULT_WEIGHT)
@@ -59,7 +66,10 @@ def interaction_weight(kind: str, sentiment: str | None) -> int:
 
 
 def decay_percent(occurred_at: datetime, now: datetime) -> int:
-    """Return the percentage of its weight an interaction keeps at its age."""
+    """Return the percentage of its weight an interaction keeps at its age.
+
+    Reference oracle for tests: the bot computes this in SQL (storage/supporters.py).
+    """
     for days, percent in DECAY_STEPS:
         if occurred_at >= now - timedelta(days=days):
             return percent
@@ -69,7 +79,10 @@ def decay_percent(occurred_at: datetime, now: datetime) -> int:
 def engagement_score(
     interactions: Iterable[tuple[str, str | None, datetime]], now: datetime
 ) -> float:
-    """Score (kind, sentiment, occurred_at) interactions as the database does."""
+    """Score (kind, sentiment, occurred_at) interactions as the database does.
+
+    Reference oracle for tests: the bot computes this in SQL (storage/supporters.py).
+    """
     points = sum(interaction_weight(k, s) * decay_percent(at, now) for k, s, at in interactions)
     return points / 100.0
 
@@ -84,7 +97,10 @@ def _step_score(value: float, steps: tuple[tuple[int, int], ...]) -> int:
 def recency_score(
     last_interaction_at: datetime | None, last_gift_at: datetime | None, now: datetime
 ) -> int:
-    """Score 1-5 how recently the supporter did anything."""
+    """Score 1-5 how recently the supporter did anything.
+
+    Reference oracle for tests: the bot computes this in SQL (storage/supporters.py).
+    """
     for days, score in RECENCY_STEPS:
         cutoff = now - timedelta(days=days)
         if any(at is not None and at >= cutoff for at in (last_interaction_at, last_gift_at)):
@@ -93,12 +109,18 @@ def recency_score(
 
 
 def frequency_score(interaction_count: int) -> int:
-    """Score 1-5 how often the supporter interacted."""
+    """Score 1-5 how often the supporter interacted.
+
+    Reference oracle for tests: the bot computes this in SQL (storage/supporters.py).
+    """
     return _step_score(interaction_count, FREQUENCY_STEPS)
 
 
 def monetary_score(gift_total_minor: int) -> int:
-    """Score 1-5 how much the supporter has given."""
+    """Score 1-5 how much the supporter has given.
+
+    Reference oracle for tests: the bot computes this in SQL (storage/supporters.py).
+    """
     return _step_score(gift_total_minor, MONETARY_STEPS)
 
 
@@ -110,7 +132,10 @@ def rfm_score(
     gift_total_minor: int,
     now: datetime,
 ) -> int:
-    """Pack the three scores as R*100 + F*10 + M (111 for someone who never did anything)."""
+    """Pack the three scores as R*100 + F*10 + M (111 for someone who never did anything).
+
+    Reference oracle for tests: the bot computes this in SQL (storage/supporters.py).
+    """
     return (
         recency_score(last_interaction_at, last_gift_at, now) * 100
         + frequency_score(interaction_count) * 10

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import functools
 import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -26,12 +21,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bot.domain.durations import Duration
+from bot.domain.spec_fields import Chat, Day, HttpUrl, Key, Language, Moment, Slug, Text, TimeZone
+from bot.domain.templating import template_problems
 from bot.domain.yaml_lines import Loc, field_path, line_of
 
 __all__ = [
     "INTERACTION_ONLY", "RULES_ERROR", "SUBJECTS", "WEEKDAYS", "Arm", "Audience", "BroadcastPost",
-    "Campaign", "Day", "FollowUp", "Key", "Language", "Moment", "Rule", "SendWindow", "Slug",
-    "Text", "Weekday", "describe_value",
+    "Campaign", "FollowUp", "Rule", "SendWindow", "Weekday",
 ]  # fmt: skip
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -41,115 +37,6 @@ INTERACTION_ONLY = ("detail", "sentiment", "since", "before", "within", "min_cou
 # The pydantic error type Campaign raises for problems between its parts; ctx["problems"]
 # holds (field path, message) pairs.
 RULES_ERROR = "campaign_rules"
-
-
-# --- value checks: each raises ValueError with a message a member of staff can act on ---
-
-
-def describe_value(value: Any) -> str:
-    """Describe a value from a campaign file in a few words, for an error message."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:37] + "...")
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def _slug(value: str) -> str:
-    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
-        raise ValueError(f"must be a slug of lowercase letters, digits and dashes (got {value!r})")
-    return value
-
-
-def _key(value: str) -> str:
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value):
-        raise ValueError(
-            "must be lowercase letters, digits, '_' or '-' like visited_exhibition "
-            f"(got {value!r})"
-        )
-    return value
-
-
-def _language(value: str) -> str:
-    code = value.strip().lower().replace("_", "-")
-    if not re.fullmatch(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})?", code):
-        raise ValueError(f"must be a language code like en, nl or pt-br (got {value!r})")
-    return code
-
-
-def _to_date(value: Any) -> date:
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            value = date.fromisoformat(value.strip())
-    if isinstance(value, datetime):
-        raise ValueError(
-            f"must be a date without a time, like 2026-01-01 (got {describe_value(value)})"
-        )
-    if not isinstance(value, date):
-        raise ValueError(f"must be a date like 2026-01-01 (got {describe_value(value)})")
-    return value
-
-
-def _to_datetime(value: Any) -> datetime:
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            value = datetime.fromisoformat(value.strip())
-    if isinstance(value, date) and not isinstance(value, datetime):
-        value = datetime.combine(value, time())
-    if not isinstance(value, datetime):
-        raise ValueError(
-            f"must be a date and time like 2026-12-01T10:00:00 (got {describe_value(value)})"
-        )
-    return value
-
-
-def _http_url(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"must be an http(s) URL like https://donate.example.org (got {value!r})")
-    return value.strip()
-
-
-@functools.cache
-def _zone_names() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones()))
-
-
-def _timezone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(value, _zone_names(), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"must be an IANA time zone like Europe/Amsterdam (got {value!r}){hint}"
-        ) from None
-    return value
-
-
-def _chat(value: Any) -> str:
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(text, str) or not re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,31}|-?\d+", text):
-        raise ValueError(
-            f"must be a @channelname or a numeric chat id (got {describe_value(value)})"
-        )
-    return text
-
-
-Slug = Annotated[str, AfterValidator(_slug)]
-Key = Annotated[str, AfterValidator(_key)]
-Language = Annotated[str, AfterValidator(_language)]
-Day = Annotated[date, BeforeValidator(_to_date)]
-Moment = Annotated[datetime, BeforeValidator(_to_datetime)]
-Text = Annotated[str, Field(min_length=1)]
 
 
 class _Spec(BaseModel):
@@ -220,11 +107,6 @@ class Audience(_Spec):
     order_by: Literal["engagement", "recency", "rfm", "random"] = "engagement"
     seed: int | None = None
     limit: int | None = Field(default=None, ge=1)
-
-    def interaction_kinds(self) -> list[str]:
-        """List the interaction kinds any rule mentions, in order of appearance."""
-        kinds = [r.interaction for r in (*self.any, *self.all, *self.exclude) if r.interaction]
-        return list(dict.fromkeys(kinds))
 
 
 class SendWindow(_Spec):
@@ -301,7 +183,7 @@ class FollowUp(_Spec):
 class BroadcastPost(_Spec):
     """An observational post in a channel or group, with its own tracked link."""
 
-    chat: Annotated[str, BeforeValidator(_chat)]
+    chat: Chat
     message: Key
     at: Moment | None = None
 
@@ -318,9 +200,9 @@ class Campaign(_Spec):
     name: Slug
     title: Text
     organisation: Text
-    donate_url: Annotated[str, AfterValidator(_http_url)]
+    donate_url: HttpUrl
     reference_param: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "client_reference_id"
-    timezone: Annotated[str, AfterValidator(_timezone)] | None = None
+    timezone: TimeZone | None = None
     default_language: Language = "en"
     start: Moment | None = None
     send_window: SendWindow = SendWindow()
@@ -338,9 +220,11 @@ class Campaign(_Spec):
 
     @model_validator(mode="after")
     def _consistent(self) -> Campaign:
-        from bot.domain.templating import template_problems  # templating imports this module
-
-        problems = _cross_problems(self) + template_problems(self)
+        rules = (*self.audience.any, *self.audience.all, *self.audience.exclude)
+        details = {r.interaction: r.detail for r in rules if r.interaction}
+        problems = _cross_problems(self) + template_problems(
+            self, start=self.start, details=details
+        )
         if problems:
             raise PydanticCustomError(
                 RULES_ERROR,
@@ -383,12 +267,6 @@ class Campaign(_Spec):
         if self.start is None or self.start.tzinfo is not None:
             return self.start
         return self.start.replace(tzinfo=self.zone(fallback_zone))
-
-    def donate_url_for(self, token: str) -> str:
-        """Give the donation URL with the tracking token added under reference_param."""
-        parts = urlsplit(self.donate_url)
-        query = [*parse_qsl(parts.query, keep_blank_values=True), (self.reference_param, token)]
-        return urlunsplit(parts._replace(query=urlencode(query)))
 
     @property
     def source_file(self) -> str | None:

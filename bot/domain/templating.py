@@ -10,20 +10,23 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, pass_context
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from bot.domain.campaign import SpecError
+from bot.domain.i18n import fallback_name, language_tag, long_date, month_name, primary_language
+from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.domain.money import format_amount
-from bot.domain.spec import Campaign
+from bot.domain.template_limits import (
+    BoundedEnvironment,
+    RenderTooCostly,
+    campaign_budget,
+    render_budget,
+)
 from bot.domain.yaml_lines import Loc
 
-TELEGRAM_LIMIT = 4096
 KNOWN_VARIABLES = frozenset(
     {
         "first_name", "last_name", "name", "username", "language", "organisation",
@@ -36,17 +39,21 @@ ALLOWED_TAGS = frozenset(
         "tg-spoiler", "blockquote", "span",
     }
 )  # fmt: skip
-MONTHS = {
-    "en": "January February March April May June July August September October November December",
-    "nl": "januari februari maart april mei juni juli augustus september oktober november "
-    "december",
-    "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
-    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
-    "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre "
-    "diciembre",
-}
-FALLBACK_NAMES = {"en": "friend", "nl": "vriend", "de": "Freund", "fr": "ami", "es": "amigo"}
-_LONG_DATES = {"de": "{day}. {month} {year}", "es": "{day} de {month} de {year}"}
+
+
+class CampaignTexts(Protocol):
+    """What rendering reads of a campaign (bot.domain.spec.Campaign has all of it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def organisation(self) -> str: ...
+    @property
+    def default_language(self) -> str: ...
+    @property
+    def messages(self) -> Mapping[str, Mapping[str, str]]: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,13 +115,13 @@ class TemplateRenderError(TemplateProblem):
 
 
 class TemplateTooLong(TemplateProblem):
-    """A rendered message longer than Telegram's 4096-character limit."""
+    """A rendered message longer than Telegram allows in one message."""
 
     def __init__(self, message_key: str, language: str, length: int) -> None:
         super().__init__(
             message_key,
             language,
-            f"renders to {length} characters; Telegram allows at most {TELEGRAM_LIMIT}",
+            f"renders to {length} characters; Telegram allows at most {MESSAGE_MAX_UTF16}",
         )
         self.length = length
 
@@ -156,15 +163,6 @@ class LastInteractions(Mapping[str, LastInteraction]):
         return _Absent(hint=hint, name=kind)
 
 
-def _primary(language: str | None) -> str:
-    return (language or "en").split("-")[0]
-
-
-def month_name(month: int, language: str | None) -> str:
-    """Name a month (1-12) in a language, falling back to English."""
-    return MONTHS.get(_primary(language), MONTHS["en"]).split()[month - 1]
-
-
 def _language_of(context: Context) -> str | None:
     value = context.get("language")
     return value if isinstance(value, str) else None
@@ -181,13 +179,11 @@ def _date_filter(
     context: Context, value: dt.date, style: str = "long", language: str | None = None
 ) -> str:
     lang = language or _language_of(context)
-    month = month_name(value.month, lang)
     if style == "iso":
         return value.isoformat()
     if style == "month":
-        return f"{month} {value.year}"
-    pattern = _LONG_DATES.get(_primary(lang), "{day} {month} {year}")
-    return pattern.format(day=value.day, month=month, year=value.year)
+        return f"{month_name(value.month, lang)} {value.year}"
+    return long_date(value, lang)
 
 
 def _finalize(value: Any) -> Any:
@@ -195,15 +191,15 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-_ENV = ImmutableSandboxedEnvironment(
+_ENV = BoundedEnvironment(
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
     finalize=_finalize,
 )
-_ENV.filters["month_name"] = _month_name_filter
-_ENV.filters["date"] = _date_filter
+_ENV.add_filter("month_name", _month_name_filter)
+_ENV.add_filter("date", _date_filter)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -211,12 +207,12 @@ def _compile(source: str) -> Template:
     return _ENV.from_string(source)
 
 
-def pick_language(campaign: Campaign, message_key: str, wanted: str | None) -> str:
+def pick_language(campaign: CampaignTexts, message_key: str, wanted: str | None) -> str:
     """Choose the supporter's language if the message has it, else the campaign default."""
     templates = campaign.messages[message_key]
-    if wanted:
-        code = wanted.strip().lower().replace("_", "-")
-        for candidate in (code, _primary(code)):
+    tag = language_tag(wanted)
+    if tag:
+        for candidate in (tag, primary_language(tag)):
             if candidate in templates:
                 return candidate
     return campaign.default_language
@@ -256,12 +252,12 @@ def _gift(context: MessageContext, language: str) -> Gift | _Absent:
     return Gift(format_amount(context.gift_amount_minor, currency, language), currency)
 
 
-def _variables(campaign: Campaign, language: str, context: MessageContext) -> dict[str, Any]:
+def _variables(campaign: CampaignTexts, language: str, context: MessageContext) -> dict[str, Any]:
     first = (context.first_name or "").strip()
     return {
         "first_name": first,
         "last_name": (context.last_name or "").strip(),
-        "name": first or FALLBACK_NAMES.get(_primary(language), FALLBACK_NAMES["en"]),
+        "name": first or fallback_name(language),
         "username": context.username or "",
         "language": language,
         "organisation": campaign.organisation,
@@ -275,15 +271,17 @@ def _variables(campaign: Campaign, language: str, context: MessageContext) -> di
 
 def telegram_length(text: str) -> int:
     """Count a rendered HTML message as Telegram does: visible text in UTF-16 code units."""
-    visible = html.unescape(re.sub(r"<[^>]*>", "", text))
-    return len(visible.encode("utf-16-le")) // 2
+    return utf16_length(html.unescape(re.sub(r"<[^>]*>", "", text)))
 
 
 def _render(
-    campaign: Campaign, key: str, language: str, source: str, context: MessageContext
+    campaign: CampaignTexts, key: str, language: str, source: str, context: MessageContext
 ) -> str:
     try:
-        text = _compile(source).render(_variables(campaign, language, context))
+        with render_budget():
+            text = _compile(source).render(_variables(campaign, language, context))
+    except RenderTooCostly as exc:
+        raise TemplateRenderError(key, language, str(exc)) from None
     except SecurityError as exc:
         raise TemplateRenderError(key, language, f"unsafe access blocked: {exc}") from None
     except TemplateSyntaxError as exc:
@@ -292,12 +290,12 @@ def _render(
     except Exception as exc:  # any failure inside a staff template is that template's problem
         raise TemplateRenderError(key, language, str(exc)) from None
     length = telegram_length(text)
-    if length > TELEGRAM_LIMIT:
+    if length > MESSAGE_MAX_UTF16:
         raise TemplateTooLong(key, language, length)
     return text
 
 
-def render_message(campaign: Campaign, message_key: str, context: MessageContext) -> str:
+def render_message(campaign: CampaignTexts, message_key: str, context: MessageContext) -> str:
     """Render a campaign message for one supporter in their language (or the default)."""
     if message_key not in campaign.messages:
         known = ", ".join(sorted(campaign.messages))
@@ -353,11 +351,11 @@ def telegram_html_problems(text: str) -> list[str]:
     return problems
 
 
-def _samples(campaign: Campaign, language: str) -> list[tuple[str, MessageContext]]:
-    today = campaign.start.date() if campaign.start else dt.date(2026, 1, 1)
+def _samples(
+    start: dt.datetime | None, details: Mapping[str, str | None], language: str
+) -> list[tuple[str, MessageContext]]:
+    today = start.date() if start else dt.date(2026, 1, 1)
     link = "https://bot.example.org/l/" + "x" * 22
-    rules = (*campaign.audience.any, *campaign.audience.all, *campaign.audience.exclude)
-    details = {r.interaction: r.detail for r in rules if r.interaction}
     history = [
         (kind, "Sample detail" if not detail or "*" in detail else detail,
          today - dt.timedelta(days=40))
@@ -372,7 +370,13 @@ def _samples(campaign: Campaign, language: str) -> list[tuple[str, MessageContex
     return [("a supporter with history", full), ("a supporter without history", empty)]
 
 
-def _problem_in(campaign: Campaign, key: str, language: str, source: str) -> str | None:
+def _problem_in(
+    campaign: CampaignTexts,
+    key: str,
+    language: str,
+    source: str,
+    samples: list[tuple[str, MessageContext]],
+) -> str | None:
     try:
         unknown = meta.find_undeclared_variables(_ENV.parse(source)) - KNOWN_VARIABLES
     except TemplateSyntaxError as exc:
@@ -381,13 +385,12 @@ def _problem_in(campaign: Campaign, key: str, language: str, source: str) -> str
         close = difflib.get_close_matches(name, sorted(KNOWN_VARIABLES), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown variable {name!r}{hint} (known: {', '.join(sorted(KNOWN_VARIABLES))})"
-    for label, sample in _samples(campaign, language):
+    for label, sample in samples:
         try:
             text = _render(campaign, key, language, source, sample)
         except TemplateTooLong as exc:
-            return (
-                f"renders to {exc.length} characters for {label}; Telegram allows {TELEGRAM_LIMIT}"
-            )
+            limit = MESSAGE_MAX_UTF16
+            return f"renders to {exc.length} characters for {label}; Telegram allows {limit}"
         except TemplateProblem as exc:
             return f"fails for {label}: {exc.reason}"
         html_problems = telegram_html_problems(text)
@@ -396,20 +399,25 @@ def _problem_in(campaign: Campaign, key: str, language: str, source: str) -> str
     return None
 
 
-def template_problems(campaign: Campaign) -> list[tuple[Loc, str]]:
-    """Render every message in every language against sample supporters; list what fails."""
+def template_problems(
+    campaign: CampaignTexts,
+    *,
+    start: dt.datetime | None,
+    details: Mapping[str, str | None],
+) -> list[tuple[Loc, str]]:
+    """Render every message in every language against sample supporters; list what fails.
+
+    The samples are dated at the campaign's start and have each interaction kind its audience
+    rules mention (kind -> detail asked for, None or a * pattern for any), so `last` is tested.
+    """
     problems: list[tuple[Loc, str]] = []
-    for key, templates in campaign.messages.items():
-        for language, source in templates.items():
-            problem = _problem_in(campaign, key, language, source)
-            if problem:
-                problems.append((("messages", key, language), problem))
+    with campaign_budget() as budget:
+        for key, templates in campaign.messages.items():
+            for language, source in templates.items():
+                samples = _samples(start, details, language)
+                problem = _problem_in(campaign, key, language, source, samples)
+                if problem:
+                    problems.append((("messages", key, language), problem))
+                if budget.steps_left < 0:  # every later message would fail the same way
+                    return problems
     return problems
-
-
-def check_templates(campaign: Campaign, file: str | Path) -> list[SpecError]:
-    """Check every template of a campaign, as SpecErrors pointing at file:line."""
-    return [
-        SpecError(file, campaign.source_line(loc), ".".join(map(str, loc)), message)
-        for loc, message in template_problems(campaign)
-    ]

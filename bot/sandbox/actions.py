@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from bot.sandbox.chats import JsonDict, User
+from bot.sandbox.entities import entities_of
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.markup import callback_data_of, utf16_len
+from bot.sandbox.markup import callback_data_of
+from bot.sandbox.posts import bot_sees, post, quoted
 from bot.sandbox.state import SandboxState
-
-
-def _quoted(message: JsonDict) -> JsonDict:
-    """Return a message as Telegram embeds it in a reply: without its own reply."""
-    return {key: value for key, value in message.items() if key != "reply_to_message"}
 
 
 def _member(bot_user: JsonDict, status: str) -> JsonDict:
@@ -50,21 +47,22 @@ def _user_message(
     text: str,
     reply_to_message_id: int | None = None,
 ) -> JsonDict:
-    """Store a text message from `user` in `chat` and return it."""
+    """Store a text message from `user` in their private chat with the bot and return it."""
     fields: JsonDict = {"from": user.as_user(), "text": text}
-    if text.startswith("/"):
-        command = text.split(maxsplit=1)[0]
-        fields["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+    if entities := entities_of(text):
+        fields["entities"] = entities
     if reply_to_message_id is not None:
         replied = state.find_message(chat["id"], reply_to_message_id)
         if replied is None:
             raise SandboxError(404, f"no message {reply_to_message_id} in chat {chat['id']}")
-        fields["reply_to_message"] = _quoted(replied)
+        fields["reply_to_message"] = quoted(replied)
     return state.new_message(chat, fields)
 
 
 def _reopen_private_chat(state: SandboxState, user: User) -> None:
     """Mark that the user talks to the bot; writing to a blocked bot unblocks it."""
+    if user.is_bot:
+        raise SandboxError(400, "bots cannot talk to other bots in private")
     if user.blocked:
         user.blocked = False
         _member_update(state, user, "kicked", "member")
@@ -90,11 +88,35 @@ def send_text(
     if not text:
         raise SandboxError(400, "text is empty")
     user = state.user(user_id)
-    chat = _chat_of(state, user, chat_id)
-    if chat["type"] == "private":
-        _reopen_private_chat(state, user)
-    message = _user_message(state, user, chat, text, reply_to_message_id)
+    if chat_id is not None and chat_id != user.id:
+        return post(state, chat_id, user_id, text, reply_to_message_id=reply_to_message_id)
+    _reopen_private_chat(state, user)
+    message = _user_message(state, user, user.as_chat(), text, reply_to_message_id)
     return state.enqueue("message", message)
+
+
+def edit_text(
+    state: SandboxState,
+    user_id: int,
+    message_id: int,
+    text: str,
+    chat_id: int | None = None,
+) -> JsonDict:
+    """Have the user edit a text message they wrote, and return the edited_message update."""
+    if not text:
+        raise SandboxError(400, "text is empty")
+    user = state.user(user_id)
+    chat = _chat_of(state, user, chat_id)
+    message = state.find_message(chat["id"], message_id)
+    if message is None or message.get("from", {}).get("id") != user_id:
+        raise SandboxError(404, f"user {user_id} wrote no message {message_id} in {chat['id']}")
+    message.pop("entities", None)
+    message.update(text=text, edit_date=state.unix_now())
+    if entities := entities_of(text):
+        message["entities"] = entities
+    group = state.chats.get(chat["id"])
+    visible = group is None or bot_sees(state, group, message)
+    return state.enqueue("edited_message", dict(message), visible=visible)
 
 
 def press(

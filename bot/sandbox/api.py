@@ -1,4 +1,4 @@
-"""Bot API methods about the bot itself: identity, updates, webhook, commands, chats, payments."""
+"""Bot API methods about the bot itself: identity, updates, webhook, commands, payments."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import asyncio
 import json
 import re
 
-import bot.sandbox.messages  # noqa: F401  (registers the sending methods)
+# Importing these registers their methods: sending, chats and members, polls.
+import bot.sandbox.chat_api
+import bot.sandbox.deletes
+import bot.sandbox.messages
+import bot.sandbox.polls  # noqa: F401
 from bot.sandbox.calls import METHODS, Call, Method, async_bot_method, bot_method
 from bot.sandbox.chats import JsonDict, Webhook
 from bot.sandbox.errors import ApiError
@@ -27,8 +31,8 @@ _OTHER_POLL = (
 
 @bot_method("getMe")
 def get_me(call: Call) -> JsonDict:
-    """Return the bot's user."""
-    return call.bot
+    """Return the bot's user; can_read_all_group_messages says whether privacy mode is off."""
+    return {**call.bot, "can_read_all_group_messages": not call.state.privacy_mode}
 
 
 def _seconds(call: Call, name: str) -> float:
@@ -161,37 +165,6 @@ def delete_my_commands(call: Call) -> bool:
     """Forget the command list of a scope and language."""
     call.state.commands.pop(_commands_key(call), None)
     return True
-
-
-_NO_GIFTS = {
-    "unlimited_gifts": False,
-    "limited_gifts": False,
-    "unique_gifts": False,
-    "premium_subscription": False,
-    "gifts_from_channels": False,
-}
-
-
-@bot_method("getChat")
-def get_chat(call: Call) -> JsonDict:
-    """Return full information about a chat."""
-    target = call.state.resolve(call.params.chat_id())
-    return {
-        **target.chat,
-        "accent_color_id": 0,
-        "max_reaction_count": 11,
-        "accepted_gift_types": _NO_GIFTS,
-    }
-
-
-@bot_method("getChatMemberCount")
-def get_chat_member_count(call: Call) -> int:
-    """Return how many members a chat has (two in a private chat)."""
-    state = call.state
-    target = state.resolve(call.params.chat_id())
-    if target.kind == "private":
-        return 2
-    return state.chats[target.key].member_count
 
 
 @bot_method("answerPreCheckoutQuery")

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from bot.sandbox.community_client import CommunityCalls
+
 JsonDict = dict[str, Any]
 
 
@@ -26,7 +28,7 @@ class SandboxClientError(RuntimeError):
         self.status = status
 
 
-class SandboxClient:
+class SandboxClient(CommunityCalls):
     """Drive a running sandbox over HTTP: `async with SandboxClient(url, token) as sandbox:`."""
 
     def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 10.0) -> None:
@@ -77,8 +79,9 @@ class SandboxClient:
         language_code: str | None = "en",
         *,
         started: bool = False,
+        is_bot: bool = False,
     ) -> JsonDict:
-        """Add a user (who has not started the bot unless `started`); return it."""
+        """Add a user or, with `is_bot`, another bot (not started unless `started`); return it."""
         return dict(
             await self._call(
                 "POST",
@@ -90,6 +93,7 @@ class SandboxClient:
                     "username": username,
                     "language_code": language_code,
                     "started": started,
+                    "is_bot": is_bot,
                 },
             )
         )
@@ -105,14 +109,21 @@ class SandboxClient:
         title: str,
         username: str | None = None,
         member_count: int = 0,
+        *,
+        owner_id: int | None = None,
+        bot_status: str = "administrator",
+        bot_rights: dict[str, bool] | None = None,
     ) -> JsonDict:
-        """Add a group, supergroup or channel (negative id) the bot belongs to; return it."""
+        """Add a group, supergroup or channel (negative id); the bot is an admin unless told."""
         body = {
             "chat_id": chat_id,
             "type": type,
             "title": title,
             "username": username,
             "member_count": member_count,
+            "owner_id": owner_id,
+            "bot_status": bot_status,
+            "bot_rights": bot_rights,
         }
         return dict(await self._call("POST", "/chats", body))
 
@@ -137,6 +148,13 @@ class SandboxClient:
             "chat_id": chat_id,
         }
         return dict(await self._call("POST", "/text", body))
+
+    async def edit_text(
+        self, user_id: int, message_id: int, text: str, chat_id: int | None = None
+    ) -> JsonDict:
+        """Have the user edit a message they wrote; return the edited_message update."""
+        body = {"user_id": user_id, "message_id": message_id, "text": text, "chat_id": chat_id}
+        return dict(await self._call("POST", "/edit", body))
 
     async def press(
         self, user_id: int, message_id: int, callback_data: str, chat_id: int | None = None

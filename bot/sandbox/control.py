@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.sandbox import actions
+import bot.sandbox.actions as actions
+import bot.sandbox.groups as groups
 from bot.sandbox.chats import Chat, ChatKey, JsonDict, User
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.limits import faults_from_json, limits_from_json
@@ -25,7 +26,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status, media_type="application/json")
 
 
-def _endpoint(action: Action) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(action: Action) -> Callable[[Request], Awaitable[Response]]:
     """Wrap an action taking (state, arguments) as a Starlette endpoint answering {"result"}."""
 
     async def endpoint(request: Request) -> Response:
@@ -53,7 +54,7 @@ def _endpoint(action: Action) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def _opt_int(args: JsonDict, name: str) -> int | None:
+def opt_int(args: JsonDict, name: str) -> int | None:
     """Return an optional integer argument."""
     value = args.get(name)
     return None if value is None or value == "" else int(value)
@@ -73,6 +74,7 @@ def _add_user(state: SandboxState, a: JsonDict) -> JsonDict:
         username=a.get("username"),
         language_code=a.get("language_code", "en"),
         started=bool(a.get("started", False)),
+        is_bot=bool(a.get("is_bot", False)),
     )
     return state.add_user(user).as_dict()
 
@@ -89,7 +91,14 @@ def _add_chat(state: SandboxState, a: JsonDict) -> JsonDict:
         username=a.get("username"),
         member_count=int(a.get("member_count", 0)),
     )
-    return state.add_chat(chat).as_dict()
+    added = groups.add_chat(
+        state,
+        chat,
+        owner_id=opt_int(a, "owner_id"),
+        bot_status=str(a.get("bot_status", "administrator")),
+        bot_rights=a.get("bot_rights"),
+    )
+    return added.as_dict()
 
 
 def _start(state: SandboxState, a: JsonDict) -> JsonDict:
@@ -101,8 +110,18 @@ def _text(state: SandboxState, a: JsonDict) -> JsonDict:
         state,
         int(a["user_id"]),
         str(a["text"]),
-        reply_to_message_id=_opt_int(a, "reply_to_message_id"),
-        chat_id=_opt_int(a, "chat_id"),
+        reply_to_message_id=opt_int(a, "reply_to_message_id"),
+        chat_id=opt_int(a, "chat_id"),
+    )
+
+
+def _edit(state: SandboxState, a: JsonDict) -> JsonDict:
+    return actions.edit_text(
+        state,
+        int(a["user_id"]),
+        int(a["message_id"]),
+        str(a["text"]),
+        chat_id=opt_int(a, "chat_id"),
     )
 
 
@@ -112,7 +131,7 @@ def _press(state: SandboxState, a: JsonDict) -> JsonDict:
         int(a["user_id"]),
         int(a["message_id"]),
         str(a["callback_data"]),
-        chat_id=_opt_int(a, "chat_id"),
+        chat_id=opt_int(a, "chat_id"),
     )
 
 
@@ -199,24 +218,25 @@ def _stats(state: SandboxState, a: JsonDict) -> JsonDict:
 
 
 CONTROL_ROUTES = [
-    Route("/users", _endpoint(_add_user), methods=["POST"]),
-    Route("/users/{user_id:int}", _endpoint(_get_user), methods=["GET"]),
-    Route("/chats", _endpoint(_add_chat), methods=["POST"]),
-    Route("/start", _endpoint(_start), methods=["POST"]),
-    Route("/text", _endpoint(_text), methods=["POST"]),
-    Route("/press", _endpoint(_press), methods=["POST"]),
-    Route("/block", _endpoint(_block), methods=["POST"]),
-    Route("/unblock", _endpoint(_unblock), methods=["POST"]),
-    Route("/pre_checkout", _endpoint(_pre_checkout), methods=["POST"]),
-    Route("/successful_payment", _endpoint(_successful_payment), methods=["POST"]),
-    Route("/sent", _endpoint(_sent), methods=["GET"]),
-    Route("/sent/wait", _endpoint(_wait_sent), methods=["GET"]),
-    Route("/callback_queries/{query_id}", _endpoint(_callback_query), methods=["GET"]),
-    Route("/pre_checkout_queries/{query_id}", _endpoint(_pre_checkout_query), methods=["GET"]),
-    Route("/updates", _endpoint(_updates), methods=["GET"]),
-    Route("/commands", _endpoint(_commands), methods=["GET"]),
-    Route("/limits", _endpoint(_limits), methods=["POST"]),
-    Route("/faults", _endpoint(_faults), methods=["POST"]),
-    Route("/reset", _endpoint(_reset), methods=["POST"]),
-    Route("/stats", _endpoint(_stats), methods=["GET"]),
+    Route("/users", endpoint(_add_user), methods=["POST"]),
+    Route("/users/{user_id:int}", endpoint(_get_user), methods=["GET"]),
+    Route("/chats", endpoint(_add_chat), methods=["POST"]),
+    Route("/start", endpoint(_start), methods=["POST"]),
+    Route("/text", endpoint(_text), methods=["POST"]),
+    Route("/edit", endpoint(_edit), methods=["POST"]),
+    Route("/press", endpoint(_press), methods=["POST"]),
+    Route("/block", endpoint(_block), methods=["POST"]),
+    Route("/unblock", endpoint(_unblock), methods=["POST"]),
+    Route("/pre_checkout", endpoint(_pre_checkout), methods=["POST"]),
+    Route("/successful_payment", endpoint(_successful_payment), methods=["POST"]),
+    Route("/sent", endpoint(_sent), methods=["GET"]),
+    Route("/sent/wait", endpoint(_wait_sent), methods=["GET"]),
+    Route("/callback_queries/{query_id}", endpoint(_callback_query), methods=["GET"]),
+    Route("/pre_checkout_queries/{query_id}", endpoint(_pre_checkout_query), methods=["GET"]),
+    Route("/updates", endpoint(_updates), methods=["GET"]),
+    Route("/commands", endpoint(_commands), methods=["GET"]),
+    Route("/limits", endpoint(_limits), methods=["POST"]),
+    Route("/faults", endpoint(_faults), methods=["POST"]),
+    Route("/reset", endpoint(_reset), methods=["POST"]),
+    Route("/stats", endpoint(_stats), methods=["GET"]),
 ]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+# Telegram's limits, written down here again on purpose rather than imported from
+# bot.domain.message_length: the fake must not share the bot's idea of the limits, or a wrong
+# constant in the bot would pass every test against it.
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64

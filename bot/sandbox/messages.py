@@ -15,19 +15,20 @@ from bot.sandbox.markup import (
     check_reply_markup,
     check_text,
 )
+from bot.sandbox.posts import forward_to_discussion, quoted, thread_of
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _target(call: Call) -> Target:
+def writable_target(call: Call) -> Target:
     """Resolve chat_id and refuse chats the bot may not write to."""
     target = call.state.resolve(call.params.chat_id())
     call.state.check_reachable(target)
     return target
 
 
-def _markup(call: Call) -> dict[str, Any] | None:
+def checked_markup(call: Call) -> dict[str, Any] | None:
     """Return the checked inline keyboard the message will carry."""
     try:
         return check_reply_markup(call.params.get_json("reply_markup"))
@@ -43,7 +44,7 @@ def _checked(check: Any, *args: Any) -> Any:
         raise ApiError(400, str(error)) from None
 
 
-def _replied(call: Call, target: Target) -> JsonDict | None:
+def replied_message(call: Call, target: Target) -> JsonDict | None:
     """Return the message being replied to, or refuse a reply to a missing message."""
     p = call.params
     reply = p.get_json("reply_parameters")
@@ -62,10 +63,10 @@ def _replied(call: Call, target: Target) -> JsonDict | None:
         raise ApiError(400, "Bad Request: message to be replied not found")
     if replied is None:
         return None
-    return {key: value for key, value in replied.items() if key != "reply_to_message"}
+    return quoted(replied)
 
 
-def _acquire(call: Call, target: Target) -> None:
+def acquire_send(call: Call, target: Target) -> None:
     """Count the message against the flood limits or answer 429."""
     paid = call.params.get_bool("allow_paid_broadcast")
     wait = call.state.limiter.acquire(target.key, private=target.kind == "private", paid=paid)
@@ -73,34 +74,59 @@ def _acquire(call: Call, target: Target) -> None:
         raise too_many_requests(wait)
 
 
-def _send(call: Call, target: Target, fields: JsonDict, markup: JsonDict | None) -> JsonDict:
-    """Store an outgoing message from the bot and return it."""
+def _thread(call: Call, target: Target, replied: JsonDict | None) -> int | None:
+    """Return the thread the message goes to: the one named, or the one of the reply."""
+    named = call.params.get_int("message_thread_id")
+    room = target.room
+    if named is None or room is None or room.type != "supergroup":
+        return thread_of(room, replied) if room is not None else None
+    if call.state.find_message(target.key, named) is None:
+        raise ApiError(400, "Bad Request: message thread not found")
+    return named
+
+
+def store_sent(
+    call: Call,
+    target: Target,
+    fields: JsonDict,
+    markup: JsonDict | None,
+    replied: JsonDict | None = None,
+) -> JsonDict:
+    """Store an outgoing message from the bot and return it (copied to a discussion group)."""
+    head: JsonDict = {}
     if target.kind == "channel":
-        fields["sender_chat"] = target.chat
+        head["sender_chat"] = target.chat
     else:
-        fields["from"] = call.bot
+        head["from"] = call.bot
+    thread = _thread(call, target, replied)
+    if thread is not None:
+        head["message_thread_id"] = thread
+    fields = {**head, **fields}
+    if replied is not None:
+        fields["reply_to_message"] = replied
     if markup is not None:
         fields["reply_markup"] = markup
-    return call.state.new_message(target.chat, fields)
+    message = call.state.new_message(target.chat, fields)
+    if target.room is not None and target.room.type == "channel":
+        forward_to_discussion(call.state, target.room, message)
+    return message
 
 
 @bot_method("sendMessage", recorded=True)
 def send_message(call: Call) -> JsonDict:
     """Send a text message."""
     p = call.params
-    target = _target(call)
+    target = writable_target(call)
     text = p.get_str("text")
     plain = _checked(check_text, text, p.get_str("parse_mode"))
-    markup = _markup(call)
-    replied = _replied(call, target)
+    markup = checked_markup(call)
+    replied = replied_message(call, target)
     preview = p.get_json("link_preview_options")
-    _acquire(call, target)
+    acquire_send(call, target)
     fields: JsonDict = {"text": plain}
-    if replied is not None:
-        fields["reply_to_message"] = replied
     if isinstance(preview, dict):
         fields["link_preview_options"] = preview
-    message = _send(call, target, fields, markup)
+    message = store_sent(call, target, fields, markup, replied)
     record_attempt(
         call,
         target.key,
@@ -161,12 +187,12 @@ def _file(call: Call, field: str) -> JsonDict:
 def _send_media(call: Call, field: str) -> JsonDict:
     """Send a photo or document with an optional caption."""
     p = call.params
-    target = _target(call)
+    target = writable_target(call)
     caption = _checked(check_caption, p.get_str("caption"), p.get_str("parse_mode"))
-    markup = _markup(call)
-    replied = _replied(call, target)
+    markup = checked_markup(call)
+    replied = replied_message(call, target)
     meta = _file(call, field)
-    _acquire(call, target)
+    acquire_send(call, target)
     fields: JsonDict = {}
     size = {"file_size": meta["file_size"]} if meta["file_size"] is not None else {}
     ids = {"file_id": meta["file_id"], "file_unique_id": meta["file_unique_id"]}
@@ -178,9 +204,7 @@ def _send_media(call: Call, field: str) -> JsonDict:
             fields["document"]["mime_type"] = meta["mime_type"]
     if caption is not None:
         fields["caption"] = caption
-    if replied is not None:
-        fields["reply_to_message"] = replied
-    message = _send(call, target, fields, markup)
+    message = store_sent(call, target, fields, markup, replied)
     record_attempt(
         call,
         target.key,
@@ -208,7 +232,7 @@ def send_document(call: Call) -> JsonDict:
 def send_invoice(call: Call) -> JsonDict:
     """Send an invoice the user can pay."""
     p = call.params
-    target = _target(call)
+    target = writable_target(call)
     title, description = p.require_str("title"), p.require_str("description")
     payload, currency = p.require_str("payload"), p.require_str("currency")
     if not _CURRENCY.match(currency):
@@ -222,8 +246,8 @@ def send_invoice(call: Call) -> JsonDict:
         raise ApiError(400, "Bad Request: can't parse prices JSON object") from None
     if total <= 0:
         raise ApiError(400, "Bad Request: PAYMENT_AMOUNT_INVALID")
-    markup = _markup(call)
-    _acquire(call, target)
+    markup = checked_markup(call)
+    acquire_send(call, target)
     invoice = {
         "title": title,
         "description": description,
@@ -231,7 +255,7 @@ def send_invoice(call: Call) -> JsonDict:
         "currency": currency,
         "total_amount": total,
     }
-    message = _send(call, target, {"invoice": invoice}, markup)
+    message = store_sent(call, target, {"invoice": invoice}, markup)
     record_attempt(
         call,
         target.key,
@@ -247,7 +271,7 @@ def _editable(call: Call) -> tuple[Target, JsonDict]:
     p = call.params
     if p.has("inline_message_id"):
         raise ApiError(400, "Bad Request: inline messages are not supported by the sandbox")
-    target = _target(call)
+    target = writable_target(call)
     message = call.state.find_message(target.key, p.require_int("message_id"))
     is_bots = message is not None and (
         message.get("from", {}).get("id") == call.bot["id"] or "sender_chat" in message
@@ -286,7 +310,7 @@ def edit_message_text(call: Call) -> JsonDict:
     if "text" not in message:
         raise ApiError(400, "Bad Request: there is no text in the message to edit")
     plain = _checked(check_text, p.get_str("text"), p.get_str("parse_mode"))
-    markup = _markup(call)
+    markup = checked_markup(call)
     if plain == message["text"] and markup == message.get("reply_markup"):
         raise ApiError(400, _NOT_MODIFIED)
     return _store_edit(call, target, message, {"text": plain, "reply_markup": markup})
@@ -296,7 +320,7 @@ def edit_message_text(call: Call) -> JsonDict:
 def edit_message_reply_markup(call: Call) -> JsonDict:
     """Replace or remove the inline keyboard of a message the bot sent."""
     target, message = _editable(call)
-    markup = _markup(call)
+    markup = checked_markup(call)
     if markup == message.get("reply_markup"):
         raise ApiError(400, _NOT_MODIFIED)
     return _store_edit(call, target, message, {"reply_markup": markup})

@@ -25,6 +25,7 @@ from bot.sandbox.api import METHODS
 from bot.sandbox.calls import Call, DroppedConnection, run_method
 from bot.sandbox.chats import DEFAULT_TOKEN
 from bot.sandbox.client import SandboxClient
+from bot.sandbox.community_control import COMMUNITY_ROUTES
 from bot.sandbox.control import CONTROL_ROUTES
 from bot.sandbox.errors import ApiError
 from bot.sandbox.forms import parse_params
@@ -143,7 +144,7 @@ def create_app(state: SandboxState) -> Starlette:
         uvicorn_log.addFilter(_QuietDrops())
     routes = [
         Route("/bot{token}/{method}", bot_endpoint, methods=["GET", "POST"]),
-        Mount("/sandbox", routes=CONTROL_ROUTES),
+        Mount("/sandbox", routes=CONTROL_ROUTES + COMMUNITY_ROUTES),
         Route("/", _index),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -283,7 +284,8 @@ def banner(url: str, token: str | None) -> str:
             "Telegram Bot API sandbox is running (nothing here talks to Telegram).",
             f"  Bot API base URL: {url}/bot   e.g. Bot({shown!r}, base_url={url + '/bot'!r})",
             f"  token: {'only ' + shown if token else 'any token like ' + shown}",
-            f"  control API:      {url}/sandbox/  (users, chats, start, text, press, sent, stats)",
+            f"  control API:      {url}/sandbox/  (users, chats, start, text, press, sent, stats;",
+            "                    channel_post, post, comment, react, join, leave, vote)",
             "  stop with Ctrl+C",
         ]
     )

@@ -14,6 +14,7 @@ from bot.sandbox.chats import (
     TOKEN_PATTERN,
     Chat,
     ChatKey,
+    InviteLink,
     JsonDict,
     Target,
     User,
@@ -83,6 +84,14 @@ class SandboxState:
         self.files: dict[str, JsonDict] = {}
         self.callback_queries: dict[str, JsonDict] = {}
         self.pre_checkout_queries: dict[str, JsonDict] = {}
+        # Group privacy (BotFather's /setprivacy) is on for every new bot.
+        self.privacy_mode = True
+        self.invite_links: dict[str, InviteLink] = {}
+        self.polls: dict[str, JsonDict] = {}
+        # (chat id, message id) -> user id -> the emoji that user reacted with.
+        self.reactions: dict[tuple[int, int], dict[int, list[str]]] = {}
+        # (channel id, post id) -> id of the post's automatic forward in the discussion group.
+        self.discussion_posts: dict[tuple[int, int], int] = {}
         self.counters = _Counters()
         self.limiter.reset(Limits(**self._initial_limits.as_dict()))
         self.faults.configure(Faults())
@@ -136,6 +145,13 @@ class SandboxState:
             self.usernames[chat.username.lower()] = chat.id
         return chat
 
+    def chat(self, chat_id: int) -> Chat:
+        """Return a known group, supergroup or channel or fail with 404."""
+        found = self.chats.get(chat_id)
+        if found is None:
+            raise SandboxError(404, f"unknown chat {chat_id}; add it first")
+        return found
+
     def resolve(self, chat_id: ChatKey) -> Target:
         """Find the chat a call names, or raise 400 chat not found."""
         if isinstance(chat_id, str):
@@ -151,11 +167,29 @@ class SandboxState:
         chat = self.chats.get(chat_id)
         if chat is None:
             raise ApiError(400, "Bad Request: chat not found")
-        return Target(chat_id, chat.as_chat(), chat.type)
+        return Target(chat_id, chat.as_chat(), chat.type, room=chat)
 
     @staticmethod
-    def check_reachable(target: Target) -> None:
-        """Raise 403 when the bot may not write to a private chat."""
+    def check_member(target: Target) -> None:
+        """Raise 403 when the bot is not (or no longer) in a group or channel."""
+        room = target.room
+        if room is None or room.bot_member.present:
+            return
+        if room.bot_member.status == "kicked":
+            raise ApiError(403, f"Forbidden: bot was kicked from the {room.type} chat")
+        raise ApiError(403, f"Forbidden: bot is not a member of the {room.type} chat")
+
+    @classmethod
+    def check_reachable(cls, target: Target) -> None:
+        """Raise 403 (400 for a channel) when the bot may not write to the chat."""
+        cls.check_member(target)
+        room = target.room
+        if (
+            room is not None
+            and room.type == "channel"
+            and not room.bot_member.can("can_post_messages")
+        ):
+            raise ApiError(400, "Bad Request: need administrator rights in the channel chat")
         user = target.user
         if user is None:
             return
@@ -267,12 +301,13 @@ class SandboxState:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), seconds)
 
-    def enqueue(self, kind: str, payload: JsonDict) -> JsonDict:
-        """Create an update with the next id; queue it unless allowed_updates filters it."""
+    def enqueue(self, kind: str, payload: JsonDict, *, visible: bool = True) -> JsonDict:
+        """Create an update with the next id; queue it if the bot may see it and asked for it."""
         update = {"update_id": self.next_update_id, kind: payload}
         self.next_update_id += 1
         allowed = self.allowed_updates
-        if (kind in allowed) if allowed is not None else (kind not in OPT_IN_UPDATES):
+        wanted = (kind in allowed) if allowed is not None else (kind not in OPT_IN_UPDATES)
+        if visible and wanted:
             self.updates.append(update)
             self._notify()
         return update

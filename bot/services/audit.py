@@ -9,6 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.storage.models import AuditEntry
 
 
+async def read_audit_log(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Read from the audit log once; raises if the database is unreachable or has no tables."""
+    async with sessions() as session:
+        await session.get(AuditEntry, 0)
+
+
 async def record_audit(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -19,6 +25,7 @@ async def record_audit(
     campaign: str | None = None,
     allowed: bool = True,
     detail: str | None = None,
+    supporter_id: int | None = None,
 ) -> None:
     """Write one audit entry in its own transaction, so a failed action is still logged."""
     async with sessions() as session, session.begin():
@@ -31,5 +38,6 @@ async def record_audit(
                 campaign=campaign[:120] if campaign else None,
                 allowed=allowed,
                 detail=detail,
+                supporter_id=supporter_id,
             )
         )

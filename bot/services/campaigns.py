@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.campaign import Campaign
 from bot.domain.campaign_state import CampaignState, CampaignStateError
+from bot.domain.spec import Campaign
 from bot.storage import campaign_runs, outbox, posts
 from bot.storage.models import (
     CANCELLED,

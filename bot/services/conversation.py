@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.classify import NEGATIVE, OPT_OUT, POSITIVE, QUESTION, classify_reply
-from bot.storage import conversation
+from bot.storage import conversation, desk
 from bot.storage.models import Ask, Campaign, Reply, Supporter, known_reached
+from bot.storage.personal import remember_staff_message
 from bot.storage.supporters import supporter_by_telegram
 
 # A reply that quotes no message is credited to the latest ask sent within this window.
@@ -175,13 +176,29 @@ async def record_reply(
 
 
 async def set_relay_message(
-    sessions: async_sessionmaker[AsyncSession], *, reply_id: int, relay_message_id: int
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    reply_id: int,
+    relay_message_id: int,
+    chat_id: int,
+    now: datetime,
 ) -> None:
-    """Remember which staff-chat message relays a reply, so staff can answer it."""
+    """Remember which staff-chat message relays a reply, so staff can answer it.
+
+    It is also remembered as a staff-chat message about the supporter, which forget deletes.
+    """
     async with sessions() as session, session.begin():
         reply = await session.get(Reply, reply_id)
         if reply is not None:
             reply.relay_message_id = relay_message_id
+            if reply.supporter_id is not None:
+                await remember_staff_message(
+                    session=session,
+                    supporter_id=reply.supporter_id,
+                    chat_id=chat_id,
+                    message_id=relay_message_id,
+                    sent_at=now,
+                )
 
 
 async def find_relay_target(
@@ -236,6 +253,15 @@ async def record_staff_answer(
         first_answer = inbound.answered_at is None
         if first_answer:
             inbound.answered_at = now
+        if inbound.supporter_id is not None:
+            # One answer covers what they wrote before it, and ends any claim on them.
+            await desk.answer_earlier(
+                session=session,
+                supporter_id=inbound.supporter_id,
+                up_to=inbound.received_at,
+                now=now,
+            )
+            await desk.release_claim(session=session, supporter_id=inbound.supporter_id)
         supporter = (
             await session.get(Supporter, inbound.supporter_id) if inbound.supporter_id else None
         )

@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
-from collections.abc import Mapping
+import uuid
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot
-from telegram.constants import ParseMode
 
 from bot.config import Settings
+from bot.domain.ask_rules import tracked_link
 from bot.domain.attribution import (
     DEFAULT_WINDOW,
     TOKEN,
@@ -22,9 +22,12 @@ from bot.domain.attribution import (
     Credit,
     credit_by_window,
 )
-from bot.domain.campaign import Campaign
-from bot.domain.money import format_amount
+from bot.domain.money import format_amount, gift_amount_problem, is_currency, parse_amount
+from bot.domain.names import shown_name
+from bot.domain.sending import Result, Sender, SendOutcome
+from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
+from bot.services.supporters import remember_staff_messages
 from bot.storage import clicks, donations, supporters
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,54 @@ class IncomingGift:
     username: str | None = None
     external_id: str | None = None
     campaign_name: str | None = None
+
+
+STAFF_GIFT_USAGE = (
+    "Usage: /donation @username|user_id AMOUNT CURRENCY [CAMPAIGN], e.g. /donation @ann 25 EUR"
+)
+
+
+class StaffGiftInvalid(ValueError):
+    """Raised with what is wrong with a /donation command, followed by its usage."""
+
+
+def staff_gift(args: Sequence[str], *, now: datetime, campaigns: Container[str]) -> IncomingGift:
+    """Read `/donation @user|id AMOUNT CURRENCY [CAMPAIGN]` as a gift dated now."""
+    if len(args) not in (3, 4):
+        raise StaffGiftInvalid(STAFF_GIFT_USAGE)
+    who, amount_text, currency = args[0], args[1], args[2].upper()
+    campaign_name = args[3] if len(args) == 4 else None
+    problems = []
+    amount: int | None = None
+    if not is_currency(currency):
+        problems.append(f"{currency[:16]!r} is not an ISO 4217 currency code such as EUR")
+    else:
+        try:
+            amount = parse_amount(amount_text, currency)
+        except ValueError as exc:
+            problems.append(str(exc))
+        if amount == 0:
+            problems.append("the amount must be more than 0")
+        elif amount is not None and (problem := gift_amount_problem(amount, currency)):
+            problems.append(f"the amount {problem}")
+    if campaign_name is not None and campaign_name not in campaigns:
+        problems.append(f"no campaign called {campaign_name!r}")
+    if problems or not amount:
+        raise StaffGiftInvalid("; ".join(problems) + "\n" + STAFF_GIFT_USAGE)
+    username = who.lstrip("@") if who.startswith("@") else None
+    telegram_user_id = int(who) if who.isdigit() else None
+    if username is None and telegram_user_id is None:
+        raise StaffGiftInvalid("Name the giver as @username or a user id.\n" + STAFF_GIFT_USAGE)
+    return IncomingGift(
+        provider=STAFF_PROVIDER,
+        provider_event_id=uuid.uuid4().hex,
+        amount_minor=amount,
+        currency=currency,
+        donated_at=now,
+        campaign_name=campaign_name,
+        username=username,
+        telegram_user_id=telegram_user_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -245,7 +296,11 @@ async def _existing(session: AsyncSession, gift: IncomingGift) -> DonationOutcom
 def staff_line(outcome: DonationOutcome) -> str:
     """Describe a new gift for the staff chat in one HTML line with every name escaped."""
     amount = html.escape(format_amount(outcome.amount_minor, outcome.currency))
-    who = html.escape(outcome.first_name) if outcome.first_name else "a giver we do not know yet"
+    who = (
+        html.escape(shown_name(outcome.first_name))
+        if outcome.first_name
+        else "a giver we do not know yet"
+    )
     if outcome.campaign_name is None:
         return f"🎁 <b>{amount}</b> from {who}, not credited to any campaign."
     campaign = html.escape(outcome.campaign_name)
@@ -285,7 +340,7 @@ async def _thank_you_context(
         return None
     link = spec.donate_url
     if about.token is not None:
-        link = f"{settings.public_base_url.rstrip('/')}/r/{about.token}"
+        link = tracked_link(settings.public_base_url, about.token)
     return MessageContext(
         today=now.astimezone(zone).date(),
         first_name=outcome.first_name,
@@ -300,7 +355,7 @@ async def _thank_you_context(
 
 
 async def announce_gift(
-    bot: Bot,
+    sender: Sender,
     outcome: DonationOutcome,
     *,
     specs: Mapping[str, Campaign],
@@ -322,13 +377,30 @@ async def announce_gift(
             )
             text = thank_you_text(outcome, spec, context) if context is not None else None
             if text is not None:
-                await bot.send_message(outcome.chat_id, text, parse_mode=ParseMode.HTML)
+                sent = await sender.send_text(outcome.chat_id, text)
+                _warn_unless_sent(sent, "thank-you for", outcome.donation_id)
         except Exception as exc:  # a failed thank-you must never undo or fail the gift
             log.warning("thank-you for donation %s not sent: %s", outcome.donation_id, exc)
     if settings.staff_chat_id is not None:
         try:
-            await bot.send_message(
-                settings.staff_chat_id, staff_line(outcome), parse_mode=ParseMode.HTML
-            )
+            sent = await sender.send_text(settings.staff_chat_id, staff_line(outcome))
+            _warn_unless_sent(sent, "staff note on", outcome.donation_id)
+            moment = now or outcome.donated_at
+            if sent.message_id is not None and outcome.supporter_id is not None and moment:
+                # It names the giver: forget deletes it.
+                await remember_staff_messages(
+                    sessions,
+                    supporter_id=outcome.supporter_id,
+                    chat_id=settings.staff_chat_id,
+                    message_ids=[sent.message_id],
+                    now=moment,
+                )
         except Exception as exc:  # the staff note is a courtesy; the gift is recorded
             log.warning("staff note on donation %s not sent: %s", outcome.donation_id, exc)
+
+
+def _warn_unless_sent(sent: SendOutcome, what: str, donation_id: int) -> None:
+    """Log a message about a gift that Telegram did not deliver; the gift stays recorded."""
+    if sent.result is not Result.SENT:
+        reason = sent.description or sent.result.value
+        log.warning("%s donation %s not sent: %s", what, donation_id, reason)

@@ -9,9 +9,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign import frozen_spec
 from bot.domain.campaign_state import RUNNING
 from bot.domain.schedule import SpreadPlans
+from bot.domain.spec import Campaign
 from bot.storage import campaign_runs, followups, outbox
 from bot.storage.models import PENDING
 

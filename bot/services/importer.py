@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.campaign import Campaign
 from bot.domain.csv_rows import (
     BadCell,
     Kind,
@@ -29,6 +28,7 @@ from bot.domain.csv_rows import (
     parse_interaction,
     parse_supporter,
 )
+from bot.domain.spec import Campaign
 from bot.services.donations import IncomingGift, record_donation_in
 from bot.storage import import_rows, supporters, tables
 
@@ -208,7 +208,7 @@ def _parse(kind: Kind, row: dict[str, str], run: _Run) -> dict[str, Any]:
         return values
     if kind == "interactions":
         return parse_interaction(row, run.zone)
-    values = parse_donation(row, run.zone)
+    values = parse_donation(row, run.zone, now=run.now)
     event = (values["provider"], values["provider_event_id"])
     if event in run.seen:
         raise BadCell("provider_event_id", f"{event[1]!r} appears twice in this file")

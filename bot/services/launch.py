@@ -20,10 +20,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign, dump_campaign, frozen_spec
+from bot.domain.campaign import dump_campaign, frozen_spec
 from bot.domain.campaign_state import CampaignState, CampaignStateError
 from bot.domain.experiment import arm_picker
 from bot.domain.schedule import SpreadPlans, launch_start
+from bot.domain.spec import Campaign
 from bot.storage import campaign_runs, outbox, posts
 from bot.storage.audience import count_audience, stream_audience_tuples
 from bot.storage.models import FIRST_STEP, HOLDOUT, PENDING, SENDING

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.attribution import is_token
-from bot.domain.campaign import Campaign
-from bot.domain.money import format_amount
+from bot.domain.money import currency_problem, format_amount, gift_amount_problem
+from bot.domain.spec import Campaign
 from bot.services.donations import IncomingGift
 from bot.storage.clicks import find_link_target
 
@@ -58,15 +58,20 @@ def gift_invoice(spec: Campaign, token: str | None, amount_minor: int, currency:
 
 
 async def pre_checkout_problem(
-    sessions: async_sessionmaker[AsyncSession], payload: str, total_amount: int
+    sessions: async_sessionmaker[AsyncSession],
+    payload: str,
+    total_amount: int,
+    currency: str,
 ) -> str | None:
     """Say why a pre-checkout query must be refused, or None to accept it."""
     try:
         token = token_from_payload(payload)
     except ValueError:
         return "This payment is not one we know about."
-    if total_amount <= 0:
-        return "The amount must be more than zero."
+    if (problem := currency_problem(currency)) is not None:
+        return f"The currency {problem}."
+    if (problem := gift_amount_problem(total_amount, currency)) is not None:
+        return f"The amount {problem}."
     if token is not None:
         async with sessions() as session:
             if await find_link_target(session=session, token=token) is None:
@@ -83,7 +88,14 @@ def gift_from_payment(
     telegram_user_id: int,
     paid_at: datetime,
 ) -> IncomingGift:
-    """Turn a `successful_payment` into an incoming gift keyed by Telegram's charge id."""
+    """Turn a `successful_payment` into an incoming gift keyed by Telegram's charge id.
+
+    Raise ValueError for an amount or currency no gift can have: pre-checkout refuses those, so
+    such a payment never went through.
+    """
+    problem = currency_problem(currency) or gift_amount_problem(total_amount, currency)
+    if problem is not None:
+        raise ValueError(f"payment {telegram_payment_charge_id[:64]!r}: {problem}")
     try:
         token = token_from_payload(payload)
     except ValueError:

@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.domain.ask_rules import tracked_link
 from bot.domain.campaign import frozen_spec
+from bot.domain.i18n import text
+from bot.domain.sending import Button, Result, Sender
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
-from bot.services.outbox import BUTTON_LABELS, INTERRUPTED, Sender, tracked_link
+from bot.services.outbox import INTERRUPTED
 from bot.storage import campaign_runs
 from bot.storage import posts as post_queries
 from bot.storage.models import FAILED, PENDING, SENT, UNKNOWN
-from bot.telegram.sender import Button, Result
 
 log = logging.getLogger(__name__)
 
 # A post that failed for a passing reason (5xx, no connection) is tried again this much later.
 RETRY_POST = timedelta(minutes=1)
-
-
-class PostSender(Sender, Protocol):
-    """What posting needs from a Telegram sender: the outbox's, and a chat's member count."""
-
-    async def member_count(self, chat_id: int | str) -> int | None:
-        """Return how many members a chat has."""
-        ...
 
 
 def _chat_id(chat: str) -> int | str:
@@ -38,7 +31,7 @@ def _chat_id(chat: str) -> int | str:
 
 async def send_due_posts(
     sessions: async_sessionmaker[AsyncSession],
-    sender: PostSender,
+    sender: Sender,
     settings: Settings,
     *,
     now: datetime,
@@ -58,20 +51,20 @@ async def send_due_posts(
         run = runs[post.campaign_id]
         spec = frozen_spec(run.spec_yaml)
         assert spec.broadcast_post is not None
-        link = tracked_link(settings, post.token)
+        link = tracked_link(settings.public_base_url, post.token)
         context = MessageContext(
             today=now.astimezone(spec.zone(settings.timezone)).date(),
             language=spec.default_language,
             donate_link=link,
         )
         try:
-            text = render_message(spec, spec.broadcast_post.message, context)
+            message = render_message(spec, spec.broadcast_post.message, context)
         except TemplateProblem as problem:
             await _finish(sessions, post.id, FAILED, now, reason=f"not rendered: {problem}")
             continue
-        label = BUTTON_LABELS.get(spec.default_language, BUTTON_LABELS["en"])[0]
+        label = text("button_donate", spec.default_language)
         outcome = await sender.send_text(
-            _chat_id(post.chat), text, buttons=[[Button(label, url=link)]]
+            _chat_id(post.chat), message, buttons=[[Button(label, url=link)]]
         )
         if outcome.result is Result.SENT:
             reach = await sender.member_count(_chat_id(post.chat))

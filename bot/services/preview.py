@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign
 from bot.domain.experiment import assign_arm, expected_split
+from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
 from bot.storage import audience, supporters
 

@@ -7,10 +7,12 @@ from datetime import datetime
 from html import escape
 
 from bot.charts import ArmSeries, render_report_chart
+from bot.domain.message_length import fit_lines
 from bot.domain.money import format_amount
 from bot.domain.stats import Estimate
 from bot.services.report_model import (
     ArmReport,
+    ArmResponse,
     Comparison,
     PostReport,
     Rate,
@@ -20,8 +22,8 @@ from bot.services.report_model import (
     SrmReport,
 )
 
-TELEGRAM_LIMIT = 4096
 DASH = "—"
+SHORTENED = "…(shortened; use the CLI for the full report)"
 
 
 # --- shared wording ---
@@ -97,6 +99,17 @@ def duration_text(seconds: float | None) -> str:
     if hours:
         return f"{hours}h {minutes}m"
     return f"{minutes}m"
+
+
+def response_text(response: ArmResponse) -> str:
+    """Say how fast staff answered one arm's supporters, in one line."""
+    t = response.times
+    line = (
+        f"{response.arm}: {t.answered:,} of {t.messages:,} messages answered, median "
+        f"{duration_text(t.median_seconds)}, 90th percentile {duration_text(t.p90_seconds)} "
+        f"to the first staff answer; {t.waited_over_day:,} waited over 24 hours"
+    )
+    return line + (f"; {t.still_waiting:,} still waiting" if t.still_waiting else "")
 
 
 def stamp(value: datetime | None) -> str:
@@ -298,6 +311,9 @@ def format_text(report: Report) -> str:
         out.append(revenue_text(r))
     if report.srm is not None:
         out += ["", f"SAMPLE RATIO: {srm_text(report.srm)}"]
+    if report.response_times:
+        out += ["", "RESPONSE TIMES (supporter messages to the first staff answer)"]
+        out += [response_text(r) for r in report.response_times]
     for dimension in ("rule", "language", "source"):
         arms, rows = segment_table(report, dimension)
         if rows:
@@ -332,11 +348,11 @@ def _b(text: str) -> str:
 
 
 def format_telegram_html(report: Report) -> str:
-    """Write a short report for the staff chat in Telegram HTML, under 4096 characters."""
+    """Write a short report for the staff chat in Telegram HTML that fits one message."""
     lines = [f"{_b(report.title)} (<code>{escape(report.name)}</code>): {escape(report.state)}"]
     if not report.launched:
         lines += [escape(note) for note in report.notes]
-        return _fit(lines)
+        return fit_lines(lines, SHORTENED)
     for arm in report.arms:
         if arm.is_holdout:
             lines.append(
@@ -366,7 +382,8 @@ def format_telegram_html(report: Report) -> str:
         lines.append(_b("Sample ratio mismatch: ") + escape(srm_text(report.srm)))
     if not report.comparisons:
         lines.append("Not enough data yet to compare the arms.")
-    return _fit(lines)
+    lines += [f"⏱ {escape(response_text(r))}" for r in report.response_times]
+    return fit_lines(lines, SHORTENED)
 
 
 def _donors(n: int) -> str:
@@ -379,20 +396,6 @@ def _short(c: Comparison) -> str:
         f"{c.label.capitalize()}: {c.arm_a} {percent(c.a.value)} vs {c.arm_b} "
         f"{percent(c.b.value)}, {_points(c.difference)}; adjusted p {_p(c.p_adjusted)}, {outcome}."
     )
-
-
-def _fit(lines: list[str]) -> str:
-    # Cut whole lines only, so no HTML tag or entity is ever split.
-    kept: list[str] = []
-    size = 0
-    more = "…(shortened; use the CLI for the full report)"
-    for line in lines:
-        if size + len(line) + 1 > TELEGRAM_LIMIT - len(more) - 1:
-            kept.append(more)
-            break
-        kept.append(line)
-        size += len(line) + 1
-    return "\n".join(kept)
 
 
 # --- the chart ---

@@ -11,6 +11,7 @@ from bot.services.report_model import (
     ALPHA,
     SCHEMA_VERSION,
     ArmReport,
+    ArmResponse,
     Comparison,
     PostReport,
     Rate,
@@ -178,6 +179,19 @@ def _srm_json(srm: SrmReport | None) -> dict[str, Any] | None:
     }
 
 
+def _response_json(r: ArmResponse) -> dict[str, Any]:
+    t = r.times
+    return {
+        "arm": r.arm,
+        "messages": t.messages,
+        "answered": t.answered,
+        "median_seconds": _number(t.median_seconds),
+        "p90_seconds": _number(t.p90_seconds),
+        "waited_over_day": t.waited_over_day,
+        "still_waiting": t.still_waiting,
+    }
+
+
 def to_json(report: Report) -> dict[str, Any]:
     """Give the report as plain JSON-ready data in the documented, versioned schema."""
     period = None
@@ -203,5 +217,6 @@ def to_json(report: Report) -> dict[str, Any]:
         "comparisons": [_comparison_json(c) for c in report.comparisons],
         "revenue": [_revenue_json(r) for r in report.revenue],
         "srm": _srm_json(report.srm),
+        "response_times": [_response_json(r) for r in report.response_times],
         "notes": list(report.notes),
     }

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain import stats
+from bot.domain.response_times import ResponseTimes
 from bot.storage.report_rows import GiftPoint
 
 SCHEMA_VERSION = 1
@@ -161,6 +162,14 @@ class SrmReport:
 
 
 @dataclass(frozen=True)
+class ArmResponse:
+    """How fast staff answered the messages of one arm's supporters."""
+
+    arm: str
+    times: ResponseTimes
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything known about one campaign's results at one moment."""
 
@@ -181,5 +190,6 @@ class Report:
     revenue: tuple[RevenueReport, ...] = ()
     srm: SrmReport | None = None
     notes: tuple[str, ...] = ()
+    response_times: tuple[ArmResponse, ...] = ()
     # Gifts in the main currency per arm name or "post:<id>", oldest first (the chart's input).
     timeline: tuple[GiftPoint, ...] = field(default=(), repr=False)

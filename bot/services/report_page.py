@@ -12,6 +12,7 @@ from bot.services.report_format import (
     family_text,
     funnel_rows,
     rate_text,
+    response_text,
     revenue_text,
     segment_table,
     srm_text,
@@ -162,6 +163,10 @@ def format_html_page(report: Report, chart_png: bytes | None) -> str:
             parts.append(f"<section><h2>By {escape(dimension)}</h2>")
             parts.append(_html_table([dimension, *arms], rows))
             parts.append('<p class="detail">Donors out of recipients, per arm.</p></section>')
+    if report.response_times:
+        parts.append("<section><h2>Response times</h2><ul>")
+        parts += [f"<li>{escape(response_text(r))}</li>" for r in report.response_times]
+        parts.append("</ul></section>")
     if report.notes:
         parts.append('<section><h2>How to read this</h2><ul class="notes">')
         parts += [f"<li>{escape(note)}</li>" for note in report.notes]

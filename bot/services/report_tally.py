@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.domain import stats
-from bot.domain.campaign import Campaign
+from bot.domain.spec import Campaign
 from bot.services.report_model import (
     HOLDOUT_KIND,
     ArmReport,

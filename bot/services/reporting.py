@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ruamel.yaml.error import YAMLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.campaign import Campaign, frozen_spec
+from bot.domain.campaign import frozen_spec
+from bot.domain.response_times import response_times
+from bot.domain.spec import Campaign
 from bot.services.report_compare import compare_arms, sample_ratio
 from bot.services.report_model import (
     ALPHA,
     MIN_PER_ARM,
     ArmReport,
+    ArmResponse,
     Report,
 )
 from bot.services.report_tally import tally_report
+from bot.storage import desk as desk_queries
 from bot.storage import reports as queries
 from bot.storage.report_rows import AskCount, GiftPoint, PostRow
 
@@ -46,11 +50,12 @@ async def build_report(
     ended_at = _utc(row.finished_at or row.cancelled_at)
     period_end = now if ended_at is None else min(now, ended_at + campaign.attribution_window)
     cid = row.id
-    (groups, opt_outs, posts, post_hours), replies, clicks, gifts = await asyncio.gather(
+    (groups, opt_outs, posts, post_hours), replies, clicks, gifts, waits = await asyncio.gather(
         _read_asks(sessions, cid, launched_at),
         _read(sessions, queries.reply_counts, campaign_id=cid),
         _read(sessions, queries.click_counts, campaign_id=cid),
         _read(sessions, queries.member_gifts, campaign_id=cid, start=launched_at, end=period_end),
+        _read(sessions, desk_queries.campaign_response_rows, campaign_id=cid),
     )
     funnel = tally_report(
         campaign,
@@ -85,6 +90,7 @@ async def build_report(
         srm=sample_ratio(arms, campaign.weights()),
         notes=_notes(arms, posts, main_currency, launched_at, period_end),
         timeline=funnel.timeline,
+        response_times=arm_responses([arm.name for arm in arms], waits, now=now),
     )
 
 
@@ -145,6 +151,24 @@ async def report_by_name(
     if spec is None:
         return None
     return await build_report(sessions, spec, now=now)
+
+
+def arm_responses(
+    arm_order: Sequence[str],
+    rows: Iterable[tuple[str | None, datetime, datetime | None, datetime | None]],
+    *,
+    now: datetime,
+) -> tuple[ArmResponse, ...]:
+    """Measure response times per arm from (arm, received, answered, closed) rows.
+
+    Arms come in the report's order, then any other arm a message carries; arms without
+    messages are left out.
+    """
+    by_arm: dict[str, list[tuple[datetime, datetime | None, datetime | None]]] = {}
+    for arm, received, answered, closed in rows:
+        by_arm.setdefault(arm or "(no arm)", []).append((received, answered, closed))
+    order = [a for a in arm_order if a in by_arm] + sorted(set(by_arm) - set(arm_order))
+    return tuple(ArmResponse(arm, response_times(by_arm[arm], now=now)) for arm in order)
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.storage import supporters
+from bot.domain.i18n import DEFAULT_LANGUAGE, language_tag
+from bot.storage import personal, supporters
 from bot.storage.models import Interaction, Supporter
+
+log = logging.getLogger(__name__)
 
 START_KIND = "start"
 
@@ -31,18 +36,6 @@ class TelegramUser(Protocol):
 
 class SupporterNotFound(LookupError):
     """No supporter matches what was asked for."""
-
-
-async def find_supporter_by_telegram(session: AsyncSession, user_id: int) -> Supporter | None:
-    """Return the supporter with this Telegram user id, if any."""
-    return await supporters.supporter_by_telegram(session=session, user_id=user_id)
-
-
-def _language(code: str | None) -> str | None:
-    if not code:
-        return None
-    primary = code.strip().lower().replace("_", "-")
-    return primary[:8] or None
 
 
 async def upsert_started_supporter(
@@ -69,7 +62,7 @@ async def upsert_started_supporter(
     if supporter is None:
         supporter = Supporter(
             created_at=now,
-            language=_language(telegram_user.language_code) or "en",
+            language=(language_tag(telegram_user.language_code) or DEFAULT_LANGUAGE)[:8],
             source="telegram",
         )
         session.add(supporter)
@@ -100,6 +93,34 @@ async def upsert_started_supporter(
         )
         await session.refresh(supporter)
     return supporter
+
+
+async def add_contact(
+    sessions: async_sessionmaker[AsyncSession], *, telegram_user: TelegramUser, now: datetime
+) -> int:
+    """Keep someone who wrote without /start (or after /forget) as a contact; return the id.
+
+    Their message is relayed and staff can answer it, but only /start records consent: a
+    contact has none, so no campaign selects them and nothing is sent to them unasked.
+    """
+    async with sessions() as session, session.begin():
+        known = await supporters.supporter_by_telegram(session=session, user_id=telegram_user.id)
+        if known is not None and known.id is not None:
+            return known.id
+        contact = Supporter(
+            created_at=now,
+            language=(language_tag(telegram_user.language_code) or DEFAULT_LANGUAGE)[:8],
+            source="telegram",
+            telegram_user_id=telegram_user.id,
+            chat_id=telegram_user.id,  # a private chat's id is the user's id
+            username=telegram_user.username,
+            first_name=(telegram_user.first_name or "")[:200],
+            last_name=(telegram_user.last_name or "")[:200],
+        )
+        session.add(contact)
+        await session.flush()
+        assert contact.id is not None
+        return contact.id
 
 
 async def find_supporter(
@@ -158,28 +179,100 @@ async def export_supporter(
     return plain
 
 
+class MessageDeleter(Protocol):
+    """Deletes a message in Telegram (bot.telegram.deleter.BotMessageDeleter does)."""
+
+    async def delete_message(self, chat_id: int, message_id: int) -> str | None:
+        """Delete one message; return None once it is gone, else why Telegram refused."""
+        ...
+
+
+# Why a staff-chat message was left when forget had no bot to delete it with.
+NO_BOT = "not tried: no bot token to delete it with"
+
+
 @dataclass(frozen=True)
 class Forgotten:
-    """What forgetting kept: anonymous counts that reports still need."""
+    """What forgetting kept: anonymous counts that reports still need; what it deleted."""
 
     supporter_id: int
     asks_kept: int
     donations_kept: int
     replies_blanked: int
+    staff_messages_deleted: int = 0
+    # "message M in chat C: reason", for each staff-chat message Telegram would not delete.
+    staff_messages_left: tuple[str, ...] = ()
 
 
 async def forget_supporter(
-    sessions: async_sessionmaker[AsyncSession], supporter_id: int, *, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    supporter_id: int,
+    *,
+    now: datetime,
+    deleter: MessageDeleter | None = None,
+    staff_chat_id: int | None = None,
 ) -> Forgotten:
-    """Erase a supporter's personal data; asks, replies and gifts stay as anonymous counts."""
+    """Erase a supporter's personal data; asks, replies and gifts stay as anonymous counts.
+
+    The erase is one transaction of plain updates that nothing can block. Afterwards the
+    staff chat's relays about them are deleted, best effort: a message Telegram refuses to
+    delete is recorded in staff_message and reported, and the erase stands.
+    """
     async with sessions() as session, session.begin():
         record = await supporters.supporter_record(session=session, supporter_id=supporter_id)
         if record is None:
             raise SupporterNotFound(f"no supporter has id {supporter_id}")
-        await supporters.erase_supporter(session=session, supporter_id=supporter_id, now=now)
+        relays = await supporters.erase_supporter(
+            session=session, supporter_id=supporter_id, now=now, staff_chat_id=staff_chat_id
+        )
+    deleted, left = 0, []
+    for row_id, chat_id, message_id in relays:
+        failure = NO_BOT if deleter is None else await _delete(deleter, chat_id, message_id)
+        if failure is None:
+            deleted += 1
+        else:
+            left.append(f"message {message_id} in chat {chat_id}: {failure}")
+        try:
+            async with sessions() as session, session.begin():
+                await personal.settle_staff_message(
+                    session=session, row_id=row_id, failure=failure
+                )
+        except Exception:  # the erase is done; this is only the record of a deletion
+            log.exception("could not record the deletion of staff message %s", row_id)
+    for line in left:
+        log.warning("forget %s left a staff-chat %s", supporter_id, line)
     return Forgotten(
         supporter_id=supporter_id,
         asks_kept=len(record["asks"]),
         donations_kept=len(record["donations"]),
         replies_blanked=len(record["replies"]),
+        staff_messages_deleted=deleted,
+        staff_messages_left=tuple(left),
     )
+
+
+async def _delete(deleter: MessageDeleter, chat_id: int, message_id: int) -> str | None:
+    try:
+        return await deleter.delete_message(chat_id, message_id)
+    except Exception as exc:  # a deleter that fails must not fail the erase it follows
+        return f"{type(exc).__name__}: {exc}"
+
+
+async def remember_staff_messages(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    supporter_id: int,
+    chat_id: int,
+    message_ids: Sequence[int],
+    now: datetime,
+) -> None:
+    """Remember staff-chat messages about a supporter (relays, answers) for forget to delete."""
+    async with sessions() as session, session.begin():
+        for message_id in message_ids:
+            await personal.remember_staff_message(
+                session=session,
+                supporter_id=supporter_id,
+                chat_id=chat_id,
+                message_id=message_id,
+                sent_at=now,
+            )

@@ -11,15 +11,17 @@ from html import escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.domain.campaign import Campaign
+from bot.domain.message_length import fit_lines
 from bot.domain.money import format_amount
-from bot.services.reporting import report_by_name
-from bot.storage import weekly
+from bot.domain.spec import Campaign
+from bot.services.report_format import duration_text
+from bot.services.report_model import ArmResponse
+from bot.services.reporting import arm_responses, report_by_name
+from bot.storage import desk, weekly
 
 JOB = "weekly_summary"
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CRON = re.compile(r"\s*([a-z,*-]+)\s+(\d{1,2}):(\d{2})\s*")
-TELEGRAM_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,10 @@ def last_weekly_run(now: datetime, settings: Settings) -> datetime:
 
 
 def next_weekly_run(now: datetime, settings: Settings) -> datetime:
-    """Give the first scheduled moment after now, as aware UTC, for the scheduler."""
+    """Give the first scheduled moment after now, as aware UTC.
+
+    Reference oracle for tests: the scheduler's cron trigger must fire at these moments.
+    """
     _, moments = _moments(now, settings, 1)
     return next(m for m in moments if m > now).astimezone(UTC)
 
@@ -146,6 +151,7 @@ async def weekly_summary(
     async with sessions() as session:
         activity = await weekly.week_activity(session=session, start=start, end=end)
         waiting = await weekly.waiting_replies(session=session)
+        timings = await desk.period_response_rows(session=session, start=start, end=end)
     local = end.astimezone(settings.zone)
     head = (
         f"<b>Weekly summary</b>, week to {local:%a %d %b %Y %H:%M} ({escape(settings.timezone)})"
@@ -167,8 +173,25 @@ async def weekly_summary(
         lines.append(
             f"So far: {escape(await _comparison_so_far(sessions, item.name, specs, now))}"
         )
+        spec = specs.get(item.name)
+        answered = arm_responses(
+            list(spec.arms) if spec else [],
+            [row[1:] for row in timings if row[0] == item.campaign_id],
+            now=end,
+        )
+        if answered:
+            lines.append("Answer times this week: " + "; ".join(_timing(r) for r in answered))
     lines.append(f"Replies still waiting for a staff answer, all campaigns: {waiting:,}.")
-    return _fit(lines)
+    return fit_lines(lines, "…(more in /report)")
+
+
+def _timing(response: ArmResponse) -> str:
+    t = response.times
+    return (
+        f"{escape(response.arm)} median {duration_text(t.median_seconds)}, 90th percentile "
+        f"{duration_text(t.p90_seconds)}, {t.waited_over_day:,} of {t.messages:,} waited over "
+        "24 hours"
+    )
 
 
 async def _comparison_so_far(
@@ -184,16 +207,3 @@ async def _comparison_so_far(
     if not primary:
         return "not enough data yet to compare specific with broadcast asks."
     return " ".join(c.verdict for c in primary)
-
-
-def _fit(lines: list[str]) -> str:
-    # Whole lines only, so no HTML tag is ever cut in half.
-    kept: list[str] = []
-    size = 0
-    for line in lines:
-        if size + len(line) + 1 > TELEGRAM_LIMIT - 40:
-            kept.append("…(more in /report)")
-            break
-        kept.append(line)
-        size += len(line) + 1
-    return "\n".join(kept)

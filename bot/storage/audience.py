@@ -41,8 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audience as rules
-from bot.domain.campaign import Audience, Campaign, Rule
 from bot.domain.campaign_state import RUNNING
+from bot.domain.spec import Audience, Campaign, Rule
 from bot.storage.dialect import dialect_name
 from bot.storage.models import PENDING, SENDING
 from bot.storage.tables import ASK, CAMPAIGN, DONATION, INTERACTION, SUPPORTER, TAG

@@ -33,6 +33,9 @@ class LinkTarget:
     # The ask's arm, and whether it was known to have reached its supporter (None for a post).
     arm: str | None = None
     reached: bool | None = None
+    # The ask went to someone since forgotten: the link still works, but nothing is recorded
+    # about them (supporter is then None).
+    forgotten: bool = False
 
     @property
     def supporter_id(self) -> int | None:
@@ -50,6 +53,7 @@ async def find_link_target(*, session: AsyncSession, token: str) -> LinkTarget |
                 col(Campaign.name),
                 col(Campaign.spec_yaml),
                 *DONOR_COLUMNS,
+                col(Supporter.forgotten_at),
                 col(Ask.arm),
                 col(Ask.step),
                 col(Ask.state),
@@ -61,6 +65,7 @@ async def find_link_target(*, session: AsyncSession, token: str) -> LinkTarget |
     ).first()
     if ask is not None:
         arm, step, state = ask[-3:]
+        forgotten = ask[4 + len(DONOR_COLUMNS)] is not None
         return LinkTarget(
             token,
             ask[0],
@@ -68,9 +73,10 @@ async def find_link_target(*, session: AsyncSession, token: str) -> LinkTarget |
             ask[1],
             ask[2],
             ask[3],
-            read_donor(ask, 4),
+            None if forgotten else read_donor(ask, 4),
             arm=arm,
             reached=known_reached(step, state),
+            forgotten=forgotten,
         )
     post = (
         await session.execute(

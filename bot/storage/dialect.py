@@ -6,12 +6,17 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 
 # Both SQLite and asyncpg accept far more bound parameters than this per statement.
 CHUNK = 5000
 T = TypeVar("T")
+# The largest value a BIGINT column holds: running totals saturate here instead of failing.
+BIGINT_MAX = 2**63 - 1
 
 
 def dialect_name(session: AsyncSession) -> str:
@@ -49,3 +54,25 @@ async def driver_connection(session: AsyncSession) -> Any:
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
     return raw
+
+
+class saturating_sum(GenericFunction[int]):  # lower case, as SQLAlchemy names SQL functions
+    """SUM of integers that stops at BIGINT_MAX instead of failing with an overflow."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(saturating_sum)
+def _saturating_sum(element: saturating_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    # PostgreSQL sums BIGINT as NUMERIC, which is exact and cannot overflow.
+    argument = compiler.process(element.clauses, **kw)
+    return f"CAST(LEAST(SUM({argument}), {BIGINT_MAX}) AS BIGINT)"
+
+
+@compiles(saturating_sum, "sqlite")
+def _saturating_sum_sqlite(element: saturating_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite's SUM fails on overflow and it has no wider integer; TOTAL is a float that never
+    # overflows (exact for totals below 2^53 minor units) and CAST saturates at BIGINT_MAX.
+    argument = compiler.process(element.clauses, **kw)
+    return f"CAST(TOTAL({argument}) AS INTEGER)"

@@ -62,8 +62,12 @@ async def find_donor(
         conditions.append(col(Supporter.username) == name)
         # Telegram usernames ignore case; the indexed exact match above is tried first.
         conditions.append(func.lower(col(Supporter.username)) == name.lower())
+    # A forgotten record is never a donor again: its identifiers are gone, and its id alone
+    # must not gather new history either.
+    alive = col(Supporter.forgotten_at).is_(None)
     for condition in conditions:
-        row = (await session.execute(select(*DONOR_COLUMNS).where(condition).limit(1))).first()
+        query = select(*DONOR_COLUMNS).where(condition, alive).limit(1)
+        row = (await session.execute(query)).first()
         if row is not None:
             return read_donor(row, 0)
     return None
@@ -241,12 +245,17 @@ async def thank_you_facts(
                     col(Supporter.opted_out_at),
                     col(Supporter.blocked_at),
                     col(Supporter.forgotten_at),
+                    col(Supporter.consented_at),
                 ).where(col(Supporter.id) == supporter_id)
             )
         ).first()
         if person is not None:
             last_name, username = person[0] or None, person[1]
-            reachable = person[2] is not None and all(at is None for at in person[3:6])
+            reachable = (
+                person[2] is not None
+                and all(at is None for at in person[3:6])
+                and person[6] is not None  # a contact who never sent /start gets nothing unasked
+            )
         rows = await session.execute(
             select(col(Interaction.kind), col(Interaction.detail), col(Interaction.occurred_at))
             .where(col(Interaction.supporter_id) == supporter_id)

@@ -89,6 +89,9 @@ class Interaction(SQLModel, table=True):
     __table_args__ = (
         Index("ix_interaction_kind_supporter", "kind", "supporter_id", "occurred_at"),
         Index("ix_interaction_supporter_kind", "supporter_id", "kind", "occurred_at"),
+        # What Telegram may deliver twice (a community message, a reaction, a join) is
+        # recorded under its event's key, once; NULL for everything else.
+        Index("uq_interaction_event", "event", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -98,6 +101,40 @@ class Interaction(SQLModel, table=True):
     sentiment: str | None = Field(default=None, max_length=16)
     occurred_at: datetime
     source: str | None = Field(default=None, max_length=120)
+    event: str | None = Field(default=None, max_length=160)
+
+
+class CommunityMessage(SQLModel, table=True):
+    """Facts about one message in a community chat, never its text: its topic, its asker.
+
+    Kept for thread roots with a topic (so comments and reactions get it) and for questions
+    (so an answer is credited to the asker, once).
+    """
+
+    __tablename__ = "community_message"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    message_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    topic: str = Field(default="", max_length=120)
+    asker_id: int | None = Field(
+        default=None, foreign_key="supporter.id", ondelete="SET NULL", index=True
+    )
+    answered_at: datetime | None = None
+
+
+class CommunityPoll(SQLModel, table=True):
+    """A poll the bot sent in a community chat: where, and its options as staff wrote them."""
+
+    __tablename__ = "community_poll"
+
+    poll_id: str = Field(primary_key=True, max_length=64)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    source: str = Field(default="", max_length=120)
+    # A JSON list of the option texts, in order: poll answers name options by index.
+    options: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    question: str = Field(default="", max_length=300)
+    sent_at: datetime
 
 
 class Campaign(SQLModel, table=True):
@@ -199,11 +236,27 @@ class BroadcastPost(SQLModel, table=True):
 # while its ask is still `sending`).
 
 
+# An inbound message waits until staff answer it, close it (done, stop), or it is an opt-out.
+WAITING_SQL = (
+    "direction = 'in' AND answered_at IS NULL AND closed_at IS NULL"
+    " AND (classification IS NULL OR classification <> 'opt_out')"
+)
+
+
 class Reply(SQLModel, table=True):
     """One message in a supporter conversation: theirs, or a staff answer relayed back."""
 
     __tablename__ = "reply"
-    __table_args__ = (Index("ix_reply_relay", "relay_message_id"),)
+    __table_args__ = (
+        Index("ix_reply_relay", "relay_message_id"),
+        # The desk's inbox reads the messages still waiting: a few among all replies.
+        Index(
+            "ix_reply_waiting",
+            "received_at",
+            postgresql_where=text(WAITING_SQL),
+            sqlite_where=text(WAITING_SQL),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     supporter_id: int | None = Field(
@@ -226,6 +279,26 @@ class Reply(SQLModel, table=True):
     # Copied from the ask (see the note above).
     arm: str | None = Field(default=None, max_length=64)
     reached: bool | None = None
+    # Staff settled an inbound message without answering it: "done" or "stop" (see the desk).
+    closed_at: datetime | None = None
+    closed_as: str | None = Field(default=None, max_length=8)
+    closed_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class DeskClaim(SQLModel, table=True):
+    """A member of staff answering a supporter; it lapses when no answer follows in time."""
+
+    __tablename__ = "desk_claim"
+
+    supporter_id: int = Field(foreign_key="supporter.id", primary_key=True, ondelete="CASCADE")
+    reply_id: int | None = Field(default=None, foreign_key="reply.id", ondelete="SET NULL")
+    staff_user_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    staff_name: str = Field(default="", max_length=200)
+    claimed_at: datetime
+    # The bot's forced-reply prompt: a staff reply to it is the answer.
+    prompt_message_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
 
 
 class Click(SQLModel, table=True):
@@ -291,6 +364,28 @@ class AuditEntry(SQLModel, table=True):
     campaign: str | None = Field(default=None, max_length=120)
     allowed: bool = True
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The supporter the entry is about (a gift staff recorded, an answer), so that forget can
+    # pseudonymise it and export can show it; the actor is found by actor_user_id.
+    supporter_id: int | None = Field(
+        default=None, foreign_key="supporter.id", ondelete="SET NULL", index=True
+    )
+
+
+class StaffMessage(SQLModel, table=True):
+    """A message in the staff chat about one supporter (a relay, an answer), deleted on forget."""
+
+    __tablename__ = "staff_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    supporter_id: int | None = Field(
+        default=None, foreign_key="supporter.id", ondelete="SET NULL", index=True
+    )
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sent_at: datetime
+    # Why Telegram would not delete it when its supporter was forgotten (it refuses messages
+    # older than 48 hours in some chats); staff can still delete it by hand.
+    delete_failed: str | None = Field(default=None, max_length=300)
 
 
 class JobRun(SQLModel, table=True):
@@ -303,3 +398,18 @@ class JobRun(SQLModel, table=True):
     job: str = Field(max_length=64)
     period: str = Field(max_length=64)
     ran_at: datetime
+
+
+class NamedSource(SQLModel, table=True):
+    """A named way in (a poster's QR code, an invite link) and the fact it records for visitors."""
+
+    __tablename__ = "named_source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The /start payload and the invite link's name: Telegram allows 1-64 of A-Za-z0-9_-.
+    name: str = Field(max_length=64, unique=True)
+    kind: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=500)
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    invite_link: str | None = Field(default=None, max_length=200)
+    created_at: datetime

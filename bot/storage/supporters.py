@@ -26,7 +26,9 @@ from sqlmodel import col
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain import scoring
-from bot.storage.dialect import chunks
+from bot.storage import personal
+from bot.storage.community import asked_questions, erase_community_facts
+from bot.storage.dialect import BIGINT_MAX, chunks, saturating_sum
 from bot.storage.models import Interaction, Supporter
 from bot.storage.tables import (
     ASK,
@@ -135,7 +137,10 @@ async def add_gift(
             source=source[:120],
         )
     )
-    added = amount_minor if currency.upper() == main_currency.upper() else 0
+    added = (
+        min(max(amount_minor, 0), BIGINT_MAX) if currency.upper() == main_currency.upper() else 0
+    )
+    total = col(Supporter.gift_total_minor)
     await session.execute(
         update(Supporter)
         .where(col(Supporter.id) == supporter_id)
@@ -143,7 +148,11 @@ async def add_gift(
             interaction_count=col(Supporter.interaction_count) + 1,
             last_interaction_at=_later(col(Supporter.last_interaction_at), donated_at),
             gift_count=col(Supporter.gift_count) + 1,
-            gift_total_minor=col(Supporter.gift_total_minor) + literal(added, BigInteger),
+            # Saturates rather than overflow: a failed update would lose the gift itself.
+            gift_total_minor=case(
+                (total > literal(BIGINT_MAX - added, BigInteger), literal(BIGINT_MAX, BigInteger)),
+                else_=total + literal(added, BigInteger),
+            ),
             last_gift_at=_later(col(Supporter.last_gift_at), donated_at),
         )
     )
@@ -259,7 +268,7 @@ def _refresh_statement(now: datetime, ids: list[int] | None, main_currency: str)
         select(
             DONATION.c.supporter_id.label("sid"),
             func.count().label("n"),
-            func.sum(main).label("total"),
+            saturating_sum(main).label("total"),
             func.max(DONATION.c.donated_at).label("last"),
         )
         .where(DONATION.c.supporter_id.is_not(None), only(DONATION.c.supporter_id))
@@ -348,18 +357,58 @@ async def supporter_record(*, session: AsyncSession, supporter_id: int) -> dict[
         )
     record["asks"] = await _rows(session, asks)
     record["clicks"] = await _rows(session, clicks)
+    person = record["profile"]
+    record["audit"] = await personal.audit_entries(
+        session=session,
+        supporter_id=supporter_id,
+        telegram_user_id=person["telegram_user_id"],
+        username=person["username"],
+    )
+    record["staff_chat_messages"] = await personal.staff_messages(
+        session=session, supporter_id=supporter_id
+    )
+    record["community_questions"] = await asked_questions(
+        session=session, supporter_id=supporter_id
+    )
     return record
 
 
-async def erase_supporter(*, session: AsyncSession, supporter_id: int, now: datetime) -> None:
-    """Erase a supporter's personal data, keeping anonymous rows that reports count."""
+async def erase_supporter(
+    *,
+    session: AsyncSession,
+    supporter_id: int,
+    now: datetime,
+    staff_chat_id: int | None = None,
+) -> list[tuple[int, int, int]]:
+    """Erase a supporter's personal data, keeping anonymous rows that reports count.
+
+    Returns the staff-chat messages about them, (row id, chat, message), for the caller to
+    delete in Telegram once this transaction has committed.
+    """
+    person = await supporter_by_id(session=session, supporter_id=supporter_id)
+    if person is not None:
+        await personal.pseudonymise_audit(
+            session=session,
+            supporter_id=supporter_id,
+            telegram_user_id=person.telegram_user_id,
+            username=person.username,
+        )
+    relays = await personal.detach_staff_messages(
+        session=session, supporter_id=supporter_id, now=now, legacy_chat_id=staff_chat_id
+    )
     await session.execute(delete(TAG).where(TAG.c.supporter_id == supporter_id))
     await session.execute(delete(INTERACTION).where(INTERACTION.c.supporter_id == supporter_id))
+    await erase_community_facts(session=session, supporter_id=supporter_id)
     await session.execute(
-        update(REPLY).where(REPLY.c.supporter_id == supporter_id).values(text="")
+        update(REPLY)
+        .where(REPLY.c.supporter_id == supporter_id)
+        .values(text="", relay_message_id=None)
     )
+    ask_ids = select(ASK.c.id).where(ASK.c.supporter_id == supporter_id)
     await session.execute(
-        update(CLICK).where(CLICK.c.supporter_id == supporter_id).values(user_agent=None)
+        update(CLICK)
+        .where(or_(CLICK.c.supporter_id == supporter_id, CLICK.c.ask_id.in_(ask_ids)))
+        .values(user_agent=None, client=None)
     )
     await session.execute(
         update(ASK)
@@ -380,6 +429,11 @@ async def erase_supporter(*, session: AsyncSession, supporter_id: int, now: date
             source=None,
             start_payload=None,
             forgotten_at=now,
+            # Set here, not by a score refresh: nothing that can overflow runs in an erase.
+            interaction_count=0,
+            last_interaction_at=None,
+            engagement_score=0.0,
+            rfm_score=0,
         )
     )
-    await refresh_supporter_scores(session=session, now=now, supporter_ids=[supporter_id])
+    return relays

@@ -13,12 +13,17 @@ def _table(name: str) -> Table:
 
 
 ASK = _table("ask")
+AUDIT = _table("audit_log")
 CAMPAIGN = _table("campaign")
 CLICK = _table("click")
+COMMUNITY_MESSAGE = _table("community_message")
+COMMUNITY_POLL = _table("community_poll")
 DONATION = _table("donation")
 INTERACTION = _table("interaction")
 JOB_RUN = _table("job_run")
+NAMED_SOURCE = _table("named_source")
 POST = _table("broadcast_post")
 REPLY = _table("reply")
+STAFF_MESSAGE = _table("staff_message")
 SUPPORTER = _table("supporter")
 TAG = _table("supporter_tag")

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import tables
+from bot.storage.desk import waiting
 
 OPT_OUT = "opt_out"
 
@@ -131,11 +132,7 @@ async def week_activity(
 
 
 def _waiting_reply() -> ColumnElement[bool]:
-    return and_(
-        _reply.c.direction == "in",
-        _reply.c.answered_at.is_(None),
-        or_(_reply.c.classification.is_(None), _reply.c.classification != OPT_OUT),
-    )
+    return waiting()
 
 
 async def waiting_replies(*, session: AsyncSession) -> int:

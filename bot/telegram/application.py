@@ -1,14 +1,9 @@
-"""Build the python-telegram-bot Application: handlers, typed context and scoped command menus."""
+"""Build the python-telegram-bot Application: include every handler module, publish the menus."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TypeAlias, cast
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import (
     Bot,
     BotCommand,
@@ -17,94 +12,25 @@ from telegram import (
     Update,
 )
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application, ApplicationBuilder, CallbackContext, ContextTypes, ExtBot
+from telegram.ext import ApplicationBuilder, ContextTypes
 
-from bot.clock import utcnow
-from bot.config import Settings
+from bot.config import Settings, use_timedelta_durations
 from bot.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, command_descriptions
 from bot.services import conversation
-from bot.services.donations import DonationOutcome, IncomingGift, announce_gift, record_donation
-from bot.services.registry import CampaignRegistry
+from bot.telegram import community, desk, payments, relay, sources, staff, supporters
+from bot.telegram.context import SERVICES, BotApplication, BotContext, BotServices
 
 log = logging.getLogger(__name__)
 
-_SERVICES = "campaign_bot.services"
-
-
-def _no_wake() -> None:
-    """Do nothing: used when no outbox worker runs in this process."""
-
-
-@dataclass
-class BotServices:
-    """What handlers need: settings, the database, the campaign specs, the clock, the outbox."""
-
-    settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
-    registry: CampaignRegistry
-    clock: Callable[[], datetime] = utcnow
-    # Called after a launch or resume so the outbox worker looks for due asks at once.
-    wake_outbox: Callable[[], None] = field(default=_no_wake)
-
-
-class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    """The handlers' context, with typed access to the bot's services."""
-
-    @property
-    def services(self) -> BotServices:
-        """Return the services the application was built with."""
-        return services_of(self.application)
-
-    @property
-    def settings(self) -> Settings:
-        """Return the settings."""
-        return self.services.settings
-
-    @property
-    def sessions(self) -> async_sessionmaker[AsyncSession]:
-        """Return the database session factory."""
-        return self.services.sessions
-
-    @property
-    def registry(self) -> CampaignRegistry:
-        """Return the campaign specs in force."""
-        return self.services.registry
-
-    def now(self) -> datetime:
-        """Return the current time from the services' clock."""
-        return self.services.clock()
-
-    async def record_gift(self, gift: IncomingGift) -> DonationOutcome:
-        """Record a gift that reached a handler, credit it, and thank the giver and staff."""
-        specs = self.registry.campaigns
-        outcome = await record_donation(
-            self.sessions,
-            gift,
-            now=self.now(),
-            specs=specs,
-            main_currency=self.settings.main_currency,
-        )
-        await announce_gift(
-            self.bot, outcome, specs=specs, settings=self.settings, sessions=self.sessions
-        )
-        return outcome
-
-
-def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> BotServices:
-    """Return the services an application was built with."""
-    return cast(BotServices, application.bot_data[_SERVICES])
-
-
-BotApplication: TypeAlias = Application[
-    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], None
-]
+# Every kind of update, asked for by name in polling and webhook mode alike: Telegram's default
+# leaves out chat_member, message_reaction and message_reaction_count, which community
+# listening needs (and an empty list would keep whatever an earlier deployment asked for).
+ALLOWED_UPDATES: list[str] = list(Update.ALL_TYPES)
 
 
 def build_application(services: BotServices, *, polling: bool = True) -> BotApplication:
     """Build the Application with every handler; polling=False leaves out the updater."""
-    # The handler modules import this module's types, so they are imported here.
-    from bot.telegram import payments, relay, staff, supporters
-
+    use_timedelta_durations()
     settings = services.settings
     builder = (
         ApplicationBuilder()
@@ -116,11 +42,14 @@ def build_application(services: BotServices, *, polling: bool = True) -> BotAppl
     if not polling:
         builder = builder.updater(None)
     application: BotApplication = builder.build()
-    application.bot_data[_SERVICES] = services
+    application.bot_data[SERVICES] = services
     staff.add_handlers(application)
+    sources.add_handlers(application)
+    desk.add_handlers(application)
     relay.add_handlers(application)
     supporters.add_handlers(application)
     payments.add_handlers(application)
+    community.add_handlers(application)
     application.add_error_handler(_log_error)
     return application
 
@@ -140,9 +69,7 @@ async def _log_error(update: object, context: BotContext) -> None:
 
 def staff_commands() -> list[BotCommand]:
     """Return the staff command menu."""
-    from bot.telegram.staff import STAFF_MENU
-
-    return [BotCommand(name, description) for name, description in STAFF_MENU]
+    return [BotCommand(name, description) for name, description in staff.STAFF_MENU]
 
 
 async def register_commands(bot: Bot, settings: Settings) -> None:

@@ -7,17 +7,16 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, PreCheckoutQueryHandler, filters
 
+from bot.domain import callbacks
 from bot.domain.i18n import text
 from bot.domain.money import format_amount, minor_unit_exponent
 from bot.services import conversation
 from bot.services.payments import gift_from_payment, gift_invoice, pre_checkout_problem
-from bot.telegram.application import BotApplication, BotContext
+from bot.telegram.context import BotApplication, BotContext
 from bot.telegram.supporters import language_of
 
 log = logging.getLogger(__name__)
 
-# Callback data: "give:<token>" offers amounts, "give:<token>:<minor units>" sends the invoice.
-GIVE = "give:"
 # The amounts offered, in major units of MAIN_CURRENCY.
 AMOUNTS = (5, 10, 25, 50)
 
@@ -28,8 +27,7 @@ async def give_pressed(update: Update, context: BotContext) -> None:
     if query is None or query.message is None:
         return
     language = language_of(query.from_user)
-    parts = (query.data or "").split(":")
-    token = parts[1] if len(parts) > 1 else ""
+    token, amount = callbacks.read_give(query.data)
     pressed = await conversation.ask_of_button(context.sessions, token=token)
     spec = context.registry.get(pressed.campaign) if pressed and pressed.campaign else None
     provider = context.settings.payment_provider_token
@@ -39,12 +37,12 @@ async def give_pressed(update: Update, context: BotContext) -> None:
     await query.answer()
     currency = context.settings.main_currency
     chat_id = query.message.chat.id
-    if len(parts) == 2:
+    if amount is None:
         unit = 10 ** minor_unit_exponent(currency)
         buttons = [
             InlineKeyboardButton(
                 format_amount(major * unit, currency, language),
-                callback_data=f"{GIVE}{token}:{major * unit}",
+                callback_data=callbacks.give(token, major * unit),
             )
             for major in AMOUNTS
         ]
@@ -53,7 +51,7 @@ async def give_pressed(update: Update, context: BotContext) -> None:
         )
         return
     try:
-        invoice = gift_invoice(spec, token, int(parts[2]), currency)
+        invoice = gift_invoice(spec, token, int(amount), currency)
     except ValueError as exc:
         log.warning("give button with a bad amount %r: %s", query.data, exc)
         return
@@ -74,7 +72,7 @@ async def pre_checkout(update: Update, context: BotContext) -> None:
     if query is None:
         return
     problem = await pre_checkout_problem(
-        context.sessions, query.invoice_payload, query.total_amount
+        context.sessions, query.invoice_payload, query.total_amount, query.currency
     )
     await query.answer(ok=problem is None, error_message=problem)
 
@@ -85,19 +83,23 @@ async def paid(update: Update, context: BotContext) -> None:
     if message is None or user is None or message.successful_payment is None:
         return
     payment = message.successful_payment
-    gift = gift_from_payment(
-        payload=payment.invoice_payload,
-        currency=payment.currency,
-        total_amount=payment.total_amount,
-        telegram_payment_charge_id=payment.telegram_payment_charge_id,
-        telegram_user_id=user.id,
-        paid_at=context.now(),
-    )
+    try:
+        gift = gift_from_payment(
+            payload=payment.invoice_payload,
+            currency=payment.currency,
+            total_amount=payment.total_amount,
+            telegram_payment_charge_id=payment.telegram_payment_charge_id,
+            telegram_user_id=user.id,
+            paid_at=context.now(),
+        )
+    except ValueError as exc:
+        log.error("successful payment not recorded: %s", exc)
+        return
     await context.record_gift(gift)
 
 
 def add_handlers(application: BotApplication) -> None:
     """Register the payment handlers."""
-    application.add_handler(CallbackQueryHandler(give_pressed, pattern=f"^{GIVE}"))
+    application.add_handler(CallbackQueryHandler(give_pressed, pattern=callbacks.GIVE_PATTERN))
     application.add_handler(PreCheckoutQueryHandler(pre_checkout))
     application.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, paid))

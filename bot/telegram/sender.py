@@ -1,12 +1,10 @@
-"""Send one outbox message with python-telegram-bot and say plainly what became of it."""
+"""Send messages with python-telegram-bot and say plainly what became of each (the Sender)."""
 
 from __future__ import annotations
 
-import enum
 import logging
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
 
@@ -24,44 +22,13 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.config import Settings
+from bot.config import Settings, use_timedelta_durations
+from bot.domain.sending import Button, Result, SendOutcome, SendRefused
 
 log = logging.getLogger(__name__)
 
 # Errors raised before any byte of the request left: resending cannot duplicate a message.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-class Result(enum.StrEnum):
-    """What Telegram did with one message, in the terms the outbox acts on."""
-
-    SENT = "sent"
-    RETRY_AFTER = "retry_after"  # 429: nothing sent; wait retry_after, then try again
-    BLOCKED = "blocked"  # 403: the user blocked the bot
-    UNREACHABLE = "unreachable"  # 403: the bot may not open this chat (never started, deleted)
-    REJECTED = "rejected"  # 400 and the like: this message will never go; do not retry
-    TRANSIENT = "transient"  # 5xx or no connection made: nothing sent; retry with backoff
-    AMBIGUOUS = "ambiguous"  # the request went out but no answer came: it may have arrived
-    HALT = "halt"  # the bot token is refused: stop sending rather than fail every ask
-
-
-@dataclass(frozen=True)
-class SendOutcome:
-    """One send's result, with the message id when sent and Telegram's words otherwise."""
-
-    result: Result
-    message_id: int | None = None
-    retry_after: float = 0.0
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class Button:
-    """An inline button: a URL to open or callback data to send back."""
-
-    text: str
-    url: str | None = None
-    callback_data: str | None = None
 
 
 def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
@@ -124,6 +91,7 @@ class TelegramSender:
         cls, settings: Settings, *, pool_size: int = 64, read_timeout: float = 10.0
     ) -> TelegramSender:
         """Build a sender for the configured bot token and Bot API base URL."""
+        use_timedelta_durations()
         request = HTTPXRequest(
             connection_pool_size=pool_size,
             read_timeout=read_timeout,
@@ -178,3 +146,18 @@ class TelegramSender:
         except TelegramError as error:
             log.warning("getChatMemberCount for %s failed: %s", chat_id, error)
             return None
+
+    async def bot_username(self) -> str | None:
+        """Return the bot's @username (for t.me deep links), or None if it has none."""
+        try:
+            return (await self.bot.get_me()).username
+        except TelegramError as error:
+            raise SendRefused(f"Telegram did not say the bot's username: {error}") from error
+
+    async def create_invite_link(self, chat_id: int, *, name: str) -> str:
+        """Create a named invite link to a chat and return it; raise SendRefused if refused."""
+        try:
+            link = await self.bot.create_chat_invite_link(chat_id, name=name)
+        except TelegramError as error:
+            raise SendRefused(str(error)) from error
+        return link.invite_link

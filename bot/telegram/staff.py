@@ -1,24 +1,20 @@
-"""Staff handlers: campaign commands, launch confirmation, donations and answers to supporters."""
+"""Staff commands in Telegram, from /campaigns to /donation; staff_guard.py decides who may."""
 
 from __future__ import annotations
 
 import asyncio
 import html
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Coroutine
-from functools import wraps
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update, User
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.domain.campaign import Campaign
 from bot.domain.campaign_state import CampaignStateError
-from bot.domain.i18n import pick_language, text
-from bot.domain.money import format_amount, parse_amount
-from bot.services.audit import record_audit
+from bot.domain.message_length import split_lines
+from bot.domain.money import format_amount
+from bot.domain.spec import Campaign
 from bot.services.campaigns import (
     campaign_status,
     cancel_campaign,
@@ -26,23 +22,19 @@ from bot.services.campaigns import (
     pause_campaign,
     resume_campaign,
 )
-from bot.services.donations import STAFF_PROVIDER, IncomingGift
+from bot.services.donations import StaffGiftInvalid, staff_gift
 from bot.services.launch import launch_campaign
 from bot.services.preview import preview_campaign
 from bot.services.report_format import format_telegram_html, report_chart
 from bot.services.reporting import build_report
-from bot.telegram.application import BotApplication, BotContext
+from bot.telegram.context import BotApplication, BotContext
+from bot.telegram.desk import DESK_MENU
+from bot.telegram.staff_guard import AuditNote, Handler, is_staff, staff_command
 from bot.telegram.staff_text import campaign_line, launch_text, preview_messages, status_text
 from bot.telegram.supporters import supporter_help
 
 log = logging.getLogger(__name__)
 
-LAUNCH = "launch:"
-CANCEL_LAUNCH = "cancel-launch"
-WRONG_CHAT = "Staff commands work in the staff chat or in a private chat with me."
-MESSAGE_LIMIT = 4096
-# Telegram refuses callback data over 64 bytes.
-CALLBACK_LIMIT = 64
 # bot_data key: campaigns whose launch is under way, so a double press launches once.
 _LAUNCHING = "campaign_bot.launching"
 
@@ -58,111 +50,22 @@ STAFF_MENU: list[tuple[str, str]] = [
     ("report", "NAME: results per arm, with a chart"),
     ("reload", "Re-read the campaign files"),
     ("donation", "@user|id AMOUNT CURRENCY [CAMPAIGN]: record a gift"),
+    ("source", "NAME [KIND [DETAIL]]: a deep link, invite link and QR code"),
+    ("sources", "Named sources with how many started or joined through each"),
+    *DESK_MENU,
 ]
 
 STAFF_HELP = (
     "<b>Staff commands</b>\n"
     + "\n".join(f"/{name}: {html.escape(description)}" for name, description in STAFF_MENU)
-    + "\n\nSupporters' replies appear in the staff chat; reply to one of those messages to "
-    "answer the supporter. Every staff action is written to the audit log."
+    + "\n\nSupporters' replies appear in the staff chat; press Answer under one (or reply to "
+    "it) to answer the supporter. Every staff action is written to the audit log."
 )
-
-StaffHandler = Callable[[Update, BotContext], Coroutine[Any, Any, str | None]]
-Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
-
-
-def _name_of(user: User | None) -> str | None:
-    if user is None:
-        return None
-    return f"{user.full_name} (@{user.username})" if user.username else user.full_name
-
-
-async def audit(
-    context: BotContext,
-    user: User | None,
-    action: str,
-    *,
-    campaign: str | None = None,
-    allowed: bool = True,
-    detail: str | None = None,
-) -> None:
-    """Write a staff action (or a refused attempt) to the audit log."""
-    await record_audit(
-        context.sessions,
-        now=context.now(),
-        actor_user_id=user.id if user else None,
-        actor_name=_name_of(user),
-        action=action,
-        campaign=campaign,
-        allowed=allowed,
-        detail=detail,
-    )
-
-
-def is_staff(context: BotContext, user: User | None) -> bool:
-    """Tell whether a Telegram user is one of the organisation's staff."""
-    return user is not None and user.id in context.settings.staff_user_ids
-
-
-async def refuse(update: Update, context: BotContext, action: str) -> bool:
-    """Refuse and audit a staff action by the wrong person or in the wrong chat; tell if so."""
-    user, chat, message = update.effective_user, update.effective_chat, update.effective_message
-    if not is_staff(context, user):
-        reason = "not staff"
-        answer = text("staff_only", pick_language(user.language_code if user else None))
-    elif (
-        chat is not None
-        and chat.type != ChatType.PRIVATE
-        and chat.id != (context.settings.staff_chat_id)
-    ):
-        reason = f"chat {chat.id} is not the staff chat"
-        answer = WRONG_CHAT
-    else:
-        return False
-    if update.callback_query is not None:
-        tried = f"button {update.callback_query.data}"
-    else:
-        tried = message.text if message is not None and message.text else ""
-    await audit(context, user, action, allowed=False, detail=f"refused: {reason}; {tried}")
-    if update.callback_query is not None:
-        await update.callback_query.answer(answer, show_alert=True)
-    elif message is not None:
-        await message.reply_html(answer)
-    return True
-
-
-def staff_command(action: str) -> Callable[[StaffHandler], Handler]:
-    """Wrap a handler so only staff in the staff chat or a private chat may run it, audited."""
-
-    def wrap(handler: StaffHandler) -> Handler:
-        @wraps(handler)
-        async def run(update: Update, context: BotContext) -> None:
-            if await refuse(update, context, action):
-                return
-            detail: str | None = "failed"
-            try:
-                detail = await handler(update, context)
-            finally:
-                # Read after the handler: a button press names its campaign only there.
-                campaign = context.args[0][:120] if context.args else None
-                await audit(
-                    context, update.effective_user, action, campaign=campaign, detail=detail
-                )
-
-        return run
-
-    return wrap
 
 
 async def send_html(message: Message, body: str) -> None:
-    """Reply with HTML, split on line breaks so no part passes Telegram's length limit."""
-    part = ""
-    for line in body.split("\n"):
-        if part and len(part) + len(line) + 1 > MESSAGE_LIMIT:
-            await message.reply_html(part)
-            part = ""
-        part = f"{part}\n{line}" if part else line[:MESSAGE_LIMIT]
-    if part:
+    """Reply with HTML, split between whole lines so no part passes Telegram's length limit."""
+    for part in split_lines(body.split("\n")):
         await message.reply_html(part)
 
 
@@ -253,6 +156,16 @@ async def preview(update: Update, context: BotContext) -> str | None:
     return f"audience {result.audience_size}"
 
 
+# The launch confirmation's buttons: the callback data each carries, beside the pattern that
+# routes its press to launch_confirmed or launch_cancelled (registered in add_handlers).
+LAUNCH = "launch:"
+LAUNCH_PATTERN = f"^{LAUNCH}"
+CANCEL_LAUNCH = "cancel-launch"
+CANCEL_LAUNCH_PATTERN = f"^{CANCEL_LAUNCH}$"
+# Telegram refuses callback data over 64 bytes.
+CALLBACK_LIMIT = 64
+
+
 @staff_command("launch")
 async def launch(update: Update, context: BotContext) -> str | None:
     """Ask for confirmation before launching a campaign."""
@@ -291,19 +204,20 @@ async def launch_confirmed(update: Update, context: BotContext) -> str | None:
     if name in launching:
         await query.answer("This launch is already under way.")
         return "already launching"
-    await query.answer()
-    campaign = context.registry.get(name)
-    if campaign is None:
-        await query.edit_message_text(
-            f"No campaign called <b>{html.escape(name)}</b> is loaded any more.",
-            parse_mode=ParseMode.HTML,
-        )
-        return "no campaign"
-    await query.edit_message_text(
-        f"Launching <b>{html.escape(name)}</b>…", parse_mode=ParseMode.HTML
-    )
+    # Marked before the first await: presses handled side by side must see the mark.
     launching.add(name)
     try:
+        await query.answer()
+        campaign = context.registry.get(name)
+        if campaign is None:
+            await query.edit_message_text(
+                f"No campaign called <b>{html.escape(name)}</b> is loaded any more.",
+                parse_mode=ParseMode.HTML,
+            )
+            return "no campaign"
+        await query.edit_message_text(
+            f"Launching <b>{html.escape(name)}</b>…", parse_mode=ParseMode.HTML
+        )
         result = await launch_campaign(
             context.sessions, campaign, now=context.now(), settings=context.settings
         )
@@ -398,11 +312,14 @@ async def reload(update: Update, context: BotContext) -> str | None:
     """Re-read the campaign files; problems are listed and the last good versions stay."""
     message = update.effective_message
     assert message is not None
-    errors = context.registry.reload()
+    # Validating renders every template; a thread keeps the web app and other updates answered.
+    errors = await asyncio.to_thread(context.registry.reload)
     names = context.registry.names()
     lines = [
         f"Loaded {len(names)} campaign(s): " + (", ".join(html.escape(n) for n in names) or "none")
     ]
+    if context.registry.answers:
+        lines.append(f"Saved answers: {len(context.registry.answers)} (see /answers)")
     if errors:
         lines.append(f"\n<b>{len(errors)} problem(s)</b>; nothing from those files changed:")
         lines += [f"<code>{html.escape(str(error))}</code>" for error in errors]
@@ -416,56 +333,29 @@ async def reload(update: Update, context: BotContext) -> str | None:
 
 
 @staff_command("donation")
-async def donation(update: Update, context: BotContext) -> str | None:
+async def donation(update: Update, context: BotContext) -> AuditNote:
     """Record a gift reported by staff: /donation @user|id AMOUNT CURRENCY [CAMPAIGN]."""
     message = update.effective_message
     assert message is not None
-    usage = (
-        "Usage: /donation @username|user_id AMOUNT CURRENCY [CAMPAIGN], e.g. /donation @ann 25 EUR"
-    )
-    args = context.args or []
-    if len(args) not in (3, 4):
-        await message.reply_html(html.escape(usage))
-        return "bad arguments"
-    who, amount_text, currency = args[0], args[1], args[2].upper()
-    campaign_name = args[3] if len(args) == 4 else None
-    problems = []
-    amount: int | None = None
-    if len(currency) != 3 or not currency.isalpha():
-        problems.append(f"{currency!r} is not a currency code such as EUR")
-    else:
-        try:
-            amount = parse_amount(amount_text, currency)
-        except ValueError as exc:
-            problems.append(str(exc))
-        if amount == 0:
-            problems.append("the amount must be more than 0")
-    if campaign_name is not None and context.registry.get(campaign_name) is None:
-        problems.append(f"no campaign called {campaign_name!r}")
-    if problems or not amount:
-        await message.reply_html(html.escape("; ".join(problems) + "\n" + usage))
-        return "bad arguments"
-    gift = IncomingGift(
-        provider=STAFF_PROVIDER,
-        provider_event_id=uuid.uuid4().hex,
-        amount_minor=amount,
-        currency=currency,
-        donated_at=context.now(),
-        campaign_name=campaign_name,
-        username=who.lstrip("@") if who.startswith("@") else None,
-        telegram_user_id=int(who) if who.isdigit() else None,
-    )
-    if gift.username is None and gift.telegram_user_id is None:
-        await message.reply_html(
-            html.escape("Name the giver as @username or a user id.\n" + usage)
+    try:
+        gift = staff_gift(
+            context.args or [], now=context.now(), campaigns=context.registry.campaigns
         )
-        return "bad arguments"
+    except StaffGiftInvalid as exc:
+        await message.reply_html(html.escape(str(exc)))
+        return AuditNote("bad arguments")
     outcome = await context.record_gift(gift)
-    shown = format_amount(amount, currency)
+    shown = format_amount(gift.amount_minor, gift.currency)
     if message.chat_id != context.settings.staff_chat_id:
         where = html.escape(outcome.campaign_name or "no campaign")
         await message.reply_html(f"Recorded {html.escape(shown)} ({where}).")
-    return f"{shown} from {who}: donation {outcome.donation_id}, {outcome.attribution}"
+    # The giver by their record, never their handle: forget pseudonymises by supporter.
+    who = f"supporter #{outcome.supporter_id}" if outcome.supporter_id else "an unknown giver"
+    return AuditNote(
+        f"{shown} from {who}: donation {outcome.donation_id}, {outcome.attribution}",
+        supporter_id=outcome.supporter_id,
+        campaign=outcome.campaign_name,
+    )
 
 
 def add_handlers(application: BotApplication) -> None:
@@ -487,9 +377,9 @@ def add_handlers(application: BotApplication) -> None:
         # Slow, read-only commands run beside other updates instead of holding them up.
         application.add_handler(CommandHandler(name, handler, block=name not in _BACKGROUND))
     application.add_handler(
-        CallbackQueryHandler(launch_confirmed, pattern=f"^{LAUNCH}", block=False)
+        CallbackQueryHandler(launch_confirmed, pattern=LAUNCH_PATTERN, block=False)
     )
-    application.add_handler(CallbackQueryHandler(launch_cancelled, pattern=f"^{CANCEL_LAUNCH}$"))
+    application.add_handler(CallbackQueryHandler(launch_cancelled, pattern=CANCEL_LAUNCH_PATTERN))
 
 
 _BACKGROUND = frozenset({"campaigns", "preview", "status", "report"})

@@ -6,13 +6,11 @@ import html
 from collections.abc import Mapping
 from datetime import datetime
 
+from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.domain.money import format_amount
 from bot.services.campaigns import CampaignStatus, CampaignSummary
 from bot.services.launch import LaunchResult
 from bot.services.preview import Preview
-
-# Telegram's limit on one message, in UTF-16 code units.
-MESSAGE_LIMIT = 4096
 
 
 def _when(moment: datetime | None) -> str:
@@ -81,10 +79,6 @@ def status_text(status: CampaignStatus) -> str:
     return "\n".join(lines)
 
 
-def _utf16(value: str) -> int:
-    return len(value.encode("utf-16-le")) // 2
-
-
 def preview_messages(preview: Preview) -> list[str]:
     """Describe a preview as messages: the audience, then one message per sample ask."""
     name = html.escape(preview.campaign)
@@ -116,7 +110,7 @@ def preview_messages(preview: Preview) -> list[str]:
             body = "<i>holdout: gets no message</i>"
         else:
             body = sample.text  # rendered Telegram HTML, exactly as it would be sent
-        if _utf16(f"{head}\n\n{body}") <= MESSAGE_LIMIT:
+        if utf16_length(f"{head}\n\n{body}") <= MESSAGE_MAX_UTF16:
             messages.append(f"{head}\n\n{body}")
         else:
             messages += [head, body]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from telegram import (
-    CallbackQuery,
     ChatMember,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -20,15 +19,16 @@ from telegram.ext import (
     filters,
 )
 
+from bot.domain import callbacks
 from bot.domain.i18n import pick_language, text
 from bot.services import conversation
+from bot.services.sources import record_source_visit
 from bot.services.supporters import forget_supporter, upsert_started_supporter
-from bot.telegram.application import BotApplication, BotContext
+from bot.telegram.context import BotApplication, BotContext
+from bot.telegram.deleter import BotMessageDeleter
 
 log = logging.getLogger(__name__)
 
-NOT_NOW = "notnow:"
-STOP = "stop:"
 FORGET_YES = "forget:yes"
 FORGET_NO = "forget:no"
 
@@ -46,7 +46,9 @@ async def start_supporter(context: BotContext, user: User, payload: str | None) 
             session, telegram_user=user, payload=payload, now=now
         )
         supporter_id = supporter.id
-    assert supporter_id is not None
+        assert supporter_id is not None
+        if payload:
+            await record_source_visit(session, supporter_id, payload, now, started=True)
     return await conversation.opt_in(context.sessions, supporter_id=supporter_id, now=now)
 
 
@@ -121,12 +123,14 @@ async def forget_answer(update: Update, context: BotContext) -> None:
             text("nothing_to_forget", language), parse_mode=ParseMode.HTML
         )
         return
-    await forget_supporter(context.sessions, supporter.id, now=context.now())
+    await forget_supporter(
+        context.sessions,
+        supporter.id,
+        now=context.now(),
+        deleter=BotMessageDeleter(context.bot),
+        staff_chat_id=context.settings.staff_chat_id,
+    )
     await query.edit_message_text(text("forgotten", language), parse_mode=ParseMode.HTML)
-
-
-def _token(query: CallbackQuery, prefix: str) -> str:
-    return (query.data or "").removeprefix(prefix)
 
 
 async def not_now(update: Update, context: BotContext) -> None:
@@ -137,7 +141,7 @@ async def not_now(update: Update, context: BotContext) -> None:
     await conversation.record_not_now(
         context.sessions,
         telegram_user_id=query.from_user.id,
-        token=_token(query, NOT_NOW),
+        token=callbacks.token_of(query.data, callbacks.NOT_NOW),
         now=context.now(),
     )
     await query.answer(text("not_now", language_of(query.from_user)))
@@ -183,7 +187,7 @@ def add_handlers(application: BotApplication) -> None:
     application.add_handler(CommandHandler("stop", stop, filters=private))
     application.add_handler(CommandHandler("privacy", privacy, filters=private))
     application.add_handler(CommandHandler("forget", forget, filters=private))
-    application.add_handler(CallbackQueryHandler(not_now, pattern=f"^{NOT_NOW}"))
-    application.add_handler(CallbackQueryHandler(stop_button, pattern=f"^{STOP}"))
+    application.add_handler(CallbackQueryHandler(not_now, pattern=callbacks.NOT_NOW_PATTERN))
+    application.add_handler(CallbackQueryHandler(stop_button, pattern=callbacks.STOP_PATTERN))
     application.add_handler(CallbackQueryHandler(forget_answer, pattern="^forget:"))
     application.add_handler(ChatMemberHandler(member_changed, ChatMemberHandler.MY_CHAT_MEMBER))

@@ -44,7 +44,7 @@ def telegram_route(application: Application[Any, Any, Any, Any, Any, Any], secre
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("no update_id")
             update = Update.de_json(data, application.bot)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             log.warning("webhook: unreadable update: %s", exc)
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
         await application.update_queue.put(update)

@@ -1,0 +1,89 @@
+"""What a community chat's activity means: a message's sentiment, a reaction's, a topic."""
+
+from __future__ import annotations
+
+import re
+
+from bot.domain.classify import (
+    NEGATIVE,
+    OTHER,
+    POSITIVE,
+    QUESTION,
+    THRESHOLD,
+    classify_reply,
+    polarity,
+)
+from bot.domain.i18n import DEFAULT_LANGUAGE
+from bot.domain.sentiment import EMOJI_POLARITY
+
+# The sentiments interactions carry (the audience rules' `sentiment`).
+POSITIVE_SENTIMENT = "positive"
+NEUTRAL_SENTIMENT = "neutral"
+NEGATIVE_SENTIMENT = "negative"
+# Telegram writes the heart both as U+2764 alone and with the emoji variation selector.
+_VARIATION = re.compile("[\ufe0e\ufe0f]")
+TOPIC_MAX = 120
+
+
+def _sign(score: float) -> str:
+    if score >= THRESHOLD:
+        return POSITIVE_SENTIMENT
+    if score <= -THRESHOLD:
+        return NEGATIVE_SENTIMENT
+    return NEUTRAL_SENTIMENT
+
+
+def read_message(text: str, language: str | None) -> tuple[str, bool]:
+    """Return a member's message's sentiment and whether it asks a question.
+
+    The classifier's positive and negative decide (a refusal is negative whatever its
+    words); a question, an "other" or a group member's "stop" keeps its words' own polarity.
+    """
+    lang = language or DEFAULT_LANGUAGE
+    found = classify_reply(text, lang)
+    if found == POSITIVE:
+        return POSITIVE_SENTIMENT, False
+    if found == NEGATIVE:
+        return NEGATIVE_SENTIMENT, False
+    if found == OTHER:
+        return NEUTRAL_SENTIMENT, False  # its polarity fell between the thresholds
+    return _sign(polarity(text, lang)), found == QUESTION
+
+
+def normalise_emoji(emoji: str) -> str:
+    """Return a reaction's emoji without variation selectors ("❤️" and "❤" are one)."""
+    return _VARIATION.sub("", emoji)
+
+
+def reaction_sentiment(emoji: str) -> str:
+    """Return a reaction's sentiment from the product's reaction table; others are neutral."""
+    return _sign(EMOJI_POLARITY.get(normalise_emoji(emoji), 0.0))
+
+
+def thread_topic(root_topic: str | None, own_topic: str | None) -> str:
+    """Return a message's topic: its thread's first hashtag, else its own, else empty."""
+    return (root_topic or own_topic or "")[:TOPIC_MAX]
+
+
+# Telegram's limits on a poll (Bot API sendPoll).
+POLL_QUESTION_MAX = 300
+POLL_OPTION_MAX = 100
+POLL_OPTIONS = range(2, 13)
+POLL_USAGE = "Usage: /poll QUESTION | option | option [| more options, up to 12]"
+
+
+class PollError(ValueError):
+    """A /poll command that Telegram would refuse, with the reason in plain words."""
+
+
+def parse_poll(arguments: str) -> tuple[str, list[str]]:
+    """Split "QUESTION | option | option" into the question and its options."""
+    parts = [part.strip() for part in arguments.split("|")]
+    question, options = parts[0], [p for p in parts[1:] if p]
+    if not question or len(options) not in POLL_OPTIONS:
+        raise PollError(POLL_USAGE)
+    if len(question) > POLL_QUESTION_MAX:
+        raise PollError(f"The question is longer than {POLL_QUESTION_MAX} characters.")
+    if any(len(option) > POLL_OPTION_MAX for option in options):
+        raise PollError(f"An option is longer than {POLL_OPTION_MAX} characters.")
+    return question, options

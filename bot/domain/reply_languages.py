@@ -1,0 +1,325 @@
+"""How each language says the classes of a reply: one LanguageRules object per language.
+
+bot/domain/classify.py applies them; a new language is one more object in RULES. Patterns
+run on normalised text (lower case, punctuation and emoji gone, apostrophes kept).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.domain.sentiment import PatternScorer, Scorer, VaderScorer
+
+
+@dataclass(frozen=True)
+class LanguageRules:
+    """How one language says each class; patterns run on normalise()d text."""
+
+    code: str
+    stop_words: frozenset[str]  # the whole message opts out
+    politeness: frozenset[str]  # stripped from either end before that check
+    opt_out: tuple[re.Pattern[str], ...]
+    # Or a word that ends something together with a word for our messages, in any order:
+    # "Stop, I'm not interested in these messages", "uit uw contacten verwijderen".
+    stop_cue: re.Pattern[str]
+    message_cue: re.Pattern[str]
+    question_words: frozenset[str]  # "how", "wanneer"
+    question_verbs: frozenset[str]  # an inverted verb opening a yes/no question
+    modal_verbs: frozenset[str]  # of those, the ones that need their subject right after them
+    plural_ending: str  # a word with it may be that subject ("do members get"); "" for none
+    subject_pronouns: frozenset[str]  # a verb (by its ending) before one opens a question
+    verb_endings: tuple[str, ...]
+    subjects: frozenset[str]  # after a question verb later in a message, one of these must follow
+    not_subjects: frozenset[str]  # a word after such a verb that makes it a statement
+    prepositions: frozenset[str]  # may stand before a question word ("bij wie")
+    exclamations: frozenset[str]  # after a question word: an exclamation ("what a")
+    indirect_questions: tuple[re.Pattern[str], ...]
+    refusals: tuple[re.Pattern[str], ...]
+    idioms: tuple[tuple[re.Pattern[str], float], ...]  # fixed phrases, first match wins a span
+    markers: frozenset[str]  # common words of this language alone: a message is likely in it
+    gift: re.Pattern[str]  # a sum given without a currency ("sent 35"), counted as money
+    sentiment: Scorer
+
+
+def _patterns(*sources: str) -> tuple[re.Pattern[str], ...]:
+    """Compile patterns."""
+    return tuple(re.compile(source) for source in sources)
+
+
+def _idioms(*pairs: tuple[str, float]) -> tuple[tuple[re.Pattern[str], float], ...]:
+    """Compile idioms with their polarity."""
+    return tuple((re.compile(source), polarity) for source, polarity in pairs)
+
+
+_NL_NEGATIONS = frozenset({"niet", "geen", "nooit", "niks", "niets", "allerminst", "nergens"})
+
+ENGLISH = LanguageRules(
+    code="en",
+    stop_words=frozenset(
+        {"stop", "stopp", "stop all", "stop it", "unsubscribe", "unsub", "opt out", "optout"}
+        | {"quit"}
+    ),
+    politeness=frozenset({"please", "pls", "plz", "thanks", "thank you", "thx", "now", "ok"}),
+    opt_out=_patterns(
+        r"\bunsubscribe\b",
+        r"\bopt(?:ing)?(?: me)? ?out\b",
+        r"\b(?:remove|delete|erase) (?:me|my (?:number|details|data|name|contact|info\w*))\b",
+        r"\btake (?:me|my \w+) off\b",
+        r"\b(?:remove|delete|take|erase|strike)\b(?: \w+){0,3} (?:from|off) (?:your|the|this|that"
+        r"|all|any) (?:\w+ )?lists?\b",
+        r"\bleave me alone\b",
+        r"\b(?<!can't )(?<!cannot )(?<!don't )(?:stop|quit|cease)\b(?: \w+){0,2} "
+        r"(?:messag\w*|text\w*|contact\w*|send\w*|writ\w*|spam\w*|e?mail\w*|updates|asks|asking|bugging|bothering|pestering)\b",
+        r"\bno more (?:messag\w*|texts?|asks|requests|updates|e?mails?|spam)\b",
+        r"\b(?:don't|do not|dont|never) (?:\w+ )?(?:messag\w*|text\w*|contact\w*|ask\w*|spam\w*"
+        r"|e?mail\w*|writ\w*|send\w*) (?:me|us)\b",
+        r"\b(?:don't|do not|dont) want (?:to (?:receive|get) )?(?:these|this|them|your|any ?more"
+        r"|messages)\b",
+        r"\bcancel\b(?: \w+){0,2} (?:subscription|messages|updates)\b",
+        r"\bunsub\w*\b",
+    ),
+    stop_cue=re.compile(
+        r"\b(?<!can't )(?<!cannot )(?<!don't )(?:stop|quit|cease|no longer|unsubscrib\w*"
+        r"|remov\w*|delet\w*|eras\w*|not interested in|rather not)\b"
+    ),
+    message_cue=re.compile(
+        r"\b(?:messages?|texts?|updates|asks|requests|e?mails?|spam|lists?|contacts"
+        r"|my (?:number|details|data))\b"
+    ),
+    question_words=frozenset(
+        {"how", "what", "when", "where", "why", "who", "whom", "whose", "which"}
+        | {"what's", "how's", "where's", "when's", "who's", "whats", "hows"}
+    ),
+    question_verbs=frozenset(
+        {"can", "could", "do", "does", "did", "is", "are", "was", "were", "will", "would"}
+        | {"should", "shall", "may", "might", "have", "has", "any", "isn't", "aren't"}
+    ),
+    # English inverts only auxiliaries ("do you"); "thank you" is no question.
+    modal_verbs=frozenset(
+        {"can", "could", "do", "does", "did", "will", "would", "should", "shall", "may"}
+        | {"might", "am"}
+    ),
+    plural_ending="s",
+    subject_pronouns=frozenset(),
+    verb_endings=(),
+    subjects=frozenset(
+        {"i", "you", "we", "they", "it", "he", "she", "there", "this", "that", "these", "those"}
+        | {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its", "anyone"}
+        | {"anybody", "someone", "somebody", "everyone", "one", "children", "kids"}
+    ),
+    not_subjects=frozenset(
+        {"do", "be", "have", "not", "never", "definitely", "gladly", "happily", "too", "so"}
+        | {"only", "always", "also", "sure", "try", "send", "give", "pay", "donate"}
+        | {"transfer", "come", "see", "check", "more", "good"}
+    ),
+    prepositions=frozenset({"to", "with", "from", "for", "at", "in", "until", "since", "by"}),
+    exclamations=frozenset({"a", "an"}),
+    indirect_questions=_patterns(
+        r"\b(?:i'd|i would|id) (?:like|love) to know\b",
+        r"\bi (?:would )?(?:like|want) to know\b",
+        r"\b(?:i )?wonder(?:ing)? (?:if|whether|how|what|when|where|why|who)\b",
+        r"\b(?:does )?any(?:one|body) know\b",
+        r"\b(?:let me know|tell me) (?:if|whether|how|what|when|where|why|who)\b",
+    ),
+    refusals=_patterns(
+        r"^(?:no|nope|nah)\b(?! (?:problem|worries|doubt|question))",
+        r"\b(?:sadly|unfortunately|sorry|so) no\b",
+        r"\bno (?:thanks|thank you)\b",
+        r"\bnot (?:now|today|this (?:time|month|year|round)|interested|for me|really|again"
+        r"|a fan|keen|able)\b",
+        r"\b(?:can't|cannot|can not|cant|won't|wont|will not|couldn't|unable)\b"
+        r"(?! (?:wait|stop|believe))",
+        r"\b(?:rather|prefer) not\b",
+        r"\b(?:i'm|im|i am|count me) out\b",
+        r"\bnot in a position\b",
+        r"\bnot (?:at the moment|right now|currently|at present)\b",
+        r"\bnot my (?:thing|cup of tea)\b",
+        r"\b(?:i'll|i will|ill) pass\b",
+        r"\bskip (?:me|us)\b",
+        r"\b(?:given|gave|donated|done) (?:enough|my bit|my share)\b",
+        r"^pass\b",
+    ),
+    idioms=_idioms(
+        (r"\b(?:count me|i'm|im|i am) in\b", 0.6),
+        (r"\bsign me up\b", 0.6),
+        (r"\bwill do\b", 0.6),
+        (r"\bof course\b", 0.6),
+        (r"\bchip(?:ped|ping)? in\b", 0.6),
+        (r"\bput (?:me|us) down for\b", 0.6),
+        (r"\bcount on (?:me|us)\b", 0.6),
+        (r"\bhad a (?:blast|ball|great time)\b", 0.6),
+        (r"\bnot (?:\w+ )?convinced\b", -0.6),
+        (r"\b(?:standing order|direct debit|monthly gift|recurring gift)\b", 0.5),
+        (r"\bhappy to\b", 0.6),
+        (r"\bkeep it up\b", 0.6),
+        (r"\bcan't wait\b", 0.6),
+        (r"\bmade my day\b", 0.6),
+        (r"\bno (?:problem|worries)\b", 0.5),
+        (r"\b(?:way |far )?too (?:many|much|long|expensive|few|late)\b", -0.4),
+        (r"\b(?:a bit|a little|bit) (?:much|too much)\b", -0.4),
+    ),
+    markers=frozenset(
+        {"i", "the", "you", "my", "it", "is", "not", "and", "this", "that", "of", "for", "me"}
+        | {"a", "to", "your", "are", "was", "will", "just", "so", "thanks", "thank", "please"}
+        | {"yes", "i'm", "i'll", "can't", "don't", "love", "great", "good"}
+    ),
+    gift=re.compile(
+        r"\b(?:sent|gave|paid|donated|transferred|pledged?|pledging)\b(?: \w+){0,2} \d+\b"
+    ),
+    sentiment=VaderScorer(
+        {
+            **dict.fromkeys(("donate", "donated", "donating", "donation", "pledge"), 0.5),
+            **dict.fromkeys(("pledged", "pledging", "gave", "give", "giving", "paid"), 0.4),
+            **dict.fromkeys(("transfer", "transferred", "sending"), 0.3),
+            **dict.fromkeys(("crashed", "crashing", "overpriced"), -0.4),
+            **dict.fromkeys(("bravo", "kudos", "congrats"), 0.6),
+            "gem": 0.5,
+            # VADER reads "alert" as attentive (+1.2); in a message it is a notice or a tag.
+            "alert": 0.0,
+        }
+    ),
+)
+
+DUTCH = LanguageRules(
+    code="nl",
+    stop_words=frozenset(
+        {"stop", "stopp", "stoppen", "stop ermee", "hou op", "afmelden", "uitschrijven"}
+        | {"opzeggen", "afmelding"}
+    ),
+    politeness=frozenset(
+        {"aub", "a u b", "alsjeblieft", "alstublieft", "graag", "bedankt", "dank je", "svp"}
+        | {"nu", "please", "pls", "dankjewel", "ok", "oké"}
+    ),
+    opt_out=_patterns(
+        r"\b(?:afmelden|uitschrijven|afmelding|opzeggen)\b(?! voor)",
+        r"\b(?:meld|schrijf) (?:me|mij|mezelf) (?:\w+ ){0,2}?(?:af|uit)\b",
+        r"\b(?:verwijder|wis|schrap) (?:\w+ ){0,2}?(?:me|mij|mijn)\b",
+        r"\bhaal (?:me|mij|mijn \w+) (?:\w+ ){0,3}?(?:af|eraf|van|uit|weg)\b",
+        r"\blaat (?:me|mij) (?:\w+ )?(?:met rust|gerust)\b",
+        r"\b(?:haal|verwijder|zet|schrap|wis)\b(?: \w+){0,3} (?:van|uit|af) (?:jullie|de|deze|die"
+        r"|uw|je|het) (?:\w+ )?lijst\b",
+        r"\b(?:niet meer|nooit meer|stop\w*|hou op|ophouden)\b(?: \w+){0,3} (?:bericht\w*"
+        r"|appjes?|appen|sms\w*|mails?|verzoeken|contact|benader\w*|lastig\w*)\b",
+        r"\bgeen (?:\w+ )?(?:bericht\w*|appjes?|sms\w*|mails?|verzoeken|contact)\b"
+        r"(?: \w+){0,3}? meer\b",
+        r"^stuur (?:me|mij|ons) (?:geen|niks|niets)\b",
+        r"\b(?:wil|hoef)\b(?: \w+){0,3} (?:niet meer|geen \w+ meer)\b(?: \w+){0,2}? "
+        r"(?:ontvangen|krijgen|hebben)\b",
+        r"\bvraag (?:me|mij) (?:\w+ )?niet meer\b",
+        r"\bzeg (?:\w+ ){0,2}?abonnement\b",
+        r"\b(?:app|sms|mail|bel|stuur|bericht)\w* (?:me|mij|ons) (?:\w+ )?(?:niet|nooit) meer\b",
+        r"\b(?:hou|houd|stop) (?:er ?mee|ermee) op\b|\bhou ermee op\b",
+    ),
+    stop_cue=re.compile(
+        r"\b(?<!niet )(?:stop|stoppen|ophouden|hou op|verwijder\w*|schrap\w*|afmelden"
+        r"|uitschrijven|geen interesse in|haal|halen|gehaald|liever niet)\b"
+    ),
+    message_cue=re.compile(
+        r"\b(?:berichte?n?|appjes?|updates|verzoeken|lijst|contacten|mails?|sms\w*|nieuwsbrief"
+        r"|mijn (?:nummer|gegevens)|sturen|versturen|appen|mailen|benaderen|spam)\b"
+    ),
+    question_words=frozenset(
+        {"hoe", "wat", "wanneer", "waar", "waarom", "wie", "wiens", "welke", "welk"}
+        | {"hoeveel", "hoelang", "hoezo", "waarvoor", "waarheen", "waarmee", "waarover"}
+    ),
+    question_verbs=frozenset(
+        {"kan", "kun", "kunt", "kunnen", "mag", "mogen", "moet", "moeten", "is", "zijn"}
+        | {"ben", "bent", "heeft", "hebben", "hebt", "krijg", "krijgt", "krijgen", "komt"}
+        | {"komen", "accepteren", "accepteert", "staan", "staat", "gaat", "gaan", "wil"}
+        | {"wilt", "willen", "zal", "zullen", "zou", "zouden", "weet", "weten", "werkt"}
+        | {"geldt", "doen", "doet", "bestaat", "zit", "zitten", "ligt", "sluit", "begint"}
+        | {"wordt", "worden", "was", "waren"}
+    ),
+    # Dutch inverts every verb ("nemen jullie ... aan?"), so the pronoun after it tells.
+    # With the first person ("ben er al mee bezig") Dutch drops the subject of statements too.
+    modal_verbs=frozenset(
+        {"kan", "kun", "kunt", "mag", "moet", "wil", "wilt", "zal", "zou", "ben", "heb", "kom"}
+    ),
+    plural_ending="",  # Dutch infinitives end like plurals ("kan ophalen")
+    subject_pronouns=frozenset(
+        {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij"}
+    ),
+    verb_endings=("en", "t"),
+    subjects=frozenset(
+        {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij", "het", "de"}
+        | {"dit", "dat", "deze", "die", "mijn", "uw", "jouw", "onze", "ons", "een", "iemand"}
+        | {"men", "iedereen", "kinderen"}
+    ),
+    not_subjects=frozenset(
+        {"nu", "niet", "even", "wel", "ook", "zeker", "helaas", "graag", "gewoon", "mee"}
+        | {"net", "al", "gelukt", "gedaan", "klaar", "benieuwd", "dus", "toch"}
+    ),
+    prepositions=frozenset({"bij", "met", "tot", "vanaf", "voor", "naar", "van", "om", "aan"}),
+    exclamations=frozenset({"een"}),
+    indirect_questions=_patterns(
+        r"\bik (?:vraag|vroeg) me af\b",
+        r"\bweet (?:iemand|u|je|jij|jullie) (?:of|hoe|wat|wanneer|waar|waarom|wie)\b",
+        r"\b(?:ik )?(?:wil|zou) (?:graag )?(?:willen )?weten\b",
+        r"\bgraag (?:zou ik )?(?:willen )?weten\b",
+    ),
+    refusals=_patterns(
+        r"^(?:nee|neen|nope)\b",
+        r"\b(?:sorry|helaas) nee\b",
+        r"\b(?:niet nu|nu niet|nu even niet|deze keer niet|dit keer niet|dit jaar niet"
+        r"|deze maand niet|liever niet|helaas niet|echt niet|geen interesse|niet geinteresseerd"
+        r"|niet geïnteresseerd|niks voor mij|niets voor mij|niet voor mij|niet mijn ding"
+        r"|doe niet mee|niet mee)\b",
+        r"\bkan\b(?: \w+){0,4} (?:niet|niks|niets)\b(?! (?:wachten|genoeg))",
+        r"\bsla\b(?: \w+){0,4} over\b",
+        r"\b(?:deze|dit|die) (?:keer|ronde|maand|jaar|week|actie) niet\b",
+        r"\b(?:ik|we|wij) doe\w* (?:het |dat )?niet\b",
+        r"\b(?:al genoeg|genoeg gegeven|genoeg gedoneerd)\b",
+        r"\bnooit weer\b",
+    ),
+    idioms=_idioms(
+        (r"\bkan niet wachten\b", 0.6),
+        (r"\bdoe(?:n)? (?:ik |we )?mee\b", 0.6),
+        (r"\bdoe ik\b", 0.5),
+        (r"\bga zo door\b", 0.6),
+        (r"\b(?:houden zo|petje af)\b", 0.6),
+        (r"\b(?:reken|rekenen) op (?:me|mij|ons)\b|\bop (?:me|mij|ons) (?:\w+ )?rekenen\b", 0.6),
+        (r"\bniet (?:\w+ ){0,2}?overtuigd\b", -0.6),
+        (r"\bmet (?:alle )?(?:plezier|liefde|genoegen)\b", 0.6),
+        (r"\b(?:periodieke (?:gift|overboeking|donatie)|machtiging|incasso)\b", 0.5),
+        (r"\bvind\w*\b(?: \w+){0,4} (?:niks|niets)\b", -0.5),
+        (r"\bniet onder de indruk\b", -0.5),
+        (r"\bonder de indruk\b", 0.6),
+        (r"\b(?:valt|viel|vielen) (?:\w+ )?tegen\b", -0.6),
+        (r"\bgek van\b", -0.6),
+        (r"\bmaak\b(?: \w+){1,3} over\b", 0.5),
+        (r"\b(?:veel )?te (?:veel|lang|duur|weinig|laat)\b", -0.4),
+        (r"\b(?:een beetje|wat) (?:veel|te veel)\b", -0.4),
+    ),
+    markers=frozenset(
+        {"ik", "het", "de", "een", "niet", "van", "jullie", "je", "mijn", "dat", "die", "maar"}
+        | {"ook", "wel", "heb", "ben", "nog", "voor", "geen", "mij", "graag", "dit", "zijn"}
+    ),
+    gift=re.compile(
+        r"\b\d+\b(?: \w+){0,2} (?:gestuurd|gegeven|betaald|gedoneerd|overgemaakt|gestort)\b"
+    ),
+    sentiment=PatternScorer(
+        {
+            **dict.fromkeys(("bedankt", "dank", "dankjewel", "dankuwel", "ja", "jazeker"), 0.6),
+            **dict.fromkeys(("jep", "jup", "yes"), 0.5),
+            **dict.fromkeys(("overgemaakt", "gedoneerd", "gestort", "betaald", "top"), 0.6),
+            **dict.fromkeys(("doneer", "doneren", "donatie", "steun", "steunen", "gesteund"), 0.5),
+            **dict.fromkeys(("natuurlijk", "tuurlijk", "graag", "succes", "gelukt"), 0.5),
+            **dict.fromkeys(("gefeliciteerd", "proficiat", "bravo", "chapeau"), 0.6),
+            **dict.fromkeys(("balen", "baal", "bah"), -0.6),
+            **dict.fromkeys(("gegeven", "geef", "geven", "gift", "vriend", "zeker"), 0.4),
+            **dict.fromkeys(("oké", "oke", "ok"), 0.3),
+            "trots": 0.6,  # the lexicon averages "proud" with "arrogant"
+            **dict.fromkeys(("helaas", "jammer", "teleurgesteld"), -0.6),
+            **dict.fromkeys(("probleem", "crashte", "gecrasht"), -0.4),
+            "sorry": -0.3,
+            # Listed as adjectives ("naar": nasty), but nearly always a preposition or adverb.
+            **dict.fromkeys(("naar", "even", "net", "later"), 0.0),
+            "link": 0.0,  # "risky" in the lexicon; a web link here
+            **dict.fromkeys(("pareltje", "parel"), 0.5),
+        },
+        _NL_NEGATIONS,
+    ),
+)
+
+RULES: dict[str, LanguageRules] = {rules.code: rules for rules in (ENGLISH, DUTCH)}

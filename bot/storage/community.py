@@ -1,0 +1,255 @@
+"""Community queries: members as supporters, message facts, polls and events, in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+from bot.storage.dialect import chunks, dialect_name
+from bot.storage.tables import COMMUNITY_MESSAGE, COMMUNITY_POLL, INTERACTION, SUPPORTER
+
+MessageKey = tuple[int, int]  # (chat id, message id)
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    maker = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    return maker(table)
+
+
+# --- members -------------------------------------------------------------------------------
+
+
+async def supporter_ids(*, session: AsyncSession, user_ids: Collection[int]) -> dict[int, int]:
+    """Return the supporter id of each Telegram user id that has one."""
+    found: dict[int, int] = {}
+    for part in chunks(user_ids):
+        rows = await session.execute(
+            select(SUPPORTER.c.telegram_user_id, SUPPORTER.c.id).where(
+                SUPPORTER.c.telegram_user_id.in_(part)
+            )
+        )
+        found.update({int(user): int(supporter) for user, supporter in rows})
+    return found
+
+
+async def unlinked_by_username(
+    *, session: AsyncSession, usernames: Collection[str]
+) -> dict[str, int]:
+    """Return imported supporters without a Telegram id, by lower-cased username (oldest)."""
+    found: dict[str, int] = {}
+    for part in chunks(sorted({name.lower() for name in usernames})):
+        rows = await session.execute(
+            select(func.lower(SUPPORTER.c.username), SUPPORTER.c.id)
+            .where(
+                func.lower(SUPPORTER.c.username).in_(part),
+                SUPPORTER.c.telegram_user_id.is_(None),
+                SUPPORTER.c.forgotten_at.is_(None),
+            )
+            .order_by(SUPPORTER.c.id.desc())
+        )
+        found.update({str(name): int(supporter) for name, supporter in rows})
+    return found
+
+
+async def link_telegram(*, session: AsyncSession, supporter_id: int, user_id: int) -> None:
+    """Give an imported supporter the Telegram id a community member turned out to have."""
+    await session.execute(
+        update(SUPPORTER)
+        .where(SUPPORTER.c.id == supporter_id, SUPPORTER.c.telegram_user_id.is_(None))
+        .values(telegram_user_id=user_id)
+    )
+
+
+async def add_members(*, session: AsyncSession, members: Sequence[dict[str, Any]]) -> None:
+    """Add community members as supporters (not consented, not reachable); skip known ids.
+
+    Each dict holds telegram_user_id, first_name, last_name, username, language, source and
+    created_at. ON CONFLICT: a member who starts the bot at the same moment is not an error.
+    """
+    zero = {
+        "engagement_score": 0.0,
+        "rfm_score": 0,
+        "interaction_count": 0,
+        "gift_count": 0,
+        "gift_total_minor": 0,
+    }
+    if members:
+        # One statement with many parameter sets: SQLAlchemy compiles it once and caches it.
+        await session.execute(
+            _insert(session, SUPPORTER).on_conflict_do_nothing(
+                index_elements=["telegram_user_id"]
+            ),
+            [{**zero, **member} for member in members],
+        )
+
+
+# --- message facts -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageFact:
+    """What is kept about one community message: its topic and, for a question, its asker."""
+
+    topic: str
+    asker_id: int | None
+    answered_at: datetime | None
+
+
+async def message_facts(
+    *, session: AsyncSession, keys: Collection[MessageKey]
+) -> dict[MessageKey, MessageFact]:
+    """Return the stored facts of these (chat, message) pairs."""
+    c = COMMUNITY_MESSAGE.c
+    found: dict[MessageKey, MessageFact] = {}
+    for part in chunks(keys, 1000):
+        rows = await session.execute(
+            select(c.chat_id, c.message_id, c.topic, c.asker_id, c.answered_at).where(
+                tuple_(c.chat_id, c.message_id).in_(part)
+            )
+        )
+        for chat, message, topic, asker, answered in rows:
+            found[(int(chat), int(message))] = MessageFact(topic, asker, answered)
+    return found
+
+
+async def save_message_facts(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store message facts (chat_id, message_id, topic, asker_id); keep any already stored."""
+    if rows:
+        await session.execute(
+            _insert(session, COMMUNITY_MESSAGE).on_conflict_do_nothing(
+                index_elements=["chat_id", "message_id"]
+            ),
+            list(rows),
+        )
+
+
+async def mark_answered(
+    *, session: AsyncSession, answers: Sequence[tuple[MessageKey, datetime]]
+) -> None:
+    """Note when questions were first answered."""
+    if not answers:
+        return
+    c = COMMUNITY_MESSAGE.c
+    await session.execute(
+        update(COMMUNITY_MESSAGE)
+        .where(
+            c.chat_id == bindparam("chat"),
+            c.message_id == bindparam("message"),
+            c.answered_at.is_(None),
+        )
+        .values(answered_at=bindparam("at", type_=UTCDateTime())),
+        [{"chat": chat, "message": message, "at": at} for (chat, message), at in answers],
+    )
+
+
+# --- polls ---------------------------------------------------------------------------------
+
+
+async def add_poll(
+    *,
+    session: AsyncSession,
+    poll_id: str,
+    chat_id: int,
+    message_id: int,
+    source: str,
+    question: str,
+    options: str,
+    sent_at: datetime,
+) -> None:
+    """Remember a poll the bot sent in a community chat."""
+    await session.execute(
+        _insert(session, COMMUNITY_POLL)
+        .values(
+            poll_id=poll_id,
+            chat_id=chat_id,
+            message_id=message_id,
+            source=source[:120],
+            question=question[:300],
+            options=options,
+            sent_at=sent_at,
+        )
+        .on_conflict_do_nothing(index_elements=["poll_id"])
+    )
+
+
+async def polls(*, session: AsyncSession, poll_ids: Collection[str]) -> dict[str, tuple[str, str]]:
+    """Return each known poll's source and options (a JSON list), by poll id."""
+    c = COMMUNITY_POLL.c
+    found: dict[str, tuple[str, str]] = {}
+    for part in chunks(poll_ids):
+        rows = await session.execute(
+            select(c.poll_id, c.source, c.options).where(c.poll_id.in_(part))
+        )
+        found.update({str(poll): (str(source), str(options)) for poll, source, options in rows})
+    return found
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+async def add_events(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Record interactions under their event keys, each once; count the new ones.
+
+    Each dict holds supporter_id, kind, detail, sentiment, occurred_at, source and event.
+    Only the rows actually inserted move their supporter's count and latest time.
+    """
+    counted: dict[int, tuple[int, datetime]] = {}
+    if not rows:
+        return 0
+    inserted = await session.execute(
+        _insert(session, INTERACTION)
+        .on_conflict_do_nothing(index_elements=["event"])
+        .returning(INTERACTION.c.supporter_id, INTERACTION.c.occurred_at),
+        list(rows),
+    )
+    for supporter_id, occurred_at in inserted:
+        count, latest = counted.get(supporter_id, (0, occurred_at))
+        counted[supporter_id] = (count + 1, max(latest, occurred_at))
+    if counted:
+        s = SUPPORTER.c
+        latest = bindparam("latest", type_=UTCDateTime())
+        later = or_(s.last_interaction_at.is_(None), s.last_interaction_at < latest)
+        await session.execute(
+            update(SUPPORTER)
+            .where(s.id == bindparam("sid"))
+            .values(
+                interaction_count=s.interaction_count + bindparam("added"),
+                last_interaction_at=case((later, latest), else_=s.last_interaction_at),
+            ),
+            [
+                {"sid": supporter_id, "added": count, "latest": latest}
+                for supporter_id, (count, latest) in counted.items()
+            ],
+        )
+    return sum(count for count, _ in counted.values())
+
+
+# --- export and erasure --------------------------------------------------------------------
+
+
+async def asked_questions(*, session: AsyncSession, supporter_id: int) -> list[dict[str, Any]]:
+    """Return the facts kept about a supporter's questions in community chats (no text)."""
+    c = COMMUNITY_MESSAGE.c
+    rows = await session.execute(
+        select(c.chat_id, c.message_id, c.topic, c.answered_at)
+        .where(c.asker_id == supporter_id)
+        .order_by(c.chat_id, c.message_id)
+    )
+    return [dict(row) for row in rows.mappings()]
+
+
+async def erase_community_facts(*, session: AsyncSession, supporter_id: int) -> None:
+    """Unlink a supporter from their community questions (the thread topics stay)."""
+    await session.execute(
+        update(COMMUNITY_MESSAGE)
+        .where(COMMUNITY_MESSAGE.c.asker_id == supporter_id)
+        .values(asker_id=None, answered_at=None)
+    )

@@ -1,0 +1,455 @@
+"""Community chat handlers: hear members as facts, check the bot's rights, staff's /poll."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import (
+    Chat,
+    ChatMember,
+    Message,
+    MessageEntity,
+    ReactionType,
+    ReactionTypeCustomEmoji,
+    ReactionTypeEmoji,
+    Update,
+    User,
+)
+from telegram.constants import ChatID, ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    MessageReactionHandler,
+    PollAnswerHandler,
+    filters,
+)
+
+from bot.domain.community import (
+    NEUTRAL_SENTIMENT,
+    PollError,
+    normalise_emoji,
+    parse_poll,
+    reaction_sentiment,
+    read_message,
+)
+from bot.services import community
+from bot.services.community import (
+    Answered,
+    CommunityRecorder,
+    Member,
+    MembershipChanged,
+    Reacted,
+    Spoke,
+    ThreadStarted,
+    Voted,
+)
+from bot.telegram.context import BotApplication, BotContext, services_of
+from bot.telegram.staff_guard import audit, is_staff
+
+log = logging.getLogger(__name__)
+
+# bot_data key of the Listening state.
+LISTENING = "campaign_bot.community"
+# Listening runs in a group of its own, so it neither hides nor is hidden by the private-chat
+# and staff handlers of group 0; commands in community chats are taken before group 0 sees them.
+HANDLER_GROUP = 1
+COMMAND_GROUP = -1
+# Telegram's stand-ins for a chat: automatic forwards, anonymous admins, posts as a channel.
+FAKE_SENDERS = frozenset(int(chat_id) for chat_id in ChatID)
+_PRESENT = frozenset({ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER})
+_ADMINS = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
+
+
+@dataclass
+class Listening:
+    """What the handlers know about the community chats, beside the recorder."""
+
+    chat_ids: frozenset[int]
+    recorder: CommunityRecorder
+    # Chats where the bot is an administrator (and so receives chat_member updates).
+    admin_in: set[int] = field(default_factory=set)
+    # Each chat's administrators: their replies answer questions, and they are not members.
+    admins: dict[int, set[int]] = field(default_factory=dict)
+    linked: dict[int, int] = field(default_factory=dict)
+
+
+def listening_of(context: BotContext) -> Listening:
+    """Return the community state of the running application."""
+    found: Listening = context.application.bot_data[LISTENING]
+    return found
+
+
+def _member(user: User) -> Member:
+    return Member(
+        user_id=user.id,
+        first_name=user.first_name or "",
+        last_name=user.last_name or "",
+        username=user.username,
+        language=user.language_code,
+    )
+
+
+def _first_hashtag(message: Message) -> str:
+    """Return the first hashtag of a message's text or caption, without '#'."""
+    kinds: list[str | None] = [MessageEntity.HASHTAG]
+    tags = list(message.parse_entities(kinds).values()) if message.text else []
+    if not tags and message.caption:
+        tags = list(message.parse_caption_entities(kinds).values())
+    return tags[0].lstrip("#") if tags else ""
+
+
+def _source(chat: Chat) -> str:
+    """Name a community chat in interactions' `source`: its title, else @username, else id."""
+    return (chat.title or (f"@{chat.username}" if chat.username else "") or str(chat.id))[:120]
+
+
+def _is_member(user: User | None, message: Message | None = None) -> bool:
+    """Tell whether a sender is a person (not a bot, not one of Telegram's stand-ins)."""
+    if user is None or user.is_bot or user.id in FAKE_SENDERS:
+        return False
+    return message is None or message.sender_chat is None
+
+
+def _speaks_for_us(context: BotContext, state: Listening, message: Message) -> bool:
+    """Tell whether a message comes from staff or the chat's administrators."""
+    chat_id = message.chat.id
+    if message.sender_chat is not None:
+        # An anonymous admin writes as the group; a channel admin as the linked channel.
+        return message.sender_chat.id in (chat_id, state.linked.get(chat_id))
+    user = message.from_user
+    return user is not None and (
+        is_staff(context, user) or user.id in state.admins.get(chat_id, set())
+    )
+
+
+def _said(message: Message) -> str | None:
+    """Return what a member said, to classify: text, caption or a sticker's emoji."""
+    if message.text is not None:
+        if message.text.startswith("/"):
+            return None  # a command for some bot, not a comment
+        return message.text
+    if message.caption:
+        return message.caption
+    return message.sticker.emoji if message.sticker is not None else None
+
+
+async def heard(update: Update, context: BotContext) -> None:
+    """Turn a message in a community chat into facts: a topic, a comment, an answer, a join."""
+    message = update.message
+    if message is None:
+        return
+    state = listening_of(context)
+    chat = message.chat
+    if message.is_automatic_forward:
+        state.recorder.add(ThreadStarted(chat.id, message.message_id, _first_hashtag(message)))
+        return
+    if message.new_chat_members or message.left_chat_member:
+        _service_membership(state, message)
+        return
+    if _speaks_for_us(context, state, message):
+        replied = message.reply_to_message
+        if replied is not None:
+            state.recorder.add(Answered(chat.id, _source(chat), replied.message_id, message.date))
+        return
+    user = message.from_user
+    said = _said(message)
+    if not _is_member(user, message) or said is None:
+        return
+    assert user is not None
+    sentiment, question = read_message(said, user.language_code)
+    thread = message.message_thread_id
+    replied = message.reply_to_message
+    quoted_root = ""
+    if thread is not None and replied is not None and replied.message_id == thread:
+        quoted_root = _first_hashtag(replied)
+    state.recorder.add(
+        Spoke(
+            chat_id=chat.id,
+            source=_source(chat),
+            message_id=message.message_id,
+            member=_member(user),
+            occurred_at=message.date,
+            sentiment=sentiment,
+            question=question,
+            own_topic=_first_hashtag(message),
+            thread_id=thread,
+            quoted_root_topic=quoted_root,
+        )
+    )
+
+
+def _service_membership(state: Listening, message: Message) -> None:
+    """Record joins and leaves from service messages, where chat_member updates do not come.
+
+    An administrator bot gets chat_member updates (with the invite link), and those count;
+    the service message beside each would count the same join twice.
+    """
+    if message.chat.id in state.admin_in:
+        return
+    people = [*message.new_chat_members]
+    if message.left_chat_member is not None:
+        people.append(message.left_chat_member)
+    for user in people:
+        if _is_member(user):
+            state.recorder.add(
+                MembershipChanged(
+                    chat_id=message.chat.id,
+                    source=_source(message.chat),
+                    member=_member(user),
+                    joined=message.left_chat_member is None,
+                    occurred_at=message.date,
+                )
+            )
+
+
+def _present(member: ChatMember) -> bool:
+    if member.status == ChatMember.RESTRICTED:
+        return bool(getattr(member, "is_member", False))
+    return member.status in _PRESENT
+
+
+async def membership(update: Update, context: BotContext) -> None:
+    """Record a member joining (with the invite link's name) or leaving; track admins."""
+    change = update.chat_member
+    if change is None:
+        return
+    state = listening_of(context)
+    chat, user = change.chat, change.new_chat_member.user
+    admins = state.admins.setdefault(chat.id, set())
+    if change.new_chat_member.status in _ADMINS:
+        admins.add(user.id)
+    else:
+        admins.discard(user.id)
+    was, now = _present(change.old_chat_member), _present(change.new_chat_member)
+    if was == now or not _is_member(user):
+        return
+    link = change.invite_link
+    state.recorder.add(
+        MembershipChanged(
+            chat_id=chat.id,
+            source=_source(chat),
+            member=_member(user),
+            joined=now,
+            occurred_at=change.date,
+            link_name=link.name if link is not None and now else None,
+        )
+    )
+
+
+def _reaction_key(reaction: ReactionType) -> tuple[str, str]:
+    """Return a reaction's key and sentiment: emoji by the table, others neutral."""
+    if isinstance(reaction, ReactionTypeEmoji):
+        emoji = normalise_emoji(reaction.emoji)
+        return emoji, reaction_sentiment(emoji)
+    if isinstance(reaction, ReactionTypeCustomEmoji):
+        return f"custom:{reaction.custom_emoji_id}", NEUTRAL_SENTIMENT
+    return str(reaction.type), NEUTRAL_SENTIMENT
+
+
+async def reacted(update: Update, context: BotContext) -> None:
+    """Record each reaction a member adds to a message in a community chat."""
+    change = update.message_reaction
+    if change is None or not _is_member(change.user):
+        return
+    assert change.user is not None
+    state = listening_of(context)
+    if change.user.id in state.admins.get(change.chat.id, set()) or is_staff(context, change.user):
+        return
+    before = {_reaction_key(r)[0] for r in change.old_reaction}
+    for reaction in change.new_reaction:
+        key, sentiment = _reaction_key(reaction)
+        if key in before:
+            continue
+        state.recorder.add(
+            Reacted(
+                chat_id=change.chat.id,
+                source=_source(change.chat),
+                message_id=change.message_id,
+                member=_member(change.user),
+                emoji=key,
+                sentiment=sentiment,
+                occurred_at=change.date,
+            )
+        )
+
+
+async def poll_answered(update: Update, context: BotContext) -> None:
+    """Record a member's answer to a poll (only the bot's community polls count)."""
+    answer = update.poll_answer
+    if answer is None or not _is_member(answer.user) or not answer.option_ids:
+        return
+    assert answer.user is not None
+    listening_of(context).recorder.add(
+        Voted(
+            poll_id=answer.poll_id,
+            member=_member(answer.user),
+            option_ids=tuple(answer.option_ids),
+            occurred_at=context.now(),
+        )
+    )
+
+
+async def poll(update: Update, context: BotContext) -> None:
+    """Send staff's `/poll QUESTION | option | option` as a poll whose answers are recorded."""
+    message, user = update.message, update.effective_user
+    if message is None:
+        return
+    if not is_staff(context, user):
+        # Silently: in a public group "/poll" may be meant for another bot.
+        await audit(context, user, "poll", allowed=False, detail="refused: not staff")
+        raise ApplicationHandlerStop
+    try:
+        question, options = parse_poll(" ".join(context.args or []))
+    except PollError as error:
+        await message.reply_text(str(error))
+        raise ApplicationHandlerStop from None
+    sent = await context.bot.send_poll(
+        message.chat.id,
+        question,
+        options,
+        is_anonymous=False,
+        message_thread_id=message.message_thread_id if message.is_topic_message else None,
+    )
+    assert sent.poll is not None
+    await community.record_poll(
+        context.sessions,
+        poll_id=sent.poll.id,
+        chat_id=message.chat.id,
+        message_id=sent.message_id,
+        source=_source(message.chat),
+        question=question,
+        options=options,
+        now=context.now(),
+    )
+    await audit(context, user, "poll", detail=f"in chat {message.chat.id}: {question}"[:500])
+    raise ApplicationHandlerStop
+
+
+async def other_command(update: Update, context: BotContext) -> None:
+    """Leave other commands in community chats alone: staff commands belong elsewhere."""
+    # Without this, the staff handlers would answer a member's "/help" in the public group.
+    raise ApplicationHandlerStop
+
+
+# --- the bot's rights ------------------------------------------------------------------------
+
+
+def _not_admin_line(chat_id: int, title: str | None, status: str) -> str:
+    name = f"{title} ({chat_id})" if title else str(chat_id)
+    return (
+        f"Community chat {name}: I am {status} there, not an administrator, so I cannot hear "
+        "members' messages, reactions and joins. Make me an administrator there, or remove "
+        "the chat from COMMUNITY_CHAT_IDS."
+    )
+
+
+async def _tell_staff(application: Application[Any, Any, Any, Any, Any, Any], line: str) -> None:
+    staff_chat = services_of(application).settings.staff_chat_id
+    log.warning("%s", line)
+    if staff_chat is None:
+        return
+    try:
+        await application.bot.send_message(staff_chat, line)
+    except TelegramError as error:
+        log.warning("could not tell the staff chat: %s", error)
+
+
+async def check_chat(
+    application: Application[Any, Any, Any, Any, Any, Any], state: Listening, chat_id: int
+) -> None:
+    """Check the bot is an administrator in one community chat; tell staff if not."""
+    bot = application.bot
+    try:
+        standing = await bot.get_chat_member(chat_id, bot.id)
+        chat = await bot.get_chat(chat_id)
+    except TelegramError as error:
+        state.admin_in.discard(chat_id)
+        await _tell_staff(
+            application,
+            f"Community chat {chat_id}: I cannot reach it ({error.message}). Add me to it as "
+            "an administrator, or remove it from COMMUNITY_CHAT_IDS.",
+        )
+        return
+    if chat.linked_chat_id is not None:
+        state.linked[chat_id] = chat.linked_chat_id
+    if chat.type == ChatType.CHANNEL:
+        group = f" ({chat.linked_chat_id})" if chat.linked_chat_id is not None else ""
+        await _tell_staff(
+            application,
+            f"Community chat {chat.title} ({chat_id}) is a channel: members comment in its "
+            f"discussion group{group}. List that group in COMMUNITY_CHAT_IDS instead.",
+        )
+    if standing.status not in _ADMINS:
+        state.admin_in.discard(chat_id)
+        await _tell_staff(application, _not_admin_line(chat_id, chat.title, standing.status))
+        return
+    state.admin_in.add(chat_id)
+    try:
+        admins = await bot.get_chat_administrators(chat_id)
+    except TelegramError as error:
+        log.warning("could not list the administrators of %s: %s", chat_id, error)
+        return
+    state.admins[chat_id] = {a.user.id for a in admins if not a.user.is_bot}
+
+
+async def rights_changed(update: Update, context: BotContext) -> None:
+    """Re-check the bot's standing when it changes in a community chat."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    state = listening_of(context)
+    status = change.new_chat_member.status
+    if status in _ADMINS:
+        await check_chat(context.application, state, change.chat.id)
+        return
+    state.admin_in.discard(change.chat.id)
+    await _tell_staff(
+        context.application, _not_admin_line(change.chat.id, change.chat.title, status)
+    )
+
+
+@contextlib.asynccontextmanager
+async def listening(application: BotApplication) -> AsyncIterator[Listening]:
+    """Check the bot's rights in every community chat, then record facts until the end."""
+    state: Listening = application.bot_data[LISTENING]
+    for chat_id in sorted(state.chat_ids):
+        await check_chat(application, state, chat_id)
+    async with state.recorder.running():
+        yield state
+
+
+def add_handlers(application: BotApplication) -> None:
+    """Register the community handlers, when there are community chats to listen to."""
+    services = services_of(application)
+    chat_ids = services.settings.community_chat_ids
+    application.bot_data[LISTENING] = Listening(
+        chat_ids=chat_ids, recorder=CommunityRecorder(services.sessions)
+    )
+    if not chat_ids:
+        return
+    ids = sorted(chat_ids)
+    in_chats = filters.Chat(chat_id=ids) & filters.UpdateType.MESSAGE
+    # Commands in community chats are handled here, before the staff handlers see them.
+    commands = [
+        CommandHandler("poll", poll, filters=in_chats),
+        MessageHandler(in_chats & filters.COMMAND, other_command),
+    ]
+    application.add_handlers(commands, group=COMMAND_GROUP)
+    handlers = [
+        MessageHandler(in_chats, heard),
+        ChatMemberHandler(membership, ChatMemberHandler.CHAT_MEMBER, chat_id=ids),
+        ChatMemberHandler(rights_changed, ChatMemberHandler.MY_CHAT_MEMBER, chat_id=ids),
+        MessageReactionHandler(
+            reacted, chat_id=ids, message_reaction_types=MessageReactionHandler.MESSAGE_REACTION
+        ),
+        PollAnswerHandler(poll_answered),
+    ]
+    application.add_handlers(handlers, group=HANDLER_GROUP)
