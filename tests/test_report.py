@@ -12,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
 from bot.domain.campaign import Campaign, dump_campaign
+from bot.domain.power import DEFAULT_BASELINE_RATE
 from bot.domain.stats import holm
+from bot.services.baseline import DEFAULT, PAST_CAMPAIGNS, SETTING, Baseline, planned_baseline
 from bot.services.report_model import Report
 from bot.services.reporting import build_report, report_by_name
+from bot.storage.reports import find_campaign
 from tests.factories import add_campaign_row, add_donation
 from tests.report_seed import BLOCKED, LAUNCH, NOT_FOUND, NOW, seed_spring, spring_spec
 
@@ -269,12 +272,20 @@ async def test_statistics_are_adjusted_and_never_overclaimed(
         r.p_adjusted for r in report.revenue if r.p_adjusted is not None
     ]
     assert adjusted == pytest.approx(holm(raw))
+    # The always-valid p-values are a Holm family of their own.
+    sequences = [c.always_valid for c in report.comparisons] + [
+        r.always_valid for r in report.revenue if r.always_valid is not None
+    ]
+    assert all(av is not None for av in sequences)
+    assert [av.p_adjusted for av in sequences if av is not None] == pytest.approx(
+        holm([av.estimate.p_value for av in sequences if av is not None])
+    )
     # A handful of recipients: nothing can be significant, and the verdict says what is missing.
-    assert not any(c.significant for c in report.comparisons)
+    assert not any(c.significant or c.fixed_horizon_significant for c in report.comparisons)
     donation = report.comparisons[0]
     assert donation.test == "fisher-exact"
     assert "more recipients per arm" in donation.verdict
-    assert "significant (" not in donation.verdict.replace("not statistically significant", "")
+    assert "did better" not in donation.verdict and "always-valid" in donation.verdict
     (revenue,) = report.revenue
     assert (revenue.currency, revenue.recipients_a, revenue.recipients_b) == ("EUR", 6, 5)
     assert revenue.per_recipient_a == pytest.approx(4000 / 6)
@@ -358,8 +369,9 @@ async def test_a_clear_difference_is_called_significant(
     donation = next(c for c in report.comparisons if c.metric == "donation")
     assert donation.test == "z-test"
     assert donation.p_adjusted < 0.05 and donation.significant
+    assert donation.fixed_horizon_significant
     assert (
-        "statistically significant" in donation.verdict
+        "significant even allowing for repeated looks" in donation.verdict
         and "specific did better" in donation.verdict
     )
     assert donation.lift is not None and donation.lift.interval.low > 0
@@ -444,3 +456,48 @@ async def test_report_by_name_uses_the_spec_frozen_at_launch(
     )
     assert fallback is not None
     assert {arm.name: arm.weight for arm in fallback.arms}["specific"] == pytest.approx(0.8)
+
+
+async def test_a_fixed_horizon_winner_is_not_yet_called_under_repeated_looks(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # 8.0% against 5.0% of 1,000 each: z = 2.7, so one planned look (even after Holm across
+    # the report's five tests) would call it; the always-valid sequence needs about 3.04.
+    await _bulk_campaign(sessions, "peeked", {"specific": (1000, 80), "broadcast": (1000, 50)})
+    report = await build_report(sessions, _even_arms("peeked"), now=NOW)
+    donation = next(c for c in report.comparisons if c.metric == "donation")
+    assert donation.fixed_horizon_significant and donation.p_adjusted < 0.05
+    assert not donation.significant
+    assert donation.always_valid is not None and not donation.always_valid.estimate.significant
+    assert "not significant yet under repeated looks" in donation.verdict
+    assert "A single fixed-horizon test would call it" in donation.verdict
+    assert "keep the campaign running" in donation.verdict
+    assert "did better" not in donation.verdict
+    assert report.baseline_rate == 0.05 and report.baseline_source == "default"
+    # With a clearer difference the sequence calls it too.
+    await _bulk_campaign(sessions, "clearer", {"specific": (1000, 95), "broadcast": (1000, 50)})
+    clearer = await build_report(sessions, _even_arms("clearer"), now=NOW)
+    donation = next(c for c in clearer.comparisons if c.metric == "donation")
+    assert donation.significant and "significant even allowing for repeated looks" in (
+        donation.verdict
+    )
+
+
+async def test_the_baseline_comes_from_the_setting_past_campaigns_or_the_default(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _bulk_campaign(sessions, "past", {"specific": (150, 12), "broadcast": (50, 4)})
+    after = LAUNCH + timedelta(days=1)
+    past = await planned_baseline(sessions, configured=None, before=after)
+    assert past == Baseline(16 / 200, PAST_CAMPAIGNS)
+    # Only campaigns launched before the moment count, and never the campaign itself.
+    assert (await planned_baseline(sessions, configured=None, before=LAUNCH)).source == DEFAULT
+    async with sessions() as session:
+        row = await find_campaign(session=session, name="past")
+    assert row is not None
+    alone = await planned_baseline(
+        sessions, configured=None, before=after, exclude_campaign_id=row.id
+    )
+    assert alone == Baseline(DEFAULT_BASELINE_RATE, DEFAULT)
+    setting = await planned_baseline(sessions, configured=0.03, before=after)
+    assert setting == Baseline(0.03, SETTING)
