@@ -6,6 +6,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import Table, bindparam, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +16,7 @@ from bot.domain.campaign import Campaign, dump_campaign
 from bot.domain.power import DEFAULT_BASELINE_RATE
 from bot.domain.stats import holm
 from bot.services.baseline import DEFAULT, PAST_CAMPAIGNS, SETTING, Baseline, planned_baseline
+from bot.services.report_format import format_text
 from bot.services.report_model import Report
 from bot.services.reporting import build_report, report_by_name
 from bot.storage.reports import find_campaign
@@ -501,3 +503,55 @@ async def test_the_baseline_comes_from_the_setting_past_campaigns_or_the_default
     assert alone == Baseline(DEFAULT_BASELINE_RATE, DEFAULT)
     setting = await planned_baseline(sessions, configured=0.03, before=after)
     assert setting == Baseline(0.03, SETTING)
+
+
+async def test_revenue_is_also_adjusted_for_last_years_giving(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _bulk_campaign(sessions, "cuped", {"specific": (200, 30), "broadcast": (200, 20)})
+    async with sessions() as session:
+        members = (
+            await session.execute(
+                text(
+                    "SELECT a.supporter_id, a.arm FROM ask a JOIN campaign c "
+                    "ON c.id = a.campaign_id WHERE c.name = 'cuped' ORDER BY a.supporter_id"
+                )
+            )
+        ).all()
+    arms: dict[str, list[int]] = {"specific": [], "broadcast": []}
+    for sid, arm in members:
+        arms[arm].append(sid)
+    # The first donors of each arm gave this year (EUR 10, see _bulk_campaign); most of them and
+    # some others gave last year too, with amounts that vary by supporter.
+    before: dict[int, int] = {}
+    async with sessions() as session, session.begin():
+        for ids, this_year in ((arms["specific"], 30), (arms["broadcast"], 20)):
+            for rank, sid in enumerate(ids[:40]):
+                amount = 500 + 37 * rank if rank < this_year else 200 + 11 * rank
+                await add_donation(session, sid, amount, LAUNCH - timedelta(days=100 + rank))
+                before[sid] = amount
+            # Not counted: older than a year, another currency, after the launch.
+            await add_donation(session, ids[50], 9999, LAUNCH - timedelta(days=400))
+            await add_donation(session, ids[51], 9999, LAUNCH - timedelta(days=5), currency="USD")
+    report = await build_report(sessions, _even_arms("cuped"), now=NOW)
+    (revenue,) = report.revenue
+    cuped = revenue.cuped
+    assert cuped is not None
+    # Reference by numpy from every recipient's (this year, last year) pair.
+    y = {name: np.array([1000.0 if i < d else 0.0 for i in range(200)]) for name, d in
+         (("specific", 30), ("broadcast", 20))}  # fmt: skip
+    x = {name: np.array([float(before.get(sid, 0)) for sid in arms[name]]) for name in arms}
+    all_y = np.concatenate([y["specific"], y["broadcast"]])
+    all_x = np.concatenate([x["specific"], x["broadcast"]])
+    theta = np.cov(all_y, all_x)[0, 1] / np.var(all_x, ddof=1)
+    assert cuped.theta == pytest.approx(theta, rel=1e-9)
+    expected = (y["specific"].mean() - y["broadcast"].mean()) - theta * (
+        x["specific"].mean() - x["broadcast"].mean()
+    )
+    assert cuped.adjusted_difference == pytest.approx(expected, rel=1e-9)
+    assert cuped.plain_difference == pytest.approx(revenue.difference)
+    assert cuped.variance_reduction > 0.3
+    # The always-valid sequence is taken on the adjusted difference.
+    assert revenue.always_valid is not None
+    assert revenue.always_valid.estimate.value == pytest.approx(expected, rel=1e-9)
+    assert "adjusted for giving in the year before launch (CUPED)" in format_text(report)

@@ -65,6 +65,7 @@ def _keys(doc: dict[str, Any]) -> dict[str, set[str]]:
         "comparison": set(comparison),
         "always_valid": set(comparison["always_valid"]),
         "revenue.always_valid": set(first["revenue"]["always_valid"]),
+        "cuped": set(first["revenue"]["cuped"]),
         "estimate": set(comparison["difference"]),
         "lift": set(comparison["relative_lift"]),
         "revenue": set(first["revenue"]),

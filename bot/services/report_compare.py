@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.domain import stats
+from bot.domain.cuped import CupedComparison, cuped_revenue, moments_from_totals
 from bot.domain.sequential import (
     SequentialEstimate,
+    adjusted_revenue_sequence,
     rate_difference_sequence,
-    revenue_difference_sequence,
     sequential_verdict,
 )
 from bot.services.report_model import (
@@ -70,6 +72,8 @@ def compare_arms(
     *,
     seed: str,
     planned_rate: float,
+    member_totals: Mapping[str, dict[int, int]] | None = None,
+    prior: Mapping[str, dict[int, int]] | None = None,
 ) -> tuple[tuple[Comparison, ...], tuple[RevenueReport, ...]]:
     """Compare the randomised arms, adjusting every p-value shown together with Holm.
 
@@ -77,7 +81,10 @@ def compare_arms(
     the input of the revenue-per-recipient comparison. planned_rate is the baseline donation
     rate the always-valid sequences are tuned for (every rate metric uses it: the tuning moves
     only where a sequence is tightest, never its guarantee). The always-valid p-values form a
-    Holm family of their own, the fixed-horizon ones another.
+    Holm family of their own, the fixed-horizon ones another. member_totals holds the same
+    donor totals keyed by supporter, and prior each recipient's giving in the year before
+    launch (non-zero only): with them revenue is also CUPED-adjusted, and its always-valid
+    sequence is taken on the adjusted difference.
     """
     pending: list[_Pending] = []
     for metric, a, b in _rates_to_compare(arms):
@@ -92,7 +99,13 @@ def compare_arms(
         assert sequence is not None  # both bases are positive here
         pending.append(_Pending(metric, a, b, rate_a, rate_b, test, sequence, planned_rate))
     money: list[
-        tuple[ArmReport, ArmReport, stats.RevenueComparison, SequentialEstimate | None]
+        tuple[
+            ArmReport,
+            ArmReport,
+            stats.RevenueComparison,
+            SequentialEstimate | None,
+            CupedComparison,
+        ]
     ] = []
     if currency is not None:
         for a in arms:
@@ -108,24 +121,31 @@ def compare_arms(
                     b.recipients,
                     seed=zlib.crc32(f"{seed}:{a.name}:{b.name}".encode()),
                 )
+                totals, before = member_totals or {}, prior or {}
+                cuped = cuped_revenue(
+                    moments_from_totals(
+                        a.recipients, totals.get(a.name, {}), before.get(a.name, {})
+                    ),
+                    moments_from_totals(
+                        b.recipients, totals.get(b.name, {}), before.get(b.name, {})
+                    ),
+                )
                 sequence = (
-                    revenue_difference_sequence(
-                        donor_totals.get(a.name, []),
-                        a.recipients,
-                        donor_totals.get(b.name, []),
-                        b.recipients,
+                    adjusted_revenue_sequence(
+                        cuped,
+                        (len(donor_totals.get(a.name, [])), len(donor_totals.get(b.name, []))),
                         planned_rate=planned_rate,
                     )
                     if result.p_value is not None
                     else None
                 )
-                money.append((a, b, result, sequence))
+                money.append((a, b, result, sequence, cuped))
     raw = [p.test.p_value for p in pending] + [
-        r.p_value for _, _, r, _ in money if r.p_value is not None
+        r.p_value for _, _, r, _, _ in money if r.p_value is not None
     ]
     adjusted = iter(stats.holm(raw))
     raw_av = [p.sequence.p_value for p in pending] + [
-        s.p_value for _, _, _, s in money if s is not None
+        s.p_value for _, _, _, s, _ in money if s is not None
     ]
     adjusted_av = iter(stats.holm(raw_av))
     comparisons = tuple(_comparison(p, next(adjusted), next(adjusted_av)) for p in pending)
@@ -137,8 +157,9 @@ def compare_arms(
             result,
             next(adjusted) if result.p_value is not None else None,
             None if sequence is None else AlwaysValid(sequence, next(adjusted_av)),
+            cuped,
         )
-        for a, b, result, sequence in money
+        for a, b, result, sequence, cuped in money
     )
     return comparisons, revenue
 
@@ -196,6 +217,7 @@ def _revenue(
     result: stats.RevenueComparison,
     p_adjusted: float | None,
     always_valid: AlwaysValid | None,
+    cuped: CupedComparison,
 ) -> RevenueReport:
     enough = min(a.recipients, b.recipients) >= MIN_PER_ARM
     fixed_horizon = (
@@ -226,6 +248,7 @@ def _revenue(
         significant=significant,
         always_valid=always_valid,
         fixed_horizon_significant=fixed_horizon,
+        cuped=cuped,
     )
 
 

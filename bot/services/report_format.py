@@ -196,11 +196,21 @@ def revenue_text(r: RevenueReport) -> str:
             f"{'-' if high < 0 else ''}{money(high)}, p {_p(av.estimate.p_value)}, adjusted p "
             f"{_p(av.p_adjusted)}"
         )
+    cuped = ""
+    if r.cuped is not None:
+        c = r.cuped
+        diff = c.adjusted_difference
+        cuped = (
+            f"; adjusted for giving in the year before launch (CUPED): {r.arm_a} "
+            f"{money(c.adjusted_a)} vs {r.arm_b} {money(c.adjusted_b)}, difference "
+            f"{'-' if diff < 0 else ''}{money(diff)}, variance "
+            f"{-100 * c.variance_reduction:+.0f}%"
+        )
     return (
         f"Revenue per recipient ({r.currency}): {r.arm_a} {money(r.per_recipient_a)} vs "
         f"{r.arm_b} {money(r.per_recipient_b)}, difference {sign}{money(r.difference)} "
         f"(fixed-horizon: 95% bootstrap CI {interval}; Welch p {_p(r.p_value)}, adjusted p "
-        f"{_p(r.p_adjusted)}){sequence}: {outcome}."
+        f"{_p(r.p_adjusted)}){cuped}{sequence}: {outcome}."
     )
 
 

@@ -6,6 +6,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from bot.domain.cuped import CupedComparison
 from bot.domain.stats import Estimate, Interval
 from bot.services.report_model import (
     ALPHA,
@@ -137,6 +138,18 @@ def _always_valid_json(av: AlwaysValid | None) -> dict[str, Any] | None:
     }
 
 
+def _cuped_json(c: CupedComparison | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "theta": _number(c.theta),
+        "per_recipient_minor_a": _number(c.adjusted_a),
+        "per_recipient_minor_b": _number(c.adjusted_b),
+        "difference_minor": _number(c.adjusted_difference),
+        "variance_reduction": _number(c.variance_reduction),
+    }
+
+
 def _comparison_json(c: Comparison) -> dict[str, Any]:
     return {
         "metric": c.metric,
@@ -181,6 +194,7 @@ def _revenue_json(r: RevenueReport) -> dict[str, Any]:
         "p_value": _number(r.p_value),
         "p_adjusted": _number(r.p_adjusted),
         "fixed_horizon_significant": r.fixed_horizon_significant,
+        "cuped": _cuped_json(r.cuped),
         "always_valid": _always_valid_json(r.always_valid),
         "significant": r.significant,
     }

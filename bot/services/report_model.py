@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain import stats
+from bot.domain.cuped import CupedComparison
 from bot.domain.sequential import SequentialEstimate
 from bot.storage.report_rows import GiftPoint
 
@@ -160,8 +161,10 @@ class RevenueReport:
     p_adjusted: float | None
     significant: bool  # by the always-valid sequence
     design: str = RANDOMISED
-    always_valid: AlwaysValid | None = None
+    always_valid: AlwaysValid | None = None  # on the CUPED-adjusted difference
     fixed_horizon_significant: bool = False
+    # Plain and adjusted for each recipient's giving in the year before launch.
+    cuped: CupedComparison | None = None
 
 
 @dataclass(frozen=True)

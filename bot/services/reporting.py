@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from ruamel.yaml.error import YAMLError
@@ -22,9 +22,12 @@ from bot.services.report_model import (
 )
 from bot.services.report_tally import tally_report
 from bot.storage import reports as queries
+from bot.storage.prior_giving import prior_giving
 from bot.storage.report_rows import AskCount, GiftPoint, PostRow
 
 T = TypeVar("T")
+# CUPED's covariate: what each recipient gave in this long before the launch.
+PRIOR_YEAR = timedelta(days=365)
 
 
 async def build_report(
@@ -75,8 +78,26 @@ async def build_report(
         post_hours=post_hours,
     )
     arms, main_currency = funnel.arms, funnel.main_currency
+    prior = (
+        await _read(
+            sessions,
+            prior_giving,
+            campaign_id=cid,
+            currency=main_currency,
+            start=launched_at - PRIOR_YEAR,
+            end=launched_at,
+        )
+        if main_currency is not None
+        else {}
+    )
     comparisons, revenue = compare_arms(
-        arms, funnel.donor_totals, main_currency, seed=campaign.name, planned_rate=baseline.rate
+        arms,
+        funnel.donor_totals,
+        main_currency,
+        seed=campaign.name,
+        planned_rate=baseline.rate,
+        member_totals=funnel.member_totals,
+        prior=prior,
     )
     return Report(
         name=campaign.name,
