@@ -226,3 +226,16 @@ def test_cli_writes_json_html_and_chart(tmp_path: Path, monkeypatch: pytest.Monk
 
     result = runner.invoke(app, ["report", "nothing-here"], env=env)
     assert result.exit_code == 2 and "No campaign called 'nothing-here'" in result.output
+
+    # BASELINE_DONATION_RATE tunes the report's sequences and the preview's power line.
+    planned = {**env, "BASELINE_DONATION_RATE": "0.08"}
+    result = runner.invoke(
+        app, ["report", "spring-appeal", "-f", "json", "-o", "b.json"], env=planned
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    assert (doc["baseline_donation_rate"], doc["baseline_source"]) == (0.08, "setting")
+    result = runner.invoke(app, ["preview", "spring-appeal"], env=planned)
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.output.split())  # the console wraps long lines
+    assert "Power: " in words and "8.0% (setting)" in words

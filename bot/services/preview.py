@@ -112,7 +112,8 @@ def _power(campaign: Campaign, split: dict[str, float], baseline: Baseline) -> s
     if n_a < 1 or n_b < 1:
         return (
             f"Power: no {specific if n_a < 1 else broadcast} recipients expected, so the "
-            "campaign cannot compare specific with broadcast asks at all."
+            "campaign cannot compare specific with broadcast asks at all (baseline donation "
+            f"rate {baseline.rate:.1%}{source})."
         )
     line = power_line(detectable_difference(n_a, n_b, baseline.rate), (specific, broadcast))
     return line.replace(" baseline donation rate", f" baseline donation rate{source}", 1)
