@@ -197,14 +197,16 @@ def revenue_text(r: RevenueReport) -> str:
             f"{_p(av.p_adjusted)}"
         )
     cuped = ""
-    if r.cuped is not None:
+    if r.cuped is not None and r.cuped.theta == 0:
+        cuped = "; no recipient gave in the year before launch, so CUPED adjusts nothing"
+    elif r.cuped is not None:
         c = r.cuped
         diff = c.adjusted_difference
         cuped = (
             f"; adjusted for giving in the year before launch (CUPED): {r.arm_a} "
             f"{money(c.adjusted_a)} vs {r.arm_b} {money(c.adjusted_b)}, difference "
-            f"{'-' if diff < 0 else ''}{money(diff)}, variance "
-            f"{-100 * c.variance_reduction:+.0f}%"
+            f"{'-' if diff < 0 else ''}{money(diff)}, {100 * c.variance_reduction:.0f}% less "
+            "variance"
         )
     return (
         f"Revenue per recipient ({r.currency}): {r.arm_a} {money(r.per_recipient_a)} vs "
