@@ -31,6 +31,9 @@ from bot.domain.sequential import multiplier
 
 POWER = 0.8
 ALPHA = 0.05
+# The donation rate to plan with when neither a setting nor past campaigns give one: the middle
+# of the 2-10% typical of appeals to an organisation's own supporters.
+DEFAULT_BASELINE_RATE = 0.05
 # A campaign that could only see the donation rate double (or more) tells nothing useful:
 # real differences between asks are far smaller than that.
 TOO_SMALL_RELATIVE = 1.0
@@ -146,8 +149,8 @@ def power_line(d: DetectableDifference, names: tuple[str, str] = ("specific", "b
     )
     if d.sequential is None or d.relative is None:
         return (
-            f"{head} cannot detect any difference with {POWER:.0%} power: far too few "
-            "recipients to learn anything from this comparison."
+            f"{head} cannot detect any difference with {POWER:.0%} power. Too small to learn "
+            "anything: far too few recipients for this comparison."
         )
     seen = (
         f"{head} can detect a difference of {100 * d.sequential:.1f} percentage points "
