@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     max_send_attempts: int = Field(default=5, ge=1)
     weekly_summary_cron: str = "mon 09:00"
     click_dedup_seconds: int = Field(default=30, ge=0)
+    baseline_donation_rate: float | None = Field(default=None, gt=0, lt=1)
     link_hash_secret: str = ""
     main_currency: str = Field(default="EUR", pattern=r"^[A-Za-z]{3}$")
     log_level: str = "INFO"
@@ -96,7 +97,7 @@ class Settings(BaseSettings):
     def _parse_chats(cls, value: Any) -> Any:
         return _id_set(value, "chat")
 
-    @field_validator("staff_chat_id", mode="before")
+    @field_validator("staff_chat_id", "baseline_donation_rate", mode="before")
     @classmethod
     def _empty_chat(cls, value: Any) -> Any:
         return None if value == "" else value

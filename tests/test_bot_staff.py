@@ -50,6 +50,9 @@ async def test_staff_list_preview_launch_pause_resume_and_status(tmp_path: Path)
 
         preview = await bot.staff_command("/preview spring-appeal", "Preview of spring-appeal")
         assert "Audience if launched now: <b>4</b> supporter(s)" in preview["text"]
+        # Four supporters cannot show any realistic difference, and the preview says so.
+        assert "Power: " in preview["text"] and "(default)" in preview["text"]
+        assert "Too small to learn anything" in preview["text"]
         for number in (1, 2, 3):
             sample = await bot.next_message(STAFF_CHAT_ID, f"<b>{number}. ")
             assert "/r/PREVIEW" in sample["text"]  # rendered as sent, with a dummy link

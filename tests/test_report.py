@@ -6,16 +6,21 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import Table, bindparam, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
 from bot.domain.campaign import dump_campaign
+from bot.domain.power import DEFAULT_BASELINE_RATE
 from bot.domain.spec import Campaign
 from bot.domain.stats import holm
+from bot.services.baseline import DEFAULT, PAST_CAMPAIGNS, SETTING, Baseline, planned_baseline
+from bot.services.report_format import format_text
 from bot.services.report_model import Report
 from bot.services.reporting import build_report, report_by_name
+from bot.storage.reports import find_campaign
 from tests.factories import add_campaign_row, add_donation
 from tests.report_seed import BLOCKED, LAUNCH, NOT_FOUND, NOW, seed_spring, spring_spec
 
@@ -270,12 +275,20 @@ async def test_statistics_are_adjusted_and_never_overclaimed(
         r.p_adjusted for r in report.revenue if r.p_adjusted is not None
     ]
     assert adjusted == pytest.approx(holm(raw))
+    # The always-valid p-values are a Holm family of their own.
+    sequences = [c.always_valid for c in report.comparisons] + [
+        r.always_valid for r in report.revenue if r.always_valid is not None
+    ]
+    assert all(av is not None for av in sequences)
+    assert [av.p_adjusted for av in sequences if av is not None] == pytest.approx(
+        holm([av.estimate.p_value for av in sequences if av is not None])
+    )
     # A handful of recipients: nothing can be significant, and the verdict says what is missing.
-    assert not any(c.significant for c in report.comparisons)
+    assert not any(c.significant or c.fixed_horizon_significant for c in report.comparisons)
     donation = report.comparisons[0]
     assert donation.test == "fisher-exact"
     assert "more recipients per arm" in donation.verdict
-    assert "significant (" not in donation.verdict.replace("not statistically significant", "")
+    assert "did better" not in donation.verdict and "always-valid" in donation.verdict
     (revenue,) = report.revenue
     assert (revenue.currency, revenue.recipients_a, revenue.recipients_b) == ("EUR", 6, 5)
     assert revenue.per_recipient_a == pytest.approx(4000 / 6)
@@ -359,8 +372,9 @@ async def test_a_clear_difference_is_called_significant(
     donation = next(c for c in report.comparisons if c.metric == "donation")
     assert donation.test == "z-test"
     assert donation.p_adjusted < 0.05 and donation.significant
+    assert donation.fixed_horizon_significant
     assert (
-        "statistically significant" in donation.verdict
+        "significant even allowing for repeated looks" in donation.verdict
         and "specific did better" in donation.verdict
     )
     assert donation.lift is not None and donation.lift.interval.low > 0
@@ -445,3 +459,100 @@ async def test_report_by_name_uses_the_spec_frozen_at_launch(
     )
     assert fallback is not None
     assert {arm.name: arm.weight for arm in fallback.arms}["specific"] == pytest.approx(0.8)
+
+
+async def test_a_fixed_horizon_winner_is_not_yet_called_under_repeated_looks(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # 8.0% against 5.0% of 1,000 each: z = 2.7, so one planned look (even after Holm across
+    # the report's five tests) would call it; the always-valid sequence needs about 3.04.
+    await _bulk_campaign(sessions, "peeked", {"specific": (1000, 80), "broadcast": (1000, 50)})
+    report = await build_report(sessions, _even_arms("peeked"), now=NOW)
+    donation = next(c for c in report.comparisons if c.metric == "donation")
+    assert donation.fixed_horizon_significant and donation.p_adjusted < 0.05
+    assert not donation.significant
+    assert donation.always_valid is not None and not donation.always_valid.estimate.significant
+    assert "not significant yet under repeated looks" in donation.verdict
+    assert "A single fixed-horizon test would call it" in donation.verdict
+    assert "keep the campaign running" in donation.verdict
+    assert "did better" not in donation.verdict
+    assert report.baseline_rate == 0.05 and report.baseline_source == "default"
+    # With a clearer difference the sequence calls it too.
+    await _bulk_campaign(sessions, "clearer", {"specific": (1000, 95), "broadcast": (1000, 50)})
+    clearer = await build_report(sessions, _even_arms("clearer"), now=NOW)
+    donation = next(c for c in clearer.comparisons if c.metric == "donation")
+    assert donation.significant and "significant even allowing for repeated looks" in (
+        donation.verdict
+    )
+
+
+async def test_the_baseline_comes_from_the_setting_past_campaigns_or_the_default(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _bulk_campaign(sessions, "past", {"specific": (150, 12), "broadcast": (50, 4)})
+    after = LAUNCH + timedelta(days=1)
+    past = await planned_baseline(sessions, configured=None, before=after)
+    assert past == Baseline(16 / 200, PAST_CAMPAIGNS)
+    # Only campaigns launched before the moment count, and never the campaign itself.
+    assert (await planned_baseline(sessions, configured=None, before=LAUNCH)).source == DEFAULT
+    async with sessions() as session:
+        row = await find_campaign(session=session, name="past")
+    assert row is not None
+    alone = await planned_baseline(
+        sessions, configured=None, before=after, exclude_campaign_id=row.id
+    )
+    assert alone == Baseline(DEFAULT_BASELINE_RATE, DEFAULT)
+    setting = await planned_baseline(sessions, configured=0.03, before=after)
+    assert setting == Baseline(0.03, SETTING)
+
+
+async def test_revenue_is_also_adjusted_for_last_years_giving(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _bulk_campaign(sessions, "cuped", {"specific": (200, 30), "broadcast": (200, 20)})
+    async with sessions() as session:
+        members = (
+            await session.execute(
+                text(
+                    "SELECT a.supporter_id, a.arm FROM ask a JOIN campaign c "
+                    "ON c.id = a.campaign_id WHERE c.name = 'cuped' ORDER BY a.supporter_id"
+                )
+            )
+        ).all()
+    arms: dict[str, list[int]] = {"specific": [], "broadcast": []}
+    for sid, arm in members:
+        arms[arm].append(sid)
+    # The first donors of each arm gave this year (EUR 10, see _bulk_campaign); most of them and
+    # some others gave last year too, with amounts that vary by supporter.
+    before: dict[int, int] = {}
+    async with sessions() as session, session.begin():
+        for ids, this_year in ((arms["specific"], 30), (arms["broadcast"], 20)):
+            for rank, sid in enumerate(ids[:40]):
+                amount = 500 + 37 * rank if rank < this_year else 200 + 11 * rank
+                await add_donation(session, sid, amount, LAUNCH - timedelta(days=100 + rank))
+                before[sid] = amount
+            # Not counted: older than a year, another currency, after the launch.
+            await add_donation(session, ids[50], 9999, LAUNCH - timedelta(days=400))
+            await add_donation(session, ids[51], 9999, LAUNCH - timedelta(days=5), currency="USD")
+    report = await build_report(sessions, _even_arms("cuped"), now=NOW)
+    (revenue,) = report.revenue
+    cuped = revenue.cuped
+    assert cuped is not None
+    # Reference by numpy from every recipient's (this year, last year) pair.
+    y = {name: np.array([1000.0 if i < d else 0.0 for i in range(200)]) for name, d in
+         (("specific", 30), ("broadcast", 20))}  # fmt: skip
+    x = {name: np.array([float(before.get(sid, 0)) for sid in arms[name]]) for name in arms}
+    all_y = np.concatenate([y["specific"], y["broadcast"]])
+    all_x = np.concatenate([x["specific"], x["broadcast"]])
+    theta = np.cov(all_y, all_x)[0, 1] / np.var(all_x, ddof=1)
+    assert cuped.theta == pytest.approx(theta, rel=1e-9)
+    expected = (y["specific"].mean() - y["broadcast"].mean()) - theta * (
+        x["specific"].mean() - x["broadcast"].mean()
+    )
+    assert cuped.adjusted_difference == pytest.approx(expected, rel=1e-9)
+    assert cuped.plain_difference == pytest.approx(revenue.difference)
+    assert cuped.variance_reduction > 0.3
+    # The always-valid sequence is taken on the adjusted difference.
+    assert revenue.always_valid is not None
+    assert revenue.always_valid.estimate.value == pytest.approx(expected, rel=1e-9)
+    assert "adjusted for giving in the year before launch (CUPED)" in format_text(report)

@@ -59,6 +59,9 @@ def _keys(doc: dict[str, Any]) -> dict[str, set[str]]:
         "post": set(first["posts"]),
         "segment": set(first["segments"]),
         "comparison": set(comparison),
+        "always_valid": set(comparison["always_valid"]),
+        "revenue.always_valid": set(first["revenue"]["always_valid"]),
+        "cuped": set(first["revenue"]["cuped"]),
         "estimate": set(comparison["difference"]),
         "lift": set(comparison["relative_lift"]),
         "revenue": set(first["revenue"]),
@@ -72,7 +75,7 @@ async def test_json_has_the_documented_schema(report: Report) -> None:
     doc = to_json(report)
     # Valid strict JSON: no NaN or infinity anywhere.
     assert json.loads(json.dumps(doc, allow_nan=False)) == doc
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     example = re.search(r"```json\n(.*?)```", _json_doc(), re.S)
     assert example is not None
     assert _keys(doc) == _keys(json.loads(example.group(1)))
@@ -103,7 +106,8 @@ async def test_text_shows_the_funnel_and_the_verdict(report: Report) -> None:
     assert "FUNNEL PER ARM (randomised)" in text
     assert "observational" in text and CHAT in text
     assert "€40.00" in text and "$10.00" in text
-    assert "Holm-adjusted" in text and "too small to conclude" in text
+    assert "Holm-adjusted" in text and "no conclusion yet" in text
+    assert "always-valid 95% CI" in text and "fixed-horizon (one planned look)" in text
     assert "SAMPLE RATIO: OK" in text
     assert "SEGMENTS BY LANGUAGE" in text
     assert "2d 0h" in text  # median time to first gift
@@ -219,3 +223,16 @@ def test_cli_writes_json_html_and_chart(tmp_path: Path, monkeypatch: pytest.Monk
 
     result = runner.invoke(app, ["report", "nothing-here"], env=env)
     assert result.exit_code == 2 and "No campaign called 'nothing-here'" in result.output
+
+    # BASELINE_DONATION_RATE tunes the report's sequences and the preview's power line.
+    planned = {**env, "BASELINE_DONATION_RATE": "0.08"}
+    result = runner.invoke(
+        app, ["report", "spring-appeal", "-f", "json", "-o", "b.json"], env=planned
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    assert (doc["baseline_donation_rate"], doc["baseline_source"]) == (0.08, "setting")
+    result = runner.invoke(app, ["preview", "spring-appeal"], env=planned)
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.output.split())  # the console wraps long lines
+    assert "Power: " in words and "8.0% (setting)" in words

@@ -38,7 +38,9 @@ async def render_report(
 
     specs = load_campaigns(current.campaigns_dir).campaigns
     async with open_database(current.database_url) as sessions:
-        report = await report_by_name(sessions, name, now=utcnow(), specs=specs)
+        report = await report_by_name(
+            sessions, name, now=utcnow(), specs=specs, baseline_rate=current.baseline_donation_rate
+        )
     if report is None:
         return None
     png = report_chart(report) if chart or fmt is Format.html else None

@@ -241,6 +241,8 @@ def preview(
     for arm, expected in result.arms.items():
         arms.add_row(escape(arm), result.arm_kinds[arm], f"{expected:.1f}")
     console.print(arms)
+    if result.power is not None:
+        console.print(escape(result.power), highlight=False)
     for sample in result.samples:
         title = f"#{sample.supporter_id} {sample.name} ({sample.language}, arm {sample.arm})"
         body = sample.text or sample.problem or "holdout: no message is sent"

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.domain.experiment import assign_arm, expected_split
+from bot.domain.power import detectable_difference, power_line
 from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, TemplateProblem, render_message
+from bot.services.baseline import Baseline, planned_baseline
 from bot.storage import audience, supporters
 
 PREVIEW_TOKEN = "PREVIEW"
@@ -45,6 +47,10 @@ class Preview:
     arm_kinds: dict[str, str]
     samples: list[SampleMessage]
     donate_link: str
+    baseline: Baseline | None = None
+    # The smallest detectable specific-vs-broadcast difference, in plain words; None when the
+    # campaign has no such pair of arms.
+    power: str | None = None
 
 
 def frequency_cap(settings: Settings) -> timedelta | None:
@@ -77,16 +83,40 @@ async def preview_campaign(
         ]
     size = sum(segments.values())
     weights = {name: arm.weight for name, arm in campaign.arms.items()}
+    split = expected_split(size, weights)
+    baseline = await planned_baseline(
+        sessions, configured=settings.baseline_donation_rate, before=now
+    )
     return Preview(
         campaign=campaign.name,
         title=campaign.title,
         audience_size=size,
         segments=segments,
-        arms=expected_split(size, weights),
+        arms=split,
         arm_kinds={name: arm.kind for name, arm in campaign.arms.items()},
         samples=samples,
         donate_link=link,
+        baseline=baseline,
+        power=_power(campaign, split, baseline),
     )
+
+
+def _power(campaign: Campaign, split: dict[str, float], baseline: Baseline) -> str | None:
+    # The report's main comparison: the first specific arm against the first broadcast arm.
+    specific = next((n for n, arm in campaign.arms.items() if arm.kind == "specific"), None)
+    broadcast = next((n for n, arm in campaign.arms.items() if arm.kind == "broadcast"), None)
+    if specific is None or broadcast is None:
+        return None
+    n_a, n_b = int(split[specific]), int(split[broadcast])
+    source = f" ({baseline.source})"
+    if n_a < 1 or n_b < 1:
+        return (
+            f"Power: no {specific if n_a < 1 else broadcast} recipients expected, so the "
+            "campaign cannot compare specific with broadcast asks at all (baseline donation "
+            f"rate {baseline.rate:.1%}{source})."
+        )
+    line = power_line(detectable_difference(n_a, n_b, baseline.rate), (specific, broadcast))
+    return line.replace(" baseline donation rate", f" baseline donation rate{source}", 1)
 
 
 async def _sample(

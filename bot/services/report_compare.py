@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.domain import stats
+from bot.domain.cuped import CupedComparison, cuped_revenue, moments_from_totals
+from bot.domain.sequential import (
+    SequentialEstimate,
+    adjusted_revenue_sequence,
+    rate_difference_sequence,
+    sequential_verdict,
+)
 from bot.services.report_model import (
     ALPHA,
     METRIC_LABELS,
     MIN_PER_ARM,
     RANDOMISED,
+    AlwaysValid,
     ArmReport,
     Comparison,
     Rate,
@@ -27,6 +36,8 @@ class _Pending:
     rate_a: Rate
     rate_b: Rate
     test: stats.TestResult
+    sequence: SequentialEstimate
+    planned_rate: float
 
 
 def _rates_to_compare(arms: tuple[ArmReport, ...]) -> list[tuple[str, ArmReport, ArmReport]]:
@@ -60,11 +71,20 @@ def compare_arms(
     currency: str | None,
     *,
     seed: str,
+    planned_rate: float,
+    member_totals: Mapping[str, dict[int, int]] | None = None,
+    prior: Mapping[str, dict[int, int]] | None = None,
 ) -> tuple[tuple[Comparison, ...], tuple[RevenueReport, ...]]:
     """Compare the randomised arms, adjusting every p-value shown together with Holm.
 
     donor_totals holds, per arm, one total in `currency` for each donor among its recipients:
-    the input of the revenue-per-recipient comparison.
+    the input of the revenue-per-recipient comparison. planned_rate is the baseline donation
+    rate the always-valid sequences are tuned for (every rate metric uses it: the tuning moves
+    only where a sequence is tightest, never its guarantee). The always-valid p-values form a
+    Holm family of their own, the fixed-horizon ones another. member_totals holds the same
+    donor totals keyed by supporter, and prior each recipient's giving in the year before
+    launch (non-zero only): with them revenue is also CUPED-adjusted, and its always-valid
+    sequence is taken on the adjusted difference.
     """
     pending: list[_Pending] = []
     for metric, a, b in _rates_to_compare(arms):
@@ -73,8 +93,20 @@ def compare_arms(
         if rate_a is None or rate_b is None or not rate_a.base or not rate_b.base:
             continue
         test = stats.two_proportion_test(rate_a.count, rate_a.base, rate_b.count, rate_b.base)
-        pending.append(_Pending(metric, a, b, rate_a, rate_b, test))
-    money: list[tuple[ArmReport, ArmReport, stats.RevenueComparison]] = []
+        sequence = rate_difference_sequence(
+            rate_a.count, rate_a.base, rate_b.count, rate_b.base, planned_rate=planned_rate
+        )
+        assert sequence is not None  # both bases are positive here
+        pending.append(_Pending(metric, a, b, rate_a, rate_b, test, sequence, planned_rate))
+    money: list[
+        tuple[
+            ArmReport,
+            ArmReport,
+            stats.RevenueComparison,
+            SequentialEstimate | None,
+            CupedComparison,
+        ]
+    ] = []
     if currency is not None:
         for a in arms:
             for b in arms:
@@ -89,32 +121,62 @@ def compare_arms(
                     b.recipients,
                     seed=zlib.crc32(f"{seed}:{a.name}:{b.name}".encode()),
                 )
-                money.append((a, b, result))
+                totals, before = member_totals or {}, prior or {}
+                cuped = cuped_revenue(
+                    moments_from_totals(
+                        a.recipients, totals.get(a.name, {}), before.get(a.name, {})
+                    ),
+                    moments_from_totals(
+                        b.recipients, totals.get(b.name, {}), before.get(b.name, {})
+                    ),
+                )
+                sequence = (
+                    adjusted_revenue_sequence(
+                        cuped,
+                        (len(donor_totals.get(a.name, [])), len(donor_totals.get(b.name, []))),
+                        planned_rate=planned_rate,
+                    )
+                    if result.p_value is not None
+                    else None
+                )
+                money.append((a, b, result, sequence, cuped))
     raw = [p.test.p_value for p in pending] + [
-        r.p_value for _, _, r in money if r.p_value is not None
+        r.p_value for _, _, r, _, _ in money if r.p_value is not None
     ]
     adjusted = iter(stats.holm(raw))
-    comparisons = tuple(_comparison(p, next(adjusted)) for p in pending)
+    raw_av = [p.sequence.p_value for p in pending] + [
+        s.p_value for _, _, _, s, _ in money if s is not None
+    ]
+    adjusted_av = iter(stats.holm(raw_av))
+    comparisons = tuple(_comparison(p, next(adjusted), next(adjusted_av)) for p in pending)
     revenue = tuple(
         _revenue(
-            a, b, currency or "", result, next(adjusted) if result.p_value is not None else None
+            a,
+            b,
+            currency or "",
+            result,
+            next(adjusted) if result.p_value is not None else None,
+            None if sequence is None else AlwaysValid(sequence, next(adjusted_av)),
+            cuped,
         )
-        for a, b, result in money
+        for a, b, result, sequence, cuped in money
     )
     return comparisons, revenue
 
 
-def _comparison(p: _Pending, p_adjusted: float) -> Comparison:
+def _comparison(p: _Pending, p_adjusted: float, p_always_valid: float) -> Comparison:
     a, b = p.rate_a, p.rate_b
     result = stats.compare_proportions(a.count, a.base, b.count, b.base)
     label = METRIC_LABELS[p.metric]
     difference = result.difference
-    significant = (
+    enough = min(a.base, b.base) >= MIN_PER_ARM
+    fixed_horizon = (
         p_adjusted < ALPHA
         and difference is not None
         and difference.interval.excludes_zero
-        and min(a.base, b.base) >= MIN_PER_ARM
+        and enough
     )
+    significant = p_always_valid < ALPHA and p.sequence.significant and enough
     return Comparison(
         metric=p.metric,
         label=label,
@@ -130,17 +192,21 @@ def _comparison(p: _Pending, p_adjusted: float) -> Comparison:
         p_adjusted=p_adjusted,
         chance_a_beats_b=result.chance_a_beats_b,
         significant=significant,
-        verdict=stats.verdict(
+        verdict=sequential_verdict(
             label[:1].upper() + label[1:],
             a.count,
             a.base,
             b.count,
             b.base,
-            p_value=p_adjusted,
+            planned_rate=p.planned_rate,
+            p_value=p_always_valid,
+            fixed_p_value=p_adjusted,
             alpha=ALPHA,
             names=(p.a.name, p.b.name),
             min_per_arm=MIN_PER_ARM,
         ),
+        always_valid=AlwaysValid(p.sequence, p_always_valid),
+        fixed_horizon_significant=fixed_horizon,
     )
 
 
@@ -150,13 +216,22 @@ def _revenue(
     currency: str,
     result: stats.RevenueComparison,
     p_adjusted: float | None,
+    always_valid: AlwaysValid | None,
+    cuped: CupedComparison,
 ) -> RevenueReport:
-    significant = (
+    enough = min(a.recipients, b.recipients) >= MIN_PER_ARM
+    fixed_horizon = (
         p_adjusted is not None
         and p_adjusted < ALPHA
         and result.interval is not None
         and result.interval.excludes_zero
-        and min(a.recipients, b.recipients) >= MIN_PER_ARM
+        and enough
+    )
+    significant = (
+        always_valid is not None
+        and always_valid.p_adjusted < ALPHA
+        and always_valid.estimate.significant
+        and enough
     )
     return RevenueReport(
         arm_a=a.name,
@@ -171,6 +246,9 @@ def _revenue(
         p_value=result.p_value,
         p_adjusted=p_adjusted,
         significant=significant,
+        always_valid=always_valid,
+        fixed_horizon_significant=fixed_horizon,
+        cuped=cuped,
     )
 
 

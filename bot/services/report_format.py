@@ -11,6 +11,7 @@ from bot.domain.message_length import fit_lines
 from bot.domain.money import format_amount
 from bot.domain.stats import Estimate
 from bot.services.report_model import (
+    AlwaysValid,
     ArmReport,
     ArmResponse,
     Comparison,
@@ -199,11 +200,32 @@ def revenue_text(r: RevenueReport) -> str:
             f"{'-' if r.interval.high < 0 else ''}{money(r.interval.high)}"
         )
     outcome = "significant" if r.significant else "not significant"
+    av = r.always_valid
+    sequence = ""
+    if av is not None:
+        low, high = av.estimate.interval.low, av.estimate.interval.high
+        sequence = (
+            f"; always-valid 95% CI {'-' if low < 0 else ''}{money(low)} to "
+            f"{'-' if high < 0 else ''}{money(high)}, p {_p(av.estimate.p_value)}, adjusted p "
+            f"{_p(av.p_adjusted)}"
+        )
+    cuped = ""
+    if r.cuped is not None and r.cuped.theta == 0:
+        cuped = "; no recipient gave in the year before launch, so CUPED adjusts nothing"
+    elif r.cuped is not None:
+        c = r.cuped
+        diff = c.adjusted_difference
+        cuped = (
+            f"; adjusted for giving in the year before launch (CUPED): {r.arm_a} "
+            f"{money(c.adjusted_a)} vs {r.arm_b} {money(c.adjusted_b)}, difference "
+            f"{'-' if diff < 0 else ''}{money(diff)}, {100 * c.variance_reduction:.0f}% less "
+            "variance"
+        )
     return (
         f"Revenue per recipient ({r.currency}): {r.arm_a} {money(r.per_recipient_a)} vs "
         f"{r.arm_b} {money(r.per_recipient_b)}, difference {sign}{money(r.difference)} "
-        f"(95% bootstrap CI {interval}); Welch p {_p(r.p_value)}, adjusted p "
-        f"{_p(r.p_adjusted)}: {outcome}."
+        f"(fixed-horizon: 95% bootstrap CI {interval}; Welch p {_p(r.p_value)}, adjusted p "
+        f"{_p(r.p_adjusted)}){cuped}{sequence}: {outcome}."
     )
 
 
@@ -221,12 +243,20 @@ def srm_text(srm: SrmReport) -> str:
     return f"OK (p {_p(srm.p_value)}): {pairs}."
 
 
+def _always_valid(av: AlwaysValid | None) -> str:
+    if av is None:
+        return DASH
+    return f"p {_p(av.estimate.p_value)}, Holm-adjusted p {_p(av.p_adjusted)}"
+
+
 def comparison_detail(c: Comparison) -> str:
     """Write a comparison's lift, chance to beat and tests as one sentence."""
+    outcome = "significant" if c.significant else "not significant"
     return (
         f"Lift {_lift(c.lift)}; chance {c.arm_a} beats {c.arm_b} "
-        f"{percent(c.chance_a_beats_b)}; {c.test} p {_p(c.p_value)}, Holm-adjusted p "
-        f"{_p(c.p_adjusted)}: {'significant' if c.significant else 'not significant'}."
+        f"{percent(c.chance_a_beats_b)}; fixed-horizon (one planned look) "
+        f"{_points(c.difference)}, {c.test} p {_p(c.p_value)}, Holm-adjusted p "
+        f"{_p(c.p_adjusted)}; always-valid {_always_valid(c.always_valid)}: {outcome}."
     )
 
 
@@ -297,7 +327,8 @@ def format_text(report: Report) -> str:
             out.append(_post_line(post))
     out += [
         "",
-        f"COMPARISONS (randomised; p-values Holm-adjusted across all {family_text(report)} shown)",
+        f"COMPARISONS (randomised; verdicts always-valid, however often read; p-values "
+        f"Holm-adjusted across all {family_text(report)} shown)",
     ]
     if not report.comparisons and not report.revenue:
         out.append("Not enough data yet: every compared arm needs recipients.")
@@ -392,9 +423,11 @@ def _donors(n: int) -> str:
 
 def _short(c: Comparison) -> str:
     outcome = "significant" if c.significant else "not significant"
+    p_adjusted = c.always_valid.p_adjusted if c.always_valid is not None else c.p_adjusted
     return (
         f"{c.label.capitalize()}: {c.arm_a} {percent(c.a.value)} vs {c.arm_b} "
-        f"{percent(c.b.value)}, {_points(c.difference)}; adjusted p {_p(c.p_adjusted)}, {outcome}."
+        f"{percent(c.b.value)}, {_points(c.difference)}; always-valid adjusted p "
+        f"{_p(p_adjusted)}, {outcome}."
     )
 
 

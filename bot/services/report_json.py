@@ -6,10 +6,12 @@ import math
 from datetime import datetime
 from typing import Any
 
+from bot.domain.cuped import CupedComparison
 from bot.domain.stats import Estimate, Interval
 from bot.services.report_model import (
     ALPHA,
     SCHEMA_VERSION,
+    AlwaysValid,
     ArmReport,
     ArmResponse,
     Comparison,
@@ -122,6 +124,33 @@ def _segment_json(segment: SegmentReport) -> dict[str, Any]:
     }
 
 
+def _always_valid_json(av: AlwaysValid | None) -> dict[str, Any] | None:
+    if av is None:
+        return None
+    e = av.estimate
+    return {
+        "value": _number(e.value),
+        "low": _number(e.interval.low),
+        "high": _number(e.interval.high),
+        "confidence": e.confidence,
+        "p_value": _number(e.p_value),
+        "p_adjusted": _number(av.p_adjusted),
+        "progress": _number(e.progress),
+    }
+
+
+def _cuped_json(c: CupedComparison | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "theta": _number(c.theta),
+        "per_recipient_minor_a": _number(c.adjusted_a),
+        "per_recipient_minor_b": _number(c.adjusted_b),
+        "difference_minor": _number(c.adjusted_difference),
+        "variance_reduction": _number(c.variance_reduction),
+    }
+
+
 def _comparison_json(c: Comparison) -> dict[str, Any]:
     return {
         "metric": c.metric,
@@ -137,6 +166,8 @@ def _comparison_json(c: Comparison) -> dict[str, Any]:
         "p_value": _number(c.p_value),
         "p_adjusted": _number(c.p_adjusted),
         "chance_a_beats_b": _number(c.chance_a_beats_b),
+        "fixed_horizon_significant": c.fixed_horizon_significant,
+        "always_valid": _always_valid_json(c.always_valid),
         "significant": c.significant,
         "verdict": c.verdict,
     }
@@ -163,6 +194,9 @@ def _revenue_json(r: RevenueReport) -> dict[str, Any]:
         "test": "welch-t",
         "p_value": _number(r.p_value),
         "p_adjusted": _number(r.p_adjusted),
+        "fixed_horizon_significant": r.fixed_horizon_significant,
+        "cuped": _cuped_json(r.cuped),
+        "always_valid": _always_valid_json(r.always_valid),
         "significant": r.significant,
     }
 
@@ -211,6 +245,8 @@ def to_json(report: Report) -> dict[str, Any]:
         "period": period,
         "main_currency": report.main_currency,
         "alpha": ALPHA,
+        "baseline_donation_rate": _number(report.baseline_rate),
+        "baseline_source": report.baseline_source,
         "arms": [_arm_json(arm) for arm in report.arms],
         "posts": [_post_json(post) for post in report.posts],
         "segments": [_segment_json(s) for s in report.segments],

@@ -6,10 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain import stats
+from bot.domain.cuped import CupedComparison
 from bot.domain.response_times import ResponseTimes
+from bot.domain.sequential import SequentialEstimate
 from bot.storage.report_rows import GiftPoint
 
-SCHEMA_VERSION = 1
+# 2: `significant` and `verdict` rest on the always-valid confidence sequence (`always_valid`);
+# the fixed-horizon figures stay, with their own `fixed_horizon_significant`.
+SCHEMA_VERSION = 2
 ALPHA = 0.05
 # Fewer recipients than this in an arm and no difference is called significant (see verdict).
 MIN_PER_ARM = 30
@@ -111,6 +115,14 @@ class SegmentReport:
 
 
 @dataclass(frozen=True)
+class AlwaysValid:
+    """A difference's confidence sequence at this look, with its Holm-adjusted p-value."""
+
+    estimate: SequentialEstimate
+    p_adjusted: float
+
+
+@dataclass(frozen=True)
 class Comparison:
     """One metric compared between two randomised arms, with its Holm-adjusted p-value."""
 
@@ -127,8 +139,10 @@ class Comparison:
     p_value: float
     p_adjusted: float
     chance_a_beats_b: float
-    significant: bool
+    significant: bool  # by the always-valid sequence: holds however often the report is read
     verdict: str
+    always_valid: AlwaysValid | None = None
+    fixed_horizon_significant: bool = False  # what one planned look would say
 
 
 @dataclass(frozen=True)
@@ -146,8 +160,12 @@ class RevenueReport:
     interval: stats.Interval | None
     p_value: float | None
     p_adjusted: float | None
-    significant: bool
+    significant: bool  # by the always-valid sequence
     design: str = RANDOMISED
+    always_valid: AlwaysValid | None = None  # on the CUPED-adjusted difference
+    fixed_horizon_significant: bool = False
+    # Plain and adjusted for each recipient's giving in the year before launch.
+    cuped: CupedComparison | None = None
 
 
 @dataclass(frozen=True)
@@ -191,5 +209,8 @@ class Report:
     srm: SrmReport | None = None
     notes: tuple[str, ...] = ()
     response_times: tuple[ArmResponse, ...] = ()
+    # The donation rate the always-valid sequences were tuned for, and where it came from.
+    baseline_rate: float | None = None
+    baseline_source: str | None = None
     # Gifts in the main currency per arm name or "post:<id>", oldest first (the chart's input).
     timeline: tuple[GiftPoint, ...] = field(default=(), repr=False)

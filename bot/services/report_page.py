@@ -109,9 +109,10 @@ def format_html_page(report: Report, chart_png: bytes | None) -> str:
     if report.comparisons or report.revenue:
         parts.append(
             f'<section><h2>Comparisons</h2><p class="detail">P-values are Holm-adjusted across '
-            f"all {family_text(report)} shown; significant means adjusted p &lt; {ALPHA}, a "
-            f"confidence interval that leaves out zero and at least {MIN_PER_ARM} recipients "
-            "per arm.</p>"
+            f"all {family_text(report)} shown; significant means an always-valid adjusted p "
+            f"&lt; {ALPHA}, an always-valid confidence sequence that leaves out zero (it holds "
+            f"however often the report is read) and at least {MIN_PER_ARM} recipients per arm. "
+            "Fixed-horizon figures hold only for one look planned in advance.</p>"
         )
         for c in report.comparisons:
             if c.metric != "donation":

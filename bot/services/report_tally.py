@@ -38,6 +38,8 @@ class Funnel:
     # Per arm, each donor's total in the main currency: the input of the revenue comparison.
     donor_totals: dict[str, list[int]]
     timeline: tuple[GiftPoint, ...]
+    # The same totals keyed by supporter, to pair them with last year's giving (CUPED).
+    member_totals: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
 def tally_report(
@@ -83,6 +85,11 @@ def tally_report(
         main_currency=main_currency,
         donor_totals=donor_totals,
         timeline=_timeline(tallied.hours, main_currency, post_points),
+        member_totals={
+            name: dict(tally.per_donor[main_currency])
+            for name, tally in per_arm_gifts.items()
+            if main_currency is not None
+        },
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from ruamel.yaml.error import YAMLError
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.domain.campaign import frozen_spec
 from bot.domain.response_times import response_times
 from bot.domain.spec import Campaign
+from bot.services.baseline import Baseline, planned_baseline
 from bot.services.report_compare import compare_arms, sample_ratio
 from bot.services.report_model import (
     ALPHA,
@@ -25,15 +26,26 @@ from bot.services.report_model import (
 from bot.services.report_tally import tally_report
 from bot.storage import desk as desk_queries
 from bot.storage import reports as queries
+from bot.storage.prior_giving import prior_giving
 from bot.storage.report_rows import AskCount, GiftPoint, PostRow
 
 T = TypeVar("T")
+# CUPED's covariate: what each recipient gave in this long before the launch.
+PRIOR_YEAR = timedelta(days=365)
 
 
 async def build_report(
-    sessions: async_sessionmaker[AsyncSession], campaign: Campaign, *, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    campaign: Campaign,
+    *,
+    now: datetime,
+    baseline_rate: float | None = None,
 ) -> Report:
-    """Measure a campaign from the database and compare its arms honestly."""
+    """Measure a campaign from the database and compare its arms honestly.
+
+    baseline_rate (BASELINE_DONATION_RATE) tunes the always-valid sequences; without it the
+    donation rate of the campaigns launched before this one is used, or the default.
+    """
     async with sessions() as session:
         row = await queries.find_campaign(session=session, name=campaign.name)
         if row is None or row.id is None or row.launched_at is None:
@@ -50,12 +62,22 @@ async def build_report(
     ended_at = _utc(row.finished_at or row.cancelled_at)
     period_end = now if ended_at is None else min(now, ended_at + campaign.attribution_window)
     cid = row.id
-    (groups, opt_outs, posts, post_hours), replies, clicks, gifts, waits = await asyncio.gather(
+    (
+        (groups, opt_outs, posts, post_hours),
+        replies,
+        clicks,
+        gifts,
+        waits,
+        baseline,
+    ) = await asyncio.gather(
         _read_asks(sessions, cid, launched_at),
         _read(sessions, queries.reply_counts, campaign_id=cid),
         _read(sessions, queries.click_counts, campaign_id=cid),
         _read(sessions, queries.member_gifts, campaign_id=cid, start=launched_at, end=period_end),
         _read(sessions, desk_queries.campaign_response_rows, campaign_id=cid),
+        planned_baseline(
+            sessions, configured=baseline_rate, before=launched_at, exclude_campaign_id=cid
+        ),
     )
     funnel = tally_report(
         campaign,
@@ -68,8 +90,26 @@ async def build_report(
         post_hours=post_hours,
     )
     arms, main_currency = funnel.arms, funnel.main_currency
+    prior = (
+        await _read(
+            sessions,
+            prior_giving,
+            campaign_id=cid,
+            currency=main_currency,
+            start=launched_at - PRIOR_YEAR,
+            end=launched_at,
+        )
+        if main_currency is not None
+        else {}
+    )
     comparisons, revenue = compare_arms(
-        arms, funnel.donor_totals, main_currency, seed=campaign.name
+        arms,
+        funnel.donor_totals,
+        main_currency,
+        seed=campaign.name,
+        planned_rate=baseline.rate,
+        member_totals=funnel.member_totals,
+        prior=prior,
     )
     return Report(
         name=campaign.name,
@@ -88,9 +128,11 @@ async def build_report(
         comparisons=comparisons,
         revenue=revenue,
         srm=sample_ratio(arms, campaign.weights()),
-        notes=_notes(arms, posts, main_currency, launched_at, period_end),
+        notes=_notes(arms, posts, main_currency, launched_at, period_end, baseline),
         timeline=funnel.timeline,
         response_times=arm_responses([arm.name for arm in arms], waits, now=now),
+        baseline_rate=baseline.rate,
+        baseline_source=baseline.source,
     )
 
 
@@ -134,6 +176,7 @@ async def report_by_name(
     *,
     now: datetime,
     specs: Mapping[str, Campaign],
+    baseline_rate: float | None = None,
 ) -> Report | None:
     """Report a campaign by name, with the spec it launched with; None if it is unknown.
 
@@ -150,7 +193,7 @@ async def report_by_name(
             spec = frozen_spec(row.spec_yaml)
     if spec is None:
         return None
-    return await build_report(sessions, spec, now=now)
+    return await build_report(sessions, spec, now=now, baseline_rate=baseline_rate)
 
 
 def arm_responses(
@@ -184,6 +227,7 @@ def _notes(
     currency: str | None,
     start: datetime,
     end: datetime,
+    baseline: Baseline,
 ) -> tuple[str, ...]:
     notes = [
         "Arms are randomised: supporters were assigned to them by chance, so a significant "
@@ -192,6 +236,12 @@ def _notes(
         "Donation, click and reply rates are out of the supporters whose first ask was sent; "
         f"p-values are adjusted for the {ALPHA:.0%} level across every comparison shown (Holm), "
         f"and nothing is called significant with fewer than {MIN_PER_ARM} recipients per arm.",
+        "Significant means significant however often this report is read: each verdict rests "
+        "on an always-valid confidence sequence (Waudby-Smith et al.'s asymptotic sequence, as "
+        f"GrowthBook uses), tuned to a {baseline.rate:.1%} baseline donation rate "
+        f"({baseline.source}). Fixed-horizon figures (Newcombe interval, z or Fisher test, "
+        "bootstrap, Welch) are shown as well, labelled: they hold only for a single look "
+        "planned in advance.",
     ]
     if any(arm.is_holdout for arm in arms):
         notes.append(

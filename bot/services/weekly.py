@@ -171,7 +171,12 @@ async def weekly_summary(
             f"replies, {gifts}; {item.waiting_replies:,} replies waiting for an answer."
         )
         lines.append(
-            f"So far: {escape(await _comparison_so_far(sessions, item.name, specs, now))}"
+            "So far: "
+            + escape(
+                await _comparison_so_far(
+                    sessions, item.name, specs, now, settings.baseline_donation_rate
+                )
+            )
         )
         spec = specs.get(item.name)
         answered = arm_responses(
@@ -199,8 +204,11 @@ async def _comparison_so_far(
     name: str,
     specs: Mapping[str, Campaign],
     now: datetime,
+    baseline_rate: float | None,
 ) -> str:
-    report = await report_by_name(sessions, name, now=now, specs=specs)
+    report = await report_by_name(
+        sessions, name, now=now, specs=specs, baseline_rate=baseline_rate
+    )
     if report is None:
         return "the campaign file is not loaded, so there is no comparison."
     primary = [c for c in report.comparisons if c.metric == "donation"]

@@ -290,7 +290,12 @@ async def report(update: Update, context: BotContext) -> str | None:
     campaign = await _campaign_arg(update, context, "report")
     if campaign is None or message is None:
         return "no campaign"
-    result = await build_report(context.sessions, campaign, now=context.now())
+    result = await build_report(
+        context.sessions,
+        campaign,
+        now=context.now(),
+        baseline_rate=context.settings.baseline_donation_rate,
+    )
     await send_html(message, format_telegram_html(result))
     if not result.launched:
         return "not launched"

@@ -94,6 +94,8 @@ def preview_messages(preview: Preview) -> list[str]:
             for arm, n in preview.arms.items()
         )
     )
+    if preview.power is not None:
+        lines.append(html.escape(preview.power))
     if not preview.samples:
         lines.append("Nobody matches the audience rules now, so there is nothing to show.")
     else:
