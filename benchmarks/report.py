@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._data import SeriesSql
 from bot.domain.spec import Campaign
-from bot.services.report_format import format_text, report_chart
+from bot.services.report_chat import report_chart
+from bot.services.report_format import format_text
 from bot.services.report_json import to_json
 from bot.services.reporting import build_report
 from bot.storage.db import create_all, make_engine, session_maker

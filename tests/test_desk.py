@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import load_settings
 from bot.domain.response_times import response_times
 from bot.services import conversation, desk
-from bot.services.report_format import format_telegram_html, format_text
+from bot.services.report_chat import format_telegram_html
+from bot.services.report_format import format_text
 from bot.services.report_json import to_json
 from bot.services.report_page import format_html_page
 from bot.services.reporting import build_report

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.domain.campaign import dump_campaign
 from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
-from bot.services.report_format import format_telegram_html, format_text, report_chart
+from bot.services.report_chat import format_telegram_html, report_chart
+from bot.services.report_format import format_text
 from bot.services.report_json import to_json
 from bot.services.report_model import PostReport, Rate, Report
 from bot.services.report_page import format_html_page

@@ -30,7 +30,8 @@ async def render_report(
     """Build a campaign's report and write it in one format; None if the campaign is unknown."""
     # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.domain.campaign import load_campaigns
-    from bot.services.report_format import format_text, report_chart
+    from bot.services.report_chat import report_chart
+    from bot.services.report_format import format_text
     from bot.services.report_json import to_json
     from bot.services.report_page import format_html_page
     from bot.services.reporting import report_by_name

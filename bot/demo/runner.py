@@ -469,7 +469,8 @@ class Demo:
         settings: Settings,
         registry: CampaignRegistry,
     ) -> DemoResult:
-        from bot.services.report_format import format_text, report_chart
+        from bot.services.report_chat import report_chart
+        from bot.services.report_format import format_text
         from bot.services.report_json import to_json
         from bot.services.report_page import format_html_page
         from bot.services.reporting import report_by_name

@@ -1,13 +1,10 @@
-"""Write a campaign report as plain text, a short Telegram message or a chart, in shared words."""
+"""Write a campaign report as plain text, in the words every report format shares."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from html import escape
 
-from bot.charts import ArmSeries, render_report_chart
-from bot.domain.message_length import fit_lines
 from bot.domain.money import format_amount
 from bot.domain.stats import Estimate
 from bot.services.report_model import (
@@ -64,13 +61,13 @@ def amounts_text(amounts: dict[str, int] | dict[str, float]) -> str:
     return ", ".join(_money(v, c) for c, v in amounts.items()) or DASH
 
 
-def _p(value: float | None) -> str:
+def p_text(value: float | None) -> str:
     if value is None:
         return DASH
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _points(estimate: Estimate | None) -> str:
+def points_text(estimate: Estimate | None) -> str:
     if estimate is None:
         return DASH
     return (
@@ -206,8 +203,8 @@ def revenue_text(r: RevenueReport) -> str:
         low, high = av.estimate.interval.low, av.estimate.interval.high
         sequence = (
             f"; always-valid 95% CI {'-' if low < 0 else ''}{money(low)} to "
-            f"{'-' if high < 0 else ''}{money(high)}, p {_p(av.estimate.p_value)}, adjusted p "
-            f"{_p(av.p_adjusted)}"
+            f"{'-' if high < 0 else ''}{money(high)}, p {p_text(av.estimate.p_value)}, adjusted p "
+            f"{p_text(av.p_adjusted)}"
         )
     cuped = ""
     if r.cuped is not None and r.cuped.theta == 0:
@@ -224,8 +221,8 @@ def revenue_text(r: RevenueReport) -> str:
     return (
         f"Revenue per recipient ({r.currency}): {r.arm_a} {money(r.per_recipient_a)} vs "
         f"{r.arm_b} {money(r.per_recipient_b)}, difference {sign}{money(r.difference)} "
-        f"(fixed-horizon: 95% bootstrap CI {interval}; Welch p {_p(r.p_value)}, adjusted p "
-        f"{_p(r.p_adjusted)}){cuped}{sequence}: {outcome}."
+        f"(fixed-horizon: 95% bootstrap CI {interval}; Welch p {p_text(r.p_value)}, adjusted p "
+        f"{p_text(r.p_adjusted)}){cuped}{sequence}: {outcome}."
     )
 
 
@@ -237,16 +234,16 @@ def srm_text(srm: SrmReport) -> str:
     )
     if srm.flagged:
         return (
-            f"MISMATCH (p {_p(srm.p_value)}): {pairs}. The arms are not the sizes their weights "
-            "set, so the assignment may be broken: treat the comparisons with suspicion."
+            f"MISMATCH (p {p_text(srm.p_value)}): {pairs}. The arms are not the sizes their "
+            "weights set, so the assignment may be broken: treat the comparisons with suspicion."
         )
-    return f"OK (p {_p(srm.p_value)}): {pairs}."
+    return f"OK (p {p_text(srm.p_value)}): {pairs}."
 
 
 def _always_valid(av: AlwaysValid | None) -> str:
     if av is None:
         return DASH
-    return f"p {_p(av.estimate.p_value)}, Holm-adjusted p {_p(av.p_adjusted)}"
+    return f"p {p_text(av.estimate.p_value)}, Holm-adjusted p {p_text(av.p_adjusted)}"
 
 
 def comparison_detail(c: Comparison) -> str:
@@ -255,8 +252,8 @@ def comparison_detail(c: Comparison) -> str:
     return (
         f"Lift {_lift(c.lift)}; chance {c.arm_a} beats {c.arm_b} "
         f"{percent(c.chance_a_beats_b)}; fixed-horizon (one planned look) "
-        f"{_points(c.difference)}, {c.test} p {_p(c.p_value)}, Holm-adjusted p "
-        f"{_p(c.p_adjusted)}; always-valid {_always_valid(c.always_valid)}: {outcome}."
+        f"{points_text(c.difference)}, {c.test} p {p_text(c.p_value)}, Holm-adjusted p "
+        f"{p_text(c.p_adjusted)}; always-valid {_always_valid(c.always_valid)}: {outcome}."
     )
 
 
@@ -368,115 +365,4 @@ def _post_line(post: PostReport) -> str:
         f"{post.chat} ({post.state}, {stamp(post.sent_at)}): {reach}; {post.clicks:,} clicks; "
         f"{post.donors:,} donors, conversion {rate_text(post.conversion)}; "
         f"{amounts_text(post.amounts)}"
-    )
-
-
-# --- Telegram ---
-
-
-def _b(text: str) -> str:
-    return f"<b>{escape(text)}</b>"
-
-
-def format_telegram_html(report: Report) -> str:
-    """Write a short report for the staff chat in Telegram HTML that fits one message."""
-    lines = [f"{_b(report.title)} (<code>{escape(report.name)}</code>): {escape(report.state)}"]
-    if not report.launched:
-        lines += [escape(note) for note in report.notes]
-        return fit_lines(lines, SHORTENED)
-    for arm in report.arms:
-        if arm.is_holdout:
-            lines.append(
-                f"{_b(arm.name)}: {arm.assigned:,} held out (never asked), "
-                f"{arm.period_rate.count:,} gave in the period ({percent(arm.period_rate.value)})"
-            )
-            continue
-        lines.append(
-            f"{_b(arm.name)}: {arm.sent:,} sent, {arm.clicked:,} clicked, "
-            f"{arm.replied:,} replied, {_donors(arm.donation_rate.count)} "
-            f"({percent(arm.donation_rate.value)}), {escape(amounts_text(arm.amounts))}"
-        )
-    for post in report.posts:
-        conversion = percent(post.conversion.value) if post.conversion else DASH
-        reach = f"{post.reach:,}" if post.reach is not None else "unknown"
-        lines.append(
-            f"{_b(post.chat)} (post, observational): reach {reach}, {post.clicks:,} clicks, "
-            f"{_donors(post.donors)} ({conversion}), {escape(amounts_text(post.amounts))}"
-        )
-    if report.comparisons:
-        lines.append("")
-    for c in report.comparisons:
-        lines.append(escape(c.verdict) if c.metric == "donation" else escape(_short(c)))
-    for r in report.revenue:
-        lines.append(escape(revenue_text(r)))
-    if report.srm is not None and report.srm.flagged:
-        lines.append(_b("Sample ratio mismatch: ") + escape(srm_text(report.srm)))
-    if not report.comparisons:
-        lines.append("Not enough data yet to compare the arms.")
-    lines += [f"⏱ {escape(response_text(r))}" for r in report.response_times]
-    return fit_lines(lines, SHORTENED)
-
-
-def _donors(n: int) -> str:
-    return "1 donor" if n == 1 else f"{n:,} donors"
-
-
-def _short(c: Comparison) -> str:
-    outcome = "significant" if c.significant else "not significant"
-    p_adjusted = c.always_valid.p_adjusted if c.always_valid is not None else c.p_adjusted
-    return (
-        f"{c.label.capitalize()}: {c.arm_a} {percent(c.a.value)} vs {c.arm_b} "
-        f"{percent(c.b.value)}, {_points(c.difference)}; always-valid adjusted p "
-        f"{_p(p_adjusted)}, {outcome}."
-    )
-
-
-# --- the chart ---
-
-
-def chart_series(report: Report) -> list[ArmSeries]:
-    """Turn the report's arms and posts into the chart's input."""
-    currency = report.main_currency or ""
-    times: dict[str, list[datetime]] = {}
-    amounts: dict[str, list[int]] = {}
-    for point in report.timeline:
-        times.setdefault(point.source, []).append(point.donated_at)
-        amounts.setdefault(point.source, []).append(point.amount_minor)
-    series = []
-    for arm in report.arms:
-        rate = arm.period_rate if arm.is_holdout else arm.donation_rate
-        clicks = arm.click_rate.count if arm.click_rate is not None else 0
-        series.append(
-            ArmSeries(
-                name=arm.name,
-                recipients=rate.base,
-                donors=rate.count,
-                clickers=clicks,
-                currency=currency,
-                gift_times=times.get(arm.name, []),
-                gift_amounts=amounts.get(arm.name, []),
-            )
-        )
-    for post in report.posts:
-        reach = post.conversion.base if post.conversion is not None else 0
-        key = f"post:{post.id}"
-        series.append(
-            ArmSeries(
-                name=f"post {post.chat}",
-                recipients=reach,
-                donors=post.conversion.count if post.conversion is not None else 0,
-                # Post clicks are taps, not distinct people; capped so the share stays a share.
-                clickers=min(post.clicks, reach),
-                currency=currency,
-                gift_times=times.get(key, []),
-                gift_amounts=amounts.get(key, []),
-            )
-        )
-    return series
-
-
-def report_chart(report: Report) -> bytes:
-    """Render the report's PNG chart: conversion per arm and cumulative gifts."""
-    return render_report_chart(
-        chart_series(report), f"{report.title}: results so far", currency=report.main_currency
     )

@@ -25,7 +25,7 @@ from bot.services.campaigns import (
 from bot.services.donations import StaffGiftInvalid, staff_gift
 from bot.services.launch import launch_campaign
 from bot.services.preview import preview_campaign
-from bot.services.report_format import format_telegram_html, report_chart
+from bot.services.report_chat import format_telegram_html, report_chart
 from bot.services.reporting import build_report
 from bot.telegram.context import BotApplication, BotContext
 from bot.telegram.desk import DESK_MENU
