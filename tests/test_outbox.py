@@ -210,7 +210,10 @@ async def test_asks_not_yet_due_stay_queued(
 ) -> None:
     for uid in (511, 512):
         await person(sessions, sandbox, uid, f"P{uid}")
-    await launch(sessions, settings)
+    spread = make_campaign(
+        arms={"specific": {"kind": "specific", "weight": 1, "message": "personal"}}, spread="10h"
+    )
+    await launch(sessions, settings, spread)
     outbox = worker(sessions, sender, settings)
     # Two asks spread over today's window (10:00-20:00 local): one at 10:00, one at 15:00.
     assert await outbox.run_once(NOW + timedelta(hours=1)) == 1
