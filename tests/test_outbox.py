@@ -547,11 +547,13 @@ def test_network_errors_are_retried_only_when_nothing_can_have_arrived(
 async def test_the_senders_own_network_errors_keep_their_meaning() -> None:
     """A refused connection sent nothing (retry); a request left unanswered may have arrived."""
 
+    held: list[asyncio.StreamWriter] = []
+
     async def listen_and_never_answer(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        held.append(writer)
         await reader.read(65536)
-        await asyncio.Event().wait()
 
     silent = await asyncio.start_server(listen_and_never_answer, "127.0.0.1", 0)
     silent_port = silent.sockets[0].getsockname()[1]
@@ -566,6 +568,9 @@ async def test_the_senders_own_network_errors_keep_their_meaning() -> None:
                 outcomes[name] = (await sender.send_text(1, "hello")).result
             finally:
                 await sender.bot.request.shutdown()
+        for writer in held:
+            writer.close()
+            await writer.wait_closed()
     assert outcomes == {"closed": Result.TRANSIENT, "silent": Result.AMBIGUOUS}
 
 
