@@ -2,15 +2,20 @@
 
 Usage: .venv/bin/python benchmarks/send.py [--messages N] [--minute S] [--backend sqlite|postgres]
                                             [--parts 1,2,3] [--concurrency C] [--rounds R]
+                                            [--profile FILE]
 
 The Bot API sandbox runs in its own process (as Telegram would be elsewhere), with its users
 made in-process so setting up thousands of chats costs nothing. Printed, all from this run:
 
 1. Limits off: the whole pipeline (launch: select the audience, assign arms, write the asks;
    then claim, render, send with buttons, record) against a bare `Bot.send_message` loop with
-   the same HTTPXRequest settings to the same sandbox, sequential and with C sends in flight;
-   R rounds of all three back to back, and the ratio of the medians (this shared machine's
-   speed drifts by a fifth within minutes, so one run of each could mislead).
+   the same HTTPXRequest settings and the same C sends in flight to the same sandbox; R
+   rounds of both (in turn first), the ratio of the medians as the headline (this shared
+   machine's speed drifts by a fifth within minutes, so one run of each could mislead), and
+   each side's CPU time per message: this process (time.process_time, which counts the
+   aiosqlite thread too), the sandbox process, and on PostgreSQL the server processes that
+   served the pipeline's connections. `--profile FILE` writes a cProfile of the last
+   pipeline run.
 2. Limits on (30/s, 1/s per chat): the pipeline for `--minute` seconds; the achieved rate as a
    share of 30/s and the number of 429 answers.
 3. No HTTP: the limiter alone at 1000/s with a counting sender; then the pipeline with a
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import importlib.util
 import math
 import os
@@ -32,6 +38,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -102,21 +109,49 @@ async def _serve_sandbox(users: int, limits_on: bool) -> None:
 
 
 class SandboxProcess:
-    """A sandbox in a child process: `with SandboxProcess(users, limits_on) as url:`."""
+    """A sandbox in a child process: `with SandboxProcess(users, limits_on) as sandbox:`."""
 
     def __init__(self, users: int, limits_on: bool) -> None:
         self.args = [sys.executable, __file__, "--serve-sandbox", str(users)]
         if limits_on:
             self.args.append("--limits-on")
 
-    def __enter__(self) -> str:
+    def __enter__(self) -> SandboxProcess:
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
-        return self.proc.stdout.readline().strip()
+        self.url = self.proc.stdout.readline().strip()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.proc.terminate()
         self.proc.wait()
+
+    def cpu(self) -> float:
+        """Return the CPU seconds the sandbox process has used so far."""
+        return process_cpu(self.proc.pid)
+
+
+def process_cpu(pid: int) -> float:
+    """Return the CPU seconds (user + system) another process has used, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 of stat (utime, stime), counted after the ")" that ends the name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def server_cpu(sessions: async_sessionmaker[AsyncSession]) -> float:
+    """Return the CPU seconds PostgreSQL's processes for this database have used (0 on SQLite)."""
+    async with sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return 0.0
+        pids = (
+            await session.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            )
+        ).scalars()
+        return sum(process_cpu(int(pid)) for pid in pids)
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -209,12 +244,24 @@ def settings_for(url: str, sandbox_url: str, rate: float) -> Settings:
     )
 
 
-async def run_until_sent(worker: OutboxWorker, sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Run a worker until no ask is pending or sending, then stop it."""
+async def run_until_sent(
+    worker: OutboxWorker, sessions: async_sessionmaker[AsyncSession], expected: int = 0
+) -> None:
+    """Run a worker until no ask is pending or sending, then stop it.
+
+    With `expected`, the database is asked only once the worker has sent that many: a count
+    every 50 ms would otherwise be charged to the pipeline's CPU, which the bare loop is not.
+    """
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run_forever(stop))
+    ticks = 0
+    while worker.stats["sent"] < expected and not task.done():
+        await asyncio.sleep(0.01)
+        ticks += 1
+        if ticks % 100 == 0 and not await open_asks(sessions):
+            break  # some were not sent (failed, skipped): nothing is left to wait for
     while await open_asks(sessions):  # noqa: ASYNC110 (another process's work: poll it)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01 if expected else 0.05)
     stop.set()
     await task
 
@@ -235,8 +282,11 @@ def http_request(pool: int) -> HTTPXRequest:
 
 async def bare_loop(
     sandbox_url: str, first: int, count: int, concurrency: int, pool: int
-) -> float:
-    """Send `count` messages with Bot.send_message, `concurrency` at a time; return msgs/s."""
+) -> tuple[float, float]:
+    """Send `count` messages with Bot.send_message, `concurrency` at a time.
+
+    Return (messages per second, this process's CPU seconds).
+    """
     bot = Bot(DEFAULT_TOKEN, base_url=sandbox_url + "/bot", request=http_request(pool))
     markup = keyboard(ask_buttons("abcdefghijklmnop", "https://bot.example.org/r/x", "en"))
     async with bot:
@@ -248,79 +298,160 @@ async def bare_loop(
                     chat, BARE_TEXT, parse_mode=ParseMode.HTML, reply_markup=markup
                 )
 
+        cpu = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(lane() for _ in range(concurrency)))
-        return count / (time.perf_counter() - started)
+        return count / (time.perf_counter() - started), time.process_time() - cpu
+
+
+@dataclass
+class PipelineRun:
+    """One pipeline run: its rates, this process's and the database server's CPU seconds."""
+
+    whole: float
+    sending: float
+    cpu: float
+    launch_cpu: float
+    server_cpu: float
+    stats: dict[str, int]
 
 
 async def pipeline(
-    url: str, sandbox_url: str, first: int, count: int, concurrency: int, rate: float = 1e6
-) -> tuple[float, float, dict[str, int]]:
-    """Seed, launch and send `count` asks; return (rate incl. launch, rate of sending, stats)."""
+    url: str,
+    sandbox_url: str,
+    first: int,
+    count: int,
+    concurrency: int,
+    rate: float = 1e6,
+    profile: cProfile.Profile | None = None,
+) -> PipelineRun:
+    """Seed, launch and send `count` asks; time the launch and the sending."""
     engine = make_engine(url)
     sessions = session_maker(engine)
     settings = settings_for(url, sandbox_url, rate)
     await seed(sessions, first, count)
     campaign = Campaign.model_validate({**SPEC, "name": f"bench-{uuid.uuid4().hex[:6]}"})
     async with TelegramSender.from_settings(settings, pool_size=concurrency) as sender:
+        server = await server_cpu(sessions)
+        cpu = time.process_time()
         started = time.perf_counter()
+        if profile is not None:
+            profile.enable()
         await launch_campaign(sessions, campaign, now=datetime.now(UTC), settings=settings)
         await make_due(sessions)
         sending = time.perf_counter()
+        launch_cpu = time.process_time() - cpu
         worker = OutboxWorker(sessions, sender, settings, concurrency=concurrency)
-        await run_until_sent(worker, sessions)
+        await run_until_sent(worker, sessions, expected=count)
         done = time.perf_counter()
+        if profile is not None:
+            profile.disable()
+        cpu = time.process_time() - cpu
+        server = await server_cpu(sessions) - server
     await engine.dispose()
-    return count / (done - started), count / (done - sending), dict(worker.stats)
+    return PipelineRun(
+        count / (done - started),
+        count / (done - sending),
+        cpu,
+        launch_cpu,
+        server,
+        dict(worker.stats),
+    )
 
 
-async def part_one(backend: str, tmp: Path, count: int, concurrency: int, rounds: int) -> float:
+def _ms(seconds: float, count: int) -> str:
+    return f"{1000 * seconds / count:.2f} ms"
+
+
+async def part_one(
+    backend: str, tmp: Path, count: int, concurrency: int, rounds: int, profile_to: str | None
+) -> float:
     print(
         f"\n1. limits off, {count} messages per run, {concurrency} in flight, {backend}, "
-        f"{rounds} rounds (this machine's speed drifts: each round runs all three back to back)"
+        f"{rounds} rounds of a bare loop and the pipeline (in turn first)"
     )
-    seqs: list[float] = []
-    pars: list[float] = []
+    bares: list[float] = []
     wholes: list[float] = []
     sendings: list[float] = []
-    runs = 3 * rounds
-    with SandboxProcess(runs * count + 200, limits_on=False) as sandbox_url:
-        await bare_loop(sandbox_url, FIRST_CHAT + runs * count, 200, 1, 1)  # warm up
-        for r in range(rounds):
-            first = FIRST_CHAT + 3 * r * count
-            seqs.append(await bare_loop(sandbox_url, first, count, 1, 1))
-            pars.append(
-                await bare_loop(sandbox_url, first + count, count, concurrency, concurrency)
-            )
+    cpu: dict[str, list[float]] = {
+        "bare": [], "bare sandbox": [], "pipeline": [], "pipeline sandbox": [], "server": []
+    }  # fmt: skip
+    # Counted in CPU time: on this shared machine wall time mostly measures the neighbours.
+    profile = cProfile.Profile(time.process_time) if profile_to else None
+    runs = 2 * rounds
+    with SandboxProcess(runs * count + 200, limits_on=False) as sandbox:
+        sandbox_url = sandbox.url
+        await bare_loop(sandbox_url, FIRST_CHAT + runs * count, 200, concurrency, concurrency)
+
+        async def bare(first: int) -> None:
+            before = sandbox.cpu()
+            rate, used = await bare_loop(sandbox_url, first, count, concurrency, concurrency)
+            cpu["bare sandbox"].append(sandbox.cpu() - before)
+            cpu["bare"].append(used)
+            bares.append(rate)
+
+        async def ours(first: int, last: bool) -> None:
             url, drop = await database(backend, tmp)
             try:
-                whole, sending, stats = await pipeline(
-                    url, sandbox_url, first + 2 * count, count, concurrency
+                before = sandbox.cpu()
+                run = await pipeline(
+                    url, sandbox_url, first, count, concurrency, profile=profile if last else None
                 )
+                cpu["pipeline sandbox"].append(sandbox.cpu() - before)
             finally:
                 if drop:
                     await drop()
-            wholes.append(whole)
-            sendings.append(sending)
+            wholes.append(run.whole)
+            sendings.append(run.sending)
+            cpu["pipeline"].append(run.cpu)
+            cpu["server"].append(run.server_cpu)
+            if run.stats.get("sent") != count:
+                print(f"   !! the pipeline sent {run.stats.get('sent')} of {count}: {run.stats}")
+
+        for r in range(rounds):
+            first = FIRST_CHAT + 2 * r * count
+            if r % 2:
+                await ours(first + count, r == rounds - 1)
+                await bare(first)
+            else:
+                await bare(first)
+                await ours(first + count, r == rounds - 1)
             print(
-                f"   round {r + 1}: bare sequential {seqs[-1]:5.0f} msg/s, bare {concurrency} in "
-                f"flight {pars[-1]:5.0f}, pipeline {whole:5.0f} (sending only {sending:.0f}): "
-                f"ratio {whole / seqs[-1]:4.2f}x   {dict(stats)}"
+                f"   round {r + 1}: bare {bares[-1]:5.0f} msg/s, pipeline {wholes[-1]:5.0f} "
+                f"(sending only {sendings[-1]:.0f}): {wholes[-1] / bares[-1]:4.2f}x; CPU a "
+                f"message: bare {_ms(cpu['bare'][-1], count)} + sandbox "
+                f"{_ms(cpu['bare sandbox'][-1], count)}, pipeline "
+                f"{_ms(cpu['pipeline'][-1], count)} + sandbox "
+                f"{_ms(cpu['pipeline sandbox'][-1], count)}"
+                + (f" + PostgreSQL {_ms(cpu['server'][-1], count)}" if backend != "sqlite" else "")
             )
-    seq, par, whole = statistics.median(seqs), statistics.median(pars), statistics.median(wholes)
-    print(f"   median bare send_message loop, sequential:  {seq:7.0f} msg/s")
-    print(f"   median bare send_message loop, {concurrency:2d} in flight: {par:7.0f} msg/s")
-    print(f"   median pipeline, launch + send:             {whole:7.0f} msg/s")
+    bare_rate, whole = statistics.median(bares), statistics.median(wholes)
     print(
-        f"   ratio pipeline (launch + send) / bare sequential, medians: {whole / seq:5.2f}x"
-        f" (target >= 0.8; per round: "
-        + ", ".join(f"{w / b:.2f}" for w, b in zip(wholes, seqs, strict=True))
+        f"   bare send_message loop, {concurrency} in flight: best {max(bares):5.0f}, "
+        f"median {bare_rate:5.0f} msg/s"
+    )
+    print(
+        f"   pipeline (launch + send), {concurrency} in flight: best {max(wholes):5.0f}, "
+        f"median {whole:5.0f} msg/s (sending only: best {max(sendings):.0f}, median "
+        f"{statistics.median(sendings):.0f})"
+    )
+    print(
+        f"   => pipeline / bare loop, {concurrency} in flight: {whole / bare_rate:4.2f}x medians, "
+        f"{max(wholes) / max(bares):4.2f}x bests (target >= 0.9; per round: "
+        + ", ".join(f"{w / b:.2f}" for w, b in zip(wholes, bares, strict=True))
         + ")"
     )
+    medians = {side: statistics.median(values) for side, values in cpu.items()}
     print(
-        f"   ratio pipeline (launch + send) / bare {concurrency} in flight, medians: "
-        f"{whole / par:5.2f}x"
+        f"   CPU a message, medians: bare loop {_ms(medians['bare'], count)} here + "
+        f"{_ms(medians['bare sandbox'], count)} in the sandbox; pipeline "
+        f"{_ms(medians['pipeline'], count)} here + {_ms(medians['pipeline sandbox'], count)} "
+        "in the sandbox"
+        + (f" + {_ms(medians['server'], count)} in PostgreSQL" if backend != "sqlite" else "")
     )
+    if profile is not None and profile_to:
+        profile.dump_stats(profile_to)
+        print(f"   profile of the last pipeline run: {profile_to}")
     return statistics.median(sendings)
 
 
@@ -340,10 +471,11 @@ async def part_two(backend: str, tmp: Path, seconds: float, concurrency: int) ->
     )
     url, drop = await database(backend, tmp)
     try:
-        with SandboxProcess(count, limits_on=True) as sandbox_url:
-            _, _, stats = await pipeline(
-                url, sandbox_url, FIRST_CHAT, count, concurrency, rate=rate
-            )
+        with SandboxProcess(count, limits_on=True) as sandbox:
+            sandbox_url = sandbox.url
+            stats = (
+                await pipeline(url, sandbox_url, FIRST_CHAT, count, concurrency, rate=rate)
+            ).stats
             from bot.sandbox.client import SandboxClient
 
             async with SandboxClient(sandbox_url, DEFAULT_TOKEN) as client:
@@ -496,7 +628,7 @@ async def main(args: argparse.Namespace) -> None:
         http_rate = 0.0
         if 1 in parts:
             http_rate = await part_one(
-                args.backend, tmp, args.messages, args.concurrency, args.rounds
+                args.backend, tmp, args.messages, args.concurrency, args.rounds, args.profile
             )
         if 2 in parts:
             await part_two(args.backend, tmp, args.minute, args.concurrency)
@@ -519,4 +651,5 @@ if __name__ == "__main__":
     parser.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 1,3")
     parser.add_argument("--concurrency", type=int, default=8, help="sends in flight")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of part 1 (medians)")
+    parser.add_argument("--profile", help="write a cProfile of part 1's last pipeline run here")
     asyncio.run(main(parser.parse_args()))

@@ -21,7 +21,7 @@ from bot.services.campaigns import (
     pause_campaign,
     resume_campaign,
 )
-from bot.services.launch import launch_campaign
+from bot.services.launch import launch_campaign, launch_outlook
 from bot.storage.models import Ask, BroadcastPost, Reply, Supporter
 from bot.storage.models import Campaign as CampaignRow
 from tests.factories import (
@@ -156,6 +156,38 @@ async def test_asks_are_spread_over_the_window_in_each_supporters_time_zone(
         2026, 12, 8, 14, 48, tzinfo=ZoneInfo("America/New_York")
     )
     assert result.first_due == due[amsterdam[0]] and result.last_due == due[new_york]
+
+
+async def test_without_a_spread_every_ask_is_due_at_launch(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    ids = await people(sessions, 5)
+    campaign = make_campaign(arms=ONE_ARM)
+    foreseen = await launch_outlook(sessions, campaign, now=NOW, settings=settings)
+    result = await launch_campaign(sessions, campaign, now=NOW, settings=settings)
+    due = {a.supporter_id: a.due_at for a in await asks(sessions)}
+    # The window is open at launch: all due now; the send rate alone paces them.
+    assert [due[i] for i in ids] == [NOW] * 5
+    assert result.outlook == foreseen
+    assert (foreseen.asks, foreseen.starts, foreseen.waits) == (5, NOW, False)
+    assert foreseen.sending == timedelta(seconds=5 / settings.send_rate_per_second)
+
+
+async def test_without_a_spread_a_closed_window_holds_the_asks_until_it_opens(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    amsterdam = await people(sessions, 2)
+    [new_york] = await people(sessions, 1, timezone="America/New_York")
+    saturday = NOW - timedelta(days=2)
+    window = {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": "10:00-18:00"}
+    campaign = make_campaign(arms=ONE_ARM, send_window=window)
+    result = await launch_campaign(sessions, campaign, now=saturday, settings=settings)
+    due = {a.supporter_id: a.due_at for a in await asks(sessions)}
+    assert [due[i] for i in amsterdam] == [NOW, NOW]
+    # New York's window opens at 10:00 there, six hours after Amsterdam's.
+    assert due[new_york] == NOW + timedelta(hours=6)
+    assert result.outlook is not None
+    assert (result.outlook.starts, result.outlook.waits) == (NOW, True)
 
 
 async def test_a_future_start_is_kept_and_the_post_is_created_for_its_time(

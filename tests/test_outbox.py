@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from bot.config import Settings
 from bot.domain.limits import LimitSettings, SendLimiter
 from bot.domain.sending import Button, Result, SendOutcome
 from bot.domain.spec import Campaign
+from bot.net import free_port
 from bot.sandbox import Sandbox
 from bot.services.campaigns import pause_campaign
 from bot.services.launch import launch_campaign
@@ -210,7 +212,10 @@ async def test_asks_not_yet_due_stay_queued(
 ) -> None:
     for uid in (511, 512):
         await person(sessions, sandbox, uid, f"P{uid}")
-    await launch(sessions, settings)
+    spread = make_campaign(
+        arms={"specific": {"kind": "specific", "weight": 1, "message": "personal"}}, spread="10h"
+    )
+    await launch(sessions, settings, spread)
     outbox = worker(sessions, sender, settings)
     # Two asks spread over today's window (10:00-20:00 local): one at 10:00, one at 15:00.
     assert await outbox.run_once(NOW + timedelta(hours=1)) == 1
@@ -537,6 +542,36 @@ def test_network_errors_are_retried_only_when_nothing_can_have_arrived(
     )
     error.__cause__ = cause
     assert classify_error(error).result is expected
+
+
+async def test_the_senders_own_network_errors_keep_their_meaning() -> None:
+    """A refused connection sent nothing (retry); a request left unanswered may have arrived."""
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def listen_and_never_answer(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        held.append(writer)
+        await reader.read(65536)
+
+    silent = await asyncio.start_server(listen_and_never_answer, "127.0.0.1", 0)
+    silent_port = silent.sockets[0].getsockname()[1]
+    closed_port = free_port()
+    outcomes = {}
+    async with silent:
+        for name, port in (("closed", closed_port), ("silent", silent_port)):
+            settings = delivery_settings(f"http://127.0.0.1:{port}/bot", "1:token")
+            # Not entered: entering asks Telegram for the bot's own details first.
+            sender = TelegramSender.from_settings(settings, read_timeout=0.3)
+            try:
+                outcomes[name] = (await sender.send_text(1, "hello")).result
+            finally:
+                await sender.bot.request.shutdown()
+        for writer in held:
+            writer.close()
+            await writer.wait_closed()
+    assert outcomes == {"closed": Result.TRANSIENT, "silent": Result.AMBIGUOUS}
 
 
 def test_telegram_answers_map_to_outbox_results() -> None:

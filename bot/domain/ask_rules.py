@@ -6,6 +6,7 @@ Pure: the outbox reads the facts from the database and the clock, and these deci
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -177,18 +178,31 @@ def tracked_link(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/r/{token}"
 
 
+@functools.lru_cache(maxsize=256)
+def _button_labels(language: str | None) -> tuple[str, str, str, str]:
+    # Looked up once per language, not three times per ask: the outbox builds these by the
+    # thousand a second.
+    return (
+        text("button_donate", language),
+        text("button_give", language),
+        text("button_not_now", language),
+        text("button_stop", language),
+    )
+
+
 def ask_buttons(
     token: str, link: str, language: str | None, *, telegram_payments: bool = False
 ) -> list[list[Button]]:
     """Build an ask's inline buttons: Donate (tracked link), Not now, Stop messages."""
-    first = [Button(text("button_donate", language), url=link)]
+    donate, give, not_now, stop = _button_labels(language)
+    first = [Button(donate, url=link)]
     if telegram_payments:
         # "Give in Telegram" (Telegram payments), shown only when a provider is configured.
-        first.append(Button(text("button_give", language), callback_data=callbacks.give(token)))
+        first.append(Button(give, callback_data=callbacks.give(token)))
     return [
         first,
         [
-            Button(text("button_not_now", language), callback_data=callbacks.not_now(token)),
-            Button(text("button_stop", language), callback_data=callbacks.stop(token)),
+            Button(not_now, callback_data=callbacks.not_now(token)),
+            Button(stop, callback_data=callbacks.stop(token)),
         ],
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -73,14 +74,17 @@ def _micros(moment: datetime) -> int:
 class SpreadPlan:
     """The open time asks are laid over, so position i of n lands at i/n of the open time.
 
+    Unpaced (no spread), every ask is due at the first open moment instead: the send rate
+    alone paces them.
     Kept in whole microseconds, so due times are exact and cheap: a launch asks for one per
     supporter, a million times.
     """
 
-    __slots__ = ("_ends", "_offsets", "_starts", "_total", "intervals")
+    __slots__ = ("_ends", "_offsets", "_starts", "_total", "intervals", "paced")
 
-    def __init__(self, intervals: list[Interval]) -> None:
+    def __init__(self, intervals: list[Interval], *, paced: bool = True) -> None:
         self.intervals = tuple(intervals)
+        self.paced = paced
         self._starts = [_micros(start) for start, _ in intervals]
         self._ends = [_micros(end) for _, end in intervals]
         self._offsets = []
@@ -108,32 +112,50 @@ class SpreadPlan:
             micros = end - 1
         return _EPOCH + timedelta(microseconds=micros)
 
-    def at(self, fraction: float) -> datetime:
-        """Give the moment `fraction` (0..1) of the way through the open time."""
-        return self._moment(int(min(max(fraction, 0.0), 1.0) * self._total))
-
     def due_at(self, position: int, size: int) -> datetime:
-        """Give the due time of the ask at `position` (0-based) of `size`, evenly spaced."""
+        """Give the due time of the ask at `position` (0-based) of `size`.
+
+        Paced: evenly spaced over the open time. Unpaced: the first open moment, for all.
+        """
+        if not self.paced:
+            return self._moment(0)
         return self._moment(self._total * position // size if size > 0 else 0)
-
-
-def _plan(intervals: list[Interval]) -> SpreadPlan:
-    return SpreadPlan(intervals)
 
 
 def plan_spread(
     window: SendWindow, zone: ZoneInfo, start: datetime, spread: timedelta | None
 ) -> SpreadPlan:
-    """Plan the open time asks are spread over: the window's open parts of [start, start+spread).
+    """Plan when asks are due: spread over the window's open parts of [start, start+spread).
 
-    Without a spread, or when the spread holds no open time at all (a weekend, a night), the
-    asks go out over the first open stretch at or after `start`.
+    Without a spread the asks are due at once: at `start` when the window is open then, else
+    at its next opening; the send rate paces them. A spread that holds no open time at all
+    (a weekend, a night) spreads them over the first open stretch at or after `start`.
     """
-    if spread is not None:
-        intervals = open_intervals(window, zone, start, start + min(spread, MAX_SPREAD))
-        if intervals:
-            return _plan(intervals)
-    return _plan([first_window(window, zone, start)])
+    if spread is None:
+        return SpreadPlan([first_window(window, zone, start)], paced=False)
+    intervals = open_intervals(window, zone, start, start + min(spread, MAX_SPREAD))
+    if intervals:
+        return SpreadPlan(intervals)
+    return SpreadPlan([first_window(window, zone, start)])
+
+
+def open_time_after(
+    window: SendWindow, zone: ZoneInfo, start: datetime, open_time: timedelta
+) -> datetime | None:
+    """Give the moment `open_time` of open window (in `zone`) has passed since `start`.
+
+    None when that is further away than MAX_SPREAD: too far to be worth a date.
+    """
+    left = open_time
+    low = start
+    while low < start + MAX_SPREAD:
+        high = low + _LOOKAHEAD
+        for opens, closes in open_intervals(window, zone, low, high):
+            if closes - opens >= left:
+                return opens + left
+            left -= closes - opens
+        low = high
+    return None
 
 
 def launch_start(now: datetime, campaign_start: datetime | None) -> datetime:
@@ -180,3 +202,51 @@ class SpreadPlans:
     def due_at(self, zone_name: str | None, position: int, size: int) -> datetime:
         """Give the due time of the ask at `position` of `size` for a supporter's zone."""
         return self.plan(zone_name).due_at(position, size)
+
+
+@dataclass(frozen=True)
+class SendOutlook:
+    """When a launch's asks go out (in one zone): from when, for how long, done about when."""
+
+    asks: int
+    rate: float
+    starts: datetime
+    """The first ask's due time: the start, or the window's next opening."""
+    waits: bool
+    """The window is closed at the start, so sending waits for it to open."""
+    sending: timedelta
+    """How long sending every ask takes at `rate`, counted in open window time."""
+    spread: timedelta | None
+    ends: datetime | None
+    """About when the last ask goes out; None when that is beyond MAX_SPREAD."""
+
+
+def send_outlook(
+    window: SendWindow,
+    zone: ZoneInfo,
+    start: datetime,
+    spread: timedelta | None,
+    *,
+    asks: int,
+    rate: float,
+) -> SendOutlook:
+    """Foresee how `asks` asks launched at `start` go out at `rate` a second in `zone`.
+
+    The rate is the limit: without a spread that is the whole story; with one, the asks
+    are due over the spread and go out as they fall due, unless the rate is slower still.
+    """
+    plan = plan_spread(window, zone, start, spread)
+    first = plan.due_at(0, max(asks, 1))
+    sending = timedelta(seconds=asks / rate) if rate > 0 else timedelta(0)
+    ends = open_time_after(window, zone, first, sending)
+    if spread is not None and asks > 0 and ends is not None:
+        ends = max(ends, plan.due_at(asks - 1, asks))
+    return SendOutlook(
+        asks=asks,
+        rate=rate,
+        starts=first,
+        waits=first > start,
+        sending=sending,
+        spread=spread,
+        ends=ends,
+    )

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.domain.campaign import dump_campaign, frozen_spec
 from bot.domain.campaign_state import CampaignState, CampaignStateError
-from bot.domain.experiment import arm_picker
-from bot.domain.schedule import SpreadPlans, launch_start
+from bot.domain.experiment import arm_picker, expected_split
+from bot.domain.schedule import SendOutlook, SpreadPlans, launch_start, send_outlook
 from bot.domain.spec import Campaign
 from bot.storage import campaign_runs, outbox, posts
 from bot.storage.audience import count_audience, stream_audience_tuples
@@ -52,6 +52,8 @@ class LaunchResult:
     last_due: datetime | None
     post_due: datetime | None
     message: str
+    outlook: SendOutlook | None = None
+    """How the queued asks go out at the configured rate (in the campaign's zone)."""
 
 
 def new_tokens(count: int) -> list[str]:
@@ -67,6 +69,39 @@ def spec_hash(spec_yaml: str) -> str:
 
 def _cap(settings: Settings) -> timedelta | None:
     return timedelta(days=settings.frequency_cap_days) if settings.frequency_cap_days else None
+
+
+def send_rate(settings: Settings) -> float:
+    """Give the configured send rate per second: the paid-broadcast rate when that is on."""
+    if settings.paid_broadcast:
+        return settings.paid_rate_per_second
+    return settings.send_rate_per_second
+
+
+def _outlook(spec: Campaign, settings: Settings, start: datetime, asks: int) -> SendOutlook:
+    zone = spec.zone(settings.timezone)
+    return send_outlook(
+        spec.send_window, zone, start, spec.spread, asks=asks, rate=send_rate(settings)
+    )
+
+
+async def launch_outlook(
+    sessions: async_sessionmaker[AsyncSession],
+    campaign: Campaign,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> SendOutlook:
+    """Foresee how a launch now would go out: about how many asks, from when, how long."""
+    async with sessions() as session:
+        size = await count_audience(
+            session, campaign, now=now, cap=_cap(settings), zone=settings.timezone
+        )
+    held = {name for name, arm in campaign.arms.items() if arm.kind == "holdout"}
+    split = expected_split(size, campaign.weights())
+    asks = round(sum(n for arm, n in split.items() if arm not in held))
+    start = launch_start(now, campaign.start_at(settings.timezone))
+    return _outlook(campaign, settings, start, asks)
 
 
 async def _begin_launch(
@@ -221,6 +256,7 @@ async def launch_campaign(
         last_due=last_due,
         post_due=post_due,
         message=message,
+        outlook=_outlook(spec, settings, start, queued),
     )
 
 

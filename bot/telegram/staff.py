@@ -23,14 +23,20 @@ from bot.services.campaigns import (
     resume_campaign,
 )
 from bot.services.donations import StaffGiftInvalid, staff_gift
-from bot.services.launch import launch_campaign
+from bot.services.launch import launch_campaign, launch_outlook
 from bot.services.preview import preview_campaign
 from bot.services.report_chat import format_telegram_html, report_chart
 from bot.services.reporting import build_report
 from bot.telegram.context import BotApplication, BotContext
 from bot.telegram.desk import DESK_MENU
 from bot.telegram.staff_guard import AuditNote, Handler, is_staff, staff_command
-from bot.telegram.staff_text import campaign_line, launch_text, preview_messages, status_text
+from bot.telegram.staff_text import (
+    campaign_line,
+    launch_question,
+    launch_text,
+    preview_messages,
+    status_text,
+)
 from bot.telegram.supporters import supporter_help
 
 log = logging.getLogger(__name__)
@@ -185,10 +191,11 @@ async def launch(update: Update, context: BotContext) -> str | None:
             ]
         ]
     )
+    outlook = await launch_outlook(
+        context.sessions, campaign, now=context.now(), settings=context.settings
+    )
     await message.reply_html(
-        f"Launch <b>{html.escape(campaign.name)}</b> ({html.escape(campaign.title)})? "
-        "Its audience is selected now and the asks are queued.",
-        reply_markup=buttons,
+        launch_question(campaign.name, campaign.title, outlook), reply_markup=buttons
     )
     return "asked for confirmation"
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from bot.domain.durations import format_duration
 from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
 from bot.domain.money import format_amount
+from bot.domain.schedule import SendOutlook
 from bot.services.campaigns import CampaignStatus, CampaignSummary
 from bot.services.launch import LaunchResult
 from bot.services.preview import Preview
@@ -32,8 +34,50 @@ def campaign_line(row: CampaignSummary) -> str:
     )
 
 
+def about(duration: timedelta) -> str:
+    """Say a duration in plain words: "under a minute", "about 4 minutes", "about 2 days"."""
+    minutes = duration.total_seconds() / 60
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 90:
+        n = round(minutes)
+        return "about a minute" if n == 1 else f"about {n} minutes"
+    if minutes < 36 * 60:
+        return f"about {round(minutes / 60)} hours"
+    return f"about {round(minutes / (24 * 60))} days"
+
+
+def outlook_text(outlook: SendOutlook) -> str:
+    """Say when a launch's asks go out and about how long that takes at the configured rate."""
+    if outlook.asks == 0:
+        return "Nobody would be asked now, so nothing would be sent."
+    asks = f"{outlook.asks} ask{'s' if outlook.asks != 1 else ''}"
+    when = (
+        f"when the send window opens, {_when(outlook.starts)}" if outlook.waits else "right away"
+    )
+    rate = f"{outlook.rate:g} a second"
+    took = about(outlook.sending)
+    done = f" (the last around {_when(outlook.ends)})" if outlook.ends is not None else ""
+    if outlook.spread is None:
+        return f"Sending starts {when} and takes {took} for {asks} at {rate}{done}."
+    spread = html.escape(format_duration(outlook.spread))
+    return (
+        f"Sending starts {when} and is spread over {spread} of open send window, as the "
+        f"campaign's <code>spread</code> says{done}; unspread, {asks} would take {took} at "
+        f"{rate}."
+    )
+
+
+def launch_question(name: str, title: str, outlook: SendOutlook) -> str:
+    """Ask staff to confirm a launch, saying when its asks would go out."""
+    return (
+        f"Launch <b>{html.escape(name)}</b> ({html.escape(title)})? Its audience is selected "
+        f"now and the asks are queued.\n{outlook_text(outlook)}"
+    )
+
+
 def launch_text(result: LaunchResult) -> str:
-    """Describe what a launch queued, per arm."""
+    """Describe what a launch queued, per arm, and when the asks go out."""
     name = html.escape(result.name)
     if result.already:
         return f"ℹ️ {html.escape(result.message)}."
@@ -44,8 +88,12 @@ def launch_text(result: LaunchResult) -> str:
         + (f", {result.holdout} held out (not sent)" if result.holdout else "")
         + "."
     ]
-    if result.first_due is not None:
-        lines.append(f"First due {_when(result.first_due)}, last {_when(result.last_due)}.")
+    if result.outlook is not None and result.queued:
+        lines.append(outlook_text(result.outlook))
+    first, last = result.first_due, result.last_due
+    if first is not None and last is not None and last - first >= timedelta(minutes=1):
+        # Spread, or supporters whose own time zone opens the window later.
+        lines.append(f"First due {_when(first)}, last {_when(last)}.")
     if result.post_due is not None:
         lines.append(f"Broadcast post due {_when(result.post_due)}.")
     if result.queued == 0:
