@@ -182,3 +182,26 @@ async def test_relays_stored_before_staff_messages_existed_are_deleted_too(
         assert (await session.execute(select(StaffMessage))).first() is None
         (reply,) = (await session.execute(select(Reply))).scalars()
     assert (reply.text, reply.relay_message_id) == ("", None)
+
+
+async def test_forget_deletes_the_desks_inbox_entries_and_cards_about_them(
+    tmp_path: Path,
+) -> None:
+    async with bot_harness(tmp_path) as bot:
+        vera = await bot.supporter_starts(702, "Vera", username="vera")
+        assert vera.id is not None
+        await bot.client.send_text(702, "Is the café open on Mondays?")
+        await bot.next_message(STAFF_CHAT_ID, "Is the café open on Mondays?")
+        await bot.staff_says("/inbox")
+        entry = await bot.next_message(STAFF_CHAT_ID, "Is the café open on Mondays?")
+        await bot.staff_says("/who @vera")
+        card = await bot.next_message(STAFF_CHAT_ID, "Vera")
+        shown = [entry["message_id"], card["message_id"]]
+        record = await export_supporter(bot.sessions, vera.id)
+        assert set(shown) <= {m["message_id"] for m in record["staff_chat_messages"]}
+
+        await _forget_in_the_chat(bot, 702)
+        deletes = await wait_for(
+            lambda: _all_deleted(bot, shown), what="the inbox entry and card to be deleted"
+        )
+        assert all(deletes[m] for m in shown)

@@ -14,7 +14,8 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.domain.i18n import text
 from bot.domain.templating import TemplateProblem
 from bot.services import desk
-from bot.services.supporters import SupporterNotFound
+from bot.services.desk import SupporterCard
+from bot.services.supporters import SupporterNotFound, remember_staff_messages
 from bot.telegram.context import BotApplication, BotContext
 from bot.telegram.desk_buttons import (
     ANSWER_PATTERN,
@@ -69,12 +70,20 @@ async def inbox(update: Update, context: BotContext) -> str | None:
     await message.reply_html(inbox_head(len(found.items), found.total))
     for item in found.items:
         holder = item.holder.staff_name if item.holder else None
-        await message.reply_html(
+        entry = await message.reply_html(
             inbox_entry(item, now),
             reply_markup=desk_buttons(
                 item.reply_id, _suggested(context, item.row.text), holder=holder
             ),
             do_quote=False,
+        )
+        # An entry quotes the supporter: forget deletes it with their other staff-chat copies.
+        await remember_staff_messages(
+            context.sessions,
+            supporter_id=item.row.supporter_id,
+            chat_id=entry.chat_id,
+            message_ids=[entry.message_id],
+            now=now,
         )
     return f"{found.total} waiting"
 
@@ -94,8 +103,21 @@ async def who(update: Update, context: BotContext) -> str | None:
             f"{html.escape(str(exc), quote=False)}.\n{html.escape(WHO_USAGE)}"
         )
         return "not found"
-    await message.reply_html(card_text(card))
+    await _show_card(context, message, card)
     return f"supporter {card.supporter.id}"
+
+
+async def _show_card(context: BotContext, message: Message, card: SupporterCard) -> None:
+    """Send the card below `message`; forget deletes it with the supporter's other copies."""
+    shown = await message.reply_html(card_text(card))
+    assert card.supporter.id is not None
+    await remember_staff_messages(
+        context.sessions,
+        supporter_id=card.supporter.id,
+        chat_id=shown.chat_id,
+        message_ids=[shown.message_id],
+        now=context.now(),
+    )
 
 
 @staff_command("answers")
@@ -285,7 +307,7 @@ async def who_pressed(update: Update, context: BotContext) -> str | None:
         return "unknown"
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.reply_html(card_text(card))
+        await _show_card(context, query.message, card)
     return f"supporter {card.supporter.id}"
 
 

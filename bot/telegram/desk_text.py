@@ -9,6 +9,7 @@ from html import escape
 from bot.domain.answers import SavedAnswer
 from bot.domain.message_length import fit_lines
 from bot.domain.money import format_amount
+from bot.domain.names import shown_name
 from bot.services.desk import AskOutcome, DeskItem, SupporterCard
 from bot.services.report_format import duration_text
 
@@ -28,7 +29,7 @@ def age_text(since: datetime, now: datetime) -> str:
 def who_text(item: DeskItem) -> str:
     """Name the supporter of a message: name, @username and Telegram id, escaped."""
     row = item.row
-    name = " ".join(p for p in (row.first_name, row.last_name) if p) or "(no name)"
+    name = shown_name(" ".join(p for p in (row.first_name, row.last_name) if p) or "(no name)")
     handle = f"@{row.username}, " if row.username else ""
     return f"<b>{escape(name)}</b> ({escape(handle)}{row.telegram_user_id or '-'})"
 
@@ -119,7 +120,7 @@ def _ask_line(ask: AskOutcome) -> str:
 def card_text(card: SupporterCard) -> str:
     """Write the supporter card in Telegram HTML, cut to one message."""
     s = card.supporter
-    name = " ".join(p for p in (s.first_name, s.last_name) if p) or "(no name)"
+    name = shown_name(" ".join(p for p in (s.first_name, s.last_name) if p) or "(no name)")
     ids = [
         f"@{s.username}" if s.username else None,
         f"Telegram {s.telegram_user_id}" if s.telegram_user_id else None,
