@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,6 +10,8 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Float,
+    Integer,
+    bindparam,
     case,
     cast,
     delete,
@@ -97,22 +99,56 @@ async def add_interaction(
     source: str | None = None,
 ) -> None:
     """Record one interaction and keep the supporter's count and latest time current."""
-    await session.execute(
-        insert(Interaction).values(
-            supporter_id=supporter_id,
-            kind=kind,
-            detail=detail[:500] if detail else None,
-            occurred_at=occurred_at,
-            source=source,
-        )
+    await add_interactions(
+        session=session,
+        kind=kind,
+        source=source,
+        events=[(supporter_id, occurred_at, detail)],
     )
+
+
+async def add_interactions(
+    *,
+    session: AsyncSession,
+    kind: str,
+    source: str | None,
+    events: Sequence[tuple[int, datetime, str | None]],
+) -> None:
+    """Record interactions of one kind, (supporter id, moment, detail) each, in two statements."""
+    if not events:
+        return
     await session.execute(
-        update(Supporter)
-        .where(col(Supporter.id) == supporter_id)
+        insert(INTERACTION),
+        [
+            {
+                "supporter_id": supporter_id,
+                "kind": kind,
+                "detail": detail[:500] if detail else None,
+                "occurred_at": occurred_at,
+                "source": source,
+            }
+            for supporter_id, occurred_at, detail in events
+        ],
+    )
+    per_supporter: dict[int, tuple[int, datetime]] = {}
+    for supporter_id, occurred_at, _detail in events:
+        count, latest = per_supporter.get(supporter_id, (0, occurred_at))
+        per_supporter[supporter_id] = (count + 1, max(latest, occurred_at))
+    latest_at = bindparam("latest", type_=UTCDateTime())
+    seen = SUPPORTER.c.last_interaction_at
+    await session.execute(
+        update(SUPPORTER)
+        .where(SUPPORTER.c.id == bindparam("supporter"))
         .values(
-            interaction_count=col(Supporter.interaction_count) + 1,
-            last_interaction_at=_later(col(Supporter.last_interaction_at), occurred_at),
-        )
+            interaction_count=SUPPORTER.c.interaction_count + bindparam("added", type_=Integer()),
+            last_interaction_at=case(
+                (or_(seen.is_(None), seen < latest_at), latest_at), else_=seen
+            ),
+        ),
+        [
+            {"supporter": supporter_id, "added": count, "latest": latest}
+            for supporter_id, (count, latest) in per_supporter.items()
+        ],
     )
 
 
