@@ -39,7 +39,13 @@ from bot.domain.attribution import (
 from bot.domain.campaign import frozen_spec
 from bot.domain.money import currency_problem, gift_amount_problem
 from bot.domain.spec import Campaign
-from bot.services.donations import DonationOutcome, IncomingGift, record_donation
+from bot.services.donations import (
+    DonationOutcome,
+    IncomingGift,
+    record_donation,
+    record_donations,
+)
+from bot.services.group_commit import GroupRunner
 from bot.services.links import LinkDesk, Tap
 from bot.storage.db import is_sqlite
 
@@ -272,7 +278,36 @@ def create_web_app(
     writing: contextlib.AbstractAsyncContextManager[Any] = (
         asyncio.Lock() if is_sqlite(settings.database_url) else contextlib.nullcontext()
     )
-    links = LinkDesk(sessions, dedup=dedup, writing=writing)
+    # PostgreSQL commits several groups at once, one per pooled connection.
+    groups = 1 if is_sqlite(settings.database_url) else 4
+    links = LinkDesk(sessions, dedup=dedup, writing=writing, parallel=groups)
+
+    async def _store_gifts(gifts: Sequence[IncomingGift]) -> list[DonationOutcome | Exception]:
+        now, loaded = clock(), specs()
+        main = settings.main_currency
+        async with writing:
+            try:
+                together = await record_donations(
+                    sessions, gifts, now=now, specs=loaded, main_currency=main
+                )
+                return list(together)
+            except _DB_ERRORS:
+                if len(gifts) == 1:
+                    raise
+            # One gift the database refuses must not fail the others: each on its own.
+            alone: list[DonationOutcome | Exception] = []
+            for gift in gifts:
+                try:
+                    alone.append(
+                        await record_donation(
+                            sessions, gift, now=now, specs=loaded, main_currency=main
+                        )
+                    )
+                except _DB_ERRORS as exc:
+                    alone.append(exc)
+            return alone
+
+    store_gift = GroupRunner(_store_gifts, parallel=groups)
 
     async def healthz(request: Request) -> Response:
         try:
@@ -322,14 +357,7 @@ def create_web_app(
 
     async def _record(gift: IncomingGift) -> Response:
         try:
-            async with writing:
-                outcome = await record_donation(
-                    sessions,
-                    gift,
-                    now=clock(),
-                    specs=specs(),
-                    main_currency=settings.main_currency,
-                )
+            outcome = await store_gift(gift)
         except _DB_ERRORS as exc:
             log.error(
                 "donation %s/%s not recorded: %s", gift.provider, gift.provider_event_id, exc

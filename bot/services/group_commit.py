@@ -13,23 +13,32 @@ Outcome = TypeVar("Outcome")
 class GroupRunner(Generic[Item, Outcome]):
     """Hand each item to `run` with every other item that arrived meanwhile.
 
-    One group runs at a time; items arriving while it runs form the next group. A caller is
-    answered when the run holding its item returns (after its commit, for a writer), and
-    gets that run's exception if it fails. No task outlives an empty queue, so nothing needs
-    starting or stopping.
+    Up to `parallel` groups run at a time; items arriving meanwhile form the next. A caller is
+    answered when the run holding its item returns (after its commit, for a writer). It gets
+    the run's exception if the run fails, or its own if the run returns one in its place. No
+    task outlives an empty queue, so nothing needs starting or stopping.
     """
 
-    def __init__(self, run: Callable[[Sequence[Item]], Awaitable[Sequence[Outcome]]]) -> None:
+    def __init__(
+        self,
+        run: Callable[[Sequence[Item]], Awaitable[Sequence[Outcome | Exception]]],
+        *,
+        parallel: int = 1,
+    ) -> None:
         self._run = run
+        self._parallel = parallel
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
-        self._draining: asyncio.Task[None] | None = None
+        self._draining: set[asyncio.Task[None]] = set()
 
     async def __call__(self, item: Item) -> Outcome:
         """Queue an item and wait for the outcome of the group it is run in."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if self._draining is None or self._draining.done():
-            self._draining = asyncio.create_task(self._drain())
+        # done() rather than the set's size: a finished task leaves the set only a moment later.
+        if sum(not task.done() for task in self._draining) < self._parallel:
+            task = asyncio.create_task(self._drain())
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
         # shield: a caller that gives up (a client hanging up) must not cancel the group.
         return await asyncio.shield(future)
 
@@ -49,5 +58,9 @@ class GroupRunner(Generic[Item, Outcome]):
                 self._waiting = []
                 raise
             for (_, future), outcome in zip(group, outcomes, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
                     future.set_result(outcome)

@@ -147,7 +147,8 @@ async def add_interactions(
         ),
         [
             {"supporter": supporter_id, "added": count, "latest": latest}
-            for supporter_id, (count, latest) in per_supporter.items()
+            # In id order, so two transactions updating the same supporters never deadlock.
+            for supporter_id, (count, latest) in sorted(per_supporter.items())
         ],
     )
 
