@@ -151,12 +151,18 @@ async def record_donations(
     signed webhooks to about 170/s.
     """
     async with sessions() as session, session.begin():
-        return [
-            await record_donation_in(
-                session, gift, now=now, specs=specs, main_currency=main_currency
+        counted: list[supporters.GiftEvent] = []
+        outcomes = []
+        for gift in gifts:
+            credit = await attribute_gift(session, gift, specs=specs)
+            outcomes.append(
+                await _store(
+                    session, gift, credit, now=now, main_currency=main_currency, counted=counted
+                )
             )
-            for gift in gifts
-        ]
+        # Counted on the supporters together: two statements for the group, not two per gift.
+        await supporters.add_gifts(session=session, gifts=counted, main_currency=main_currency)
+        return outcomes
 
 
 async def record_donation_in(
@@ -243,7 +249,9 @@ async def _store(
     *,
     now: datetime,
     main_currency: str,
+    counted: list[supporters.GiftEvent] | None = None,
 ) -> DonationOutcome:
+    """Insert a gift once; count it on its giver now, or add it to `counted` for the caller."""
     currency = gift.currency.upper()
     credit, donor = credited.credit, credited.donor
     donation_id = await donations.insert_donation(
@@ -264,16 +272,18 @@ async def _store(
     if donation_id is None:
         return await _existing(session, gift)
     if donor is not None:
-        await supporters.add_gift(
-            session=session,
-            supporter_id=donor.id,
-            amount_minor=gift.amount_minor,
-            currency=currency,
-            donated_at=gift.donated_at,
-            main_currency=main_currency,
-            detail=credit.campaign_name,
-            source=gift.provider,
+        event = supporters.GiftEvent(
+            donor.id,
+            gift.amount_minor,
+            currency,
+            gift.donated_at,
+            credit.campaign_name,
+            gift.provider,
         )
+        if counted is None:
+            await supporters.add_gifts(session=session, gifts=[event], main_currency=main_currency)
+        else:
+            counted.append(event)
     return DonationOutcome(
         donation_id=donation_id,
         duplicate=False,
