@@ -151,10 +151,20 @@ async def record_donations(
     signed webhooks to about 170/s.
     """
     async with sessions() as session, session.begin():
+        # What the group's gifts name, read in two queries rather than one or two per gift.
+        known = Known(
+            await clicks.find_link_targets(
+                session=session, tokens=[g.reference for g in gifts if g.reference]
+            ),
+            await donations.donors_by_telegram(
+                session=session,
+                telegram_user_ids=[g.telegram_user_id for g in gifts if g.telegram_user_id],
+            ),
+        )
         counted: list[supporters.GiftEvent] = []
         outcomes = []
         for gift in gifts:
-            credit = await attribute_gift(session, gift, specs=specs)
+            credit = await attribute_gift(session, gift, specs=specs, known=known)
             outcomes.append(
                 await _store(
                     session, gift, credit, now=now, main_currency=main_currency, counted=counted
@@ -180,6 +190,14 @@ async def record_donation_in(
 
 
 @dataclass(frozen=True)
+class Known:
+    """Link targets and donors already read for a group of gifts."""
+
+    targets: Mapping[str, clicks.LinkTarget]
+    by_telegram: Mapping[int, donations.Donor]
+
+
+@dataclass(frozen=True)
 class GiftCredit:
     """Where a gift is credited, and the supporter it is counted on."""
 
@@ -193,17 +211,26 @@ async def attribute_gift(
     *,
     specs: Mapping[str, Campaign],
     default_window: timedelta = DEFAULT_WINDOW,
+    known: Known | None = None,
 ) -> GiftCredit:
     """Apply the attribution rule: the token's ask or post, else the window, else none."""
-    donor = await donations.find_donor(
-        session=session,
-        supporter_id=gift.supporter_id,
-        telegram_user_id=gift.telegram_user_id,
-        username=gift.username,
-        external_id=gift.external_id,
-    )
+    donor = None
+    if known is not None and gift.supporter_id is None and gift.telegram_user_id is not None:
+        # The Telegram id is the first identifier find_donor would try for such a gift.
+        donor = known.by_telegram.get(gift.telegram_user_id)
+    if donor is None:
+        donor = await donations.find_donor(
+            session=session,
+            supporter_id=gift.supporter_id,
+            telegram_user_id=gift.telegram_user_id,
+            username=gift.username,
+            external_id=gift.external_id,
+        )
     if gift.reference:
-        target = await clicks.find_link_target(session=session, token=gift.reference)
+        if known is not None:
+            target = known.targets.get(gift.reference)
+        else:
+            target = await clicks.find_link_target(session=session, token=gift.reference)
         if target is not None:
             credit = Credit(
                 TOKEN, target.ask_id, target.post_id, target.campaign_name, target.campaign_id
