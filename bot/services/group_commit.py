@@ -13,32 +13,26 @@ Outcome = TypeVar("Outcome")
 class GroupRunner(Generic[Item, Outcome]):
     """Hand each item to `run` with every other item that arrived meanwhile.
 
-    Up to `parallel` groups run at a time; items arriving meanwhile form the next. A caller is
+    One group runs at a time; items arriving while it runs form the next. A caller is
     answered when the run holding its item returns (after its commit, for a writer). It gets
     the run's exception if the run fails, or its own if the run returns one in its place. No
     task outlives an empty queue, so nothing needs starting or stopping.
     """
 
     def __init__(
-        self,
-        run: Callable[[Sequence[Item]], Awaitable[Sequence[Outcome | Exception]]],
-        *,
-        parallel: int = 1,
+        self, run: Callable[[Sequence[Item]], Awaitable[Sequence[Outcome | Exception]]]
     ) -> None:
         self._run = run
-        self._parallel = parallel
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
-        self._draining: set[asyncio.Task[None]] = set()
+        self._draining: asyncio.Task[None] | None = None
 
     async def __call__(self, item: Item) -> Outcome:
         """Queue an item and wait for the outcome of the group it is run in."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        # done() rather than the set's size: a finished task leaves the set only a moment later.
-        if sum(not task.done() for task in self._draining) < self._parallel:
-            task = asyncio.create_task(self._drain())
-            self._draining.add(task)
-            task.add_done_callback(self._draining.discard)
+        # A task is done() as soon as its loop finds the queue empty; nothing can slip between.
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain())
         # shield: a caller that gives up (a client hanging up) must not cancel the group.
         return await asyncio.shield(future)
 

@@ -49,13 +49,12 @@ class LinkDesk:
         *,
         dedup: timedelta,
         writing: contextlib.AbstractAsyncContextManager[Any] | None = None,
-        parallel: int = 1,
     ) -> None:
         self._sessions = sessions
         self._dedup = dedup
         self._writing = writing or contextlib.nullcontext()
-        self.find: GroupRunner[str, LinkTarget | None] = GroupRunner(self._find, parallel=parallel)
-        self.count: GroupRunner[Tap, bool] = GroupRunner(self._count, parallel=parallel)
+        self.find: GroupRunner[str, LinkTarget | None] = GroupRunner(self._find)
+        self.count: GroupRunner[Tap, bool] = GroupRunner(self._count)
 
     async def _find(self, tokens: Sequence[str]) -> list[LinkTarget | None]:
         async with self._sessions() as session:
