@@ -137,6 +137,48 @@ async def record_donation(
         return await _store(session, gift, credit, now=now, main_currency=main_currency)
 
 
+async def record_donations(
+    sessions: async_sessionmaker[AsyncSession],
+    gifts: Sequence[IncomingGift],
+    *,
+    now: datetime,
+    specs: Mapping[str, Campaign],
+    main_currency: str = "EUR",
+) -> list[DonationOutcome]:
+    """Record gifts in one transaction; the same provider event twice is one donation.
+
+    One commit for a burst of webhooks: on the 2-core machine a transaction per gift held
+    signed webhooks to about 170/s. Stored in the order of their provider events, so two
+    groups holding the same replayed events never wait on each other in a circle.
+    """
+    async with sessions() as session, session.begin():
+        # What the group's gifts name, read in two queries rather than one or two per gift.
+        known = Known(
+            await clicks.find_link_targets(
+                session=session, tokens=[g.reference for g in gifts if g.reference]
+            ),
+            await donations.donors_by_telegram(
+                session=session,
+                telegram_user_ids=[g.telegram_user_id for g in gifts if g.telegram_user_id],
+            ),
+        )
+        counted: list[supporters.GiftEvent] = []
+        outcomes: dict[int, DonationOutcome] = {}
+        order = sorted(range(len(gifts)), key=lambda i: _event_key(gifts[i]))
+        for i in order:
+            credit = await attribute_gift(session, gifts[i], specs=specs, known=known)
+            outcomes[i] = await _store(
+                session, gifts[i], credit, now=now, main_currency=main_currency, counted=counted
+            )
+        # Counted on the supporters together: two statements for the group, not two per gift.
+        await supporters.add_gifts(session=session, gifts=counted, main_currency=main_currency)
+        return [outcomes[i] for i in range(len(gifts))]
+
+
+def _event_key(gift: IncomingGift) -> tuple[str, str]:
+    return gift.provider, gift.provider_event_id
+
+
 async def record_donation_in(
     session: AsyncSession,
     gift: IncomingGift,
@@ -149,6 +191,14 @@ async def record_donation_in(
     """Record a gift inside the caller's transaction (the CSV import); never commits."""
     credit = await attribute_gift(session, gift, specs=specs, default_window=default_window)
     return await _store(session, gift, credit, now=now, main_currency=main_currency)
+
+
+@dataclass(frozen=True)
+class Known:
+    """Link targets and donors already read for a group of gifts."""
+
+    targets: Mapping[str, clicks.LinkTarget]
+    by_telegram: Mapping[int, donations.Donor]
 
 
 @dataclass(frozen=True)
@@ -165,17 +215,26 @@ async def attribute_gift(
     *,
     specs: Mapping[str, Campaign],
     default_window: timedelta = DEFAULT_WINDOW,
+    known: Known | None = None,
 ) -> GiftCredit:
     """Apply the attribution rule: the token's ask or post, else the window, else none."""
-    donor = await donations.find_donor(
-        session=session,
-        supporter_id=gift.supporter_id,
-        telegram_user_id=gift.telegram_user_id,
-        username=gift.username,
-        external_id=gift.external_id,
-    )
+    donor = None
+    if known is not None and gift.supporter_id is None and gift.telegram_user_id is not None:
+        # The Telegram id is the first identifier find_donor would try for such a gift.
+        donor = known.by_telegram.get(gift.telegram_user_id)
+    if donor is None:
+        donor = await donations.find_donor(
+            session=session,
+            supporter_id=gift.supporter_id,
+            telegram_user_id=gift.telegram_user_id,
+            username=gift.username,
+            external_id=gift.external_id,
+        )
     if gift.reference:
-        target = await clicks.find_link_target(session=session, token=gift.reference)
+        if known is not None:
+            target = known.targets.get(gift.reference)
+        else:
+            target = await clicks.find_link_target(session=session, token=gift.reference)
         if target is not None:
             credit = Credit(
                 TOKEN, target.ask_id, target.post_id, target.campaign_name, target.campaign_id
@@ -221,7 +280,9 @@ async def _store(
     *,
     now: datetime,
     main_currency: str,
+    counted: list[supporters.GiftEvent] | None = None,
 ) -> DonationOutcome:
+    """Insert a gift once; count it on its giver now, or add it to `counted` for the caller."""
     currency = gift.currency.upper()
     credit, donor = credited.credit, credited.donor
     donation_id = await donations.insert_donation(
@@ -242,16 +303,18 @@ async def _store(
     if donation_id is None:
         return await _existing(session, gift)
     if donor is not None:
-        await supporters.add_gift(
-            session=session,
-            supporter_id=donor.id,
-            amount_minor=gift.amount_minor,
-            currency=currency,
-            donated_at=gift.donated_at,
-            main_currency=main_currency,
-            detail=credit.campaign_name,
-            source=gift.provider,
+        event = supporters.GiftEvent(
+            donor.id,
+            gift.amount_minor,
+            currency,
+            gift.donated_at,
+            credit.campaign_name,
+            gift.provider,
         )
+        if counted is None:
+            await supporters.add_gifts(session=session, gifts=[event], main_currency=main_currency)
+        else:
+            counted.append(event)
     return DonationOutcome(
         donation_id=donation_id,
         duplicate=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,6 +72,26 @@ async def find_donor(
         if row is not None:
             return read_donor(row, 0)
     return None
+
+
+async def donors_by_telegram(
+    *, session: AsyncSession, telegram_user_ids: Collection[int]
+) -> dict[int, Donor]:
+    """Find the supporters, not forgotten, with these Telegram user ids."""
+    if not telegram_user_ids:
+        return {}
+    rows = await session.execute(
+        select(col(Supporter.telegram_user_id), *DONOR_COLUMNS).where(
+            col(Supporter.telegram_user_id).in_(sorted(set(telegram_user_ids))),
+            col(Supporter.forgotten_at).is_(None),
+        )
+    )
+    found = {}
+    for row in rows:
+        donor = read_donor(row, 1)
+        if donor is not None:
+            found[int(row[0])] = donor
+    return found
 
 
 async def delivered_asks(

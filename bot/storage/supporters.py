@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,8 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Float,
+    Integer,
+    bindparam,
     case,
     cast,
     delete,
@@ -22,14 +25,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain import scoring
 from bot.storage import personal
 from bot.storage.community import asked_questions, erase_community_facts
 from bot.storage.dialect import BIGINT_MAX, chunks, saturating_sum
-from bot.storage.models import Interaction, Supporter
+from bot.storage.models import Supporter
 from bot.storage.tables import (
     ASK,
     CAMPAIGN,
@@ -81,32 +83,6 @@ async def supporters_by_username(
 GIFT_INTERACTION = "gift"
 
 
-def _later(column: Any, moment: datetime) -> Any:
-    """Return SQL for the later of a nullable datetime column and a moment."""
-    value = literal(moment, UTCDateTime())
-    return case((or_(column.is_(None), column < value), value), else_=column)
-
-
-async def _insert_interaction(
-    session: AsyncSession,
-    supporter_id: int,
-    kind: str,
-    occurred_at: datetime,
-    detail: str | None,
-    source: str | None,
-) -> None:
-    """Insert one interaction row, its detail cut to the column's length."""
-    await session.execute(
-        insert(Interaction).values(
-            supporter_id=supporter_id,
-            kind=kind,
-            detail=detail[:500] if detail else None,
-            occurred_at=occurred_at,
-            source=source,
-        )
-    )
-
-
 async def add_interaction(
     *,
     session: AsyncSession,
@@ -117,51 +93,126 @@ async def add_interaction(
     source: str | None = None,
 ) -> None:
     """Record one interaction and keep the supporter's count and latest time current."""
-    await _insert_interaction(session, supporter_id, kind, occurred_at, detail, source)
-    await session.execute(
-        update(Supporter)
-        .where(col(Supporter.id) == supporter_id)
-        .values(
-            interaction_count=col(Supporter.interaction_count) + 1,
-            last_interaction_at=_later(col(Supporter.last_interaction_at), occurred_at),
-        )
+    await add_interactions(
+        session=session,
+        kind=kind,
+        source=source,
+        events=[(supporter_id, occurred_at, detail)],
     )
 
 
-async def add_gift(
+async def add_interactions(
     *,
     session: AsyncSession,
-    supporter_id: int,
-    amount_minor: int,
-    currency: str,
-    donated_at: datetime,
-    main_currency: str,
-    detail: str | None,
-    source: str,
+    kind: str,
+    source: str | None,
+    events: Sequence[tuple[int, datetime, str | None]],
 ) -> None:
-    """Record a gift interaction and count it on the supporter (main currency in the total)."""
-    await _insert_interaction(
-        session, supporter_id, GIFT_INTERACTION, donated_at, detail, source[:120]
-    )
-    added = (
-        min(max(amount_minor, 0), BIGINT_MAX) if currency.upper() == main_currency.upper() else 0
-    )
-    total = col(Supporter.gift_total_minor)
+    """Record interactions of one kind, (supporter id, moment, detail) each, in two statements."""
+    if not events:
+        return
     await session.execute(
-        update(Supporter)
-        .where(col(Supporter.id) == supporter_id)
+        insert(INTERACTION),
+        [
+            {
+                "supporter_id": supporter_id,
+                "kind": kind,
+                "detail": detail[:500] if detail else None,
+                "occurred_at": occurred_at,
+                "source": source,
+            }
+            for supporter_id, occurred_at, detail in events
+        ],
+    )
+    per_supporter: dict[int, tuple[int, datetime]] = {}
+    for supporter_id, occurred_at, _detail in events:
+        count, latest = per_supporter.get(supporter_id, (0, occurred_at))
+        per_supporter[supporter_id] = (count + 1, max(latest, occurred_at))
+    latest_at = bindparam("latest", type_=UTCDateTime())
+    seen = SUPPORTER.c.last_interaction_at
+    await session.execute(
+        update(SUPPORTER)
+        .where(SUPPORTER.c.id == bindparam("supporter"))
         .values(
-            interaction_count=col(Supporter.interaction_count) + 1,
-            last_interaction_at=_later(col(Supporter.last_interaction_at), donated_at),
-            gift_count=col(Supporter.gift_count) + 1,
+            interaction_count=SUPPORTER.c.interaction_count + bindparam("added", type_=Integer()),
+            last_interaction_at=_later_than(seen, latest_at),
+        ),
+        [
+            {"supporter": supporter_id, "added": count, "latest": latest}
+            # In id order, so two transactions updating the same supporters never deadlock.
+            for supporter_id, (count, latest) in sorted(per_supporter.items())
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class GiftEvent:
+    """A recorded gift to count on its supporter."""
+
+    supporter_id: int
+    amount_minor: int
+    currency: str
+    donated_at: datetime
+    detail: str | None
+    source: str
+
+
+async def add_gifts(
+    *, session: AsyncSession, gifts: Sequence[GiftEvent], main_currency: str
+) -> None:
+    """Record gift interactions and count them on their supporters, in two statements."""
+    if not gifts:
+        return
+    await session.execute(
+        insert(INTERACTION),
+        [
+            {
+                "supporter_id": gift.supporter_id,
+                "kind": GIFT_INTERACTION,
+                "detail": gift.detail[:500] if gift.detail else None,
+                "occurred_at": gift.donated_at,
+                "source": gift.source[:120],
+            }
+            for gift in gifts
+        ],
+    )
+    per_supporter: dict[int, tuple[int, int, datetime]] = {}
+    for gift in gifts:
+        count, added, latest = per_supporter.get(gift.supporter_id, (0, 0, gift.donated_at))
+        if gift.currency.upper() == main_currency.upper():
+            added = min(added + min(max(gift.amount_minor, 0), BIGINT_MAX), BIGINT_MAX)
+        per_supporter[gift.supporter_id] = (count + 1, added, max(latest, gift.donated_at))
+    total = SUPPORTER.c.gift_total_minor
+    added_minor = bindparam("added", type_=BigInteger())
+    latest_at = bindparam("latest", type_=UTCDateTime())
+    await session.execute(
+        update(SUPPORTER)
+        .where(SUPPORTER.c.id == bindparam("supporter"))
+        .values(
+            interaction_count=SUPPORTER.c.interaction_count + bindparam("count", type_=Integer()),
+            last_interaction_at=_later_than(SUPPORTER.c.last_interaction_at, latest_at),
+            gift_count=SUPPORTER.c.gift_count + bindparam("count", type_=Integer()),
             # Saturates rather than overflow: a failed update would lose the gift itself.
             gift_total_minor=case(
-                (total > literal(BIGINT_MAX - added, BigInteger), literal(BIGINT_MAX, BigInteger)),
-                else_=total + literal(added, BigInteger),
+                (
+                    total > literal(BIGINT_MAX, BigInteger) - added_minor,
+                    literal(BIGINT_MAX, BigInteger),
+                ),
+                else_=total + added_minor,
             ),
-            last_gift_at=_later(col(Supporter.last_gift_at), donated_at),
-        )
+            last_gift_at=_later_than(SUPPORTER.c.last_gift_at, latest_at),
+        ),
+        [
+            {"supporter": supporter_id, "count": count, "added": added, "latest": latest}
+            # In id order, so two transactions updating the same supporters never deadlock.
+            for supporter_id, (count, added, latest) in sorted(per_supporter.items())
+        ],
     )
+
+
+def _later_than(column: Any, value: Any) -> Any:
+    """Return SQL for the later of a nullable datetime column and a bound moment."""
+    return case((or_(column.is_(None), column < value), value), else_=column)
 
 
 async def latest_interactions(
@@ -241,7 +292,7 @@ async def refresh_supporter_scores(
 ) -> None:
     """Recompute counts, last dates, engagement and RFM in SQL (all supporters when ids=None).
 
-    gift_total_minor sums the main currency only, as add_gift does.
+    gift_total_minor sums the main currency only, as add_gifts does.
     One UPDATE per batch, touching only rows whose values change (a rewritten row costs a
     new row version and an entry in every index on PostgreSQL). Engagement decays with
     time, so a periodic job should call this for everyone.
