@@ -22,7 +22,6 @@ from bot.demo import staff
 from bot.demo.behaviour import BehaviourModel
 from bot.demo.community import Community
 from bot.demo.population import SimulatedSupporter, make_population, write_csv_files
-from bot.demo.staff import StaffChat
 from bot.demo.stage import (
     CAMPAIGN,
     CHANNEL_ID,
@@ -35,6 +34,7 @@ from bot.demo.stage import (
     Progress,
     Scene,
     SimClock,
+    StaffChat,
     Stage,
     demo_settings,
 )
