@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import func, select
-
 from bot.demo.behaviour import (
     COMMENTS,
     QUESTIONS,
@@ -20,8 +18,7 @@ from bot.demo.stage import CAMPAIGN, CHANNEL_ID, GROUP_ID, GROUP_TITLE, STAFF_ID
 from bot.domain.community import normalise_emoji
 from bot.sandbox import Sandbox
 from bot.sandbox.chats import User
-from bot.storage.tables import ASK, INTERACTION, SUPPORTER
-from bot.storage.tables import CAMPAIGN as CAMPAIGN_TABLE
+from bot.storage import community_tally
 
 SOURCE = "expo-ships"
 SOURCE_COMMAND = f"/source {SOURCE} visited_exhibition Ships in Bottles"
@@ -199,10 +196,7 @@ class _Talk:
 
         async def check() -> bool:
             async with self.stage.sessions() as session:
-                found = await session.execute(
-                    select(INTERACTION.c.id).where(INTERACTION.c.event == self.last_event)
-                )
-                return found.first() is not None
+                return await community_tally.event_recorded(session=session, event=self.last_event)
 
         await wait_until(check, "the bot to record what the community did")
 
@@ -226,37 +220,16 @@ class _Talk:
 
 async def _recorded(stage: Stage) -> str:
     """Return how many interactions of each kind the bot recorded from the group."""
-    i = INTERACTION.c
     async with stage.sessions() as session:
-        rows = await session.execute(
-            select(i.kind, func.count())
-            .where(i.source.in_([GROUP_TITLE, f"source:{SOURCE}"]))
-            .group_by(i.kind)
-            .order_by(i.kind)
+        counts = await community_tally.kinds_from(
+            session=session, sources=[GROUP_TITLE, f"source:{SOURCE}"]
         )
-        return ", ".join(f"{kind} {count}" for kind, count in rows)
+    return ", ".join(f"{kind} {counts[kind]}" for kind in sorted(counts))
 
 
 async def _audience_from_group(stage: Stage) -> tuple[int, int, int]:
     """Count the supporters asked, those met in the group, and those known only from it."""
-    a, c, i, s = ASK.c, CAMPAIGN_TABLE.c, INTERACTION.c, SUPPORTER.c
-    asked = (
-        select(a.supporter_id)
-        .join(CAMPAIGN_TABLE, c.id == a.campaign_id)
-        .where(c.name == CAMPAIGN, a.step == "ask")
-        .distinct()
-        .subquery()
-    )
-    met = select(i.supporter_id).where(i.source == GROUP_TITLE)
-    in_group = select(asked.c.supporter_id).where(asked.c.supporter_id.in_(met)).subquery()
-    only = (
-        select(func.count())
-        .select_from(in_group)
-        .join(SUPPORTER, s.id == in_group.c.supporter_id)
-        .where(s.external_id.is_(None))
-    )
     async with stage.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(asked))
-        found = await session.scalar(select(func.count()).select_from(in_group))
-        imported_not = await session.scalar(only)
-    return int(total or 0), int(found or 0), int(imported_not or 0)
+        return await community_tally.asked_found_in(
+            session=session, campaign=CAMPAIGN, source=GROUP_TITLE
+        )

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
-from sqlalchemy import select
-
 from bot.demo.behaviour import REPLIES
 from bot.demo.stage import CAMPAIGN, STAFF_CHAT_ID, STAFF_ID, Stage, buttons, plain
-from bot.storage.models import Ask, Supporter
+from bot.storage import progress
 
 # --- scenes -----------------------------------------------------------------------------------
 
@@ -31,15 +29,7 @@ async def answers_from_the_desk(stage: Stage) -> None:
     Someone who was never asked, so the campaign's report is the same with or without it.
     """
     async with stage.sessions() as session:
-        asked = set(
-            (
-                await session.execute(
-                    select(Supporter.telegram_user_id).join(  # type: ignore[call-overload]
-                        Ask, Ask.supporter_id == Supporter.id
-                    )
-                )
-            ).scalars()
-        )
+        asked = await progress.asked_telegram_ids(session=session)
     others = [p for p in stage.people if p.telegram_user_id not in asked]
     if not others:
         return
