@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -209,6 +210,9 @@ class _Talk:
             if community_rng(self.community.seed, member.user_id, "start").random()
             < self.community.model.newcomers_who_start
         ]
+        # Telegram lets a bot send 30 messages a second in all, and a welcome that meets its
+        # flood limit is not sent again: let the second of the live starts' welcomes pass.
+        await asyncio.sleep(1.0)
         for member in starting:
             self.beat()
             await client.start(member.user_id, SOURCE)

@@ -20,6 +20,8 @@ from bot.demo.stage import (
     wait_until,
 )
 from bot.storage import progress
+from bot.storage.conversation import reply_by_relay
+from bot.storage.models import Supporter
 
 
 class Week:
@@ -27,7 +29,9 @@ class Week:
 
     def __init__(self, stage: Stage) -> None:
         self.stage = stage
-        self.last_ask_id = 0
+        # Asks already acted on. Not "the highest id seen": the outbox sends in order of due
+        # time, not of id, so a later ask can go out before an earlier one.
+        self.seen: set[int] = set()
         self.questions_sent = 0
 
     async def run(self) -> None:
@@ -75,9 +79,11 @@ class Week:
     async def _respond_to_new_asks(self) -> None:
         stage = self.stage
         async with stage.sessions() as session:
-            rows = await progress.sent_asks_after(session=session, after_id=self.last_ask_id)
+            rows = await progress.sent_asks_after(session=session)
         for ask_id, token, arm, step, chat_id, message_id in rows:
-            self.last_ask_id = max(self.last_ask_id, ask_id)
+            if ask_id in self.seen:
+                continue
+            self.seen.add(ask_id)
             stage.counts["asks_sent"] += 1
             language = stage.languages.get(chat_id)
             if language is None:
@@ -169,16 +175,37 @@ class Week:
                 await self.give(None, amount, f"demo-holdout-{ask_id}", telegram_user_id)
 
     async def _staff_answers_a_reply(self) -> bool:
-        for entry in await self.stage.sandbox.client.sent(STAFF_CHAT_ID, accepted_only=True):
-            text = entry.get("text") or ""
-            if text.startswith("💬") and "?" in text:
-                answer = (
-                    "Great question! Every euro goes to heating and opening hours this winter. "
-                    "Thank you for asking."
-                )
-                await self.stage.staff.says(answer, reply_to=entry["message_id"])
-                return True
-        return False
+        """Answer the first relayed question, once the bot knows whose it is; wait for delivery.
+
+        Waiting both ways keeps the answer in the same simulated hour on every run.
+        """
+        client = self.stage.sandbox.client
+        relays = [
+            entry
+            for entry in await client.sent(STAFF_CHAT_ID, accepted_only=True)
+            if (entry.get("text") or "").startswith("💬") and "?" in entry["text"]
+        ]
+        if not relays:
+            return False
+        relay = int(relays[0]["message_id"])
+
+        async def asker() -> int | None:
+            async with self.stage.sessions() as session:
+                reply = await reply_by_relay(session=session, relay_message_id=relay)
+                if reply is None or reply.supporter_id is None:
+                    return None
+                supporter = await session.get(Supporter, reply.supporter_id)
+                return supporter.telegram_user_id if supporter is not None else None
+
+        user = await wait_until(asker, "the bot to store the relay of a question")
+        before = len(await client.sent(user))
+        answer = (
+            "Great question! Every euro goes to heating and opening hours this winter. "
+            "Thank you for asking."
+        )
+        await self.stage.staff.says(answer, reply_to=relay)
+        await client.wait_sent(user, before + 1, within=30)
+        return True
 
 
 async def the_week(stage: Stage) -> None:
