@@ -205,6 +205,42 @@ async def test_starting_through_a_source_records_joined_and_its_kind_once(tmp_pa
         assert "expo-jan" not in listing["text"]
 
 
+async def test_a_member_joining_through_the_posters_invite_link_gets_its_kind_once(
+    tmp_path: Path,
+) -> None:
+    group = "Friends of the Harbour Museum"
+
+    async def with_group(client: Any) -> None:
+        await client.add_chat(GROUP, "supergroup", group)
+
+    async with bot_harness(tmp_path, settings=IN_GROUP, before_start=with_group) as bot:
+        await bot.staff_says("/source expo-ships visited_exhibition Ships in Bottles")
+        await bot.next_message(STAFF_CHAT_ID, EXPO_LINK, method="sendPhoto")
+        (link,) = await bot.client.invite_links()
+        await bot.client.add_user(301, "Ann", username="ann")
+        await bot.client.join(GROUP, 301, invite_link=link["invite_link"])
+        await bot.wait_rows(Interaction, Interaction.kind == "visited_exhibition")
+        assert await _history(bot, 301) == [
+            ("joined", "expo-ships", group),
+            ("visited_exhibition", "Ships in Bottles", "source:expo-ships"),
+        ]
+        listing = await bot.staff_command("/sources", "Named sources")
+        assert "<code>expo-ships</code>: 0 started, 1 joined" in listing["text"]
+
+        # Starting the bot from the poster later records the start, not the kind again.
+        await bot.client.start(301, "expo-ships")
+        await bot.next_message(301, "Hello Ann")
+        await bot.wait_rows(Interaction, Interaction.kind == "start")
+        assert await _history(bot, 301) == [
+            ("joined", "expo-ships", group),
+            ("joined", "expo-ships", "telegram"),
+            ("start", "expo-ships", "telegram"),
+            ("visited_exhibition", "Ships in Bottles", "source:expo-ships"),
+        ]
+        listing = await bot.staff_command("/sources", "Named sources")
+        assert "<code>expo-ships</code>: 1 started, 1 joined" in listing["text"]
+
+
 async def test_sources_says_when_there_are_none(tmp_path: Path) -> None:
     async with bot_harness(tmp_path) as bot:
         await bot.staff_command("/sources", "No named sources yet")

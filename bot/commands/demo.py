@@ -30,7 +30,7 @@ def demo(
 ) -> None:
     """Run the museum's winter appeal end to end with simulated supporters; no token needed."""
     # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
-    from bot.demo.behaviour import BehaviourModel
+    from bot.demo.behaviour import BehaviourModel, CommunityBehaviour
     from bot.demo.runner import CAMPAIGN, Demo
 
     if not (campaigns / f"{CAMPAIGN}.yaml").exists():
@@ -44,7 +44,7 @@ def demo(
         )
     )
     console.print("[yellow]SIMULATED[/yellow] supporter behaviour (a model, not a finding):")
-    for line in BehaviourModel().describe():
+    for line in [*BehaviourModel().describe(), *CommunityBehaviour().describe()]:
         console.print(f"  - {line}")
     started = time.monotonic()
     run = Demo(

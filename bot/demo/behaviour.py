@@ -102,3 +102,94 @@ def holdout_gift(model: BehaviourModel, *, seed: int, supporter_id: int) -> int 
     """Return a spontaneous gift from a never-asked supporter, or None."""
     rng = _rng(seed, supporter_id, "holdout")
     return rng.choice(model.gift_amounts_minor) if rng.random() < model.holdout_gives else None
+
+
+@dataclass(frozen=True)
+class CommunityBehaviour:
+    """The simulated discussion group's parameters; printed by the demo, labelled simulated."""
+
+    # Of the imported supporters, the share who are members of the channel's discussion group.
+    members_share: float = 0.08
+    # People new to the museum who join the group through the exhibition poster's invite link.
+    newcomers: int = 24
+    newcomers_who_start: float = 0.5
+    comment_on_ships: float = 0.6
+    comment_on_other: float = 0.25
+    question: float = 0.12
+    react: float = 0.5
+    # Chances of a comment's tone: positive, then negative; the rest is neutral.
+    positive: float = 0.6
+    negative: float = 0.15
+
+    def describe(self) -> list[str]:
+        """Return the parameters as plain lines for the demo's output."""
+        return [
+            f"discussion group: {self.members_share:.0%} of supporters are members, "
+            f"{self.newcomers} newcomers join through the poster's invite link and "
+            f"{self.newcomers_who_start:.0%} of them start the bot",
+            f"members comment under the Ships in Bottles post {self.comment_on_ships:.0%}, "
+            f"under another post {self.comment_on_other:.0%}, ask a question "
+            f"{self.question:.0%}, react {self.react:.0%}; comments "
+            f"{self.positive:.0%} positive, {self.negative:.0%} negative",
+        ]
+
+    def tone(self, rng: random.Random) -> str:
+        """Draw a comment's tone."""
+        draw = rng.random()
+        if draw < self.positive:
+            return "positive"
+        return "negative" if draw < self.positive + self.negative else "neutral"
+
+
+# What members write in the group, by tone and language; each reads as its tone to the
+# classifier (tests/test_demo.py checks the recorded sentiments).
+COMMENTS = {
+    "positive": {
+        "en": [
+            "Wonderful exhibition, the tiny ships are amazing!",
+            "Love this! ❤️",
+            "Beautiful work, we really enjoyed it.",
+            "What a lovely idea, thank you!",
+        ],
+        "nl": [
+            "Prachtige tentoonstelling, echt genoten!",
+            "Wat een mooie schepen!",
+            "Geweldig werk van de vrijwilligers!",
+            "Heel mooi gedaan, dank jullie wel!",
+        ],
+    },
+    "negative": {
+        "en": ["Not impressed, expected more.", "Disappointing, far too crowded."],
+        "nl": ["Jammer, veel te druk en te duur.", "Teleurstellend, veel te klein."],
+    },
+    "neutral": {
+        "en": [
+            "Saw it on Saturday.",
+            "We went with the school class.",
+            "We'll come over Christmas.",
+        ],
+        "nl": ["We gaan zondag kijken.", "Wij waren er vorige week.", "Ik was er met mijn klas."],
+    },
+}
+QUESTIONS = {
+    "en": [
+        "Is the ship hall wheelchair accessible?",
+        "How long is it on for?",
+        "Can children take part in the workshop?",
+    ],
+    "nl": [
+        "Kan ik met de Museumkaart naar binnen?",
+        "Tot wanneer is de tentoonstelling te zien?",
+        "Is er een rondleiding op zondag?",
+    ],
+}
+STAFF_ANSWERS = {
+    "en": "Good question! Yes: ask at the front desk and we will gladly help you.",
+    "nl": "Goede vraag! Ja: vraag het bij de balie, we helpen je graag.",
+}
+REACTIONS = {"positive": ["👍", "❤", "🔥", "👏"], "negative": ["👎"], "neutral": ["🤔"]}
+
+
+def community_rng(seed: int, *key: object) -> random.Random:
+    """Return the community scene's generator for one seed and purpose."""
+    return _rng(seed, "community", *key)

@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.community import thread_topic
 from bot.domain.i18n import DEFAULT_LANGUAGE, language_tag
+from bot.services.sources import record_source_visit
 from bot.storage import community as store
 from bot.storage.community import MessageFact, MessageKey
+from bot.storage.supporters import refresh_supporter_scores
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +334,39 @@ async def record_facts(session: AsyncSession, facts: Sequence[Fact]) -> int:
         batch.add(fact)
     await store.save_message_facts(session=session, rows=batch.messages)
     await store.mark_answered(session=session, answers=batch.answered)
-    return await store.add_events(session=session, rows=batch.events)
+    added = await store.add_events(session=session, rows=batch.events)
+    return added + await _source_visits(session, facts, supporters)
+
+
+async def _source_visits(
+    session: AsyncSession, facts: Sequence[Fact], supporters: dict[int, int]
+) -> int:
+    """Record what joins through named sources' invite links mean; return how many added.
+
+    The batch has recorded each `joined` (detail: the link's name); a named source adds its
+    kind once per supporter. Joins through named links are few, so one call each is cheap.
+    """
+    touched: dict[int, datetime] = {}
+    added = 0
+    for fact in facts:
+        if not (isinstance(fact, MembershipChanged) and fact.joined and fact.link_name):
+            continue
+        sid = supporters[fact.member.user_id]
+        kinds = await record_source_visit(
+            session,
+            sid,
+            fact.link_name,
+            fact.occurred_at,
+            chat_id=fact.chat_id,
+            refresh_scores=False,
+        )
+        if kinds:
+            added += len(kinds)
+            touched[sid] = max(fact.occurred_at, touched.get(sid, fact.occurred_at))
+    if touched:
+        now = max(touched.values())
+        await refresh_supporter_scores(session=session, now=now, supporter_ids=list(touched))
+    return added
 
 
 async def record_poll(

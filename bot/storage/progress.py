@@ -64,3 +64,11 @@ async def posted_broadcasts(*, session: AsyncSession) -> list[BroadcastPost]:
     """Return every broadcast post that went out."""
     query = select(BroadcastPost).where(col(BroadcastPost.state) == SENT)
     return list((await session.execute(query)).scalars())
+
+
+async def asked_telegram_ids(*, session: AsyncSession) -> set[int]:
+    """Return the Telegram ids of every supporter who was asked in any campaign."""
+    query = select(col(Supporter.telegram_user_id)).join(
+        Ask, col(Ask.supporter_id) == col(Supporter.id)
+    )
+    return {int(user) for user in (await session.execute(query)).scalars() if user is not None}

@@ -1,0 +1,57 @@
+"""What staff do in the demo: launch the campaign, answer from the desk, ask for the report."""
+
+from __future__ import annotations
+
+from html import escape
+
+from bot.demo.behaviour import REPLIES
+from bot.demo.stage import CAMPAIGN, STAFF_CHAT_ID, STAFF_ID, Stage, buttons, plain
+from bot.storage import progress
+
+# --- scenes -----------------------------------------------------------------------------------
+
+
+async def launch(stage: Stage) -> None:
+    """Staff preview the campaign, launch it and confirm."""
+    staff = stage.staff
+    await staff.command(f"/preview {CAMPAIGN}", "Preview")
+    question = await staff.command(f"/launch {CAMPAIGN}", "Launch")
+    await stage.sandbox.client.press(
+        STAFF_ID, question["message_id"], f"launch:{CAMPAIGN}", STAFF_CHAT_ID
+    )
+    answer = await staff.answer("queued", question["seq"])
+    stage.say("staff: /launch confirmed -> " + plain(answer.get("text", "")).splitlines()[0])
+
+
+async def answers_from_the_desk(stage: Stage) -> None:
+    """A supporter outside the campaign asks a question; staff answer it from the desk.
+
+    Someone who was never asked, so the campaign's report is the same with or without it.
+    """
+    async with stage.sessions() as session:
+        asked = await progress.asked_telegram_ids(session=session)
+    others = [p for p in stage.people if p.telegram_user_id not in asked]
+    if not others:
+        return
+    person = next((p for p in others if p.language == "nl"), others[0])
+    question = REPLIES.get(person.language, REPLIES["en"])[1]
+    staff = stage.staff
+    seq = await staff.last_seq()
+    await stage.sandbox.client.send_text(person.telegram_user_id, question)
+    relay = await staff.answer(escape(question, quote=False), seq)
+    await staff.command("/inbox", "Inbox")
+    saved = [(label, data) for label, data in buttons(relay) if data.startswith("desk:k:")]
+    if not saved:
+        return
+    label, data = saved[0]
+    who = person.first_name
+    seq = await staff.last_seq()
+    await staff.press(relay, data, f"{label} under {who}'s message")
+    await staff.answer("✓ Sent to", seq)
+    stage.say(f"staff: /inbox, then the saved answer {label} to {who} ({person.language})")
+
+
+async def report(stage: Stage) -> None:
+    """Staff ask for the report in the chat."""
+    await stage.staff.command(f"/report {CAMPAIGN}")
+    stage.say("staff: /report -> text and chart in the staff chat")
