@@ -45,6 +45,9 @@ class Preview:
     arm_kinds: dict[str, str]
     samples: list[SampleMessage]
     donate_link: str
+    # Flagged supporters the audience leaves out: how many, and how many per flag reason.
+    flagged_out: int = 0
+    flagged_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def frequency_cap(settings: Settings) -> timedelta | None:
@@ -71,6 +74,9 @@ async def preview_campaign(
         first = audience.audience_query(campaign, now=now, cap=cap, zone=settings.timezone)
         limit = min(count, campaign.audience.limit or count)
         rows = (await session.execute(first.limit(limit))).all() if limit > 0 else []
+        flagged_out, flagged_reasons = await audience.count_flagged_out(
+            session, campaign, now=now, cap=cap, zone=settings.timezone
+        )
         samples = [
             await _sample(session, campaign, row.supporter_id, row.rule, now, settings, link)
             for row in rows
@@ -86,6 +92,8 @@ async def preview_campaign(
         arm_kinds={name: arm.kind for name, arm in campaign.arms.items()},
         samples=samples,
         donate_link=link,
+        flagged_out=flagged_out,
+        flagged_reasons=flagged_reasons,
     )
 
 

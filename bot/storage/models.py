@@ -413,3 +413,22 @@ class NamedSource(SQLModel, table=True):
     chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     invite_link: str | None = Field(default=None, max_length=200)
     created_at: datetime
+
+
+class SupporterFlag(SQLModel, table=True):
+    """Why a supporter looks like a low-value or fake follower, since when; /trust clears it.
+
+    One row per supporter and reason: a flag staff cleared stays cleared (it is not raised
+    again for the same reason).
+    """
+
+    __tablename__ = "supporter_flag"
+    __table_args__ = (UniqueConstraint("supporter_id", "reason", name="uq_supporter_flag"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    supporter_id: int = Field(foreign_key="supporter.id", ondelete="CASCADE")
+    reason: str = Field(max_length=32)
+    detail: str = Field(default="", max_length=200)
+    flagged_at: datetime
+    cleared_at: datetime | None = None
+    cleared_by: str | None = Field(default=None, max_length=200)
