@@ -11,10 +11,20 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.sandbox.client import SandboxClient
+from bot.services.community_report import take_member_counts
 from bot.services.flags import evaluate_flags
-from bot.storage.models import Ask, AuditEntry, Campaign, Interaction, Supporter, SupporterFlag
+from bot.storage.models import (
+    Ask,
+    AuditEntry,
+    Campaign,
+    Interaction,
+    MemberCount,
+    Supporter,
+    SupporterFlag,
+)
 from bot.telegram.community import LISTENING, Listening
-from tests.botharness import SPRING_APPEAL, BotHarness, bot_harness
+from bot.telegram.sender import TelegramSender
+from tests.botharness import SPRING_APPEAL, STAFF_CHAT_ID, BotHarness, bot_harness
 from tests.cas_fake import closed_port_url, fake_cas
 
 GROUP, OWNER, PROBE = -1001000000002, 4000, 4099
@@ -181,3 +191,26 @@ async def test_cas_is_not_asked_unless_switched_on(tmp_path: Path) -> None:
         await bot.client.join(GROUP, 4040)
         await settled(bot)
         assert cas.asked == [] and await flags(bot) == set()
+
+
+async def test_staff_see_the_community_report_with_member_counts_and_a_chart(
+    tmp_path: Path,
+) -> None:
+    async with flagging_bot(tmp_path) as bot:
+        create = bot.runtime.application.bot.create_chat_invite_link
+        bought = (await create(GROUP, name="bought-followers")).invite_link
+        for user in BOUGHT:
+            await bot.client.add_user(user, f"User{user}")
+            await bot.client.join(GROUP, user, invite_link=bought)
+        await settled(bot)
+        sender = TelegramSender(bot.runtime.application.bot)
+        taken = await take_member_counts(bot.sessions, sender, {GROUP}, now=bot.clock.now)
+        assert taken == 1
+        (snapshot,) = await bot.rows(MemberCount)
+        assert snapshot.members == await sender.member_count(GROUP)
+        answer = await bot.staff_command("/community", "Community report")
+        assert f"Chat {GROUP}: {snapshot.members} members now" in answer["text"]
+        assert "invite link bought-followers: 3, 3, 0, 0, 3" in answer["text"]
+        assert "Flagged: burst_join 3" in answer["text"]
+        await bot.next_message(STAFF_CHAT_ID, method="sendPhoto")
+        await bot.wait_rows(AuditEntry, AuditEntry.action == "community")

@@ -432,3 +432,15 @@ class SupporterFlag(SQLModel, table=True):
     flagged_at: datetime
     cleared_at: datetime | None = None
     cleared_by: str | None = Field(default=None, max_length=200)
+
+
+class MemberCount(SQLModel, table=True):
+    """A community chat's member count as Telegram gave it, once a day, so growth shows."""
+
+    __tablename__ = "member_count"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD in UTC
+    title: str = Field(default="", max_length=120)
+    members: int
+    taken_at: datetime

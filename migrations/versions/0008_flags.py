@@ -1,4 +1,7 @@
-"""low-value and fake follower flags: one row per supporter and reason, cleared by /trust
+"""low-value and fake follower flags, and daily member-count snapshots of community chats
+
+supporter_flag: one row per supporter and reason, cleared by /trust; member_count: a
+community chat's getChatMemberCount once a day, so the community report shows growth.
 
 Revision ID: 0008_flags
 Revises: 0007_community
@@ -31,7 +34,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("supporter_id", "reason", name="uq_supporter_flag"),
     )
+    op.create_table(
+        "member_count",
+        sa.Column("chat_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("day", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+        sa.Column("members", sa.Integer(), nullable=False),
+        sa.Column("taken_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("chat_id", "day"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("member_count")
     op.drop_table("supporter_flag")
