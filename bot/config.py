@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     click_dedup_seconds: int = Field(default=30, ge=0)
     baseline_donation_rate: float | None = Field(default=None, gt=0, lt=1)
     link_hash_secret: str = ""
+    # Low-value and fake followers (bot/domain/flags.py): a burst is at least
+    # FLAG_BURST_JOINS joins through one link within FLAG_BURST_SECONDS.
+    flag_burst_joins: int = Field(default=20, ge=2)
+    flag_burst_seconds: int = Field(default=60, ge=1)
+    cas_check: bool = False
+    cas_api_url: str = "https://api.cas.chat/check"
+    cas_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     main_currency: str = Field(default="EUR", pattern=r"^[A-Za-z]{3}$")
     log_level: str = "INFO"
 

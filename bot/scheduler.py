@@ -27,6 +27,8 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.domain.sending import Sender
 from bot.domain.spec import Campaign
+from bot.services.community_report import take_member_counts
+from bot.services.flags import evaluate_flags
 from bot.services.followups import enqueue_all_follow_ups
 from bot.services.outbox import OutboxWorker
 from bot.services.posts import recover_posts, send_due_posts
@@ -41,6 +43,8 @@ POSTS_JOB = "broadcast-posts"
 FOLLOW_UPS_JOB = "follow-ups"
 RESYNC_JOB = "resync"
 WEEKLY_JOB = "weekly-summary"
+FLAGS_JOB = "community-flags"
+MEMBER_COUNTS_JOB = "member-counts"
 _CRON = re.compile(r"^\s*([a-z,\-]+|\*)\s+(\d{1,2}):(\d{2})\s*$")
 
 
@@ -88,6 +92,12 @@ class DeliveryScheduler:
         self.scheduler.add_job(self.follow_ups, minute, id=FOLLOW_UPS_JOB, replace_existing=True)
         self.scheduler.add_job(
             self.sync_jobs_from_database, minute, id=RESYNC_JOB, replace_existing=True
+        )
+        hourly = IntervalTrigger(hours=1, timezone=self.settings.zone)
+        self.scheduler.add_job(self.flags, hourly, id=FLAGS_JOB, replace_existing=True)
+        daily = IntervalTrigger(days=1, timezone=self.settings.zone)
+        self.scheduler.add_job(
+            self.member_counts, daily, id=MEMBER_COUNTS_JOB, replace_existing=True
         )
         try:
             weekly = weekly_trigger(self.settings.weekly_summary_cron, self.settings.zone)
@@ -142,6 +152,18 @@ class DeliveryScheduler:
         if added:
             self.worker.wake()
             await self.sync_jobs_from_database()
+
+    async def flags(self) -> None:
+        """Flag members whom time shows inactive or quick to leave."""
+        added = await evaluate_flags(self.sessions, now=self.clock())
+        if any(added.values()):
+            log.info("new flags: %s", added)
+
+    async def member_counts(self) -> None:
+        """Snapshot each community chat's member count, so the community report shows growth."""
+        chats = self.settings.community_chat_ids
+        if chats:
+            await take_member_counts(self.sessions, self.post_sender, chats, now=self.clock())
 
     async def weekly(self) -> None:
         """Send the weekly summary if it is due."""

@@ -701,6 +701,8 @@ async def test_the_scheduler_derives_every_job_from_the_database(
                 "follow-ups",
                 "resync",
                 "weekly-summary",
+                "community-flags",
+                "member-counts",
             }
             assert jobs["outbox-wake"].next_run_time == NOW  # the first ask is due at once
             assert jobs["broadcast-posts"].next_run_time == datetime(

@@ -1,13 +1,17 @@
-"""Commands for the community chats the bot listens to: the notice to pin there."""
+"""Commands for the community chats the bot listens to: the notice to pin, the report."""
 
 from __future__ import annotations
 
 import asyncio
 import html
+import json
+from enum import StrEnum
+from pathlib import Path
 
 import typer
 
-from bot.commands.common import fail, settings
+from bot.clock import utcnow
+from bot.commands.common import console, database_errors, fail, settings
 from bot.config import Settings
 
 community_app = typer.Typer(help="The community chats the bot listens to.")
@@ -44,3 +48,68 @@ def notice(
     name = name if name.startswith("@") else f"@{name}"
     # Plain and unwrapped: staff copy it into Telegram as it is.
     typer.echo(html.unescape(text("community_notice", language, bot=name)))
+
+
+class Format(StrEnum):
+    """The community report's output formats."""
+
+    text = "text"
+    json = "json"
+    html = "html"
+
+
+async def _community_report(
+    current: Settings, fmt: Format, *, chart: bool
+) -> tuple[str, bytes | None]:
+    """Build the community report in one format, with its chart when asked."""
+    from bot.community_chart import render_community_chart
+    from bot.services.community_report import (
+        build_community_report,
+        report_html,
+        report_json,
+        report_lines,
+    )
+    from bot.storage.db import open_database
+
+    async with open_database(current.database_url) as sessions:
+        report = await build_community_report(
+            sessions, now=utcnow(), currency=current.main_currency.upper()
+        )
+    png = render_community_chart(report.sources, "Value by way in") if chart else None
+    if fmt is Format.json:
+        body = json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
+    elif fmt is Format.html:
+        body = report_html(report) + "\n"
+    else:
+        body = "\n".join(report_lines(report)) + "\n"
+    return body, png
+
+
+@community_app.command("report")
+def report(
+    fmt: Format = typer.Option(
+        Format.text, "--format", "-f", help="text, json (schema in the README) or html."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write the report to this file instead of the terminal."
+    ),
+    chart: Path | None = typer.Option(
+        None, "--chart", help="Also write the PNG chart (value by way in)."
+    ),
+) -> None:
+    """Show what the community is worth: members, activity, concentration, value by way in."""
+    current = settings()
+    with database_errors():
+        body, png = asyncio.run(_community_report(current, fmt, chart=chart is not None))
+    try:
+        if chart is not None and png is not None:
+            chart.write_bytes(png)
+        if out is not None:
+            out.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        fail(f"Could not write the community report: {exc}")
+    if out is None:
+        print(body, end="")
+    written = [str(p) for p in (out, chart) if p is not None]
+    if written:
+        console.print(f"Wrote {', '.join(written)}.", markup=False, highlight=False)

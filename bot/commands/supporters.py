@@ -233,6 +233,9 @@ def preview(
         result = asyncio.run(run())
     console.print(f"[b]{escape(result.campaign)}[/b]: {escape(result.title)}")
     console.print(f"Audience now: [b]{result.audience_size}[/b] supporters")
+    if result.flagged_out:
+        why = ", ".join(f"{reason} {n}" for reason, n in result.flagged_reasons.items())
+        console.print(f"Left out as flagged: {result.flagged_out} ({why})", highlight=False)
     segments = Table("Matched by", "Supporters", title="Segments", title_justify="left")
     for rule, n in result.segments.items():
         segments.add_row(escape(rule), str(n))

@@ -107,6 +107,8 @@ class Audience(_Spec):
     order_by: Literal["engagement", "recency", "rfm", "random"] = "engagement"
     seed: int | None = None
     limit: int | None = Field(default=None, ge=1)
+    # Flagged supporters (bot/domain/flags.py) are left out unless the campaign says otherwise.
+    include_flagged: bool = False
 
 
 class SendWindow(_Spec):

@@ -44,6 +44,8 @@ class User:
     started: bool = False
     blocked: bool = False
     is_bot: bool = False
+    # The account was deleted: Telegram answers 403 "user is deactivated".
+    deactivated: bool = False
 
     def as_user(self) -> JsonDict:
         """Return the Bot API User object."""

@@ -173,6 +173,10 @@ class SandboxClient(CommunityCalls):
         result = await self._call("POST", "/block", {"user_id": user_id})
         return dict(result) if result is not None else None
 
+    async def deactivate(self, user_id: int) -> JsonDict:
+        """Delete a user's account: the bot's messages to them get 403 "user is deactivated"."""
+        return dict(await self._call("POST", "/deactivate", {"user_id": user_id}))
+
     async def unblock(self, user_id: int) -> JsonDict | None:
         """Have the user unblock the bot; return the my_chat_member update (None if no change)."""
         result = await self._call("POST", "/unblock", {"user_id": user_id})

@@ -143,6 +143,12 @@ def _unblock(state: SandboxState, a: JsonDict) -> JsonDict | None:
     return actions.unblock(state, int(a["user_id"]))
 
 
+def _deactivate(state: SandboxState, a: JsonDict) -> JsonDict:
+    user = state.user(int(a["user_id"]))
+    user.deactivated = True
+    return user.as_dict()
+
+
 def _pre_checkout(state: SandboxState, a: JsonDict) -> JsonDict:
     return actions.pre_checkout(
         state,
@@ -227,6 +233,7 @@ CONTROL_ROUTES = [
     Route("/press", endpoint(_press), methods=["POST"]),
     Route("/block", endpoint(_block), methods=["POST"]),
     Route("/unblock", endpoint(_unblock), methods=["POST"]),
+    Route("/deactivate", endpoint(_deactivate), methods=["POST"]),
     Route("/pre_checkout", endpoint(_pre_checkout), methods=["POST"]),
     Route("/successful_payment", endpoint(_successful_payment), methods=["POST"]),
     Route("/sent", endpoint(_sent), methods=["GET"]),

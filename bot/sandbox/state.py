@@ -193,6 +193,8 @@ class SandboxState:
         user = target.user
         if user is None:
             return
+        if user.deactivated:
+            raise ApiError(403, "Forbidden: user is deactivated")
         if user.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         if not user.started:

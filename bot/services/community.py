@@ -13,15 +13,18 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.domain import flags as flag_rules
 from bot.domain.community import thread_topic
+from bot.domain.flags import BurstRule
 from bot.domain.i18n import DEFAULT_LANGUAGE, language_tag
 from bot.services.sources import record_source_visit
 from bot.storage import community as store
+from bot.storage import flags as flag_store
 from bot.storage.community import MessageFact, MessageKey
 from bot.storage.supporters import refresh_supporter_scores
 
@@ -80,6 +83,8 @@ class Spoke:
     thread_id: int | None = None
     # The topic of the thread's first message when the reply quotes it (Telegram includes it).
     quoted_root_topic: str = ""
+    # It carries a link or names another chat (bot/domain/flags.py): a fact, not the text.
+    points_elsewhere: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,11 +132,22 @@ class Voted:
     occurred_at: datetime
 
 
-Fact = ThreadStarted | Spoke | Answered | Reacted | MembershipChanged | Voted
+@dataclass(frozen=True)
+class Flagged:
+    """Something outside Telegram flagged a member (the CAS list), with its detail."""
+
+    member: Member
+    source: str
+    reason: str
+    detail: str
+    occurred_at: datetime
+
+
+Fact = ThreadStarted | Spoke | Answered | Reacted | MembershipChanged | Voted | Flagged
 
 
 def _member_of(fact: Fact) -> tuple[Member, str, datetime] | None:
-    if isinstance(fact, Spoke | Reacted | MembershipChanged):
+    if isinstance(fact, Spoke | Reacted | MembershipChanged | Flagged):
         return fact.member, fact.source, fact.occurred_at
     if isinstance(fact, Voted):
         return fact.member, "", fact.occurred_at
@@ -204,6 +220,11 @@ class _Batch:
     messages: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     answered: list[tuple[MessageKey, datetime]] = field(default_factory=list)
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    # Messages that may be spam: (supporter, chat source, time, the comment's event key).
+    pointing: list[tuple[int, str, datetime, str]] = field(default_factory=list)
+    # Joins through named links: (chat source, link name) -> first and last join time.
+    link_joins: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
 
     def event(
         self,
@@ -268,6 +289,22 @@ class _Batch:
             key = f"{kind[0]}:{fact.chat_id}:{fact.member.user_id}:{stamp}"
             detail = fact.link_name if fact.joined else None
             self.event(key, sid, kind, fact.occurred_at, source=fact.source, detail=detail)
+            if detail:
+                where = (fact.source[:120], detail[:500])
+                first, last = self.link_joins.get(where, (fact.occurred_at, fact.occurred_at))
+                self.link_joins[where] = (
+                    min(first, fact.occurred_at),
+                    max(last, fact.occurred_at),
+                )
+        elif isinstance(fact, Flagged):
+            self.flags.append(
+                {
+                    "supporter_id": self.supporters[fact.member.user_id],
+                    "reason": fact.reason,
+                    "detail": fact.detail,
+                    "flagged_at": fact.occurred_at,
+                }
+            )
         else:
             self._voted(fact)
 
@@ -286,6 +323,8 @@ class _Batch:
         where = f"{fact.chat_id}:{fact.message_id}"
         common = {"source": fact.source, "detail": topic, "sentiment": fact.sentiment}
         self.event(f"c:{where}", sid, COMMENT, fact.occurred_at, **common)
+        if fact.points_elsewhere:
+            self.pointing.append((sid, fact.source[:120], fact.occurred_at, f"c:{where}"))
         if fact.question:
             self.event(f"q:{where}", sid, QUESTION, fact.occurred_at, **common)
 
@@ -321,7 +360,41 @@ class _Batch:
                 )
 
 
-async def record_facts(session: AsyncSession, facts: Sequence[Fact]) -> int:
+async def _raise_flags(session: AsyncSession, batch: _Batch, burst: BurstRule) -> None:
+    """Flag bursts of joins through one link and links in a member's first message."""
+    rows = list(batch.flags)
+    window = timedelta(seconds=burst.seconds)
+    for (source, link), (first, last) in batch.link_joins.items():
+        joins = await flag_store.link_joins(
+            session=session, source=source, link=link, start=first - window, end=last + window
+        )
+        for sid in sorted(flag_rules.burst_members(joins, burst)):
+            rows.append(
+                {
+                    "supporter_id": sid,
+                    "reason": flag_rules.BURST_JOIN,
+                    "detail": f"{link} in {source}",
+                    "flagged_at": last,
+                }
+            )
+    for sid, source, at, event in batch.pointing:
+        if await flag_store.first_message_soon_after_join(
+            session=session, supporter_id=sid, source=source, at=at, event=event
+        ):
+            rows.append(
+                {
+                    "supporter_id": sid,
+                    "reason": flag_rules.SPAM_FIRST_MESSAGE,
+                    "detail": source,
+                    "flagged_at": at,
+                }
+            )
+    await flag_store.add_flags(session=session, rows=rows)
+
+
+async def record_facts(
+    session: AsyncSession, facts: Sequence[Fact], *, burst: BurstRule | None = None
+) -> int:
     """Write a batch of facts in one transaction; return how many interactions are new."""
     supporters = await _supporters(session, facts)
     keys, poll_ids = _lookups(facts)
@@ -335,7 +408,9 @@ async def record_facts(session: AsyncSession, facts: Sequence[Fact]) -> int:
     await store.save_message_facts(session=session, rows=batch.messages)
     await store.mark_answered(session=session, answers=batch.answered)
     added = await store.add_events(session=session, rows=batch.events)
-    return added + await _source_visits(session, facts, supporters)
+    added += await _source_visits(session, facts, supporters)
+    await _raise_flags(session, batch, burst or BurstRule())
+    return added
 
 
 async def _source_visits(
@@ -409,8 +484,10 @@ class CommunityRecorder:
         batch: int = BATCH,
         flush_seconds: float = FLUSH_SECONDS,
         on_written: Callable[[int], None] | None = None,
+        burst: BurstRule | None = None,
     ) -> None:
         self.sessions = sessions
+        self.burst = burst or BurstRule()
         self.batch = batch
         self.flush_seconds = flush_seconds
         self.on_written = on_written
@@ -439,7 +516,7 @@ class CommunityRecorder:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 async with self.sessions() as session, session.begin():
-                    added = await record_facts(session, facts)
+                    added = await record_facts(session, facts, burst=self.burst)
             except Exception:
                 if attempt == ATTEMPTS:
                     log.exception("%d community facts lost after %d attempts", len(facts), attempt)

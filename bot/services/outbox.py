@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.domain.campaign_state import RUNNING
+from bot.domain.flags import is_deactivated
 from bot.domain.limits import LimitSettings, SendLimiter, backoff_seconds
 from bot.domain.sending import Result, Sender, SendOutcome
 from bot.domain.spec import Campaign
@@ -433,7 +434,11 @@ class OutboxWorker:
                 FAILED,
                 f"unreachable: {outcome.description}",
                 attempts=tries,
-                person=outbox.SupporterUpdate(ask.supporter_id, unreachable=True)
+                person=outbox.SupporterUpdate(
+                    ask.supporter_id,
+                    unreachable=True,
+                    deactivated_at=at if is_deactivated(outcome.description) else None,
+                )
                 if ask.supporter_id
                 else None,
             )

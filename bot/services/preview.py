@@ -51,6 +51,9 @@ class Preview:
     # The smallest detectable specific-vs-broadcast difference, in plain words; None when the
     # campaign has no such pair of arms.
     power: str | None = None
+    # Flagged supporters the audience leaves out: how many, and how many per flag reason.
+    flagged_out: int = 0
+    flagged_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def frequency_cap(settings: Settings) -> timedelta | None:
@@ -77,6 +80,9 @@ async def preview_campaign(
         first = audience.audience_query(campaign, now=now, cap=cap, zone=settings.timezone)
         limit = min(count, campaign.audience.limit or count)
         rows = (await session.execute(first.limit(limit))).all() if limit > 0 else []
+        flagged_out, flagged_reasons = await audience.count_flagged_out(
+            session, campaign, now=now, cap=cap, zone=settings.timezone
+        )
         samples = [
             await _sample(session, campaign, row.supporter_id, row.rule, now, settings, link)
             for row in rows
@@ -98,6 +104,8 @@ async def preview_campaign(
         donate_link=link,
         baseline=baseline,
         power=_power(campaign, split, baseline),
+        flagged_out=flagged_out,
+        flagged_reasons=flagged_reasons,
     )
 
 

@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.domain.message_length import fit_lines
 from bot.domain.money import format_amount
 from bot.domain.spec import Campaign
+from bot.services.community_report import community_health_line
 from bot.services.report_format import duration_text
 from bot.services.report_model import ArmResponse
 from bot.services.reporting import arm_responses, report_by_name
@@ -152,14 +153,17 @@ async def weekly_summary(
         activity = await weekly.week_activity(session=session, start=start, end=end)
         waiting = await weekly.waiting_replies(session=session)
         timings = await desk.period_response_rows(session=session, start=start, end=end)
+    health = await community_health_line(sessions, start=start, end=end)
     local = end.astimezone(settings.zone)
     head = (
         f"<b>Weekly summary</b>, week to {local:%a %d %b %Y %H:%M} ({escape(settings.timezone)})"
     )
     busy = [a for a in activity if a.asks_sent or a.replies or a.gifts or a.waiting_replies]
-    if not busy and not waiting:
+    if not busy and not waiting and health is None:
         return f"{head}: a quiet week, with no asks sent, no replies and no gifts."
     lines = [head]
+    if health is not None:
+        lines.append(escape(health))
     if not busy:
         lines.append("No campaign activity this week.")
     for item in busy:

@@ -44,8 +44,9 @@ from bot.domain import audience as rules
 from bot.domain.campaign_state import RUNNING
 from bot.domain.spec import Audience, Campaign, Rule
 from bot.storage.dialect import dialect_name
+from bot.storage.flags import active_flag
 from bot.storage.models import PENDING, SENDING
-from bot.storage.tables import ASK, CAMPAIGN, DONATION, INTERACTION, SUPPORTER, TAG
+from bot.storage.tables import ASK, CAMPAIGN, DONATION, FLAG, INTERACTION, SUPPORTER, TAG
 
 
 class AudienceRow(NamedTuple):
@@ -290,6 +291,8 @@ def _selection(
     """
     audience = campaign.audience
     where = _reachable()
+    if not audience.include_flagged:
+        where.append(not_(active_flag()))
     source: Any = SUPPORTER
     labels = [rules.group_label("any", i, rule) for i, rule in enumerate(audience.any)]
     if not audience.any:
@@ -418,3 +421,32 @@ async def stream_audience_tuples(
     result = await session.stream(query.execution_options(yield_per=batch))
     async for partition in result.partitions(batch):
         yield partition
+
+
+async def count_flagged_out(
+    session: AsyncSession,
+    campaign: Campaign,
+    *,
+    now: datetime,
+    cap: timedelta | None,
+    zone: str | None = None,
+) -> tuple[int, dict[str, int]]:
+    """Count the flagged supporters the audience leaves out, in all and per reason."""
+    if campaign.audience.include_flagged:
+        return 0, {}
+    widened = campaign.model_copy(
+        update={"audience": campaign.audience.model_copy(update={"include_flagged": True})}
+    )
+    tz = widened.zone(zone or "UTC")
+    source, where, _ = _selection(widened, now=now, cap=cap, zone=tz, labelled=False)
+    flagged = select(SUPPORTER.c.id).select_from(source).where(*where, active_flag()).subquery()
+    await _plan_without_jit(session)
+    people = await session.scalar(select(func.count()).select_from(flagged))
+    f = FLAG.c
+    rows = await session.execute(
+        select(f.reason, func.count())
+        .where(f.supporter_id.in_(select(flagged.c.id)), f.cleared_at.is_(None))
+        .group_by(f.reason)
+    )
+    reasons = {str(reason): int(n) for reason, n in rows.tuples()}
+    return int(people or 0), dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))

@@ -413,3 +413,34 @@ class NamedSource(SQLModel, table=True):
     chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     invite_link: str | None = Field(default=None, max_length=200)
     created_at: datetime
+
+
+class SupporterFlag(SQLModel, table=True):
+    """Why a supporter looks like a low-value or fake follower, since when; /trust clears it.
+
+    One row per supporter and reason: a flag staff cleared stays cleared (it is not raised
+    again for the same reason).
+    """
+
+    __tablename__ = "supporter_flag"
+    __table_args__ = (UniqueConstraint("supporter_id", "reason", name="uq_supporter_flag"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    supporter_id: int = Field(foreign_key="supporter.id", ondelete="CASCADE")
+    reason: str = Field(max_length=32)
+    detail: str = Field(default="", max_length=200)
+    flagged_at: datetime
+    cleared_at: datetime | None = None
+    cleared_by: str | None = Field(default=None, max_length=200)
+
+
+class MemberCount(SQLModel, table=True):
+    """A community chat's member count as Telegram gave it, once a day, so growth shows."""
+
+    __tablename__ = "member_count"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD in UTC
+    title: str = Field(default="", max_length=120)
+    members: int
+    taken_at: datetime

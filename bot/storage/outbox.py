@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.flags import DELETED
 from bot.storage.campaign_runs import running_campaign_ids
 from bot.storage.dialect import dialect_name, driver_connection, sqlite_time
+from bot.storage.flags import add_flags
 from bot.storage.models import CANCELLED, PENDING, SENDING, SENT, UNKNOWN
 from bot.storage.tables import ASK, SUPPORTER
 
@@ -224,6 +226,8 @@ class SupporterUpdate:
     asked_at: datetime | None = None
     blocked_at: datetime | None = None
     unreachable: bool = False
+    # Telegram said "user is deactivated": the account was deleted (flagged `deleted`).
+    deactivated_at: datetime | None = None
 
 
 def _ask_params(u: AskUpdate) -> dict[str, Any]:
@@ -301,3 +305,9 @@ async def _apply_supporter_updates(
         # Telegram refuses to open the chat: they must /start the bot again to be reachable.
         stmt = update(SUPPORTER).where(s.id.in_(unreachable)).values(chat_id=None)
         await session.execute(stmt)
+    deleted = [
+        {"supporter_id": u.supporter_id, "reason": DELETED, "flagged_at": u.deactivated_at}
+        for u in updates
+        if u.deactivated_at is not None
+    ]
+    await add_flags(session=session, rows=deleted)

@@ -17,7 +17,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes
 from bot.config import Settings, use_timedelta_durations
 from bot.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, command_descriptions
 from bot.services import conversation
-from bot.telegram import community, desk, payments, relay, sources, staff, supporters
+from bot.telegram import community, desk, flags, payments, relay, sources, staff, supporters
 from bot.telegram.context import SERVICES, BotApplication, BotContext, BotServices
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def build_application(services: BotServices, *, polling: bool = True) -> BotAppl
     staff.add_handlers(application)
     sources.add_handlers(application)
     desk.add_handlers(application)
+    flags.add_handlers(application)
     relay.add_handlers(application)
     supporters.add_handlers(application)
     payments.add_handlers(application)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -13,6 +14,8 @@ from telegram import (
     ChatMember,
     Message,
     MessageEntity,
+    MessageOriginChannel,
+    MessageOriginChat,
     ReactionType,
     ReactionTypeCustomEmoji,
     ReactionTypeEmoji,
@@ -40,10 +43,12 @@ from bot.domain.community import (
     reaction_sentiment,
     read_message,
 )
+from bot.domain.flags import CAS_BANNED, BurstRule, points_elsewhere
 from bot.services import community
 from bot.services.community import (
     Answered,
     CommunityRecorder,
+    Flagged,
     Member,
     MembershipChanged,
     Reacted,
@@ -51,6 +56,7 @@ from bot.services.community import (
     ThreadStarted,
     Voted,
 )
+from bot.services.flags import CasCheck
 from bot.telegram.context import BotApplication, BotContext, services_of
 from bot.telegram.staff_guard import audit, is_staff
 
@@ -79,6 +85,28 @@ class Listening:
     # Each chat's administrators: their replies answer questions, and they are not members.
     admins: dict[int, set[int]] = field(default_factory=dict)
     linked: dict[int, int] = field(default_factory=dict)
+    # The Combot Anti-Spam check of joining members (CAS_CHECK), and the checks under way.
+    cas: CasCheck | None = None
+    checks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def joined(self, fact: MembershipChanged) -> None:
+        """Record a join or leave; check a joining member against CAS in the background."""
+        self.recorder.add(fact)
+        if fact.joined and self.cas is not None:
+            task = asyncio.create_task(self._check(self.cas, fact), name="cas-check")
+            self.checks.add(task)
+            task.add_done_callback(self.checks.discard)
+
+    async def _check(self, cas: CasCheck, fact: MembershipChanged) -> None:
+        if await cas.banned(fact.member.user_id):
+            self.recorder.add(
+                Flagged(fact.member, fact.source, CAS_BANNED, "listed by CAS", fact.occurred_at)
+            )
+
+    async def checked(self) -> None:
+        """Wait for the CAS checks under way (tests, and shutting down)."""
+        while self.checks:
+            await asyncio.gather(*self.checks, return_exceptions=True)
 
 
 def listening_of(context: BotContext) -> Listening:
@@ -128,6 +156,14 @@ def _speaks_for_us(context: BotContext, state: Listening, message: Message) -> b
     return user is not None and (
         is_staff(context, user) or user.id in state.admins.get(chat_id, set())
     )
+
+
+def _points_elsewhere(message: Message) -> bool:
+    """Tell whether a message links out or names another chat, from its entities only."""
+    kinds = [e.type for e in (*message.entities, *message.caption_entities)]
+    origin = message.forward_origin
+    from_chat = isinstance(origin, MessageOriginChannel | MessageOriginChat)
+    return points_elsewhere([str(kind) for kind in kinds], forwarded_from_chat=from_chat)
 
 
 def _said(message: Message) -> str | None:
@@ -182,6 +218,7 @@ async def heard(update: Update, context: BotContext) -> None:
             own_topic=_first_hashtag(message),
             thread_id=thread,
             quoted_root_topic=quoted_root,
+            points_elsewhere=_points_elsewhere(message),
         )
     )
 
@@ -199,7 +236,7 @@ def _service_membership(state: Listening, message: Message) -> None:
         people.append(message.left_chat_member)
     for user in people:
         if _is_member(user):
-            state.recorder.add(
+            state.joined(
                 MembershipChanged(
                     chat_id=message.chat.id,
                     source=_source(message.chat),
@@ -232,7 +269,7 @@ async def membership(update: Update, context: BotContext) -> None:
     if was == now or not _is_member(user):
         return
     link = change.invite_link
-    state.recorder.add(
+    state.joined(
         MembershipChanged(
             chat_id=chat.id,
             source=_source(chat),
@@ -422,16 +459,32 @@ async def listening(application: BotApplication) -> AsyncIterator[Listening]:
     state: Listening = application.bot_data[LISTENING]
     for chat_id in sorted(state.chat_ids):
         await check_chat(application, state, chat_id)
-    async with state.recorder.running():
-        yield state
+    try:
+        async with state.recorder.running():
+            try:
+                yield state
+            finally:
+                await state.checked()
+    finally:
+        if state.cas is not None:
+            await state.cas.aclose()
 
 
 def add_handlers(application: BotApplication) -> None:
     """Register the community handlers, when there are community chats to listen to."""
     services = services_of(application)
     chat_ids = services.settings.community_chat_ids
+    current = services.settings
+    burst = BurstRule(joins=current.flag_burst_joins, seconds=current.flag_burst_seconds)
+    cas = (
+        CasCheck(current.cas_api_url, timeout=current.cas_timeout_seconds)
+        if current.cas_check and chat_ids
+        else None
+    )
     application.bot_data[LISTENING] = Listening(
-        chat_ids=chat_ids, recorder=CommunityRecorder(services.sessions)
+        chat_ids=chat_ids,
+        recorder=CommunityRecorder(services.sessions, burst=burst),
+        cas=cas,
     )
     if not chat_ids:
         return

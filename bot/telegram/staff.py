@@ -29,6 +29,7 @@ from bot.services.report_chat import format_telegram_html, report_chart
 from bot.services.reporting import build_report
 from bot.telegram.context import BotApplication, BotContext
 from bot.telegram.desk import DESK_MENU
+from bot.telegram.flags import FLAGS_MENU
 from bot.telegram.staff_guard import AuditNote, Handler, is_staff, staff_command
 from bot.telegram.staff_text import (
     campaign_line,
@@ -59,6 +60,7 @@ STAFF_MENU: list[tuple[str, str]] = [
     ("source", "NAME [KIND [DETAIL]]: a deep link, invite link and QR code"),
     ("sources", "Named sources with how many started or joined through each"),
     *DESK_MENU,
+    *FLAGS_MENU,
 ]
 
 STAFF_HELP = (

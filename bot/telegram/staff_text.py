@@ -127,6 +127,15 @@ def status_text(status: CampaignStatus) -> str:
     return "\n".join(lines)
 
 
+def flagged_out_line(people: int, reasons: dict[str, int]) -> str:
+    """Say how many flagged supporters the audience leaves out, and why."""
+    why = ", ".join(f"{html.escape(reason)} {n}" for reason, n in reasons.items())
+    return (
+        f"Left out as flagged: <b>{people}</b> ({why}); /trust clears a flag, "
+        "include_flagged: true takes them in."
+    )
+
+
 def preview_messages(preview: Preview) -> list[str]:
     """Describe a preview as messages: the audience, then one message per sample ask."""
     name = html.escape(preview.campaign)
@@ -135,6 +144,8 @@ def preview_messages(preview: Preview) -> list[str]:
         f"Audience if launched now: <b>{preview.audience_size}</b> supporter(s)",
     ]
     lines += [f"  {html.escape(rule)}: {n}" for rule, n in preview.segments.items()]
+    if preview.flagged_out:
+        lines.append(flagged_out_line(preview.flagged_out, preview.flagged_reasons))
     lines.append(
         "Expected per arm: "
         + ", ".join(

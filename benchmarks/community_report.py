@@ -1,0 +1,154 @@
+"""Benchmark: the community report over a million members and ten million interactions.
+
+Usage: .venv/bin/python benchmarks/community_report.py [--members N] [--interactions N]
+       [--backend sqlite|postgres|both] [--rounds N]
+
+The rows are generated inside the database (INSERT ... SELECT over a number series with a
+fixed hash of the row number, as benchmarks/_data.py does): members spread over two chats,
+community interactions of every kind over half a year (joins through four named links, some
+leaves), 50,000 gifts and 5% of members flagged. The report is built `rounds` times; the best
+and median seconds are printed with the machine's load (target: under 2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._data import (
+    _interaction_indexes,
+    _Sql,
+    _supporters_sql,
+    create_pg_database,
+    drop_pg_database,
+    temp_sqlite_url,
+)
+from bot.services.community_report import build_community_report
+from bot.storage.db import create_all, is_sqlite, make_engine, session_maker
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+KINDS = ("comment", "comment", "reaction", "reaction", "reaction", "question", "poll_answer",
+         "joined", "joined", "left")  # fmt: skip
+CHATS = ("Harbour Museum chat", "Friends of the museum")
+LINKS = ("expo-qr", "bought-followers", "newsletter", "poster")
+HALF_YEAR = 182 * 86_400
+
+
+def _interactions_sql(sql: _Sql, count: int, members: int) -> str:
+    prefix, source = sql.series(count)
+    kind = sql.pick(KINDS, sql.hash(31, len(KINDS)))
+    chat = sql.pick(CHATS, sql.hash(37, len(CHATS)))
+    link = sql.pick(LINKS, sql.hash(41, len(LINKS)))
+    return f"""{prefix}
+        INSERT INTO interaction (supporter_id, kind, detail, sentiment, occurred_at, source)
+        SELECT supporter_id, kind,
+            CASE WHEN kind = 'joined' AND n % 3 = 0 THEN {link} END,
+            CASE WHEN kind = 'comment' THEN 'neutral' END,
+            {sql.seconds_before(NOW, sql.hash(43, HALF_YEAR))},
+            {chat}
+        FROM (SELECT n, 1 + {sql.hash(47, members)} AS supporter_id, {kind} AS kind
+              FROM {source}) AS generated"""
+
+
+def _gifts_sql(sql: _Sql, count: int, members: int) -> str:
+    prefix, source = sql.series(count)
+    return f"""{prefix}
+        INSERT INTO donation (provider, provider_event_id, supporter_id, amount_minor, currency,
+            donated_at, recorded_at, attribution)
+        SELECT 'bench', 'g' || n, 1 + {sql.hash(53, members)}, 500 * (1 + {sql.hash(59, 20)}),
+            CASE WHEN n % 7 = 0 THEN 'USD' ELSE 'EUR' END,
+            {sql.seconds_before(NOW, sql.hash(61, HALF_YEAR))},
+            {sql.seconds_before(NOW, "0")}, 'unattributed'
+        FROM {source}"""
+
+
+def _flags_sql(sql: _Sql, members: int) -> str:
+    prefix, source = sql.series(members // 20)
+    return f"""{prefix}
+        INSERT INTO supporter_flag (supporter_id, reason, detail, flagged_at)
+        SELECT 20 * n, CASE WHEN n % 2 = 0 THEN 'burst_join' ELSE 'inactive' END, '',
+            {sql.seconds_before(NOW, "0")}
+        FROM {source}"""
+
+
+async def populate(engine: AsyncEngine, *, members: int, interactions: int) -> float:
+    """Create the tables and fill them; return the seconds it took."""
+    sql = _Sql(is_sqlite(str(engine.url)))
+    started = time.perf_counter()
+    await create_all(engine)
+    async with engine.begin() as conn:
+        await conn.execute(text(_supporters_sql(sql, members, NOW)))
+        for index in _interaction_indexes():
+            await conn.run_sync(index.drop)
+        await conn.execute(text(_interactions_sql(sql, interactions, members)))
+        for index in _interaction_indexes():
+            await conn.run_sync(index.create)
+        await conn.execute(text(_gifts_sql(sql, 50_000, members)))
+        await conn.execute(text(_flags_sql(sql, members)))
+    async with engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+async def bench(url: str, *, members: int, interactions: int, rounds: int) -> None:
+    """Fill one database and time the report on it."""
+    engine = make_engine(url)
+    try:
+        loaded = await populate(engine, members=members, interactions=interactions)
+        print(f"  loaded {members:,} members, {interactions:,} interactions in {loaded:.1f} s")
+        sessions = session_maker(engine)
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            report = await build_community_report(sessions, now=NOW, currency="EUR")
+            times.append(time.perf_counter() - started)
+        print(
+            f"  report: best {min(times):.2f} s, median {statistics.median(times):.2f} s "
+            f"({len(report.sources)} ways in, {report.concentration['members']:,} members)"
+        )
+    finally:
+        await engine.dispose()
+
+
+async def main() -> None:
+    """Run the benchmark on the chosen backends."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--interactions", type=int, default=10_000_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.backend in ("sqlite", "both"):
+        print("SQLite")
+        with tempfile.TemporaryDirectory() as directory:
+            url = temp_sqlite_url(Path(directory))
+            await bench(
+                url, members=args.members, interactions=args.interactions, rounds=args.rounds
+            )
+    if args.backend in ("postgres", "both"):
+        print("PostgreSQL")
+        url = await create_pg_database()
+        try:
+            await bench(
+                url, members=args.members, interactions=args.interactions, rounds=args.rounds
+            )
+        finally:
+            await drop_pg_database(url)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
