@@ -233,6 +233,8 @@ def preview(
         result = asyncio.run(run())
     console.print(f"[b]{escape(result.campaign)}[/b]: {escape(result.title)}")
     console.print(f"Audience now: [b]{result.audience_size}[/b] supporters")
+    ways = ", ".join(f"{way} {n}" for way, n in result.eligible_by_way.items())
+    console.print(f"Eligible each way: {ways} (the audience: those every arm's way reaches)")
     segments = Table("Matched by", "Supporters", title="Segments", title_justify="left")
     for rule, n in result.segments.items():
         segments.add_row(escape(rule), str(n))

@@ -168,6 +168,9 @@ class Arm(_Spec):
     kind: Literal["specific", "broadcast", "holdout"]
     weight: float = Field(gt=0, allow_inf_nan=False)
     message: Key | None = None
+    # private: a message in the supporter's private chat; group_reply: a public reply to
+    # their own message in a community chat, with a button that opens the bot privately.
+    via: Literal["private", "group_reply"] = "private"
 
 
 class FollowUp(_Spec):
@@ -209,6 +212,7 @@ class Campaign(_Spec):
     spread: Duration | None = None
     attribution_window: Duration = timedelta(days=14)
     frequency_cap: Duration | None = None
+    group_replies_per_hour: int = Field(default=10, ge=1)
     audience: Audience = Audience()
     arms: dict[Key, Arm] = Field(min_length=1)
     messages: dict[Key, dict[Language, Text]] = Field(min_length=1)
@@ -253,6 +257,10 @@ class Campaign(_Spec):
     def sending_arms(self) -> list[str]:
         """List the arms that receive a message (all but holdouts)."""
         return [name for name, arm in self.arms.items() if arm.kind != "holdout"]
+
+    def ways(self) -> set[str]:
+        """Give the ways (private, group_reply) this campaign's sending arms reach people."""
+        return {self.arms[name].via for name in self.sending_arms()}
 
     def follow_up_arms(self, follow_up: FollowUp) -> list[str]:
         """List the arms a follow-up goes to (default: every arm that sends)."""
@@ -304,6 +312,8 @@ def _cross_problems(c: Campaign) -> list[tuple[Loc, str]]:
     for name, arm in c.arms.items():
         if arm.kind == "holdout" and arm.message is not None:
             problems.append((("arms", name, "message"), "a holdout arm is sent nothing"))
+        elif arm.kind == "holdout" and arm.via != "private":
+            problems.append((("arms", name, "via"), "a holdout arm is sent nothing"))
         elif arm.kind != "holdout" and arm.message is None:
             problems.append((("arms", name), f"a {arm.kind} arm needs a message"))
         elif arm.message is not None:

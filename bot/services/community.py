@@ -226,12 +226,28 @@ class _Batch:
             }
         )
 
-    def remember(self, key: MessageKey, topic: str, asker_id: int | None = None) -> None:
+    def remember(
+        self,
+        key: MessageKey,
+        topic: str,
+        asker_id: int | None = None,
+        *,
+        author: tuple[int, datetime, str] | None = None,
+    ) -> None:
         if key in self.known:
             return
         self.known[key] = MessageFact(topic, asker_id, None)
+        author_id, sent_at, sentiment = author or (None, None, None)
         self.messages.append(
-            {"chat_id": key[0], "message_id": key[1], "topic": topic, "asker_id": asker_id}
+            {
+                "chat_id": key[0],
+                "message_id": key[1],
+                "topic": topic,
+                "asker_id": asker_id,
+                "author_id": author_id,
+                "sent_at": sent_at,
+                "sentiment": sentiment,
+            }
         )
 
     def topic_of(self, key: MessageKey) -> str:
@@ -278,9 +294,14 @@ class _Batch:
                 self.remember((fact.chat_id, fact.thread_id), fact.quoted_root_topic)
         topic = thread_topic(root, fact.own_topic)
         key = (fact.chat_id, fact.message_id)
-        if topic or fact.question:
-            # Reactions to it, replies under it and answers to it will need these facts.
-            self.remember(key, topic, sid if fact.question else None)
+        # Reactions to it, replies under it and answers to it need these facts, and a public
+        # reply to its author needs its id (bot.services.group_replies).
+        self.remember(
+            key,
+            topic,
+            sid if fact.question else None,
+            author=(sid, fact.occurred_at, fact.sentiment),
+        )
         where = f"{fact.chat_id}:{fact.message_id}"
         common = {"source": fact.source, "detail": topic, "sentiment": fact.sentiment}
         self.event(f"c:{where}", sid, COMMENT, fact.occurred_at, **common)

@@ -45,6 +45,12 @@ class Preview:
     arm_kinds: dict[str, str]
     samples: list[SampleMessage]
     donate_link: str
+    # How many supporters each way (private, group_reply) could reach, before the audience
+    # keeps only those every arm's way reaches.
+    eligible_by_way: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+WAYS = ("private", "group_reply")
 
 
 def frequency_cap(settings: Settings) -> timedelta | None:
@@ -64,11 +70,26 @@ async def preview_campaign(
     """Select the audience as a launch would, and render messages for its first supporters."""
     cap = frequency_cap(settings)
     link = f"{settings.public_base_url.rstrip('/')}/r/{PREVIEW_TOKEN}"
+    recent = timedelta(days=settings.group_reply_recent_days)
     async with sessions() as session:
         segments = await audience.count_by_rule(
-            session, campaign, now=now, cap=cap, zone=settings.timezone
+            session, campaign, now=now, cap=cap, zone=settings.timezone, recent=recent
         )
-        first = audience.audience_query(campaign, now=now, cap=cap, zone=settings.timezone)
+        by_way = {
+            way: await audience.count_audience(
+                session,
+                campaign,
+                now=now,
+                cap=cap,
+                zone=settings.timezone,
+                recent=recent,
+                ways=[way],
+            )
+            for way in WAYS
+        }
+        first = audience.audience_query(
+            campaign, now=now, cap=cap, zone=settings.timezone, recent=recent
+        )
         limit = min(count, campaign.audience.limit or count)
         rows = (await session.execute(first.limit(limit))).all() if limit > 0 else []
         samples = [
@@ -86,6 +107,7 @@ async def preview_campaign(
         arm_kinds={name: arm.kind for name, arm in campaign.arms.items()},
         samples=samples,
         donate_link=link,
+        eligible_by_way=by_way,
     )
 
 

@@ -107,11 +107,13 @@ class Interaction(SQLModel, table=True):
 class CommunityMessage(SQLModel, table=True):
     """Facts about one message in a community chat, never its text: its topic, its asker.
 
-    Kept for thread roots with a topic (so comments and reactions get it) and for questions
-    (so an answer is credited to the asker, once).
+    Kept for thread roots with a topic (so comments and reactions get it), for questions
+    (so an answer is credited to the asker, once) and for every member's message (its author,
+    time and sentiment: a public reply answers one of them).
     """
 
     __tablename__ = "community_message"
+    __table_args__ = (Index("ix_community_message_author", "author_id", "sent_at"),)
 
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     message_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
@@ -120,6 +122,9 @@ class CommunityMessage(SQLModel, table=True):
         default=None, foreign_key="supporter.id", ondelete="SET NULL", index=True
     )
     answered_at: datetime | None = None
+    author_id: int | None = Field(default=None, foreign_key="supporter.id", ondelete="SET NULL")
+    sent_at: datetime | None = None
+    sentiment: str | None = Field(default=None, max_length=16)
 
 
 class CommunityPoll(SQLModel, table=True):

@@ -9,7 +9,7 @@ from datetime import timedelta
 from types import TracebackType
 
 import httpx
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -123,8 +123,14 @@ class TelegramSender:
         *,
         buttons: Sequence[Sequence[Button]] = (),
         paid: bool = False,
+        reply_to: int | None = None,
     ) -> SendOutcome:
         """Send an HTML message with inline buttons; never raises for Telegram's answers."""
+        reply = (
+            ReplyParameters(reply_to, allow_sending_without_reply=True)
+            if reply_to is not None
+            else None
+        )
         try:
             message = await self.bot.send_message(
                 chat_id,
@@ -132,6 +138,7 @@ class TelegramSender:
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(buttons) if buttons else None,
                 allow_paid_broadcast=True if paid else None,
+                reply_parameters=reply,
             )
         except Exception as error:  # every failure becomes an outcome the outbox records
             outcome = classify_error(error)

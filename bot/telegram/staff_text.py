@@ -87,6 +87,12 @@ def preview_messages(preview: Preview) -> list[str]:
         f"Audience if launched now: <b>{preview.audience_size}</b> supporter(s)",
     ]
     lines += [f"  {html.escape(rule)}: {n}" for rule, n in preview.segments.items()]
+    if preview.eligible_by_way:
+        lines.append(
+            "Eligible each way: "
+            + ", ".join(f"{way} {n}" for way, n in preview.eligible_by_way.items())
+            + " (the audience is those every arm's way reaches)"
+        )
     lines.append(
         "Expected per arm: "
         + ", ".join(

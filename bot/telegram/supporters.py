@@ -21,11 +21,14 @@ from telegram.ext import (
 
 from bot.domain import callbacks
 from bot.domain.i18n import pick_language, text
+from bot.domain.public_asks import token_of_payload
 from bot.services import conversation
+from bot.services.public_asks import open_public_ask
 from bot.services.sources import record_source_visit
 from bot.services.supporters import forget_supporter, upsert_started_supporter
 from bot.telegram.context import BotApplication, BotContext
 from bot.telegram.deleter import BotMessageDeleter
+from bot.telegram.sender import keyboard
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,27 @@ async def start(update: Update, context: BotContext) -> None:
     came_back = await start_supporter(context, user, payload)
     key = "welcome_back" if came_back else "greeting"
     await message.reply_html(text(key, language_of(user), name=user.first_name))
+    if token_of_payload(payload) is not None:
+        await _deliver_public_ask(context, user, payload)
+
+
+async def _deliver_public_ask(context: BotContext, user: User, payload: str | None) -> None:
+    """Send the private message of the public ask whose button the supporter opened."""
+    private = await open_public_ask(
+        context.sessions,
+        payload=payload,
+        telegram_user_id=user.id,
+        now=context.now(),
+        settings=context.settings,
+        current=context.registry.campaigns,
+    )
+    if private is not None:
+        await context.bot.send_message(
+            user.id,
+            private.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(private.buttons),
+        )
 
 
 async def stop(update: Update, context: BotContext) -> None:

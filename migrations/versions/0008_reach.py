@@ -1,0 +1,52 @@
+"""reach: each member's community messages (author, time, sentiment; never text)
+
+A public reply (an arm with via: group_reply) answers the member's own message, so every
+message a member writes in a community chat is kept as a fact: its chat, id, author, time
+and sentiment.
+
+Revision ID: 0008_reach
+Revises: 0007_community
+Create Date: 2026-12-06
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+from alembic import op
+
+
+revision: str = "0008_reach"
+down_revision: str | None = "0007_community"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("community_message", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("author_id", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("sent_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column("sentiment", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
+        )
+        batch_op.create_foreign_key(
+            "fk_community_message_author_id_supporter",
+            "supporter",
+            ["author_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+        batch_op.create_index(
+            "ix_community_message_author", ["author_id", "sent_at"], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("community_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_community_message_author")
+        batch_op.drop_constraint("fk_community_message_author_id_supporter", type_="foreignkey")
+        batch_op.drop_column("sentiment")
+        batch_op.drop_column("sent_at")
+        batch_op.drop_column("author_id")
