@@ -13,6 +13,7 @@ import httpx
 
 from bot.domain.attribution import sign_body
 from bot.storage.models import Ask, Click, Donation, Supporter
+from bot.storage.referrals import referrer_rows
 from tests.botharness import BotHarness
 from tests.test_bot_community import (
     ANN,
@@ -149,3 +150,63 @@ async def test_someone_else_opening_a_public_asks_button_gets_no_private_ask(
         await bot.next_message(ANN)
         await settled(bot)
         assert not [e for e in await bot.quiet(ANN) if "/r/" in json.dumps(e)]
+
+
+# --- referrals ----------------------------------------------------------------------------
+
+
+async def test_a_referral_chain_credits_the_referrer_apart_from_the_givers_own_gift(
+    tmp_path: Path,
+) -> None:
+    async with listening_bot(
+        tmp_path, serve_web=True, settings={"donation_webhook_secret": HOOK_SECRET}
+    ) as bot:
+        anna = await bot.supporter_starts(4001, "Anna", visited=None)
+        await bot.client.send_text(4001, "/share")
+        shared = await bot.next_message(4001, "t.me/")
+        link = shared["text"].split("Share this link with a friend: ")[1].split()[0]
+        payload = parse_qs(urlsplit(link).query)["start"][0]
+        assert payload.startswith("r-")
+        # A named invite link to the community chat comes with it.
+        assert "invite them to our community chat" in shared["text"]
+
+        bob = await bot.supporter_starts(4002, "Bob", payload=payload, visited=None)
+        # Ben is known from the community chat already: brought in, he counts as re-engaged.
+        await bot.client.post(GROUP, BEN, "Hello all")
+        await settled(bot)
+        await bot.client.start(BEN, payload)
+        await bot.next_message(BEN)
+        # Anna's own link brings nobody new when she opens it herself.
+        await bot.client.start(4001, payload)
+        await bot.next_message(4001, "")
+
+        gift = {
+            "id": "g-bob-1",
+            "amount": 4000,
+            "currency": "EUR",
+            "donor": {"telegram_user_id": 4002},
+            "donated_at": "2026-12-02T10:05Z",
+        }
+        body = json.dumps(gift).encode()
+        async with httpx.AsyncClient(base_url=bot.settings.public_base_url) as web:
+            answer = await web.post(
+                "/donations/webhook",
+                content=body,
+                headers={
+                    "X-Signature": sign_body(body, HOOK_SECRET),
+                    "Content-Type": "application/json",
+                },
+            )
+            assert answer.status_code == 200, answer.text
+        [donation] = await bot.wait_rows(Donation, Donation.provider_event_id == "g-bob-1")
+        assert donation.supporter_id == bob.id
+
+        async with bot.sessions() as session:
+            [row] = await referrer_rows(session=session)
+        assert (row.referrer_id, row.starts, row.re_engaged) == (anna.id, 1, 1)
+        assert row.donors == {bob.id} and row.amounts == {"EUR": 4000}
+        # Peer credit is never Anna's own giving.
+        (anna_now,) = await bot.rows(Supporter, Supporter.id == anna.id)
+        assert (anna_now.gift_count, anna_now.gift_total_minor) == (0, 0)
+        (bob_now,) = await bot.rows(Supporter, Supporter.id == bob.id)
+        assert (bob_now.gift_count, bob_now.gift_total_minor) == (1, 4000)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.community import thread_topic
 from bot.domain.i18n import DEFAULT_LANGUAGE, language_tag
+from bot.services.referrals import VIA_JOIN, code_of_payload, credit_referral
 from bot.storage import community as store
 from bot.storage.community import MessageFact, MessageKey
 
@@ -342,7 +343,26 @@ class _Batch:
 
 async def record_facts(session: AsyncSession, facts: Sequence[Fact]) -> int:
     """Write a batch of facts in one transaction; return how many interactions are new."""
+    referred = [
+        joined
+        for joined in facts
+        if isinstance(joined, MembershipChanged)
+        and joined.joined
+        and code_of_payload(joined.link_name) is not None
+    ]
+    known = await store.supporter_ids(
+        session=session, user_ids=[f.member.user_id for f in referred]
+    )
     supporters = await _supporters(session, facts)
+    for joined in referred:
+        await credit_referral(
+            session,
+            supporter_id=supporters[joined.member.user_id],
+            name=joined.link_name,
+            existed=joined.member.user_id in known,
+            via=VIA_JOIN,
+            now=joined.occurred_at,
+        )
     keys, poll_ids = _lookups(facts)
     batch = _Batch(
         known=await store.message_facts(session=session, keys=keys),

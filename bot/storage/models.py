@@ -127,6 +127,34 @@ class CommunityMessage(SQLModel, table=True):
     sentiment: str | None = Field(default=None, max_length=16)
 
 
+class ReferralCode(SQLModel, table=True):
+    """A supporter's own referral code: /share gives t.me/<bot>?start=r-<code>."""
+
+    __tablename__ = "referral_code"
+
+    supporter_id: int = Field(foreign_key="supporter.id", primary_key=True, ondelete="CASCADE")
+    code: str = Field(max_length=32, unique=True)
+    created_at: datetime
+
+
+class Referral(SQLModel, table=True):
+    """Who brought a supporter in (first touch): through a /start link or a named invite link.
+
+    `new` says whether the supporter was new to the bot then; one who already existed is
+    counted apart, as re-engaged.
+    """
+
+    __tablename__ = "referral"
+
+    referred_id: int = Field(foreign_key="supporter.id", primary_key=True, ondelete="CASCADE")
+    referrer_id: int | None = Field(
+        default=None, foreign_key="supporter.id", ondelete="SET NULL", index=True
+    )
+    via: str = Field(max_length=8)
+    new: bool
+    at: datetime
+
+
 class CommunityPoll(SQLModel, table=True):
     """A poll the bot sent in a community chat: where, and its options as staff wrote them."""
 

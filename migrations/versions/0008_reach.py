@@ -1,8 +1,9 @@
-"""reach: each member's community messages (author, time, sentiment; never text)
+"""reach: each member's community messages (author, time, sentiment; never text); referrals
 
 A public reply (an arm with via: group_reply) answers the member's own message, so every
 message a member writes in a community chat is kept as a fact: its chat, id, author, time
-and sentiment.
+and sentiment. referral_code holds each supporter's own /share code, referral who brought
+whom in (first touch).
 
 Revision ID: 0008_reach
 Revises: 0007_community
@@ -23,6 +24,28 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "referral_code",
+        sa.Column("supporter_id", sa.Integer(), nullable=False),
+        sa.Column("code", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["supporter_id"], ["supporter.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("supporter_id"),
+        sa.UniqueConstraint("code"),
+    )
+    op.create_table(
+        "referral",
+        sa.Column("referred_id", sa.Integer(), nullable=False),
+        sa.Column("referrer_id", sa.Integer(), nullable=True),
+        sa.Column("via", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+        sa.Column("new", sa.Boolean(), nullable=False),
+        sa.Column("at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["referred_id"], ["supporter.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["referrer_id"], ["supporter.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("referred_id"),
+    )
+    with op.batch_alter_table("referral", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_referral_referrer_id"), ["referrer_id"], unique=False)
     with op.batch_alter_table("community_message", schema=None) as batch_op:
         batch_op.add_column(sa.Column("author_id", sa.Integer(), nullable=True))
         batch_op.add_column(
@@ -50,3 +73,8 @@ def downgrade() -> None:
         batch_op.drop_column("sentiment")
         batch_op.drop_column("sent_at")
         batch_op.drop_column("author_id")
+
+    with op.batch_alter_table("referral", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_referral_referrer_id"))
+    op.drop_table("referral")
+    op.drop_table("referral_code")
