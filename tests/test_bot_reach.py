@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from bot.domain.attribution import sign_body
+from bot.storage.influence import influence_scores
 from bot.storage.models import Ask, Click, Donation, Supporter
 from bot.storage.referrals import referrer_rows
 from tests.botharness import BotHarness
@@ -210,3 +211,23 @@ async def test_a_referral_chain_credits_the_referrer_apart_from_the_givers_own_g
         assert (anna_now.gift_count, anna_now.gift_total_minor) == (0, 0)
         (bob_now,) = await bot.rows(Supporter, Supporter.id == bob.id)
         assert (bob_now.gift_count, bob_now.gift_total_minor) == (1, 4000)
+
+
+# --- influence ----------------------------------------------------------------------------
+
+
+async def test_replies_and_reactions_from_others_raise_a_members_influence_once(
+    tmp_path: Path,
+) -> None:
+    async with listening_bot(tmp_path) as bot:
+        said = await bot.client.post(GROUP, ANN, "Wat een mooie tentoonstelling")
+        ann_message = said["message"]["message_id"]
+        await bot.client.post(GROUP, BEN, "Agreed!", reply_to_message_id=ann_message)
+        await bot.client.react(BEN, GROUP, ann_message, "👍")
+        await bot.client.react(ANN, GROUP, ann_message, "❤")  # her own: no influence
+        await bot.client.post(GROUP, ANN, "Thanks", reply_to_message_id=ann_message)
+        await settled(bot)
+        (ann,) = await bot.rows(Supporter, Supporter.telegram_user_id == ANN)
+        assert ann.id is not None
+        async with bot.sessions() as session:
+            assert await influence_scores(session=session, ids=[ann.id]) == {ann.id: 2}

@@ -32,7 +32,10 @@ __all__ = [
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
-SUBJECTS = ("interaction", "donated", "donated_within", "gave_at_least", "tag", "language")
+SUBJECTS = (
+    "interaction", "donated", "donated_within", "gave_at_least", "tag", "language",
+    "influence_at_least",
+)  # fmt: skip
 INTERACTION_ONLY = ("detail", "sentiment", "since", "before", "within", "min_count")
 # The pydantic error type Campaign raises for problems between its parts; ctx["problems"]
 # holds (field path, message) pairs.
@@ -62,6 +65,7 @@ class Rule(_Spec):
     gave_at_least: int | None = Field(default=None, ge=1)
     tag: Text | None = None
     language: Language | None = None
+    influence_at_least: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _one_subject(self) -> Rule:
@@ -104,7 +108,7 @@ class Audience(_Spec):
     any: list[Rule] = []
     all: list[Rule] = []
     exclude: list[Rule] = []
-    order_by: Literal["engagement", "recency", "rfm", "random"] = "engagement"
+    order_by: Literal["engagement", "recency", "rfm", "random", "influence"] = "engagement"
     seed: int | None = None
     limit: int | None = Field(default=None, ge=1)
 

@@ -79,6 +79,8 @@ class Spoke:
     thread_id: int | None = None
     # The topic of the thread's first message when the reply quotes it (Telegram includes it).
     quoted_root_topic: str = ""
+    # The message it replies to: a reply to another member's message adds to their influence.
+    reply_to_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,11 @@ def _lookups(facts: Sequence[Fact]) -> tuple[set[MessageKey], set[str]]:
     keys: set[MessageKey] = set()
     poll_ids: set[str] = set()
     for fact in facts:
-        if isinstance(fact, Spoke) and fact.thread_id is not None:
-            keys.add((fact.chat_id, fact.thread_id))
+        if isinstance(fact, Spoke):
+            if fact.thread_id is not None:
+                keys.add((fact.chat_id, fact.thread_id))
+            if fact.reply_to_id is not None:
+                keys.add((fact.chat_id, fact.reply_to_id))
         elif isinstance(fact, Reacted | Answered):
             keys.add((fact.chat_id, fact.message_id))
         elif isinstance(fact, Voted):
@@ -203,6 +208,22 @@ class _Batch:
     messages: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     answered: list[tuple[MessageKey, datetime]] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+    def responded(self, event: str, key: MessageKey, by: int, kind: str, at: datetime) -> None:
+        """Note a reply or reaction to a member's message by someone else (their influence)."""
+        fact = self.known.get(key)
+        if fact is None or fact.author_id is None or fact.author_id == by:
+            return
+        self.responses.append(
+            {
+                "event": event,
+                "author_id": fact.author_id,
+                "responder_id": by,
+                "kind": kind,
+                "at": at,
+            }
+        )
 
     def event(
         self,
@@ -237,8 +258,8 @@ class _Batch:
     ) -> None:
         if key in self.known:
             return
-        self.known[key] = MessageFact(topic, asker_id, None)
         author_id, sent_at, sentiment = author or (None, None, None)
+        self.known[key] = MessageFact(topic, asker_id, None, author_id)
         self.messages.append(
             {
                 "chat_id": key[0],
@@ -267,6 +288,7 @@ class _Batch:
             sid = self.supporters[fact.member.user_id]
             key = f"r:{fact.chat_id}:{fact.message_id}:{fact.member.user_id}:{fact.emoji}"
             topic = self.topic_of((fact.chat_id, fact.message_id))
+            self.responded(key, (fact.chat_id, fact.message_id), sid, REACTION, fact.occurred_at)
             self.event(
                 key,
                 sid,
@@ -304,6 +326,9 @@ class _Batch:
             author=(sid, fact.occurred_at, fact.sentiment),
         )
         where = f"{fact.chat_id}:{fact.message_id}"
+        if fact.reply_to_id is not None:
+            replied = (fact.chat_id, fact.reply_to_id)
+            self.responded(f"c:{where}", replied, sid, COMMENT, fact.occurred_at)
         common = {"source": fact.source, "detail": topic, "sentiment": fact.sentiment}
         self.event(f"c:{where}", sid, COMMENT, fact.occurred_at, **common)
         if fact.question:
@@ -324,7 +349,9 @@ class _Batch:
         )
         if asked.answered_at is None:
             self.answered.append((key, fact.occurred_at))
-            self.known[key] = MessageFact(asked.topic, asked.asker_id, fact.occurred_at)
+            self.known[key] = MessageFact(
+                asked.topic, asked.asker_id, fact.occurred_at, asked.author_id
+            )
 
     def _voted(self, fact: Voted) -> None:
         poll = self.polls.get(fact.poll_id)
@@ -373,6 +400,7 @@ async def record_facts(session: AsyncSession, facts: Sequence[Fact]) -> int:
         batch.add(fact)
     await store.save_message_facts(session=session, rows=batch.messages)
     await store.mark_answered(session=session, answers=batch.answered)
+    await store.save_responses(session=session, rows=batch.responses)
     return await store.add_events(session=session, rows=batch.events)
 
 

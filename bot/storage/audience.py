@@ -44,6 +44,7 @@ from bot.domain import audience as rules
 from bot.domain.campaign_state import RUNNING
 from bot.domain.spec import Audience, Campaign, Rule
 from bot.storage.dialect import dialect_name
+from bot.storage.influence import influence_expression
 from bot.storage.models import PENDING, SENDING
 from bot.storage.tables import (
     ASK,
@@ -142,6 +143,8 @@ def rule_condition(rule: Rule, *, now: datetime, zone: ZoneInfo) -> ColumnElemen
         return sid.in_(generous)
     if rule.tag is not None:
         return exists().where(TAG.c.supporter_id == sid, TAG.c.tag == rule.tag)
+    if rule.influence_at_least is not None:
+        return influence_expression() >= _int(rule.influence_at_least)
     return SUPPORTER.c.language == rule.language
 
 
@@ -242,6 +245,8 @@ def _order(campaign: Campaign) -> list[ColumnElement[Any]]:
         return [s.last_interaction_at.desc().nulls_last(), s.id]
     if order == "rfm":
         return [s.rfm_score.desc(), s.engagement_score.desc(), s.id]
+    if order == "influence":
+        return [influence_expression().desc(), s.engagement_score.desc(), s.id]
     seed = rules.seed_for(campaign.audience, campaign.name)
     s1, s2 = seed % rules.RANDOM_M1, (seed * 7919) % rules.RANDOM_M2
     h1 = (cast(s.id, BigInteger) * _int(rules.RANDOM_A1) + _int(s1)) % _int(rules.RANDOM_M1)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,14 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain.public_asks import WrittenMessage
 from bot.storage.dialect import chunks, dialect_name
-from bot.storage.tables import ASK, COMMUNITY_MESSAGE, COMMUNITY_POLL, INTERACTION, SUPPORTER
+from bot.storage.tables import (
+    ASK,
+    COMMUNITY_MESSAGE,
+    COMMUNITY_POLL,
+    COMMUNITY_RESPONSE,
+    INTERACTION,
+    SUPPORTER,
+)
 
 MessageKey = tuple[int, int]  # (chat id, message id)
 
@@ -102,6 +109,7 @@ class MessageFact:
     topic: str
     asker_id: int | None
     answered_at: datetime | None
+    author_id: int | None = None
 
 
 async def message_facts(
@@ -112,12 +120,12 @@ async def message_facts(
     found: dict[MessageKey, MessageFact] = {}
     for part in chunks(keys, 1000):
         rows = await session.execute(
-            select(c.chat_id, c.message_id, c.topic, c.asker_id, c.answered_at).where(
+            select(c.chat_id, c.message_id, c.topic, c.asker_id, c.answered_at, c.author_id).where(
                 tuple_(c.chat_id, c.message_id).in_(part)
             )
         )
-        for chat, message, topic, asker, answered in rows:
-            found[(int(chat), int(message))] = MessageFact(topic, asker, answered)
+        for chat, message, topic, asker, answered, author in rows:
+            found[(int(chat), int(message))] = MessageFact(topic, asker, answered, author)
     return found
 
 
@@ -128,6 +136,15 @@ async def save_message_facts(*, session: AsyncSession, rows: Sequence[dict[str, 
             _insert(session, COMMUNITY_MESSAGE).on_conflict_do_nothing(
                 index_elements=["chat_id", "message_id"]
             ),
+            list(rows),
+        )
+
+
+async def save_responses(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store replies and reactions to members' messages (event, author_id, kind, at), once."""
+    if rows:
+        await session.execute(
+            _insert(session, COMMUNITY_RESPONSE).on_conflict_do_nothing(index_elements=["event"]),
             list(rows),
         )
 
@@ -307,4 +324,10 @@ async def erase_community_facts(*, session: AsyncSession, supporter_id: int) -> 
         update(COMMUNITY_MESSAGE)
         .where(c.author_id == supporter_id)
         .values(author_id=None, sent_at=None, sentiment=None)
+    )
+    r = COMMUNITY_RESPONSE.c
+    await session.execute(
+        delete(COMMUNITY_RESPONSE).where(
+            or_(r.author_id == supporter_id, r.responder_id == supporter_id)
+        )
     )

@@ -127,6 +127,21 @@ class CommunityMessage(SQLModel, table=True):
     sentiment: str | None = Field(default=None, max_length=16)
 
 
+class CommunityResponse(SQLModel, table=True):
+    """A reply or reaction someone gave to a member's community message: their influence.
+
+    Keyed by the responder's interaction event, so an update delivered twice counts once.
+    """
+
+    __tablename__ = "community_response"
+
+    event: str = Field(primary_key=True, max_length=160)
+    author_id: int = Field(foreign_key="supporter.id", ondelete="CASCADE", index=True)
+    responder_id: int = Field(foreign_key="supporter.id", ondelete="CASCADE", index=True)
+    kind: str = Field(max_length=16)
+    at: datetime
+
+
 class ReferralCode(SQLModel, table=True):
     """A supporter's own referral code: /share gives t.me/<bot>?start=r-<code>."""
 

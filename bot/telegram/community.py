@@ -182,6 +182,7 @@ async def heard(update: Update, context: BotContext) -> None:
             own_topic=_first_hashtag(message),
             thread_id=thread,
             quoted_root_topic=quoted_root,
+            reply_to_id=replied.message_id if replied is not None else None,
         )
     )
 

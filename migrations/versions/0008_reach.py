@@ -3,7 +3,8 @@
 A public reply (an arm with via: group_reply) answers the member's own message, so every
 message a member writes in a community chat is kept as a fact: its chat, id, author, time
 and sentiment. referral_code holds each supporter's own /share code, referral who brought
-whom in (first touch).
+whom in (first touch); community_response the replies and reactions others gave to a
+member's messages (for the influence score).
 
 Revision ID: 0008_reach
 Revises: 0007_community
@@ -24,6 +25,24 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "community_response",
+        sa.Column("event", sqlmodel.sql.sqltypes.AutoString(length=160), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=False),
+        sa.Column("responder_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["author_id"], ["supporter.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["responder_id"], ["supporter.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("event"),
+    )
+    with op.batch_alter_table("community_response", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_community_response_author_id"), ["author_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_community_response_responder_id"), ["responder_id"], unique=False
+        )
     op.create_table(
         "referral_code",
         sa.Column("supporter_id", sa.Integer(), nullable=False),
@@ -78,3 +97,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_referral_referrer_id"))
     op.drop_table("referral")
     op.drop_table("referral_code")
+    with op.batch_alter_table("community_response", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_community_response_responder_id"))
+        batch_op.drop_index(batch_op.f("ix_community_response_author_id"))
+    op.drop_table("community_response")
