@@ -231,3 +231,19 @@ async def test_replies_and_reactions_from_others_raise_a_members_influence_once(
         assert ann.id is not None
         async with bot.sessions() as session:
             assert await influence_scores(session=session, ids=[ann.id]) == {ann.id: 2}
+
+
+async def test_a_join_through_a_supporters_invite_link_is_credited_to_them(
+    tmp_path: Path,
+) -> None:
+    async with listening_bot(tmp_path) as bot:
+        anna = await bot.supporter_starts(4001, "Anna", visited=None)
+        await bot.client.send_text(4001, "/share")
+        shared = await bot.next_message(4001, "community chat")
+        invite = shared["text"].split("invite them to our community chat: ")[1].split()[0]
+        await bot.client.add_user(4003, "Carl")
+        await bot.client.join(GROUP, 4003, invite_link=invite)
+        await settled(bot)
+        async with bot.sessions() as session:
+            [row] = await referrer_rows(session=session)
+        assert (row.referrer_id, row.starts, row.re_engaged) == (anna.id, 1, 0)
