@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     paid_broadcast: bool = False
     paid_rate_per_second: float = Field(default=900.0, gt=0)
     frequency_cap_days: int = Field(default=14, ge=0)
+    group_reply_recent_days: int = Field(default=90, ge=1)
     max_send_attempts: int = Field(default=5, ge=1)
     weekly_summary_cron: str = "mon 09:00"
     click_dedup_seconds: int = Field(default=30, ge=0)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
@@ -25,7 +26,9 @@ from bot.services.report_json import to_json
 from bot.services.report_model import PostReport, Rate, Report
 from bot.services.report_page import format_html_page
 from bot.services.reporting import build_report
+from bot.storage import referrals
 from bot.storage.db import create_all, make_engine, session_maker
+from bot.storage.models import Supporter
 from tests.report_seed import CHAT, NOT_FOUND, NOW, TITLE, seed_spring, spring_spec
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -42,6 +45,21 @@ def _json_doc() -> str:
 async def report(sqlite_sessions: async_sessionmaker[AsyncSession]) -> Report:
     """The seeded campaign's report."""
     await seed_spring(sqlite_sessions)
+    async with sqlite_sessions() as session, session.begin():
+        # The first supporter brought the second back (re-engaged) after all their gifts.
+        first, second = (
+            (await session.execute(select(Supporter.id).order_by(Supporter.id)))
+            .scalars()
+            .all()[:2]
+        )
+        await referrals.credit(
+            session=session,
+            referred_id=second,
+            referrer_id=first,
+            via="start",
+            new=False,
+            at=NOW,
+        )
     return await build_report(sqlite_sessions, spring_spec(), now=NOW)
 
 
@@ -69,6 +87,7 @@ def _keys(doc: dict[str, Any]) -> dict[str, set[str]]:
         "interval": set(first["revenue"]["interval_minor"]),
         "srm": set(doc["srm"]),
         "response_times": set(doc["response_times"][0]),
+        "referral": set(doc["referrals"][0]),
     }
 
 
@@ -237,3 +256,37 @@ def test_cli_writes_json_html_and_chart(tmp_path: Path, monkeypatch: pytest.Monk
     assert result.exit_code == 0, result.output
     words = " ".join(result.output.split())  # the console wraps long lines
     assert "Power: " in words and "8.0% (setting)" in words
+
+
+async def test_the_referrals_section_and_each_arms_way_show_in_text_json_and_html(
+    report: Report,
+) -> None:
+    text = format_text(report)
+    assert "REFERRALS (peer-to-peer credit" in text
+    assert re.search(r"^Via\s+private\s+private", text, re.M)
+    page = format_html_page(report, b"")
+    assert "<h2>Referrals</h2>" in page
+    [referral] = to_json(report)["referrals"]
+    assert (referral["starts"], referral["re_engaged"]) == (0, 1)
+    # Gifts made before they were brought in are no one's peer credit.
+    assert (referral["donors"], referral["amounts"]) == (0, {})
+
+
+async def test_public_and_private_arms_are_said_to_compare_only_where_both_could_reach(
+    sqlite_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed_spring(sqlite_sessions)
+    spec = spring_spec()
+    public = spec.model_copy(
+        update={
+            "arms": {
+                name: arm.model_copy(update={"via": "group_reply"}) if name == "broadcast" else arm
+                for name, arm in spec.arms.items()
+            }
+        }
+    )
+    built = await build_report(sqlite_sessions, public, now=NOW)
+    assert [arm.via for arm in built.arms if arm.name == "broadcast"] == ["group_reply"]
+    assert any("eligible for both" in note for note in built.notes)
+    plain = await build_report(sqlite_sessions, spec, now=NOW)
+    assert not any("eligible for both" in note for note in plain.notes)

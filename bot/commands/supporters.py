@@ -236,6 +236,8 @@ def preview(
     if result.flagged_out:
         why = ", ".join(f"{reason} {n}" for reason, n in result.flagged_reasons.items())
         console.print(f"Left out as flagged: {result.flagged_out} ({why})", highlight=False)
+    ways = ", ".join(f"{way} {n}" for way, n in result.eligible_by_way.items())
+    console.print(f"Eligible each way: {ways} (the audience: those every arm's way reaches)")
     segments = Table("Matched by", "Supporters", title="Segments", title_justify="left")
     for rule, n in result.segments.items():
         segments.add_row(escape(rule), str(n))

@@ -59,8 +59,13 @@ class Recipient(Protocol):
     def forgotten_at(self) -> datetime | None: ...
 
 
-def skip_reason(person: Recipient | None, *, capped: bool, said_not_now: bool) -> str | None:
-    """Say why an ask must not go to this supporter, or None when it may."""
+def skip_reason(
+    person: Recipient | None, *, capped: bool, said_not_now: bool, public: bool = False
+) -> str | None:
+    """Say why an ask must not go to this supporter, or None when it may.
+
+    A public ask (a reply in a community chat) needs no private chat, but everything else.
+    """
     if person is None:
         return "supporter deleted"
     if person.forgotten_at is not None:
@@ -69,7 +74,7 @@ def skip_reason(person: Recipient | None, *, capped: bool, said_not_now: bool) -
         return "opted out"
     if person.blocked_at is not None:
         return "blocked the bot"
-    if person.chat_id is None or person.consented_at is None:
+    if not public and (person.chat_id is None or person.consented_at is None):
         return "not reachable: has not started the bot"
     if capped:
         return "frequency cap: asked in another campaign recently"

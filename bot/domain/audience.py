@@ -75,6 +75,7 @@ class SupporterHistory:
     tags: frozenset[str] = frozenset()
     interactions: Sequence[InteractionRecord] = ()
     gifts: Sequence[GiftRecord] = field(default_factory=tuple)
+    influence: int = 0
 
 
 def ascii_lower(text: str) -> str:
@@ -145,6 +146,8 @@ def rule_label(rule: Rule) -> str:
         return f"gave at least {rule.gave_at_least} in total"
     if rule.tag is not None:
         return f"tag {rule.tag}"
+    if rule.influence_at_least is not None:
+        return f"influence at least {rule.influence_at_least}"
     return f"language {rule.language}"
 
 
@@ -218,6 +221,8 @@ def matches(rule: Rule, history: SupporterHistory, *, now: datetime, zone: ZoneI
         return total >= rule.gave_at_least * MILLI
     if rule.tag is not None:
         return rule.tag in history.tags
+    if rule.influence_at_least is not None:
+        return history.influence >= rule.influence_at_least
     return history.language == rule.language
 
 

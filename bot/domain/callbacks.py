@@ -12,6 +12,8 @@ import re
 GIVE = "give:"
 NOT_NOW = "notnow:"
 STOP = "stop:"
+# A thank-you's "Share with a friend" button: answered with the supporter's /share links.
+SHARE = "share"
 
 
 def _pattern(prefix: str) -> str:
@@ -22,6 +24,7 @@ def _pattern(prefix: str) -> str:
 GIVE_PATTERN = _pattern(GIVE)
 NOT_NOW_PATTERN = _pattern(NOT_NOW)
 STOP_PATTERN = _pattern(STOP)
+SHARE_PATTERN = f"^{SHARE}$"
 
 
 def give(token: str, amount_minor: int | None = None) -> str:

@@ -21,6 +21,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "opted_out": (
             "Done: you will not get any more messages from us. Changed your mind? Send /start."
         ),
+        "share_links": "Share this link with a friend: {link}",
+        "share_invite": "Or invite them to our community chat: {link}",
+        "share_unavailable": "Send /start first, then /share gives you your own link.",
+        "button_share": "Share with a friend",
         "privacy": (
             "<b>What we keep about you</b>\n"
             "• your Telegram name, username, id and language;\n"
@@ -75,6 +79,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd_forget": "Delete your personal data",
         "cmd_help": "How this bot works",
         "button_donate": "Donate",
+        "button_open_bot": "Open privately",
         "button_give": "Give in Telegram",
         "button_not_now": "Not now",
         "button_stop": "Stop messages",
@@ -93,6 +98,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "opted_out": (
             "Geregeld: je krijgt geen berichten meer van ons. Toch weer wel? Stuur /start."
         ),
+        "share_links": "Deel deze link met een vriend: {link}",
+        "share_invite": "Of nodig hen uit in onze community-chat: {link}",
+        "share_unavailable": "Stuur eerst /start; dan geeft /share je je eigen link.",
+        "button_share": "Deel met een vriend",
         "privacy": (
             "<b>Wat we over je bewaren</b>\n"
             "• je Telegram-naam, gebruikersnaam, id en taal;\n"
@@ -149,6 +158,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd_forget": "Je persoonlijke gegevens wissen",
         "cmd_help": "Hoe deze bot werkt",
         "button_donate": "Doneer",
+        "button_open_bot": "Open privé",
         "button_give": "Geef via Telegram",
         "button_not_now": "Nu niet",
         "button_stop": "Stop berichten",

@@ -54,8 +54,12 @@ class Sender(Protocol):
         *,
         buttons: Sequence[Sequence[Button]] = (),
         paid: bool = False,
+        reply_to: int | None = None,
     ) -> SendOutcome:
-        """Send one HTML message and report what became of it; never raise for the answer."""
+        """Send one HTML message and report what became of it; never raise for the answer.
+
+        With reply_to, reply to that message, or send without the reply when it is gone.
+        """
         ...
 
     async def member_count(self, chat_id: int | str) -> int | None:

@@ -32,7 +32,10 @@ __all__ = [
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
-SUBJECTS = ("interaction", "donated", "donated_within", "gave_at_least", "tag", "language")
+SUBJECTS = (
+    "interaction", "donated", "donated_within", "gave_at_least", "tag", "language",
+    "influence_at_least",
+)  # fmt: skip
 INTERACTION_ONLY = ("detail", "sentiment", "since", "before", "within", "min_count")
 # The pydantic error type Campaign raises for problems between its parts; ctx["problems"]
 # holds (field path, message) pairs.
@@ -62,6 +65,7 @@ class Rule(_Spec):
     gave_at_least: int | None = Field(default=None, ge=1)
     tag: Text | None = None
     language: Language | None = None
+    influence_at_least: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _one_subject(self) -> Rule:
@@ -104,7 +108,7 @@ class Audience(_Spec):
     any: list[Rule] = []
     all: list[Rule] = []
     exclude: list[Rule] = []
-    order_by: Literal["engagement", "recency", "rfm", "random"] = "engagement"
+    order_by: Literal["engagement", "recency", "rfm", "random", "influence"] = "engagement"
     seed: int | None = None
     limit: int | None = Field(default=None, ge=1)
     # Flagged supporters (bot/domain/flags.py) are left out unless the campaign says otherwise.
@@ -170,6 +174,9 @@ class Arm(_Spec):
     kind: Literal["specific", "broadcast", "holdout"]
     weight: float = Field(gt=0, allow_inf_nan=False)
     message: Key | None = None
+    # private: a message in the supporter's private chat; group_reply: a public reply to
+    # their own message in a community chat, with a button that opens the bot privately.
+    via: Literal["private", "group_reply"] = "private"
 
 
 class FollowUp(_Spec):
@@ -211,6 +218,7 @@ class Campaign(_Spec):
     spread: Duration | None = None
     attribution_window: Duration = timedelta(days=14)
     frequency_cap: Duration | None = None
+    group_replies_per_hour: int = Field(default=10, ge=1)
     audience: Audience = Audience()
     arms: dict[Key, Arm] = Field(min_length=1)
     messages: dict[Key, dict[Language, Text]] = Field(min_length=1)
@@ -255,6 +263,10 @@ class Campaign(_Spec):
     def sending_arms(self) -> list[str]:
         """List the arms that receive a message (all but holdouts)."""
         return [name for name, arm in self.arms.items() if arm.kind != "holdout"]
+
+    def ways(self) -> set[str]:
+        """Give the ways (private, group_reply) this campaign's sending arms reach people."""
+        return {self.arms[name].via for name in self.sending_arms()}
 
     def follow_up_arms(self, follow_up: FollowUp) -> list[str]:
         """List the arms a follow-up goes to (default: every arm that sends)."""
@@ -306,6 +318,8 @@ def _cross_problems(c: Campaign) -> list[tuple[Loc, str]]:
     for name, arm in c.arms.items():
         if arm.kind == "holdout" and arm.message is not None:
             problems.append((("arms", name, "message"), "a holdout arm is sent nothing"))
+        elif arm.kind == "holdout" and arm.via != "private":
+            problems.append((("arms", name, "via"), "a holdout arm is sent nothing"))
         elif arm.kind != "holdout" and arm.message is None:
             problems.append((("arms", name), f"a {arm.kind} arm needs a message"))
         elif arm.message is not None:

@@ -22,6 +22,7 @@ from bot.domain import flags as flag_rules
 from bot.domain.community import thread_topic
 from bot.domain.flags import BurstRule
 from bot.domain.i18n import DEFAULT_LANGUAGE, language_tag
+from bot.services.referrals import VIA_JOIN, code_of_payload, credit_referral
 from bot.services.sources import record_source_visit
 from bot.storage import community as store
 from bot.storage import flags as flag_store
@@ -85,6 +86,8 @@ class Spoke:
     quoted_root_topic: str = ""
     # It carries a link or names another chat (bot/domain/flags.py): a fact, not the text.
     points_elsewhere: bool = False
+    # The message it replies to: a reply to another member's message adds to their influence.
+    reply_to_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -201,8 +204,11 @@ def _lookups(facts: Sequence[Fact]) -> tuple[set[MessageKey], set[str]]:
     keys: set[MessageKey] = set()
     poll_ids: set[str] = set()
     for fact in facts:
-        if isinstance(fact, Spoke) and fact.thread_id is not None:
-            keys.add((fact.chat_id, fact.thread_id))
+        if isinstance(fact, Spoke):
+            if fact.thread_id is not None:
+                keys.add((fact.chat_id, fact.thread_id))
+            if fact.reply_to_id is not None:
+                keys.add((fact.chat_id, fact.reply_to_id))
         elif isinstance(fact, Reacted | Answered):
             keys.add((fact.chat_id, fact.message_id))
         elif isinstance(fact, Voted):
@@ -225,6 +231,22 @@ class _Batch:
     pointing: list[tuple[int, str, datetime, str]] = field(default_factory=list)
     # Joins through named links: (chat source, link name) -> first and last join time.
     link_joins: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+    def responded(self, event: str, key: MessageKey, by: int, kind: str, at: datetime) -> None:
+        """Note a reply or reaction to a member's message by someone else (their influence)."""
+        fact = self.known.get(key)
+        if fact is None or fact.author_id is None or fact.author_id == by:
+            return
+        self.responses.append(
+            {
+                "event": event,
+                "author_id": fact.author_id,
+                "responder_id": by,
+                "kind": kind,
+                "at": at,
+            }
+        )
 
     def event(
         self,
@@ -249,12 +271,28 @@ class _Batch:
             }
         )
 
-    def remember(self, key: MessageKey, topic: str, asker_id: int | None = None) -> None:
+    def remember(
+        self,
+        key: MessageKey,
+        topic: str,
+        asker_id: int | None = None,
+        *,
+        author: tuple[int, datetime, str] | None = None,
+    ) -> None:
         if key in self.known:
             return
-        self.known[key] = MessageFact(topic, asker_id, None)
+        author_id, sent_at, sentiment = author or (None, None, None)
+        self.known[key] = MessageFact(topic, asker_id, None, author_id)
         self.messages.append(
-            {"chat_id": key[0], "message_id": key[1], "topic": topic, "asker_id": asker_id}
+            {
+                "chat_id": key[0],
+                "message_id": key[1],
+                "topic": topic,
+                "asker_id": asker_id,
+                "author_id": author_id,
+                "sent_at": sent_at,
+                "sentiment": sentiment,
+            }
         )
 
     def topic_of(self, key: MessageKey) -> str:
@@ -273,6 +311,7 @@ class _Batch:
             sid = self.supporters[fact.member.user_id]
             key = f"r:{fact.chat_id}:{fact.message_id}:{fact.member.user_id}:{fact.emoji}"
             topic = self.topic_of((fact.chat_id, fact.message_id))
+            self.responded(key, (fact.chat_id, fact.message_id), sid, REACTION, fact.occurred_at)
             self.event(
                 key,
                 sid,
@@ -317,10 +356,18 @@ class _Batch:
                 self.remember((fact.chat_id, fact.thread_id), fact.quoted_root_topic)
         topic = thread_topic(root, fact.own_topic)
         key = (fact.chat_id, fact.message_id)
-        if topic or fact.question:
-            # Reactions to it, replies under it and answers to it will need these facts.
-            self.remember(key, topic, sid if fact.question else None)
+        # Reactions to it, replies under it and answers to it need these facts, and a public
+        # reply to its author needs its id (bot.services.group_replies).
+        self.remember(
+            key,
+            topic,
+            sid if fact.question else None,
+            author=(sid, fact.occurred_at, fact.sentiment),
+        )
         where = f"{fact.chat_id}:{fact.message_id}"
+        if fact.reply_to_id is not None:
+            replied = (fact.chat_id, fact.reply_to_id)
+            self.responded(f"c:{where}", replied, sid, COMMENT, fact.occurred_at)
         common = {"source": fact.source, "detail": topic, "sentiment": fact.sentiment}
         self.event(f"c:{where}", sid, COMMENT, fact.occurred_at, **common)
         if fact.points_elsewhere:
@@ -343,7 +390,9 @@ class _Batch:
         )
         if asked.answered_at is None:
             self.answered.append((key, fact.occurred_at))
-            self.known[key] = MessageFact(asked.topic, asked.asker_id, fact.occurred_at)
+            self.known[key] = MessageFact(
+                asked.topic, asked.asker_id, fact.occurred_at, asked.author_id
+            )
 
     def _voted(self, fact: Voted) -> None:
         poll = self.polls.get(fact.poll_id)
@@ -396,7 +445,26 @@ async def record_facts(
     session: AsyncSession, facts: Sequence[Fact], *, burst: BurstRule | None = None
 ) -> int:
     """Write a batch of facts in one transaction; return how many interactions are new."""
+    referred = [
+        joined
+        for joined in facts
+        if isinstance(joined, MembershipChanged)
+        and joined.joined
+        and code_of_payload(joined.link_name) is not None
+    ]
+    known = await store.supporter_ids(
+        session=session, user_ids=[f.member.user_id for f in referred]
+    )
     supporters = await _supporters(session, facts)
+    for joined in referred:
+        await credit_referral(
+            session,
+            supporter_id=supporters[joined.member.user_id],
+            name=joined.link_name,
+            existed=joined.member.user_id in known,
+            via=VIA_JOIN,
+            now=joined.occurred_at,
+        )
     keys, poll_ids = _lookups(facts)
     batch = _Batch(
         known=await store.message_facts(session=session, keys=keys),
@@ -407,6 +475,7 @@ async def record_facts(
         batch.add(fact)
     await store.save_message_facts(session=session, rows=batch.messages)
     await store.mark_answered(session=session, answers=batch.answered)
+    await store.save_responses(session=session, rows=batch.responses)
     added = await store.add_events(session=session, rows=batch.events)
     added += await _source_visits(session, facts, supporters)
     await _raise_flags(session, batch, burst or BurstRule())

@@ -22,9 +22,11 @@ from bot.domain.attribution import (
     Credit,
     credit_by_window,
 )
+from bot.domain.callbacks import SHARE
+from bot.domain.i18n import text as ui_text
 from bot.domain.money import format_amount, gift_amount_problem, is_currency, parse_amount
 from bot.domain.names import shown_name
-from bot.domain.sending import Result, Sender, SendOutcome
+from bot.domain.sending import Button, Result, Sender, SendOutcome
 from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
 from bot.services.supporters import remember_staff_messages
@@ -440,7 +442,9 @@ async def announce_gift(
             )
             text = thank_you_text(outcome, spec, context) if context is not None else None
             if text is not None:
-                sent = await sender.send_text(outcome.chat_id, text)
+                assert context is not None
+                share = Button(ui_text("button_share", context.language), callback_data=SHARE)
+                sent = await sender.send_text(outcome.chat_id, text, buttons=[[share]])
                 _warn_unless_sent(sent, "thank-you for", outcome.donation_id)
         except Exception as exc:  # a failed thank-you must never undo or fail the gift
             log.warning("thank-you for donation %s not sent: %s", outcome.donation_id, exc)

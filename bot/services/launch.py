@@ -169,7 +169,10 @@ async def launch_campaign(
         done = await campaign_runs.count_asks(
             session=reader, campaign_id=campaign_id, step=FIRST_STEP
         )
-        remaining = await count_audience(reader, spec, now=now, cap=cap, zone=settings.timezone)
+        recent = timedelta(days=settings.group_reply_recent_days)
+        remaining = await count_audience(
+            reader, spec, now=now, cap=cap, zone=settings.timezone, recent=recent
+        )
         size = done + remaining
         position = done
         # PostgreSQL spends a core on each batch it writes (index entries and a foreign-key
@@ -177,7 +180,7 @@ async def launch_campaign(
         postgres = reader.get_bind().dialect.name == "postgresql"
         writers = LAUNCH_WRITERS if postgres else 1
         audience = stream_audience_tuples(
-            reader, spec, now=now, cap=cap, zone=settings.timezone, batch=batch
+            reader, spec, now=now, cap=cap, zone=settings.timezone, batch=batch, recent=recent
         )
         async with _BatchWriter(sessions, writers) as writer:
             async for partition in audience:

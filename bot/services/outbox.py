@@ -28,7 +28,8 @@ from bot.config import Settings
 from bot.domain.campaign_state import RUNNING
 from bot.domain.flags import is_deactivated
 from bot.domain.limits import LimitSettings, SendLimiter, backoff_seconds
-from bot.domain.sending import Result, Sender, SendOutcome
+from bot.domain.public_asks import GROUP_REPLY
+from bot.domain.sending import Result, Sender, SendOutcome, SendRefused
 from bot.domain.spec import Campaign
 from bot.services.ask_batch import FrozenSpecs, ReadyAsk, decide_batch, read_batch
 from bot.services.outcome_recorder import OutcomeRecorder
@@ -129,6 +130,8 @@ class OutboxWorker:
         self._frozen = FrozenSpecs()
         self._in_flight = 0
         self._stopping = False
+        # Asked of Telegram once, when the first public ask needs a start link.
+        self._bot_username: str | None = None
 
     # --- public -----------------------------------------------------------------------------
 
@@ -310,6 +313,13 @@ class OutboxWorker:
         )
         self._states.update({cid: run.state for cid, run in facts.runs.items()})
         self._states_at = self._mono()
+        if self._bot_username is None and any(
+            GROUP_REPLY in spec.ways() for spec in facts.specs.values()
+        ):
+            try:
+                self._bot_username = await self.sender.bot_username() or ""
+            except SendRefused as refused:
+                log.warning("no start links for public asks: %s", refused)
         return decide_batch(
             claimed,
             facts,
@@ -317,6 +327,7 @@ class OutboxWorker:
             settings=self.settings,
             current=self._specs,
             recorder=self._recorder,
+            bot_username=self._bot_username,
         )
 
     # --- sending one ---------------------------------------------------------------------------
@@ -339,9 +350,14 @@ class OutboxWorker:
         while (late := self.limiter.window_wait(self._mono())) > 0:
             await self._sleep(late)
         self.limiter.started(self._mono())
-        outcome = await self.sender.send_text(
-            job.chat_id, job.text, buttons=job.buttons, paid=self.paid
-        )
+        if job.reply_to is None:
+            outcome = await self.sender.send_text(
+                job.chat_id, job.text, buttons=job.buttons, paid=self.paid
+            )
+        else:
+            outcome = await self.sender.send_text(
+                job.chat_id, job.text, buttons=job.buttons, reply_to=job.reply_to
+            )
         self._record(job, outcome, self._at(now, started))
 
     async def _pace(self, chat_id: int) -> float:

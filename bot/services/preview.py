@@ -54,6 +54,12 @@ class Preview:
     # Flagged supporters the audience leaves out: how many, and how many per flag reason.
     flagged_out: int = 0
     flagged_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
+    # How many supporters each way (private, group_reply) could reach, before the audience
+    # keeps only those every arm's way reaches.
+    eligible_by_way: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+WAYS = ("private", "group_reply")
 
 
 def frequency_cap(settings: Settings) -> timedelta | None:
@@ -73,11 +79,26 @@ async def preview_campaign(
     """Select the audience as a launch would, and render messages for its first supporters."""
     cap = frequency_cap(settings)
     link = f"{settings.public_base_url.rstrip('/')}/r/{PREVIEW_TOKEN}"
+    recent = timedelta(days=settings.group_reply_recent_days)
     async with sessions() as session:
         segments = await audience.count_by_rule(
-            session, campaign, now=now, cap=cap, zone=settings.timezone
+            session, campaign, now=now, cap=cap, zone=settings.timezone, recent=recent
         )
-        first = audience.audience_query(campaign, now=now, cap=cap, zone=settings.timezone)
+        by_way = {
+            way: await audience.count_audience(
+                session,
+                campaign,
+                now=now,
+                cap=cap,
+                zone=settings.timezone,
+                recent=recent,
+                ways=[way],
+            )
+            for way in WAYS
+        }
+        first = audience.audience_query(
+            campaign, now=now, cap=cap, zone=settings.timezone, recent=recent
+        )
         limit = min(count, campaign.audience.limit or count)
         rows = (await session.execute(first.limit(limit))).all() if limit > 0 else []
         flagged_out, flagged_reasons = await audience.count_flagged_out(
@@ -106,6 +127,7 @@ async def preview_campaign(
         power=_power(campaign, split, baseline),
         flagged_out=flagged_out,
         flagged_reasons=flagged_reasons,
+        eligible_by_way=by_way,
     )
 
 

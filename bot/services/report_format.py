@@ -125,6 +125,7 @@ def funnel_rows(report: Report) -> list[tuple[str, list[str]]]:
     currencies = sorted({c for arm in arms for c in arm.amounts})
     rows: list[tuple[str, list[str]]] = [
         ("Kind", [arm.kind for arm in arms]),
+        ("Via", [arm.via for arm in arms]),
         ("Intended share", [percent(arm.weight) for arm in arms]),
         ("Assigned", [f"{arm.assigned:,}" for arm in arms]),
         ("Sent (first ask)", [_holdout(arm, lambda a: f"{a.sent:,}") for arm in arms]),
@@ -339,6 +340,9 @@ def format_text(report: Report) -> str:
         out.append(revenue_text(r))
     if report.srm is not None:
         out += ["", f"SAMPLE RATIO: {srm_text(report.srm)}"]
+    if report.referrals:
+        out += ["", "REFERRALS (peer-to-peer credit, all campaigns; never the referrer's giving)"]
+        out += _table(*referral_table(report))
     if report.response_times:
         out += ["", "RESPONSE TIMES (supporter messages to the first staff answer)"]
         out += [response_text(r) for r in report.response_times]
@@ -351,6 +355,19 @@ def format_text(report: Report) -> str:
         out += ["", "HOW TO READ THIS"]
         out += [f"- {note}" for note in report.notes]
     return "\n".join(out) + "\n"
+
+
+def referral_table(report: Report) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Give the referrals section as a header and rows, shared by the text and HTML."""
+    header = ["Referrer", "Starts", "Re-engaged", "Donors", "Amount"]
+    rows = [
+        (
+            r.name or f"#{r.referrer_id}",
+            [f"{r.starts:,}", f"{r.re_engaged:,}", f"{r.donors:,}", amounts_text(r.amounts)],
+        )
+        for r in report.referrals
+    ]
+    return header, rows
 
 
 def family_text(report: Report) -> str:

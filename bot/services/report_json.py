@@ -62,6 +62,7 @@ def _arm_json(arm: ArmReport) -> dict[str, Any]:
     return {
         "name": arm.name,
         "kind": arm.kind,
+        "via": arm.via,
         "design": "randomised",
         "weight": _number(arm.weight),
         "assigned": arm.assigned,
@@ -254,5 +255,16 @@ def to_json(report: Report) -> dict[str, Any]:
         "revenue": [_revenue_json(r) for r in report.revenue],
         "srm": _srm_json(report.srm),
         "response_times": [_response_json(r) for r in report.response_times],
+        "referrals": [
+            {
+                "referrer_id": r.referrer_id,
+                "name": r.name,
+                "starts": r.starts,
+                "re_engaged": r.re_engaged,
+                "donors": r.donors,
+                "amounts": dict(r.amounts),
+            }
+            for r in report.referrals
+        ],
         "notes": list(report.notes),
     }

@@ -77,6 +77,7 @@ class ArmReport:
     click_rate: Rate | None  # None for a holdout: it had nothing to click or answer
     reply_rate: Rate | None
     period_rate: Rate  # gave anything in the campaign period, among everyone assigned
+    via: str = "private"  # private | group_reply (a public reply in the community chat)
 
     @property
     def is_holdout(self) -> bool:
@@ -188,6 +189,18 @@ class ArmResponse:
 
 
 @dataclass(frozen=True)
+class ReferralReport:
+    """One referrer's peer-to-peer credit: people brought in, and what those people gave."""
+
+    referrer_id: int
+    name: str
+    starts: int  # new supporters who came through their link
+    re_engaged: int  # supporters the bot already knew
+    donors: int  # referred supporters who gave after they came in
+    amounts: dict[str, int]  # those gifts, per currency (never the referrer's own giving)
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything known about one campaign's results at one moment."""
 
@@ -212,5 +225,6 @@ class Report:
     # The donation rate the always-valid sequences were tuned for, and where it came from.
     baseline_rate: float | None = None
     baseline_source: str | None = None
+    referrals: tuple[ReferralReport, ...] = ()
     # Gifts in the main currency per arm name or "post:<id>", oldest first (the chart's input).
     timeline: tuple[GiftPoint, ...] = field(default=(), repr=False)

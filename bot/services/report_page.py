@@ -12,6 +12,7 @@ from bot.services.report_format import (
     family_text,
     funnel_rows,
     rate_text,
+    referral_table,
     response_text,
     revenue_text,
     segment_table,
@@ -164,6 +165,13 @@ def format_html_page(report: Report, chart_png: bytes | None) -> str:
             parts.append(f"<section><h2>By {escape(dimension)}</h2>")
             parts.append(_html_table([dimension, *arms], rows))
             parts.append('<p class="detail">Donors out of recipients, per arm.</p></section>')
+    if report.referrals:
+        parts.append("<section><h2>Referrals</h2>")
+        parts.append(_html_table(*referral_table(report)))
+        parts.append(
+            '<p class="detail">Peer-to-peer credit across all campaigns: gifts by the people '
+            "each supporter brought in, never added to the referrer's own giving.</p></section>"
+        )
     if report.response_times:
         parts.append("<section><h2>Response times</h2><ul>")
         parts += [f"<li>{escape(response_text(r))}</li>" for r in report.response_times]

@@ -6,6 +6,7 @@ a test can hand it rows and check every figure.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -62,14 +63,17 @@ def tally_report(
     tallies = _tally_asks(groups, opt_outs)
     per_arm_gifts = tallied.arms
     arms = tuple(
-        _arm_report(
-            name,
-            kinds[name],
-            weights.get(name),
-            tallies.get(name, _ArmTally()),
-            per_arm_gifts.get(name, _Gifts()),
-            replies,
-            clicks,
+        dataclasses.replace(
+            _arm_report(
+                name,
+                kinds[name],
+                weights.get(name),
+                tallies.get(name, _ArmTally()),
+                per_arm_gifts.get(name, _Gifts()),
+                replies,
+                clicks,
+            ),
+            via=campaign.arms[name].via if name in campaign.arms else "private",
         )
         for name in kinds
     )

@@ -21,12 +21,14 @@ from bot.services.report_model import (
     MIN_PER_ARM,
     ArmReport,
     ArmResponse,
+    ReferralReport,
     Report,
 )
 from bot.services.report_tally import tally_report
 from bot.storage import desk as desk_queries
 from bot.storage import reports as queries
 from bot.storage.prior_giving import prior_giving
+from bot.storage.referrals import referrer_rows
 from bot.storage.report_rows import AskCount, GiftPoint, PostRow
 
 T = TypeVar("T")
@@ -102,6 +104,8 @@ async def build_report(
         if main_currency is not None
         else {}
     )
+    async with sessions() as session:
+        referred = await referrer_rows(session=session)
     comparisons, revenue = compare_arms(
         arms,
         funnel.donor_totals,
@@ -133,6 +137,12 @@ async def build_report(
         response_times=arm_responses([arm.name for arm in arms], waits, now=now),
         baseline_rate=baseline.rate,
         baseline_source=baseline.source,
+        referrals=tuple(
+            ReferralReport(
+                r.referrer_id, r.name, r.starts, r.re_engaged, len(r.donors), dict(r.amounts)
+            )
+            for r in referred
+        ),
     )
 
 
@@ -251,6 +261,14 @@ def _notes(
             "report, or to the end of the campaign plus its attribution window). Every arm's "
             "'gave in period' is counted the same way, and that is the figure the holdout "
             "comparisons use."
+        )
+    ways = {arm.via for arm in arms if not arm.is_holdout}
+    if len(ways) > 1:
+        notes.append(
+            "Public replies (via group_reply) and private asks are compared only within the "
+            "population eligible for both: the audience was limited to supporters who had "
+            "started the bot and also wrote in a community chat recently, then randomised, so "
+            "the comparison holds for that population, not for every supporter or member."
         )
     if posts:
         notes.append(

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.csv_rows import INTERACTION_KIND
+from bot.domain.public_asks import RESERVED_PREFIXES
 from bot.domain.sending import Sender, SendRefused
 from bot.services.supporters import START_KIND
 from bot.storage import sources
@@ -85,6 +86,11 @@ def check_request(
         raise SourceRefused(
             f"{name[:80]!r} cannot be a source name: use 1-64 of A-Z a-z 0-9 _ - "
             "(Telegram's rule for deep links), e.g. expo-ships"
+        )
+    if name.startswith(RESERVED_PREFIXES):
+        raise SourceRefused(
+            f"{name[:80]!r} cannot be a source name: names starting with "
+            f"{' or '.join(RESERVED_PREFIXES)} are the bot's own (public asks, referrals)"
         )
     if kind is not None:
         if not INTERACTION_KIND.fullmatch(kind) or len(kind) > 64:

@@ -15,7 +15,7 @@ another running campaign is due within it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -45,8 +45,22 @@ from bot.domain.campaign_state import RUNNING
 from bot.domain.spec import Audience, Campaign, Rule
 from bot.storage.dialect import dialect_name
 from bot.storage.flags import active_flag
+from bot.storage.influence import influence_expression
 from bot.storage.models import PENDING, SENDING
-from bot.storage.tables import ASK, CAMPAIGN, DONATION, FLAG, INTERACTION, SUPPORTER, TAG
+from bot.storage.tables import (
+    ASK,
+    CAMPAIGN,
+    COMMUNITY_MESSAGE,
+    DONATION,
+    FLAG,
+    INTERACTION,
+    SUPPORTER,
+    TAG,
+)
+
+# How recently a member must have written in a community chat to get a public reply
+# (Settings.group_reply_recent_days overrides it).
+RECENT_DEFAULT = timedelta(days=90)
 
 
 class AudienceRow(NamedTuple):
@@ -55,7 +69,7 @@ class AudienceRow(NamedTuple):
     supporter_id: int
     rule: str
     language: str
-    chat_id: int
+    chat_id: int | None
     timezone: str | None
     source: str | None
 
@@ -131,6 +145,8 @@ def rule_condition(rule: Rule, *, now: datetime, zone: ZoneInfo) -> ColumnElemen
         return sid.in_(generous)
     if rule.tag is not None:
         return exists().where(TAG.c.supporter_id == sid, TAG.c.tag == rule.tag)
+    if rule.influence_at_least is not None:
+        return influence_expression() >= _int(rule.influence_at_least)
     return SUPPORTER.c.language == rule.language
 
 
@@ -166,15 +182,27 @@ def any_condition(rules: Sequence[Rule], *, now: datetime, zone: ZoneInfo) -> Co
     return or_(*parts)
 
 
-def _reachable() -> list[ColumnElement[bool]]:
+def _reachable(
+    ways: Collection[str], *, now: datetime, recent: timedelta
+) -> list[ColumnElement[bool]]:
+    """Who every one of these ways can reach: private asks need a private chat and consent,
+    public replies a message of theirs in a community chat within `recent`."""
     s = SUPPORTER.c
-    return [
-        s.chat_id.is_not(None),
-        s.consented_at.is_not(None),
+    where: list[ColumnElement[bool]] = [
         s.opted_out_at.is_(None),
         s.blocked_at.is_(None),
         s.forgotten_at.is_(None),
     ]
+    if "private" in ways or not ways:
+        where += [s.chat_id.is_not(None), s.consented_at.is_not(None)]
+    if "group_reply" in ways:
+        m = COMMUNITY_MESSAGE.c
+        where.append(
+            exists().where(
+                m.author_id == s.id, m.sent_at >= now - recent, s.telegram_user_id.is_not(None)
+            )
+        )
+    return where
 
 
 def _not_recently_asked(
@@ -219,6 +247,8 @@ def _order(campaign: Campaign) -> list[ColumnElement[Any]]:
         return [s.last_interaction_at.desc().nulls_last(), s.id]
     if order == "rfm":
         return [s.rfm_score.desc(), s.engagement_score.desc(), s.id]
+    if order == "influence":
+        return [influence_expression().desc(), s.engagement_score.desc(), s.id]
     seed = rules.seed_for(campaign.audience, campaign.name)
     s1, s2 = seed % rules.RANDOM_M1, (seed * 7919) % rules.RANDOM_M2
     h1 = (cast(s.id, BigInteger) * _int(rules.RANDOM_A1) + _int(s1)) % _int(rules.RANDOM_M1)
@@ -283,6 +313,8 @@ def _selection(
     cap: timedelta | None,
     zone: ZoneInfo,
     labelled: bool = True,
+    recent: timedelta = RECENT_DEFAULT,
+    ways: Collection[str] | None = None,
 ) -> tuple[Any, list[ColumnElement[bool]], ColumnElement[str]]:
     """Return (FROM clause, WHERE conditions, rule label) of the audience.
 
@@ -290,7 +322,7 @@ def _selection(
     runs as a semi-join; with one, a large audience gets the grouped first-rule join.
     """
     audience = campaign.audience
-    where = _reachable()
+    where = _reachable(campaign.ways() if ways is None else ways, now=now, recent=recent)
     if not audience.include_flagged:
         where.append(not_(active_flag()))
     source: Any = SUPPORTER
@@ -312,7 +344,12 @@ def _selection(
 
 
 def audience_query(
-    campaign: Campaign, *, now: datetime, cap: timedelta | None, zone: str | None = None
+    campaign: Campaign,
+    *,
+    now: datetime,
+    cap: timedelta | None,
+    zone: str | None = None,
+    recent: timedelta = RECENT_DEFAULT,
 ) -> Select[Any]:
     """Build the one SELECT of (supporter_id, rule, language, chat_id, timezone, source).
 
@@ -320,7 +357,7 @@ def audience_query(
     the organisation's time zone, used for since/before dates when the campaign names none.
     """
     source, where, label = _selection(
-        campaign, now=now, cap=cap, zone=campaign.zone(zone or "UTC")
+        campaign, now=now, cap=cap, zone=campaign.zone(zone or "UTC"), recent=recent
     )
     s = SUPPORTER.c
     query = (
@@ -358,10 +395,17 @@ async def count_audience(
     now: datetime,
     cap: timedelta | None,
     zone: str | None = None,
+    recent: timedelta = RECENT_DEFAULT,
+    ways: Collection[str] | None = None,
 ) -> int:
-    """Count the audience the campaign would select now (limit included)."""
+    """Count the audience the campaign would select now (limit included).
+
+    `ways` counts those every one of these ways reaches instead of the campaign's own arms'.
+    """
     tz = campaign.zone(zone or "UTC")
-    source, where, _ = _selection(campaign, now=now, cap=cap, zone=tz, labelled=False)
+    source, where, _ = _selection(
+        campaign, now=now, cap=cap, zone=tz, labelled=False, recent=recent, ways=ways
+    )
     inner = select(SUPPORTER.c.id).select_from(source).where(*where)
     if campaign.audience.limit is not None:
         # Without ORDER BY the database may stop at any `limit` rows; the count is the same.
@@ -394,9 +438,10 @@ async def count_by_rule(
     now: datetime,
     cap: timedelta | None,
     zone: str | None = None,
+    recent: timedelta = RECENT_DEFAULT,
 ) -> dict[str, int]:
     """Count the audience per matching rule label (limit and order included), largest first."""
-    selected = audience_query(campaign, now=now, cap=cap, zone=zone).subquery()
+    selected = audience_query(campaign, now=now, cap=cap, zone=zone, recent=recent).subquery()
     query = select(selected.c.rule, func.count()).group_by(selected.c.rule)
     await _plan_without_jit(session)
     counts = {rule: int(n) for rule, n in (await session.execute(query)).tuples()}
@@ -411,12 +456,13 @@ async def stream_audience_tuples(
     cap: timedelta | None,
     zone: str | None = None,
     batch: int = 5000,
+    recent: timedelta = RECENT_DEFAULT,
 ) -> AsyncIterator[Sequence[Sequence[Any]]]:
     """Yield the audience as stream_audience does, each row a plain tuple in AudienceRow order.
 
     For a launch: at a million rows, an object per row costs about ten seconds.
     """
-    query = audience_query(campaign, now=now, cap=cap, zone=zone)
+    query = audience_query(campaign, now=now, cap=cap, zone=zone, recent=recent)
     await _plan_without_jit(session)
     result = await session.stream(query.execution_options(yield_per=batch))
     async for partition in result.partitions(batch):

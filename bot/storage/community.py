@@ -7,14 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.sqltypes import UTCDateTime
 
+from bot.domain.public_asks import WrittenMessage
 from bot.storage.dialect import chunks, dialect_name
-from bot.storage.tables import COMMUNITY_MESSAGE, COMMUNITY_POLL, INTERACTION, SUPPORTER
+from bot.storage.tables import (
+    ASK,
+    COMMUNITY_MESSAGE,
+    COMMUNITY_POLL,
+    COMMUNITY_RESPONSE,
+    INTERACTION,
+    SUPPORTER,
+)
 
 MessageKey = tuple[int, int]  # (chat id, message id)
 
@@ -101,6 +109,7 @@ class MessageFact:
     topic: str
     asker_id: int | None
     answered_at: datetime | None
+    author_id: int | None = None
 
 
 async def message_facts(
@@ -111,12 +120,12 @@ async def message_facts(
     found: dict[MessageKey, MessageFact] = {}
     for part in chunks(keys, 1000):
         rows = await session.execute(
-            select(c.chat_id, c.message_id, c.topic, c.asker_id, c.answered_at).where(
+            select(c.chat_id, c.message_id, c.topic, c.asker_id, c.answered_at, c.author_id).where(
                 tuple_(c.chat_id, c.message_id).in_(part)
             )
         )
-        for chat, message, topic, asker, answered in rows:
-            found[(int(chat), int(message))] = MessageFact(topic, asker, answered)
+        for chat, message, topic, asker, answered, author in rows:
+            found[(int(chat), int(message))] = MessageFact(topic, asker, answered, author)
     return found
 
 
@@ -127,6 +136,15 @@ async def save_message_facts(*, session: AsyncSession, rows: Sequence[dict[str, 
             _insert(session, COMMUNITY_MESSAGE).on_conflict_do_nothing(
                 index_elements=["chat_id", "message_id"]
             ),
+            list(rows),
+        )
+
+
+async def save_responses(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store replies and reactions to members' messages (event, author_id, kind, at), once."""
+    if rows:
+        await session.execute(
+            _insert(session, COMMUNITY_RESPONSE).on_conflict_do_nothing(index_elements=["event"]),
             list(rows),
         )
 
@@ -148,6 +166,43 @@ async def mark_answered(
         .values(answered_at=bindparam("at", type_=UTCDateTime())),
         [{"chat": chat, "message": message, "at": at} for (chat, message), at in answers],
     )
+
+
+async def written_since(
+    *, session: AsyncSession, supporter_ids: Collection[int], since: datetime
+) -> dict[int, list[WrittenMessage]]:
+    """Return each supporter's community messages sent since a moment (facts, never text)."""
+    c = COMMUNITY_MESSAGE.c
+    found: dict[int, list[WrittenMessage]] = {}
+    for part in chunks(supporter_ids):
+        rows = await session.execute(
+            select(
+                c.author_id, c.chat_id, c.message_id, c.sent_at, c.sentiment, c.answered_at
+            ).where(c.author_id.in_(part), c.sent_at >= since)
+        )
+        for author, chat, message, at, sentiment, answered in rows:
+            found.setdefault(int(author), []).append(
+                WrittenMessage(int(chat), int(message), at, sentiment, answered is not None)
+            )
+    return found
+
+
+async def group_reply_times(
+    *, session: AsyncSession, campaign_ids: Collection[int], since: datetime
+) -> dict[tuple[int, int], list[datetime]]:
+    """Return when each campaign's asks went to each group chat since a moment."""
+    a = ASK.c
+    found: dict[tuple[int, int], list[datetime]] = {}
+    if not campaign_ids:
+        return found
+    rows = await session.execute(
+        select(a.campaign_id, a.chat_id, a.sent_at).where(
+            a.campaign_id.in_(list(campaign_ids)), a.chat_id < 0, a.sent_at >= since
+        )
+    )
+    for campaign, chat, at in rows:
+        found.setdefault((int(campaign), int(chat)), []).append(at)
+    return found
 
 
 # --- polls ---------------------------------------------------------------------------------
@@ -246,10 +301,33 @@ async def asked_questions(*, session: AsyncSession, supporter_id: int) -> list[d
     return [dict(row) for row in rows.mappings()]
 
 
+async def written_messages(*, session: AsyncSession, supporter_id: int) -> list[dict[str, Any]]:
+    """Return the facts kept about a supporter's messages in community chats (no text)."""
+    c = COMMUNITY_MESSAGE.c
+    rows = await session.execute(
+        select(c.chat_id, c.message_id, c.sent_at, c.sentiment)
+        .where(c.author_id == supporter_id)
+        .order_by(c.chat_id, c.message_id)
+    )
+    return [dict(row) for row in rows.mappings()]
+
+
 async def erase_community_facts(*, session: AsyncSession, supporter_id: int) -> None:
-    """Unlink a supporter from their community questions (the thread topics stay)."""
+    """Unlink a supporter from their community questions and messages (topics stay)."""
+    c = COMMUNITY_MESSAGE.c
     await session.execute(
         update(COMMUNITY_MESSAGE)
-        .where(COMMUNITY_MESSAGE.c.asker_id == supporter_id)
+        .where(c.asker_id == supporter_id)
         .values(asker_id=None, answered_at=None)
+    )
+    await session.execute(
+        update(COMMUNITY_MESSAGE)
+        .where(c.author_id == supporter_id)
+        .values(author_id=None, sent_at=None, sentiment=None)
+    )
+    r = COMMUNITY_RESPONSE.c
+    await session.execute(
+        delete(COMMUNITY_RESPONSE).where(
+            or_(r.author_id == supporter_id, r.responder_id == supporter_id)
+        )
     )

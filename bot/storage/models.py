@@ -107,11 +107,13 @@ class Interaction(SQLModel, table=True):
 class CommunityMessage(SQLModel, table=True):
     """Facts about one message in a community chat, never its text: its topic, its asker.
 
-    Kept for thread roots with a topic (so comments and reactions get it) and for questions
-    (so an answer is credited to the asker, once).
+    Kept for thread roots with a topic (so comments and reactions get it), for questions
+    (so an answer is credited to the asker, once) and for every member's message (its author,
+    time and sentiment: a public reply answers one of them).
     """
 
     __tablename__ = "community_message"
+    __table_args__ = (Index("ix_community_message_author", "author_id", "sent_at"),)
 
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     message_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
@@ -120,6 +122,52 @@ class CommunityMessage(SQLModel, table=True):
         default=None, foreign_key="supporter.id", ondelete="SET NULL", index=True
     )
     answered_at: datetime | None = None
+    author_id: int | None = Field(default=None, foreign_key="supporter.id", ondelete="SET NULL")
+    sent_at: datetime | None = None
+    sentiment: str | None = Field(default=None, max_length=16)
+
+
+class CommunityResponse(SQLModel, table=True):
+    """A reply or reaction someone gave to a member's community message: their influence.
+
+    Keyed by the responder's interaction event, so an update delivered twice counts once.
+    """
+
+    __tablename__ = "community_response"
+
+    event: str = Field(primary_key=True, max_length=160)
+    author_id: int = Field(foreign_key="supporter.id", ondelete="CASCADE", index=True)
+    responder_id: int = Field(foreign_key="supporter.id", ondelete="CASCADE", index=True)
+    kind: str = Field(max_length=16)
+    at: datetime
+
+
+class ReferralCode(SQLModel, table=True):
+    """A supporter's own referral code: /share gives t.me/<bot>?start=r-<code>."""
+
+    __tablename__ = "referral_code"
+
+    supporter_id: int = Field(foreign_key="supporter.id", primary_key=True, ondelete="CASCADE")
+    code: str = Field(max_length=32, unique=True)
+    created_at: datetime
+
+
+class Referral(SQLModel, table=True):
+    """Who brought a supporter in (first touch): through a /start link or a named invite link.
+
+    `new` says whether the supporter was new to the bot then; one who already existed is
+    counted apart, as re-engaged.
+    """
+
+    __tablename__ = "referral"
+
+    referred_id: int = Field(foreign_key="supporter.id", primary_key=True, ondelete="CASCADE")
+    referrer_id: int | None = Field(
+        default=None, foreign_key="supporter.id", ondelete="SET NULL", index=True
+    )
+    via: str = Field(max_length=8)
+    new: bool
+    at: datetime
 
 
 class CommunityPoll(SQLModel, table=True):

@@ -28,6 +28,7 @@ class SupporterFacts:
     opted_out_at: datetime | None
     blocked_at: datetime | None
     forgotten_at: datetime | None
+    telegram_user_id: int | None = None
 
 
 async def supporter_facts(
@@ -37,7 +38,7 @@ async def supporter_facts(
     s = SUPPORTER.c
     columns = (
         s.id, s.chat_id, s.first_name, s.last_name, s.username, s.language, s.timezone,
-        s.consented_at, s.opted_out_at, s.blocked_at, s.forgotten_at,
+        s.consented_at, s.opted_out_at, s.blocked_at, s.forgotten_at, s.telegram_user_id,
     )  # fmt: skip
     found: dict[int, SupporterFacts] = {}
     for chunk in chunks(ids):

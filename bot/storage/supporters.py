@@ -29,7 +29,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain import scoring
 from bot.storage import personal
-from bot.storage.community import asked_questions, erase_community_facts
+from bot.storage.community import asked_questions, erase_community_facts, written_messages
 from bot.storage.dialect import BIGINT_MAX, chunks, saturating_sum
 from bot.storage.models import Supporter
 from bot.storage.tables import (
@@ -425,6 +425,9 @@ async def supporter_record(*, session: AsyncSession, supporter_id: int) -> dict[
         session=session, supporter_id=supporter_id
     )
     record["community_questions"] = await asked_questions(
+        session=session, supporter_id=supporter_id
+    )
+    record["community_messages"] = await written_messages(
         session=session, supporter_id=supporter_id
     )
     return record

@@ -219,6 +219,7 @@ async def heard(update: Update, context: BotContext) -> None:
             thread_id=thread,
             quoted_root_topic=quoted_root,
             points_elsewhere=_points_elsewhere(message),
+            reply_to_id=replied.message_id if replied is not None else None,
         )
     )
 

@@ -236,6 +236,7 @@ class TelegramSender:
         *,
         buttons: Sequence[Sequence[Button]] = (),
         paid: bool = False,
+        reply_to: int | None = None,
     ) -> SendOutcome:
         """Send an HTML message with inline buttons; never raises for Telegram's answers.
 
@@ -254,6 +255,10 @@ class TelegramSender:
             fields.append(RequestParameter.from_input("reply_markup", keyboard_json(buttons)))
         if paid:
             fields.append(RequestParameter.from_input("allow_paid_broadcast", True))
+        if reply_to is not None:
+            # A reply whose message is gone still goes out, as a plain message.
+            reply = {"message_id": reply_to, "allow_sending_without_reply": True}
+            fields.append(RequestParameter.from_input("reply_parameters", json.dumps(reply)))
         try:
             answer = await self.bot.request.post(self._send_message_url, RequestData(fields))
             message_id = int(answer["message_id"])  # type: ignore[call-overload,index]

@@ -146,6 +146,12 @@ def preview_messages(preview: Preview) -> list[str]:
     lines += [f"  {html.escape(rule)}: {n}" for rule, n in preview.segments.items()]
     if preview.flagged_out:
         lines.append(flagged_out_line(preview.flagged_out, preview.flagged_reasons))
+    if preview.eligible_by_way:
+        lines.append(
+            "Eligible each way: "
+            + ", ".join(f"{way} {n}" for way, n in preview.eligible_by_way.items())
+            + " (the audience is those every arm's way reaches)"
+        )
     lines.append(
         "Expected per arm: "
         + ", ".join(

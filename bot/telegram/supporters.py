@@ -21,11 +21,14 @@ from telegram.ext import (
 
 from bot.domain import callbacks
 from bot.domain.i18n import pick_language, text
-from bot.services import conversation
+from bot.domain.public_asks import token_of_payload
+from bot.services import conversation, referrals
+from bot.services.public_asks import open_public_ask
 from bot.services.sources import record_source_visit
 from bot.services.supporters import forget_supporter, upsert_started_supporter
 from bot.telegram.context import BotApplication, BotContext
 from bot.telegram.deleter import BotMessageDeleter
+from bot.telegram.sender import TelegramSender, keyboard
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ async def start_supporter(context: BotContext, user: User, payload: str | None) 
     """Create or link the supporter for a Telegram user; return True if they opted back in."""
     now = context.now()
     async with context.sessions() as session, session.begin():
+        existed = await referrals.is_known(session, user.id)
         supporter = await upsert_started_supporter(
             session, telegram_user=user, payload=payload, now=now
         )
@@ -49,6 +53,14 @@ async def start_supporter(context: BotContext, user: User, payload: str | None) 
         assert supporter_id is not None
         if payload:
             await record_source_visit(session, supporter_id, payload, now, started=True)
+            await referrals.credit_referral(
+                session,
+                supporter_id=supporter_id,
+                name=payload,
+                existed=existed,
+                via=referrals.VIA_START,
+                now=now,
+            )
     return await conversation.opt_in(context.sessions, supporter_id=supporter_id, now=now)
 
 
@@ -61,6 +73,52 @@ async def start(update: Update, context: BotContext) -> None:
     came_back = await start_supporter(context, user, payload)
     key = "welcome_back" if came_back else "greeting"
     await message.reply_html(text(key, language_of(user), name=user.first_name))
+    if token_of_payload(payload) is not None:
+        await _deliver_public_ask(context, user, payload)
+
+
+async def _deliver_public_ask(context: BotContext, user: User, payload: str | None) -> None:
+    """Send the private message of the public ask whose button the supporter opened."""
+    private = await open_public_ask(
+        context.sessions,
+        payload=payload,
+        telegram_user_id=user.id,
+        now=context.now(),
+        settings=context.settings,
+        current=context.registry.campaigns,
+    )
+    if private is not None:
+        await context.bot.send_message(
+            user.id,
+            private.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(private.buttons),
+        )
+
+
+async def share(update: Update, context: BotContext) -> None:
+    """Give a supporter their own links to share: to start the bot, to join the community."""
+    user = update.effective_user
+    if user is None or update.effective_chat is None:
+        return
+    query = update.callback_query
+    if query is not None:
+        await query.answer()
+    language = language_of(user)
+    links = await referrals.share_links(
+        context.sessions,
+        TelegramSender(context.bot),
+        telegram_user_id=user.id,
+        settings=context.settings,
+        now=context.now(),
+    )
+    if links is None:
+        answer = text("share_unavailable", language)
+    else:
+        answer = text("share_links", language, link=links.start)
+        if links.invite:
+            answer += "\n" + text("share_invite", language, link=links.invite)
+    await context.bot.send_message(update.effective_chat.id, answer, parse_mode=ParseMode.HTML)
 
 
 async def stop(update: Update, context: BotContext) -> None:
@@ -190,4 +248,6 @@ def add_handlers(application: BotApplication) -> None:
     application.add_handler(CallbackQueryHandler(not_now, pattern=callbacks.NOT_NOW_PATTERN))
     application.add_handler(CallbackQueryHandler(stop_button, pattern=callbacks.STOP_PATTERN))
     application.add_handler(CallbackQueryHandler(forget_answer, pattern="^forget:"))
+    application.add_handler(CommandHandler("share", share, filters=private))
+    application.add_handler(CallbackQueryHandler(share, pattern=callbacks.SHARE_PATTERN))
     application.add_handler(ChatMemberHandler(member_changed, ChatMemberHandler.MY_CHAT_MEMBER))
