@@ -387,3 +387,17 @@ async def test_a_reply_finds_an_ask_whose_delivery_is_still_being_recorded(
         reply = await session.get_one(Reply, recorded.reply_id)
     # Not yet known to have reached Ann: a report checks the ask again when it counts.
     assert (reply.ask_id, reply.arm, reply.reached) == (on_its_way.id, "broadcast", False)
+
+
+async def test_an_answer_that_meets_telegrams_flood_limit_is_sent_after_the_wait(
+    tmp_path: Path,
+) -> None:
+    async with bot_harness(tmp_path) as bot:
+        await bot.supporter_starts(811, "Noor")
+        # Every second sendMessage is refused with 429 (seeded): the answer must still come.
+        await bot.client.set_faults(seed=3, rate_429=0.5, retry_after=1, methods=["sendMessage"])
+        for _ in range(3):
+            await bot.client.send_text(811, "/privacy")
+            await bot.next_message(811, "What we keep about you")
+        stats = await bot.client.stats()
+    assert stats["rate_limited"] >= 1

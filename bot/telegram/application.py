@@ -12,7 +12,7 @@ from telegram import (
     Update,
 )
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import ApplicationBuilder, ContextTypes
+from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes
 
 from bot.config import Settings, use_timedelta_durations
 from bot.domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, command_descriptions
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # leaves out chat_member, message_reaction and message_reaction_count, which community
 # listening needs (and an empty list would keep whatever an earlier deployment asked for).
 ALLOWED_UPDATES: list[str] = list(Update.ALL_TYPES)
+# How often a handler's request is tried again after Telegram's "retry after" (429).
+HANDLER_RETRIES = 3
 
 
 def build_application(services: BotServices, *, polling: bool = True) -> BotApplication:
@@ -38,6 +40,13 @@ def build_application(services: BotServices, *, polling: bool = True) -> BotAppl
         .base_url(settings.telegram_base_url)
         .context_types(ContextTypes(context=BotContext))
         .job_queue(None)
+        .rate_limiter(
+            # Handlers answer at once (a greeting, an opt-out confirmation, a relay): in a
+            # burst Telegram answers 429, and without a retry that answer was simply lost
+            # (the demo lost an opt-out confirmation so). Asks keep their own pacing in the
+            # outbox, so no overall rate here; the group rate is Telegram's 20 a minute.
+            AIORateLimiter(overall_max_rate=0, group_max_rate=20, max_retries=HANDLER_RETRIES)
+        )
     )
     if not polling:
         builder = builder.updater(None)

@@ -36,7 +36,8 @@ class BotServices:
     wake_outbox: Callable[[], None] = field(default=_no_wake)
 
 
-class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+# ExtBot[int]: the bot carries an AIORateLimiter, whose per-call argument is an int.
+class BotContext(CallbackContext[ExtBot[int], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """The handlers' context, with typed access to the bot's services."""
 
     @property
@@ -89,5 +90,5 @@ def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> BotSe
 
 
 BotApplication: TypeAlias = Application[
-    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], None
+    ExtBot[int], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], None
 ]
