@@ -259,7 +259,7 @@ async def test_a_bot_that_is_not_an_administrator_tells_staff_what_to_fix(
         assert str(QUIET) in warning["text"] and "COMMUNITY_CHAT_IDS" in warning["text"]
         await bot.client.set_bot_status(GROUP, "member")
         demoted = await bot.next_message(STAFF_CHAT_ID, GROUP_TITLE)
-        assert "not an administrator" in demoted["text"]
+        assert "I am a plain member there, not an administrator" in demoted["text"]
 
 
 async def test_a_member_who_starts_the_bot_is_the_same_supporter(tmp_path: Path) -> None:

@@ -43,9 +43,10 @@ def build_application(services: BotServices, *, polling: bool = True) -> BotAppl
         .rate_limiter(
             # Handlers answer at once (a greeting, an opt-out confirmation, a relay): in a
             # burst Telegram answers 429, and without a retry that answer was simply lost
-            # (the demo lost an opt-out confirmation so). Asks keep their own pacing in the
-            # outbox, so no overall rate here; the group rate is Telegram's 20 a minute.
-            AIORateLimiter(overall_max_rate=0, group_max_rate=20, max_retries=HANDLER_RETRIES)
+            # (the demo lost an opt-out confirmation so). Only the retry is wanted: asks keep
+            # their own pacing in the outbox, and pacing here by group would hold every relay
+            # to the staff chat (itself a group) at 20 a minute.
+            AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=HANDLER_RETRIES)
         )
     )
     if not polling:

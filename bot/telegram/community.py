@@ -380,10 +380,20 @@ async def other_command(update: Update, context: BotContext) -> None:
 # --- the bot's rights ------------------------------------------------------------------------
 
 
+# How Telegram's member statuses read in the warning: "I am <this> there".
+_STANDING = {
+    "member": "a plain member",
+    "restricted": "a restricted member",
+    "left": "not a member",
+    "kicked": "banned",
+}
+
+
 def _not_admin_line(chat_id: int, title: str | None, status: str) -> str:
     name = f"{title} ({chat_id})" if title else str(chat_id)
+    standing = _STANDING.get(status, status)
     return (
-        f"Community chat {name}: I am {status} there, not an administrator, so I cannot hear "
+        f"Community chat {name}: I am {standing} there, not an administrator, so I cannot hear "
         "members' messages, reactions and joins. Make me an administrator there, or remove "
         "the chat from COMMUNITY_CHAT_IDS."
     )
