@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -21,6 +22,25 @@ def fail(lines: list[str] | str, code: int = 2) -> NoReturn:
     for line in [lines] if isinstance(lines, str) else lines:
         err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def write_report(
+    body: str, png: bytes | None, *, out: Path | None, chart: Path | None, what: str
+) -> None:
+    """Write a report to `out` (else standard output) and its chart, then say what was written."""
+    try:
+        if chart is not None and png is not None:
+            chart.write_bytes(png)
+        if out is not None:
+            out.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        fail(f"Could not write the {what}: {exc}")
+    if out is None:
+        # Plain print: rich markup would eat square brackets in campaign titles.
+        print(body, end="")
+    written = [str(p) for p in (out, chart) if p is not None]
+    if written:
+        console.print(f"Wrote {', '.join(written)}.", markup=False, highlight=False)
 
 
 def settings(mode: RunMode = RunMode.TOOLS) -> Settings:

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from bot.clock import utcnow
-from bot.commands.common import console, database_errors, fail, settings
+from bot.commands.common import database_errors, fail, settings, write_report
 from bot.config import Settings
 
 community_app = typer.Typer(help="The community chats the bot listens to.")
@@ -101,15 +101,4 @@ def report(
     current = settings()
     with database_errors():
         body, png = asyncio.run(_community_report(current, fmt, chart=chart is not None))
-    try:
-        if chart is not None and png is not None:
-            chart.write_bytes(png)
-        if out is not None:
-            out.write_text(body, encoding="utf-8")
-    except OSError as exc:
-        fail(f"Could not write the community report: {exc}")
-    if out is None:
-        print(body, end="")
-    written = [str(p) for p in (out, chart) if p is not None]
-    if written:
-        console.print(f"Wrote {', '.join(written)}.", markup=False, highlight=False)
+    write_report(body, png, out=out, chart=chart, what="community report")

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from bot.clock import utcnow
-from bot.commands.common import console, database_errors, fail, settings
+from bot.commands.common import database_errors, fail, settings, write_report
 from bot.config import Settings
 
 app = typer.Typer()
@@ -81,16 +81,4 @@ def report(
             f"{current.campaigns_dir}/."
         )
     body, png = result
-    try:
-        if chart is not None and png is not None:
-            chart.write_bytes(png)
-        if out is not None:
-            out.write_text(body, encoding="utf-8")
-    except OSError as exc:
-        fail(f"Could not write the report: {exc}")
-    if out is None:
-        # Plain print: rich markup would eat square brackets in campaign titles.
-        print(body, end="")
-    written = [str(p) for p in (out, chart) if p is not None]
-    if written:
-        console.print(f"Wrote {', '.join(written)}.", markup=False, highlight=False)
+    write_report(body, png, out=out, chart=chart, what="report")
