@@ -205,28 +205,45 @@ def decide_batch(
             continue
         assert person.chat_id is not None
         link = tracked_link(settings.public_base_url, ask.token)
-        language = person.language or ask.language
-        try:
-            context = ask_context(
-                person,
-                language=language,
-                link=link,
-                history=facts.history.get(person.id, []),
-                zone=zone,
-                now=now,
-            )
-            text = render_ask(spec, current().get(run.name) if current else None, ask, context)
-        except (TemplateProblem, KeyError) as problem:
-            recorder.finish(ask, FAILED, f"message could not be rendered: {problem}"[:300])
+        live = current().get(run.name) if current else None
+        text = _rendered(ask, person, spec, live, link, facts, zone, now, recorder)
+        if text is None:
             continue
         buttons = ask_buttons(
             ask.token,
             link,
-            language,
+            person.language or ask.language,
             telegram_payments=bool(settings.payment_provider_token),
         )
         ready.append(ReadyAsk(ask, person.chat_id, text, buttons))
     return ready
+
+
+def _rendered(
+    ask: outbox.ClaimedAsk,
+    person: recipients.SupporterFacts,
+    spec: Campaign,
+    live: Campaign | None,
+    link: str,
+    facts: BatchFacts,
+    zone: ZoneInfo,
+    now: datetime,
+    recorder: OutcomeRecorder,
+) -> str | None:
+    """Render an ask's message for its supporter, or fail the ask and return None."""
+    try:
+        context = ask_context(
+            person,
+            language=person.language or ask.language,
+            link=link,
+            history=facts.history.get(person.id, []),
+            zone=zone,
+            now=now,
+        )
+        return render_ask(spec, live, ask, context)
+    except (TemplateProblem, KeyError) as problem:
+        recorder.finish(ask, FAILED, f"message could not be rendered: {problem}"[:300])
+        return None
 
 
 def _public_ask(
@@ -254,19 +271,9 @@ def _public_ask(
         recorder.retry_at(ask, later, ask.attempts, "group_replies_per_hour reached")
         return None
     link = start_url(bot_username, ask_payload(ask.token))
-    language = person.language or ask.language
-    try:
-        context = ask_context(
-            person,
-            language=language,
-            link=link,
-            history=facts.history.get(person.id, []),
-            zone=zone,
-            now=now,
-        )
-        body = render_ask(spec, current().get(spec.name) if current else None, ask, context)
-    except (TemplateProblem, KeyError) as problem:
-        recorder.finish(ask, FAILED, f"message could not be rendered: {problem}"[:300])
+    live = current().get(spec.name) if current else None
+    body = _rendered(ask, person, spec, live, link, facts, zone, now, recorder)
+    if body is None:
         return None
     named = mention(
         telegram_user_id=person.telegram_user_id,
@@ -276,6 +283,7 @@ def _public_ask(
     )
     # Counted now, so the rest of this batch keeps the hourly cap too.
     sent.append(now)
+    language = person.language or ask.language
     buttons = [[Button(ui_text("button_open_bot", language), url=link)]]
     return ReadyAsk(ask, target.chat_id, f"{named} {body}", buttons, reply_to=target.message_id)
 
