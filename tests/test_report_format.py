@@ -139,6 +139,9 @@ async def test_telegram_message_is_short_and_escaped(report: Report) -> None:
     assert "Spring &lt;appeal&gt; &amp; &quot;friends&quot;" in html
     assert "@harbour&lt;museum&gt;" in html
     assert "<appeal>" not in html and "<museum>" not in html
+    # The interval is one look's and unadjusted; the call rests on the adjusted p: both said.
+    assert report.comparisons
+    assert "for one look; always-valid Holm-adjusted p" in html
     _assert_balanced(html)
     # Many long posts still fit, cut at a line so no tag is split.
     posts = tuple(

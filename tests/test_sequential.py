@@ -230,7 +230,23 @@ def test_verdict_respects_adjusted_p_values() -> None:
         "Donated", 120, 1000, 50, 1000, planned_rate=0.05, p_value=0.06, fixed_p_value=0.001
     )
     assert "did better" not in text
-    assert "not significant yet under repeated looks (p = 0.060, always-valid)" in text
+    # The interval shown is the comparison's own and excludes zero; the text says why that is
+    # not a call when other comparisons stand beside it.
+    assert clear.interval.excludes_zero
+    assert (
+        "not significant once the other comparisons shown are allowed for "
+        "(p = 0.060, always-valid, Holm-adjusted)" in text
+    )
+    assert "taken alone, excludes zero" in text
+
+
+def test_verdict_without_a_clear_interval_quotes_the_fixed_horizon_test() -> None:
+    # 66 of 1000 against 45 of 1000: one look's test calls it, the sequence does not yet.
+    seq = rate_difference_sequence(66, 1000, 45, 1000, planned_rate=0.05)
+    assert seq is not None and not seq.significant
+    text = sequential_verdict("Donated", 66, 1000, 45, 1000, planned_rate=0.05)
+    assert "A single fixed-horizon test would call it" in text
+    assert "allowed for" not in text
 
 
 def test_revenue_sequence_from_donor_totals() -> None:

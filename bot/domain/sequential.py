@@ -382,6 +382,15 @@ def sequential_verdict(
         )
     if p < alpha and seq.significant:
         return f"{head}; too few recipients to conclude (fewer than {min_per_arm} in an arm)."
+    if seq.significant and enough:
+        # The interval is this comparison's own; the call allows for the others shown beside
+        # it (Holm), so an interval clear of zero can still fall short once they count.
+        return (
+            f"{head}; not significant once the other comparisons shown are allowed for "
+            f"({_format_p(p)}, always-valid, Holm-adjusted): the interval above, taken alone, "
+            "excludes zero, but with several comparisons one such interval is expected by "
+            "chance more often than 5% of the time. No conclusion yet."
+        )
     if fixed_p < alpha and fixed.interval.excludes_zero and enough:
         return (
             f"{head}; not significant yet under repeated looks ({_format_p(p)}, "

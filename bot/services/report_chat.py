@@ -73,8 +73,8 @@ def _short(c: Comparison) -> str:
     p_adjusted = c.always_valid.p_adjusted if c.always_valid is not None else c.p_adjusted
     return (
         f"{c.label.capitalize()}: {c.arm_a} {percent(c.a.value)} vs {c.arm_b} "
-        f"{percent(c.b.value)}, {points_text(c.difference)}; always-valid adjusted p "
-        f"{p_text(p_adjusted)}, {outcome}."
+        f"{percent(c.b.value)}, {points_text(c.difference)} for one look; always-valid "
+        f"Holm-adjusted p {p_text(p_adjusted)}, {outcome}."
     )
 
 

@@ -204,8 +204,8 @@ def revenue_text(r: RevenueReport) -> str:
         low, high = av.estimate.interval.low, av.estimate.interval.high
         sequence = (
             f"; always-valid 95% CI {'-' if low < 0 else ''}{money(low)} to "
-            f"{'-' if high < 0 else ''}{money(high)}, p {p_text(av.estimate.p_value)}, adjusted p "
-            f"{p_text(av.p_adjusted)}"
+            f"{'-' if high < 0 else ''}{money(high)} (this comparison alone), p "
+            f"{p_text(av.estimate.p_value)}, Holm-adjusted p {p_text(av.p_adjusted)}"
         )
     cuped = ""
     if r.cuped is not None and r.cuped.theta == 0:
