@@ -58,7 +58,7 @@ from bot.services.registry import CampaignRegistry
 from bot.storage.db import create_all, make_engine, session_maker
 from bot.storage.tables import INTERACTION
 from bot.telegram.application import ALLOWED_UPDATES
-from bot.telegram.community import LISTENING, Listening
+from bot.telegram.community_state import LISTENING, Listening
 
 CHANNEL, GROUP, STAFF_CHAT = -1002000000001, -1002000000002, -1002000000009
 OLGA, CORA, STAFF, HELPER_BOT = 10, 11, 12, 13

@@ -22,7 +22,7 @@ from bot.storage.models import (
     Supporter,
     SupporterFlag,
 )
-from bot.telegram.community import LISTENING, Listening
+from bot.telegram.community_state import LISTENING, Listening
 from bot.telegram.sender import TelegramSender
 from tests.botharness import SPRING_APPEAL, STAFF_CHAT_ID, BotHarness, bot_harness
 from tests.cas_fake import closed_port_url, fake_cas

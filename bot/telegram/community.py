@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
 
 from telegram import (
     Chat,
@@ -22,10 +19,8 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ChatID, ChatType
-from telegram.error import TelegramError
+from telegram.constants import ChatID
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
     ChatMemberHandler,
     CommandHandler,
@@ -43,12 +38,11 @@ from bot.domain.community import (
     reaction_sentiment,
     read_message,
 )
-from bot.domain.flags import CAS_BANNED, BurstRule, points_elsewhere
+from bot.domain.flags import BurstRule, points_elsewhere
 from bot.services import community
 from bot.services.community import (
     Answered,
     CommunityRecorder,
-    Flagged,
     Member,
     MembershipChanged,
     Reacted,
@@ -57,13 +51,13 @@ from bot.services.community import (
     Voted,
 )
 from bot.services.flags import CasCheck
+from bot.telegram.community_rights import check_chat, rights_changed
+from bot.telegram.community_state import ADMIN_STATUSES, LISTENING, Listening, listening_of
 from bot.telegram.context import BotApplication, BotContext, services_of
 from bot.telegram.staff_guard import audit, is_staff
 
 log = logging.getLogger(__name__)
 
-# bot_data key of the Listening state.
-LISTENING = "campaign_bot.community"
 # Listening runs in a group of its own, so it neither hides nor is hidden by the private-chat
 # and staff handlers of group 0; commands in community chats are taken before group 0 sees them.
 HANDLER_GROUP = 1
@@ -71,48 +65,6 @@ COMMAND_GROUP = -1
 # Telegram's stand-ins for a chat: automatic forwards, anonymous admins, posts as a channel.
 FAKE_SENDERS = frozenset(int(chat_id) for chat_id in ChatID)
 _PRESENT = frozenset({ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER})
-_ADMINS = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
-
-
-@dataclass
-class Listening:
-    """What the handlers know about the community chats, beside the recorder."""
-
-    chat_ids: frozenset[int]
-    recorder: CommunityRecorder
-    # Chats where the bot is an administrator (and so receives chat_member updates).
-    admin_in: set[int] = field(default_factory=set)
-    # Each chat's administrators: their replies answer questions, and they are not members.
-    admins: dict[int, set[int]] = field(default_factory=dict)
-    linked: dict[int, int] = field(default_factory=dict)
-    # The Combot Anti-Spam check of joining members (CAS_CHECK), and the checks under way.
-    cas: CasCheck | None = None
-    checks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    def joined(self, fact: MembershipChanged) -> None:
-        """Record a join or leave; check a joining member against CAS in the background."""
-        self.recorder.add(fact)
-        if fact.joined and self.cas is not None:
-            task = asyncio.create_task(self._check(self.cas, fact), name="cas-check")
-            self.checks.add(task)
-            task.add_done_callback(self.checks.discard)
-
-    async def _check(self, cas: CasCheck, fact: MembershipChanged) -> None:
-        if await cas.banned(fact.member.user_id):
-            self.recorder.add(
-                Flagged(fact.member, fact.source, CAS_BANNED, "listed by CAS", fact.occurred_at)
-            )
-
-    async def checked(self) -> None:
-        """Wait for the CAS checks under way (tests, and shutting down)."""
-        while self.checks:
-            await asyncio.gather(*self.checks, return_exceptions=True)
-
-
-def listening_of(context: BotContext) -> Listening:
-    """Return the community state of the running application."""
-    found: Listening = context.application.bot_data[LISTENING]
-    return found
 
 
 def _member(user: User) -> Member:
@@ -262,7 +214,7 @@ async def membership(update: Update, context: BotContext) -> None:
     state = listening_of(context)
     chat, user = change.chat, change.new_chat_member.user
     admins = state.admins.setdefault(chat.id, set())
-    if change.new_chat_member.status in _ADMINS:
+    if change.new_chat_member.status in ADMIN_STATUSES:
         admins.add(user.id)
     else:
         admins.discard(user.id)
@@ -375,93 +327,6 @@ async def other_command(update: Update, context: BotContext) -> None:
     """Leave other commands in community chats alone: staff commands belong elsewhere."""
     # Without this, the staff handlers would answer a member's "/help" in the public group.
     raise ApplicationHandlerStop
-
-
-# --- the bot's rights ------------------------------------------------------------------------
-
-
-# How Telegram's member statuses read in the warning: "I am <this> there".
-_STANDING = {
-    "member": "a plain member",
-    "restricted": "a restricted member",
-    "left": "not a member",
-    "kicked": "banned",
-}
-
-
-def _not_admin_line(chat_id: int, title: str | None, status: str) -> str:
-    name = f"{title} ({chat_id})" if title else str(chat_id)
-    standing = _STANDING.get(status, status)
-    return (
-        f"Community chat {name}: I am {standing} there, not an administrator, so I cannot hear "
-        "members' messages, reactions and joins. Make me an administrator there, or remove "
-        "the chat from COMMUNITY_CHAT_IDS."
-    )
-
-
-async def _tell_staff(application: Application[Any, Any, Any, Any, Any, Any], line: str) -> None:
-    staff_chat = services_of(application).settings.staff_chat_id
-    log.warning("%s", line)
-    if staff_chat is None:
-        return
-    try:
-        await application.bot.send_message(staff_chat, line)
-    except TelegramError as error:
-        log.warning("could not tell the staff chat: %s", error)
-
-
-async def check_chat(
-    application: Application[Any, Any, Any, Any, Any, Any], state: Listening, chat_id: int
-) -> None:
-    """Check the bot is an administrator in one community chat; tell staff if not."""
-    bot = application.bot
-    try:
-        standing = await bot.get_chat_member(chat_id, bot.id)
-        chat = await bot.get_chat(chat_id)
-    except TelegramError as error:
-        state.admin_in.discard(chat_id)
-        await _tell_staff(
-            application,
-            f"Community chat {chat_id}: I cannot reach it ({error.message}). Add me to it as "
-            "an administrator, or remove it from COMMUNITY_CHAT_IDS.",
-        )
-        return
-    if chat.linked_chat_id is not None:
-        state.linked[chat_id] = chat.linked_chat_id
-    if chat.type == ChatType.CHANNEL:
-        group = f" ({chat.linked_chat_id})" if chat.linked_chat_id is not None else ""
-        await _tell_staff(
-            application,
-            f"Community chat {chat.title} ({chat_id}) is a channel: members comment in its "
-            f"discussion group{group}. List that group in COMMUNITY_CHAT_IDS instead.",
-        )
-    if standing.status not in _ADMINS:
-        state.admin_in.discard(chat_id)
-        await _tell_staff(application, _not_admin_line(chat_id, chat.title, standing.status))
-        return
-    state.admin_in.add(chat_id)
-    try:
-        admins = await bot.get_chat_administrators(chat_id)
-    except TelegramError as error:
-        log.warning("could not list the administrators of %s: %s", chat_id, error)
-        return
-    state.admins[chat_id] = {a.user.id for a in admins if not a.user.is_bot}
-
-
-async def rights_changed(update: Update, context: BotContext) -> None:
-    """Re-check the bot's standing when it changes in a community chat."""
-    change = update.my_chat_member
-    if change is None:
-        return
-    state = listening_of(context)
-    status = change.new_chat_member.status
-    if status in _ADMINS:
-        await check_chat(context.application, state, change.chat.id)
-        return
-    state.admin_in.discard(change.chat.id)
-    await _tell_staff(
-        context.application, _not_admin_line(change.chat.id, change.chat.title, status)
-    )
 
 
 @contextlib.asynccontextmanager
