@@ -102,6 +102,69 @@ def test_a_message_merely_about_stopping_or_messages_is_not_an_opt_out(message: 
 
 
 @pytest.mark.parametrize(
+    ("message", "language"),
+    [
+        # A stop verb with our messages or the verb for sending them.
+        ("can u stop msging me", "en"),
+        ("Kindly stop the reminders", "en"),
+        ("Stop asking me for money", "en"),
+        ("Kappen met die appjes", "nl"),
+        ("Hou op met die berichtjes", "nl"),
+        # A removal verb with the sender, their data or a list.
+        ("Could you delete my phone number", "en"),
+        ("Can I be removed from this?", "en"),
+        ("get me off this list", "en"),
+        ("graag mijn nummer verwijderen", "nl"),
+        ("Ik wil uitgeschreven worden", "nl"),
+        ("Wil van de lijst af", "nl"),
+        # "No more", "don't" and "niet meer" with our messages.
+        ("No more fundraising messages please", "en"),
+        ("please don't text me again", "en"),
+        ("I don't want these texts anymore", "en"),
+        ("nie meer appen aub", "nl"),
+        ("Ik wil geen herinneringen meer", "nl"),
+        ("wil niet meer gebeld of geappt worden", "nl"),
+        # A clause that is only a stop word, politeness aside, one letter off or not.
+        ("I'm done with these messages, stop", "en"),
+        ("enough already, STOP", "en"),
+        ("Unsubscibe me", "en"),
+        ("Afmelde", "nl"),
+        ("uitschrijve graag", "nl"),
+    ],
+)
+def test_opt_outs_are_read_from_their_structure(message: str, language: str) -> None:
+    assert classify_reply(message, language) == OPT_OUT
+
+
+@pytest.mark.parametrize(
+    ("message", "language"),
+    [
+        # A negated stop asks for more.
+        ("Don't stop sending me news!", "en"),
+        ("Never stop the updates, love them", "en"),
+        ("Your newsletter is great, don't ever stop", "en"),
+        ("Niet stoppen met die updates, top!", "nl"),
+        ("Hou niet op met die mooie verhalen", "nl"),
+        # Reports about messages, and stops and removals of something else.
+        ("You did not send me a receipt", "en"),
+        ("I stopped getting the newsletter, can you resend?", "en"),
+        ("The messages stopped arriving", "en"),
+        ("don't want to miss any messages", "en"),
+        ("Delete the typo in your last message", "en"),
+        ("Remove the old display please, it is ugly", "en"),
+        ("please keep me on the list", "en"),
+        ("Ik krijg geen berichten meer", "nl"),
+        ("Ik kreeg geen mail meer sinds mei, klopt dat?", "nl"),
+        ("Zet me op de lijst", "nl"),
+    ],
+)
+def test_a_negated_stop_or_a_report_about_messages_is_not_an_opt_out(
+    message: str, language: str
+) -> None:
+    assert not is_opt_out(message, language)
+
+
+@pytest.mark.parametrize(
     ("message", "language", "expected"),
     [
         ("Yes, happy to help!", "en", POSITIVE),

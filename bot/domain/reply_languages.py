@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain import reply_opt_outs as opt_outs
+from bot.domain.reply_opt_outs import OptOutRules
 from bot.domain.sentiment import PatternScorer, Scorer, VaderScorer
 
 
@@ -17,13 +19,7 @@ class LanguageRules:
     """How one language says each class; patterns run on normalise()d text."""
 
     code: str
-    stop_words: frozenset[str]  # the whole message opts out
-    politeness: frozenset[str]  # stripped from either end before that check
-    opt_out: tuple[re.Pattern[str], ...]
-    # Or a word that ends something together with a word for our messages, in any order:
-    # "Stop, I'm not interested in these messages", "uit uw contacten verwijderen".
-    stop_cue: re.Pattern[str]
-    message_cue: re.Pattern[str]
+    opt_outs: OptOutRules  # how it asks to stop our messages (bot/domain/reply_opt_outs.py)
     question_words: frozenset[str]  # "how", "wanneer"
     question_verbs: frozenset[str]  # an inverted verb opening a yes/no question
     modal_verbs: frozenset[str]  # of those, the ones that need their subject right after them
@@ -56,37 +52,7 @@ _NL_NEGATIONS = frozenset({"niet", "geen", "nooit", "niks", "niets", "allerminst
 
 ENGLISH = LanguageRules(
     code="en",
-    stop_words=frozenset(
-        {"stop", "stopp", "stop all", "stop it", "unsubscribe", "unsub", "opt out", "optout"}
-        | {"quit"}
-    ),
-    politeness=frozenset({"please", "pls", "plz", "thanks", "thank you", "thx", "now", "ok"}),
-    opt_out=_patterns(
-        r"\bunsubscribe\b",
-        r"\bopt(?:ing)?(?: me)? ?out\b",
-        r"\b(?:remove|delete|erase) (?:me|my (?:number|details|data|name|contact|info\w*))\b",
-        r"\btake (?:me|my \w+) off\b",
-        r"\b(?:remove|delete|take|erase|strike)\b(?: \w+){0,3} (?:from|off) (?:your|the|this|that"
-        r"|all|any) (?:\w+ )?lists?\b",
-        r"\bleave me alone\b",
-        r"\b(?<!can't )(?<!cannot )(?<!don't )(?:stop|quit|cease)\b(?: \w+){0,2} "
-        r"(?:messag\w*|text\w*|contact\w*|send\w*|writ\w*|spam\w*|e?mail\w*|updates|asks|asking|bugging|bothering|pestering)\b",
-        r"\bno more (?:messag\w*|texts?|asks|requests|updates|e?mails?|spam)\b",
-        r"\b(?:don't|do not|dont|never) (?:\w+ )?(?:messag\w*|text\w*|contact\w*|ask\w*|spam\w*"
-        r"|e?mail\w*|writ\w*|send\w*) (?:me|us)\b",
-        r"\b(?:don't|do not|dont) want (?:to (?:receive|get) )?(?:these|this|them|your|any ?more"
-        r"|messages)\b",
-        r"\bcancel\b(?: \w+){0,2} (?:subscription|messages|updates)\b",
-        r"\bunsub\w*\b",
-    ),
-    stop_cue=re.compile(
-        r"\b(?<!can't )(?<!cannot )(?<!don't )(?:stop|quit|cease|no longer|unsubscrib\w*"
-        r"|remov\w*|delet\w*|eras\w*|not interested in|rather not)\b"
-    ),
-    message_cue=re.compile(
-        r"\b(?:messages?|texts?|updates|asks|requests|e?mails?|spam|lists?|contacts"
-        r"|my (?:number|details|data))\b"
-    ),
+    opt_outs=opt_outs.ENGLISH,
     question_words=frozenset(
         {"how", "what", "when", "where", "why", "who", "whom", "whose", "which"}
         | {"what's", "how's", "where's", "when's", "who's", "whats", "hows"}
@@ -183,42 +149,7 @@ ENGLISH = LanguageRules(
 
 DUTCH = LanguageRules(
     code="nl",
-    stop_words=frozenset(
-        {"stop", "stopp", "stoppen", "stop ermee", "hou op", "afmelden", "uitschrijven"}
-        | {"opzeggen", "afmelding"}
-    ),
-    politeness=frozenset(
-        {"aub", "a u b", "alsjeblieft", "alstublieft", "graag", "bedankt", "dank je", "svp"}
-        | {"nu", "please", "pls", "dankjewel", "ok", "oké"}
-    ),
-    opt_out=_patterns(
-        r"\b(?:afmelden|uitschrijven|afmelding|opzeggen)\b(?! voor)",
-        r"\b(?:meld|schrijf) (?:me|mij|mezelf) (?:\w+ ){0,2}?(?:af|uit)\b",
-        r"\b(?:verwijder|wis|schrap) (?:\w+ ){0,2}?(?:me|mij|mijn)\b",
-        r"\bhaal (?:me|mij|mijn \w+) (?:\w+ ){0,3}?(?:af|eraf|van|uit|weg)\b",
-        r"\blaat (?:me|mij) (?:\w+ )?(?:met rust|gerust)\b",
-        r"\b(?:haal|verwijder|zet|schrap|wis)\b(?: \w+){0,3} (?:van|uit|af) (?:jullie|de|deze|die"
-        r"|uw|je|het) (?:\w+ )?lijst\b",
-        r"\b(?:niet meer|nooit meer|stop\w*|hou op|ophouden)\b(?: \w+){0,3} (?:bericht\w*"
-        r"|appjes?|appen|sms\w*|mails?|verzoeken|contact|benader\w*|lastig\w*)\b",
-        r"\bgeen (?:\w+ )?(?:bericht\w*|appjes?|sms\w*|mails?|verzoeken|contact)\b"
-        r"(?: \w+){0,3}? meer\b",
-        r"^stuur (?:me|mij|ons) (?:geen|niks|niets)\b",
-        r"\b(?:wil|hoef)\b(?: \w+){0,3} (?:niet meer|geen \w+ meer)\b(?: \w+){0,2}? "
-        r"(?:ontvangen|krijgen|hebben)\b",
-        r"\bvraag (?:me|mij) (?:\w+ )?niet meer\b",
-        r"\bzeg (?:\w+ ){0,2}?abonnement\b",
-        r"\b(?:app|sms|mail|bel|stuur|bericht)\w* (?:me|mij|ons) (?:\w+ )?(?:niet|nooit) meer\b",
-        r"\b(?:hou|houd|stop) (?:er ?mee|ermee) op\b|\bhou ermee op\b",
-    ),
-    stop_cue=re.compile(
-        r"\b(?<!niet )(?:stop|stoppen|ophouden|hou op|verwijder\w*|schrap\w*|afmelden"
-        r"|uitschrijven|geen interesse in|haal|halen|gehaald|liever niet)\b"
-    ),
-    message_cue=re.compile(
-        r"\b(?:berichte?n?|appjes?|updates|verzoeken|lijst|contacten|mails?|sms\w*|nieuwsbrief"
-        r"|mijn (?:nummer|gegevens)|sturen|versturen|appen|mailen|benaderen|spam)\b"
-    ),
+    opt_outs=opt_outs.DUTCH,
     question_words=frozenset(
         {"hoe", "wat", "wanneer", "waar", "waarom", "wie", "wiens", "welke", "welk"}
         | {"hoeveel", "hoelang", "hoezo", "waarvoor", "waarheen", "waarmee", "waarover"}
