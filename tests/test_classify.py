@@ -212,6 +212,52 @@ def test_classify_reply_per_class_and_language(message: str, language: str, expe
 @pytest.mark.parametrize(
     ("message", "language", "expected"),
     [
+        # Refusal frames in both languages are negative, whatever the words around them.
+        ("Think I'll sit this one out", "en", NEGATIVE),
+        ("Sorry but this isn't for me", "en", NEGATIVE),
+        ("Honestly I'm tired of being asked for money", "en", NEGATIVE),
+        ("Money's tight this month", "en", NEGATIVE),
+        ("I'll pass this time", "en", NEGATIVE),
+        ("I've given to three other charities, so no", "en", NEGATIVE),
+        ("Ik pas", "nl", NEGATIVE),
+        ("Ik doe er niet aan mee", "nl", NEGATIVE),
+        ("Helaas lukt het ons niet", "nl", NEGATIVE),
+        ("Ik denk niet dat ik deze keer geef", "nl", NEGATIVE),
+        ("Geen geld deze maand", "nl", NEGATIVE),
+        ("Ik geef al aan drie andere goede doelen, dus nee", "nl", NEGATIVE),
+        # Criticism no general lexicon scores.
+        ("Very underwhelming exhibition", "en", NEGATIVE),
+        ("It was far too noisy in there", "en", NEGATIVE),
+        ("De lift was weer stuk", "nl", NEGATIVE),
+        ("Zonde van het geld, die verbouwing", "nl", NEGATIVE),
+        # Passing something on, and praise that says "couldn't" or "nooit", are no refusals.
+        ("I'll pass it on to my book club", "en", OTHER),
+        ("couldnt be happier with the new ferry display", "en", POSITIVE),
+        ("Nooit zo'n mooie collectie gezien", "nl", POSITIVE),
+        # Facts and logistics stay neutral although a lexicon word is in them.
+        ("I'm on holiday until the 20th", "en", OTHER),
+        ("I'm in Spain till March", "en", OTHER),
+        ("Not sure yet, I'll get back to you", "en", OTHER),
+        ("Drukke week, ik lees het later", "nl", OTHER),
+        ("Dat is de oude veerboot naar Texel", "nl", OTHER),
+        ("Ik laat het weten", "nl", OTHER),
+        # Dutch drops "ik" and "dat" from statements; a dropped subject is no question.
+        ("Ben er morgen met de klas", "nl", OTHER),
+        ("Weet ik nog niet", "nl", OTHER),
+        ("Mag er een kinderwagen mee naar binnen", "nl", QUESTION),
+        ("Hoe laat gaat de deur open zaterdag", "nl", QUESTION),
+        ("do u have a gift aid form", "en", QUESTION),
+    ],
+)
+def test_refusal_frames_criticism_and_neutral_statements(
+    message: str, language: str, expected: str
+) -> None:
+    assert classify_reply(message, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "language", "expected"),
+    [
         # A negated feeling turns over, in both languages.
         ("good", "en", POSITIVE),
         ("not good", "en", NEGATIVE),
@@ -246,6 +292,10 @@ def test_negation(message: str, language: str, expected: str) -> None:
         ("😡", "nl", NEGATIVE),
         ("😢", "en", NEGATIVE),
         ("🤔", "en", OTHER),
+        ("👋", "en", OTHER),
+        ("🛑", "nl", OTHER),
+        ("💯", "nl", POSITIVE),
+        ("😒", "en", NEGATIVE),
         ("🚢", "nl", OTHER),
         ("Done 👍", "en", POSITIVE),
         ("Gedaan 🎉", "nl", POSITIVE),

@@ -80,6 +80,12 @@ def _opens_question(words: str, rules: LanguageRules, *, later: bool) -> bool:
     if first in rules.question_words:
         exclaimed = abs(rules.sentiment.score(second)) >= _EXCLAIMED
         return second not in rules.exclamations and not exclaimed
+    if second == rules.expletive and first in rules.dropped_subject_verbs:
+        return False
+    # "Weet ik niet", "Weet ik nog niet": the object dropped, not a question.
+    after = [token for token in tokens[2:4] if token != "nog"]
+    if second == rules.first_person and after and after[0] in rules.dropped_object_cues:
+        return False
     # Two words ("doe ik", "will do") are a short answer more often than a question.
     if len(tokens) > 2 and second in rules.subject_pronouns and first.endswith(rules.verb_endings):
         return rules.sentiment.score(first) == 0

@@ -28,6 +28,13 @@ class LanguageRules:
     verb_endings: tuple[str, ...]
     subjects: frozenset[str]  # after a question verb later in a message, one of these must follow
     not_subjects: frozenset[str]  # a word after such a verb that makes it a statement
+    # Dutch drops "ik" or "dat" from statements: "(Ik) ben er morgen", "(Dat) weet ik niet".
+    # After one of these verbs, "er" (the expletive) is no subject; after "verb ik" (the first
+    # person), these words end a statement.
+    expletive: str
+    first_person: str
+    dropped_subject_verbs: frozenset[str]
+    dropped_object_cues: frozenset[str]
     prepositions: frozenset[str]  # may stand before a question word ("bij wie")
     exclamations: frozenset[str]  # after a question word: an exclamation ("what a")
     indirect_questions: tuple[re.Pattern[str], ...]
@@ -72,15 +79,19 @@ ENGLISH = LanguageRules(
     subjects=frozenset(
         {"i", "you", "we", "they", "it", "he", "she", "there", "this", "that", "these", "those"}
         | {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its", "anyone"}
-        | {"anybody", "someone", "somebody", "everyone", "one", "children", "kids"}
+        | {"anybody", "someone", "somebody", "everyone", "one", "children", "kids", "u", "ya"}
     ),
     not_subjects=frozenset(
         {"do", "be", "have", "not", "never", "definitely", "gladly", "happily", "too", "so"}
         | {"only", "always", "also", "sure", "try", "send", "give", "pay", "donate"}
         | {"transfer", "come", "see", "check", "more", "good"}
     ),
+    expletive="",
+    first_person="",
+    dropped_subject_verbs=frozenset(),
+    dropped_object_cues=frozenset(),
     prepositions=frozenset({"to", "with", "from", "for", "at", "in", "until", "since", "by"}),
-    exclamations=frozenset({"a", "an"}),
+    exclamations=frozenset({"a", "an", "not"}),  # "What a show", "Why not"
     indirect_questions=_patterns(
         r"\b(?:i'd|i would|id) (?:like|love) to know\b",
         r"\bi (?:would )?(?:like|want) to know\b",
@@ -101,13 +112,30 @@ ENGLISH = LanguageRules(
         r"\bnot in a position\b",
         r"\bnot (?:at the moment|right now|currently|at present)\b",
         r"\bnot my (?:thing|cup of tea)\b",
-        r"\b(?:i'll|i will|ill) pass\b",
-        r"\bskip (?:me|us)\b",
+        r"(?:^|\b(?:i'll|i will|ill|i|we'll|we) )pass\b(?! (?:it|this on|that on|on|along|the|them"
+        r"|by|through))",
+        r"\bskip (?:me|us)\b|\b(?:i'll|i will|ill|we'll|i) skip\b",
         r"\b(?:given|gave|donated|done) (?:enough|my bit|my share)\b",
-        r"^pass\b",
+        # Refusal frames: "isn't for me", "sit this one out", "tired of", "can't afford".
+        r"\b(?:not|isn't|is not|isnt|wasn't|wasnt) (?:really |quite )?(?:for me|for us"
+        r"|my (?:thing|cup of tea)|worth)\b",
+        r"\bsit (?:this|it|that)(?: one)? out\b",
+        r"\b(?:tired|sick|weary) of\b|\bfed up\b",
+        r"\b(?:don't|dont|do not) think (?:i|we)\b(?: \w+){0,3} (?:give|donate|join|make it"
+        r"|afford|help|can|will|manage)\b",
+        r"\b(?:no|not the) (?:money|budget|spare cash|cash)\b|\bbroke\b|\bskint\b"
+        r"|\b(?:money|budget|things)(?:'s| is| are) tight\b",
+        r"\b(?:maybe|probably|perhaps) not\b|\bdon't think so\b",
+        r"(?:^|\b(?:so|then|sorry|sry|but|afraid|thanks|i'm afraid)) (?:no|nope|nah)$",
     ),
     idioms=_idioms(
-        (r"\b(?:count me|i'm|im|i am) in\b", 0.6),
+        # "I'm in" alone, not "I'm in Spain".
+        (r"\bcount me in\b|\b(?:i'm|im|i am|we're) in\b(?= (?:for|too|again|as well)\b|$)", 0.6),
+        (
+            r"\b(?:couldn't|couldnt|could not|can't|cant) (?:be|get|have been) (?:any )?(?:happier"
+            r"|better|prouder|more \w+)\b",
+            0.6,
+        ),
         (r"\bsign me up\b", 0.6),
         (r"\bwill do\b", 0.6),
         (r"\bof course\b", 0.6),
@@ -122,7 +150,15 @@ ENGLISH = LanguageRules(
         (r"\bcan't wait\b", 0.6),
         (r"\bmade my day\b", 0.6),
         (r"\bno (?:problem|worries)\b", 0.5),
-        (r"\b(?:way |far )?too (?:many|much|long|expensive|few|late)\b", -0.4),
+        # "Too" before a word is a complaint ("too crowded"), unless it praises ("too kind").
+        (
+            r"(?<!me )(?<!you )(?<!us )\b(?:way |far |much |a bit |bit )?too (?!(?:kind|good|sweet"
+            r"|generous|lovely|cute|and|but|so|i|we|the|a|my|for|x+|haha)\b)\w+",
+            -0.4,
+        ),
+        (r"\bnot sure\b|\bdepends on\b", 0.0),
+        (r"\b(?:that's|thats|what|such|it's|its) a (?:shame|pity)\b", -0.6),
+        (r"(?<!not )\bworth (?:the|a|every|it)\b", 0.5),
         (r"\b(?:a bit|a little|bit) (?:much|too much)\b", -0.4),
     ),
     markers=frozenset(
@@ -131,7 +167,8 @@ ENGLISH = LanguageRules(
         | {"yes", "i'm", "i'll", "can't", "don't", "love", "great", "good"}
     ),
     gift=re.compile(
-        r"\b(?:sent|gave|paid|donated|transferred|pledged?|pledging)\b(?: \w+){0,2} \d+\b"
+        r"\b(?:sent|gave|paid|donated|transferred|pledged?|pledging|put|chip|chipped|add|added)\b"
+        r"(?: \w+){0,2} \d+\b"
     ),
     sentiment=VaderScorer(
         {
@@ -141,6 +178,14 @@ ENGLISH = LanguageRules(
             **dict.fromkeys(("crashed", "crashing", "overpriced"), -0.4),
             **dict.fromkeys(("bravo", "kudos", "congrats"), 0.6),
             "gem": 0.5,
+            **dict.fromkeys(("thnx", "tnx", "thanx", "incredible", "unreal"), 0.6),
+            **dict.fromkeys(("donor", "renewed", "member", "membership", "goodluck"), 0.4),
+            **dict.fromkeys(("underwhelming", "letdown", "filthy", "overcrowded"), -0.5),
+            **dict.fromkeys(("pricey", "crowded", "meh", "tired"), -0.3),
+            # Facts, not feelings, in a supporter's message ("I'm on holiday until the 20th",
+            # "honestly the fee is ridiculous", "my number changed").
+            **dict.fromkeys(("holiday", "honestly", "number", "friends", "tbh", "pretty"), 0.0),
+            "stop": 0.0,  # a bus stop, a stop on the tour; asking us to stop is an opt-out
             # VADER reads "alert" as attentive (+1.2); in a message it is a notice or a tag.
             "alert": 0.0,
         }
@@ -175,36 +220,54 @@ DUTCH = LanguageRules(
     subjects=frozenset(
         {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij", "het", "de"}
         | {"dit", "dat", "deze", "die", "mijn", "uw", "jouw", "onze", "ons", "een", "iemand"}
-        | {"men", "iedereen", "kinderen"}
+        | {"men", "iedereen", "kinderen", "er"}
     ),
     not_subjects=frozenset(
         {"nu", "niet", "even", "wel", "ook", "zeker", "helaas", "graag", "gewoon", "mee"}
-        | {"net", "al", "gelukt", "gedaan", "klaar", "benieuwd", "dus", "toch"}
+        | {"net", "al", "gelukt", "gedaan", "klaar", "benieuwd", "dus", "toch", "in"}
     ),
+    expletive="er",
+    first_person="ik",
+    dropped_subject_verbs=frozenset({"ben", "heb", "kom", "kan", "ga", "zit", "doe", "sta"}),
+    dropped_object_cues=frozenset({"niet", "nie", "wel", "zeker"}),
     prepositions=frozenset({"bij", "met", "tot", "vanaf", "voor", "naar", "van", "om", "aan"}),
-    exclamations=frozenset({"een"}),
+    exclamations=frozenset({"een", "niet"}),  # "Wat een show", "Waarom niet"
     indirect_questions=_patterns(
         r"\bik (?:vraag|vroeg) me af\b",
         r"\bweet (?:iemand|u|je|jij|jullie) (?:of|hoe|wat|wanneer|waar|waarom|wie)\b",
         r"\b(?:ik )?(?:wil|zou) (?:graag )?(?:willen )?weten\b",
         r"\bgraag (?:zou ik )?(?:willen )?weten\b",
+        r"\bbenieuwd (?:of|hoe|wat|wanneer|waar|waarom|wie)\b",
     ),
     refusals=_patterns(
-        r"^(?:nee|neen|nope)\b",
-        r"\b(?:sorry|helaas) nee\b",
+        r"^(?:nee|neen|nope|nah)\b",
+        r"\b(?:sorry|sry|helaas|dus|maar|nou) nee\b|\bnee (?:bedankt|dank je|dankje|hoor)\b",
         r"\b(?:niet nu|nu niet|nu even niet|deze keer niet|dit keer niet|dit jaar niet"
         r"|deze maand niet|liever niet|helaas niet|echt niet|geen interesse|niet geinteresseerd"
         r"|niet geïnteresseerd|niks voor mij|niets voor mij|niet voor mij|niet mijn ding"
         r"|doe niet mee|niet mee)\b",
-        r"\bkan\b(?: \w+){0,4} (?:niet|niks|niets)\b(?! (?:wachten|genoeg))",
+        r"\bkan\b(?: \w+){0,4} (?:niet|nie|niks|niets)\b(?! (?:wachten|genoeg))",
         r"\bsla\b(?: \w+){0,4} over\b",
-        r"\b(?:deze|dit|die) (?:keer|ronde|maand|jaar|week|actie) niet\b",
+        r"\b(?:deze|dit|die) (?:keer|ronde|maand|jaar|week|actie) (?:niet|nie)\b",
         r"\b(?:ik|we|wij) doe\w* (?:het |dat )?niet\b",
+        # Refusal frames: "ik pas", "doe er niet aan mee", "lukt niet", "geen geld", "beu".
+        r"(?:^|\b(?:ik|wij|we) )pas\b(?! (?:op|goed|even|wel|nog|aan))",
+        r"\bdoe\w* (?:er |hier |daar )?(?:niet|nie) (?:aan )?mee\b",
+        r"\blukt\b(?: \w+){0,3} (?:niet|nie)\b|\bgaat (?:\w+ ){0,2}niet lukken\b",
+        r"\b(?:denk|geloof) (?:niet|nie) dat (?:ik|we|wij)\b",
+        r"\bgeen (?:geld|budget|ruimte|cent|zin)\b|\bkrap bij kas\b|\bblut\b",
+        r"\bniet (?:nodig|de moeite|waard)\b",
+        r"\bniet (?:mijn|m'n|mn) (?:smaak|ding|stijl)\b",
+        r"\bhet (?:beu|zat)\b|\b(?:ben|zijn) (?:\w+ )?(?:beu|zat)\b",
         r"\b(?:al genoeg|genoeg gegeven|genoeg gedoneerd)\b",
         r"\bnooit weer\b",
     ),
     idioms=_idioms(
         (r"\bkan niet wachten\b", 0.6),
+        (r"\bnooit (?:zo'n|zo n|zoiets|zo) (?:\w+ )?(?:mooi|goed|leuk|prachtig|mooie)\w*\b", 0.6),
+        (r"\bkan (?:niet|nie) (?:beter|mooier|leuker)\b", 0.6),
+        (r"\b(?:is|was|weer|alweer|ging|gaat) (?:\w+ )?(?:stuk|kapot)\b", -0.5),
+        (r"\bzonde\b", -0.5),
         (r"\bdoe(?:n)? (?:ik |we )?mee\b", 0.6),
         (r"\bdoe ik\b", 0.5),
         (r"\bga zo door\b", 0.6),
@@ -219,7 +282,7 @@ DUTCH = LanguageRules(
         (r"\b(?:valt|viel|vielen) (?:\w+ )?tegen\b", -0.6),
         (r"\bgek van\b", -0.6),
         (r"\bmaak\b(?: \w+){1,3} over\b", 0.5),
-        (r"\b(?:veel )?te (?:veel|lang|duur|weinig|laat)\b", -0.4),
+        (r"\b(?:veel )?te (?:veel|lang|duur|weinig|laat|druk|vol|koud|warm)\b", -0.4),
         (r"\b(?:een beetje|wat) (?:veel|te veel)\b", -0.4),
     ),
     markers=frozenset(
@@ -228,6 +291,7 @@ DUTCH = LanguageRules(
     ),
     gift=re.compile(
         r"\b\d+\b(?: \w+){0,2} (?:gestuurd|gegeven|betaald|gedoneerd|overgemaakt|gestort)\b"
+        r"|\b\d+ (?:euro )?van (?:mij|ons)\b"
     ),
     sentiment=PatternScorer(
         {
@@ -247,6 +311,12 @@ DUTCH = LanguageRules(
             # Listed as adjectives ("naar": nasty), but nearly always a preposition or adverb.
             **dict.fromkeys(("naar", "even", "net", "later"), 0.0),
             "link": 0.0,  # "risky" in the lexicon; a web link here
+            # Facts, not feelings, in a message ("hoe laat", "drukke week", "de grote zaal",
+            # "eerlijk gezegd", "de oude veerboot").
+            **dict.fromkeys(("laat", "druk", "drukke", "grote", "groot", "oude", "oud"), 0.0),
+            **dict.fromkeys(("eerlijk", "gelezen", "lezen"), 0.0),
+            **dict.fromkeys(("donateur", "verlengd", "lid", "lidmaatschap"), 0.4),
+            **dict.fromkeys(("tegenvallend", "tegenvaller", "beu", "vies", "smerig"), -0.6),
             **dict.fromkeys(("pareltje", "parel"), 0.5),
         },
         _NL_NEGATIONS,
