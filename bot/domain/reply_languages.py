@@ -97,6 +97,7 @@ ENGLISH = LanguageRules(
         r"\bi (?:would )?(?:like|want) to know\b",
         r"\b(?:i )?wonder(?:ing)? (?:if|whether|how|what|when|where|why|who)\b",
         r"\b(?:does )?any(?:one|body) know\b",
+        r"^any chance (?:of|to|that|you)\b",
         r"\b(?:let me know|tell me) (?:if|whether|how|what|when|where|why|who)\b",
     ),
     refusals=_patterns(
@@ -126,6 +127,7 @@ ENGLISH = LanguageRules(
         r"\b(?:no|not the) (?:money|budget|spare cash|cash)\b|\bbroke\b|\bskint\b"
         r"|\b(?:money|budget|things)(?:'s| is| are) tight\b",
         r"\b(?:maybe|probably|perhaps) not\b|\bdon't think so\b",
+        r"\bother (?:priorities|commitments|causes)\b",
         r"(?:^|\b(?:so|then|sorry|sry|but|afraid|thanks|i'm afraid)) (?:no|nope|nah)$",
     ),
     idioms=_idioms(
@@ -144,7 +146,13 @@ ENGLISH = LanguageRules(
         (r"\bcount on (?:me|us)\b", 0.6),
         (r"\bhad a (?:blast|ball|great time)\b", 0.6),
         (r"\bnot (?:\w+ )?convinced\b", -0.6),
-        (r"\b(?:standing order|direct debit|monthly gift|recurring gift)\b", 0.5),
+        (
+            r"\b(?:standing order|direct debit|(?:monthly|regular|recurring) (?:gift|payment"
+            r"|donation|donor))\b",
+            0.5,
+        ),
+        (r"\brip ?off\b", -0.6),
+        (r"\bexpected (?:more|better|a lot more)\b", -0.5),
         (r"\bhappy to\b", 0.6),
         (r"\bkeep it up\b", 0.6),
         (r"\bcan't wait\b", 0.6),
@@ -178,7 +186,7 @@ ENGLISH = LanguageRules(
             **dict.fromkeys(("crashed", "crashing", "overpriced"), -0.4),
             **dict.fromkeys(("bravo", "kudos", "congrats"), 0.6),
             "gem": 0.5,
-            **dict.fromkeys(("thnx", "tnx", "thanx", "incredible", "unreal"), 0.6),
+            **dict.fromkeys(("thnx", "tnx", "thanx", "incredible", "unreal", "smashing"), 0.6),
             **dict.fromkeys(("donor", "renewed", "member", "membership", "goodluck"), 0.4),
             **dict.fromkeys(("underwhelming", "letdown", "filthy", "overcrowded"), -0.5),
             **dict.fromkeys(("pricey", "crowded", "meh", "tired"), -0.3),
@@ -257,6 +265,8 @@ DUTCH = LanguageRules(
         r"\b(?:denk|geloof) (?:niet|nie) dat (?:ik|we|wij)\b",
         r"\bgeen (?:geld|budget|ruimte|cent|zin)\b|\bkrap bij kas\b|\bblut\b",
         r"\bniet (?:nodig|de moeite|waard)\b",
+        r"\bbegin (?:ik |we )?(?:er |daar )?(?:niet|nie) aan\b|\bandere prioriteiten\b",
+        r"^doe (?:\w+ )?maar (?:niet|nie)\b",
         r"\bniet (?:mijn|m'n|mn) (?:smaak|ding|stijl)\b",
         r"\bhet (?:beu|zat)\b|\b(?:ben|zijn) (?:\w+ )?(?:beu|zat)\b",
         r"\b(?:al genoeg|genoeg gegeven|genoeg gedoneerd)\b",
@@ -275,7 +285,13 @@ DUTCH = LanguageRules(
         (r"\b(?:reken|rekenen) op (?:me|mij|ons)\b|\bop (?:me|mij|ons) (?:\w+ )?rekenen\b", 0.6),
         (r"\bniet (?:\w+ ){0,2}?overtuigd\b", -0.6),
         (r"\bmet (?:alle )?(?:plezier|liefde|genoegen)\b", 0.6),
-        (r"\b(?:periodieke (?:gift|overboeking|donatie)|machtiging|incasso)\b", 0.5),
+        (
+            r"\b(?:periodieke (?:gift|overboeking|donatie)|machtiging|incasso|maandelijks\w* "
+            r"(?:gift|bijdrage|donatie|donateur|bedrag))\b",
+            0.5,
+        ),
+        (r"\bafzetterij\b", -0.6),
+        (r"\b(?:meer|beter) (?:van )?verwacht\b", -0.5),
         (r"\bvind\w*\b(?: \w+){0,4} (?:niks|niets)\b", -0.5),
         (r"\bniet onder de indruk\b", -0.5),
         (r"\bonder de indruk\b", 0.6),

@@ -106,6 +106,7 @@ ENGLISH = OptOutRules(
         rf"(?: (?!miss)\w+){{0,4}} (?:{_EN_MESSAGES}|these|them|any ?more"
         r"|this (?:any ?more|again))\b",
         rf"\brather not (?:\w+ ){{0,2}}?(?:{_EN_MESSAGES}|these|them)\b",
+        r"\bno more (?:of )?(?:these|them)\b",
         rf"\bcancel\b(?: \w+){{0,2}} (?:subscription|membership of|{_EN_MESSAGES})\b",
     ),
     stop_cue=re.compile(
@@ -175,6 +176,8 @@ DUTCH = OptOutRules(
         r"\b(?:wil|hoef)\b(?: \w+){0,3} (?:niet meer|geen \w+ meer)\b(?: \w+){0,2}? "
         r"(?:ontvangen|krijgen|hebben|benaderd|gebeld|geappt|gemaild)\b",
         r"\bvraag (?:me|mij|ons) (?:\w+ )?niet meer\b",
+        rf"\b(?:wil|hoef)\b (?:\w+ ){{0,3}}?(?:{_NL_MESSAGES}|deze \w+|dit|die \w+) (?:\w+ )?"
+        r"(?:niet|nie) meer\b",
         r"\bzeg (?:\w+ ){0,2}?abonnement\b",
         r"\b(?:app|sms|mail|bel|stuur|bericht|benader)\w* (?:me|mij|ons) (?:\w+ )?(?:niet|nooit)"
         r" (?:meer|weer)\b",
