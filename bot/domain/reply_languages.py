@@ -193,7 +193,6 @@ ENGLISH = LanguageRules(
             # Facts, not feelings, in a supporter's message ("I'm on holiday until the 20th",
             # "honestly the fee is ridiculous", "my number changed").
             **dict.fromkeys(("holiday", "honestly", "number", "friends", "tbh", "pretty"), 0.0),
-            "stop": 0.0,  # a bus stop, a stop on the tour; asking us to stop is an opt-out
             # VADER reads "alert" as attentive (+1.2); in a message it is a notice or a tag.
             "alert": 0.0,
         }
