@@ -4,7 +4,7 @@ Usage: .venv/bin/python benchmarks/classify.py [--repeat N] [--mistakes]
 
 Runs bot/domain/classify.classify_reply over tests/data/replies.tsv (labelling rules in
 tests/data/LABELLING.md) with each row's language, and prints for the dev split, the held-out
-test, fresh and holdout6 splits (written after the classifier was frozen) and all rows: precision
+test and holdout7 splits (holdout7 written after the classifier was frozen) and all rows: precision
 and recall per class and the macro F1 (target at least 0.9 on the held-out splits). Then the
 time to load the lexicons (the first call) and the mean time per message over N passes of the
 whole corpus (default 20; target well under 5 ms). --mistakes lists the misclassified dev
@@ -73,9 +73,10 @@ def main() -> None:
     load_ms = (time.perf_counter() - started) * 1000
 
     guesses = [classify_reply(row["text"], row["language"]) for row in rows]
-    for split in ("dev", "test", "fresh", "holdout6"):
+    for split in ("dev", "test", "holdout7"):
         picked = [i for i, row in enumerate(rows) if row["split"] == split]
-        report(split, [rows[i] for i in picked], [guesses[i] for i in picked])
+        if picked:
+            report(split, [rows[i] for i in picked], [guesses[i] for i in picked])
     report("all", rows, guesses)
 
     started = time.perf_counter()

@@ -3,10 +3,11 @@
 The labelling rules the classifier follows are written down in tests/data/LABELLING.md, and
 benchmarks/classify.py measures it on the labelled corpus beside them. In order:
 
-1. Opt-out: the whole message, without politeness words and emoji, is a stop word ("stop",
-   "unsubscribe", "afmelden"), or it asks in so many words to stop our messages or to be
-   removed ("remove me from this list", "stuur me geen berichten meer"). Checked in every
-   language we know, whatever the supporter's, since a missed opt-out is the costly mistake.
+1. Opt-out: a clause, without politeness words and emoji, is a stop word ("stop",
+   "unsubscribe", "afmelden"), or the message puts a stop or removal verb together with our
+   messages, a list or the sender ("stop texting me", "haal mijn nummer van de lijst"); see
+   bot/domain/reply_opt_outs.py. Checked in every language we know, whatever the supporter's,
+   since a missed opt-out is the costly mistake.
 2. Question: a "?", an indirect question ("I'd like to know if", "ik vroeg me af"), or a
    question word or an inverted verb at the start ("how", "can I", "kan ik", "accepteren
    jullie") unless it opens an exclamation ("What a show!", "Wat leuk").
@@ -25,6 +26,7 @@ import re
 
 from bot.domain.i18n import DEFAULT_LANGUAGE, primary_language
 from bot.domain.reply_languages import RULES, LanguageRules
+from bot.domain.reply_opt_outs import asks_to_stop, split_clauses
 from bot.domain.sentiment import emoji_polarity, split_emoji
 
 POSITIVE = "positive"
@@ -61,34 +63,10 @@ def _rules(language: str) -> list[LanguageRules]:
     return first + [rules for rules in RULES.values() if rules is not first[0]]
 
 
-def _strip_politeness(words: str, politeness: frozenset[str]) -> str:
-    """Remove politeness words at either end ("please stop", "stop thanks")."""
-    changed = True
-    while changed and words:
-        changed = False
-        for word in politeness:
-            if words.startswith(word + " "):
-                words, changed = words[len(word) + 1 :], True
-            elif words.endswith(" " + word):
-                words, changed = words[: -len(word) - 1], True
-    return words
-
-
 def is_opt_out(text: str, language: str = DEFAULT_LANGUAGE) -> bool:
     """Tell whether a message asks to stop all messages."""
-    words = normalise(text)
-    if not words:
-        return False
-    every = _rules(language)
-    politeness = frozenset().union(*(rules.politeness for rules in every))
-    core = _strip_politeness(words, politeness)
-    return any(
-        core in rules.stop_words
-        or words in rules.stop_words
-        or any(pattern.search(words) for pattern in rules.opt_out)
-        or (rules.stop_cue.search(words) and rules.message_cue.search(words))
-        for rules in every
-    )
+    clauses = [c for c in (normalise(raw) for raw in split_clauses(text)) if c]
+    return bool(clauses) and asks_to_stop(clauses, [rules.opt_outs for rules in _rules(language)])
 
 
 def _opens_question(words: str, rules: LanguageRules, *, later: bool) -> bool:
@@ -102,6 +80,12 @@ def _opens_question(words: str, rules: LanguageRules, *, later: bool) -> bool:
     if first in rules.question_words:
         exclaimed = abs(rules.sentiment.score(second)) >= _EXCLAIMED
         return second not in rules.exclamations and not exclaimed
+    if second == rules.expletive and first in rules.dropped_subject_verbs:
+        return False
+    # "Weet ik niet", "Weet ik nog niet": the object dropped, not a question.
+    after = [token for token in tokens[2:4] if token != "nog"]
+    if second == rules.first_person and after and after[0] in rules.dropped_object_cues:
+        return False
     # Two words ("doe ik", "will do") are a short answer more often than a question.
     if len(tokens) > 2 and second in rules.subject_pronouns and first.endswith(rules.verb_endings):
         return rules.sentiment.score(first) == 0

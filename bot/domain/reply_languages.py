@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain import reply_opt_outs as opt_outs
+from bot.domain.reply_opt_outs import OptOutRules
 from bot.domain.sentiment import PatternScorer, Scorer, VaderScorer
 
 
@@ -17,13 +19,7 @@ class LanguageRules:
     """How one language says each class; patterns run on normalise()d text."""
 
     code: str
-    stop_words: frozenset[str]  # the whole message opts out
-    politeness: frozenset[str]  # stripped from either end before that check
-    opt_out: tuple[re.Pattern[str], ...]
-    # Or a word that ends something together with a word for our messages, in any order:
-    # "Stop, I'm not interested in these messages", "uit uw contacten verwijderen".
-    stop_cue: re.Pattern[str]
-    message_cue: re.Pattern[str]
+    opt_outs: OptOutRules  # how it asks to stop our messages (bot/domain/reply_opt_outs.py)
     question_words: frozenset[str]  # "how", "wanneer"
     question_verbs: frozenset[str]  # an inverted verb opening a yes/no question
     modal_verbs: frozenset[str]  # of those, the ones that need their subject right after them
@@ -32,6 +28,13 @@ class LanguageRules:
     verb_endings: tuple[str, ...]
     subjects: frozenset[str]  # after a question verb later in a message, one of these must follow
     not_subjects: frozenset[str]  # a word after such a verb that makes it a statement
+    # Dutch drops "ik" or "dat" from statements: "(Ik) ben er morgen", "(Dat) weet ik niet".
+    # After one of these verbs, "er" (the expletive) is no subject; after "verb ik" (the first
+    # person), these words end a statement.
+    expletive: str
+    first_person: str
+    dropped_subject_verbs: frozenset[str]
+    dropped_object_cues: frozenset[str]
     prepositions: frozenset[str]  # may stand before a question word ("bij wie")
     exclamations: frozenset[str]  # after a question word: an exclamation ("what a")
     indirect_questions: tuple[re.Pattern[str], ...]
@@ -56,37 +59,7 @@ _NL_NEGATIONS = frozenset({"niet", "geen", "nooit", "niks", "niets", "allerminst
 
 ENGLISH = LanguageRules(
     code="en",
-    stop_words=frozenset(
-        {"stop", "stopp", "stop all", "stop it", "unsubscribe", "unsub", "opt out", "optout"}
-        | {"quit"}
-    ),
-    politeness=frozenset({"please", "pls", "plz", "thanks", "thank you", "thx", "now", "ok"}),
-    opt_out=_patterns(
-        r"\bunsubscribe\b",
-        r"\bopt(?:ing)?(?: me)? ?out\b",
-        r"\b(?:remove|delete|erase) (?:me|my (?:number|details|data|name|contact|info\w*))\b",
-        r"\btake (?:me|my \w+) off\b",
-        r"\b(?:remove|delete|take|erase|strike)\b(?: \w+){0,3} (?:from|off) (?:your|the|this|that"
-        r"|all|any) (?:\w+ )?lists?\b",
-        r"\bleave me alone\b",
-        r"\b(?<!can't )(?<!cannot )(?<!don't )(?:stop|quit|cease)\b(?: \w+){0,2} "
-        r"(?:messag\w*|text\w*|contact\w*|send\w*|writ\w*|spam\w*|e?mail\w*|updates|asks|asking|bugging|bothering|pestering)\b",
-        r"\bno more (?:messag\w*|texts?|asks|requests|updates|e?mails?|spam)\b",
-        r"\b(?:don't|do not|dont|never) (?:\w+ )?(?:messag\w*|text\w*|contact\w*|ask\w*|spam\w*"
-        r"|e?mail\w*|writ\w*|send\w*) (?:me|us)\b",
-        r"\b(?:don't|do not|dont) want (?:to (?:receive|get) )?(?:these|this|them|your|any ?more"
-        r"|messages)\b",
-        r"\bcancel\b(?: \w+){0,2} (?:subscription|messages|updates)\b",
-        r"\bunsub\w*\b",
-    ),
-    stop_cue=re.compile(
-        r"\b(?<!can't )(?<!cannot )(?<!don't )(?:stop|quit|cease|no longer|unsubscrib\w*"
-        r"|remov\w*|delet\w*|eras\w*|not interested in|rather not)\b"
-    ),
-    message_cue=re.compile(
-        r"\b(?:messages?|texts?|updates|asks|requests|e?mails?|spam|lists?|contacts"
-        r"|my (?:number|details|data))\b"
-    ),
+    opt_outs=opt_outs.ENGLISH,
     question_words=frozenset(
         {"how", "what", "when", "where", "why", "who", "whom", "whose", "which"}
         | {"what's", "how's", "where's", "when's", "who's", "whats", "hows"}
@@ -106,20 +79,25 @@ ENGLISH = LanguageRules(
     subjects=frozenset(
         {"i", "you", "we", "they", "it", "he", "she", "there", "this", "that", "these", "those"}
         | {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its", "anyone"}
-        | {"anybody", "someone", "somebody", "everyone", "one", "children", "kids"}
+        | {"anybody", "someone", "somebody", "everyone", "one", "children", "kids", "u", "ya"}
     ),
     not_subjects=frozenset(
         {"do", "be", "have", "not", "never", "definitely", "gladly", "happily", "too", "so"}
         | {"only", "always", "also", "sure", "try", "send", "give", "pay", "donate"}
         | {"transfer", "come", "see", "check", "more", "good"}
     ),
+    expletive="",
+    first_person="",
+    dropped_subject_verbs=frozenset(),
+    dropped_object_cues=frozenset(),
     prepositions=frozenset({"to", "with", "from", "for", "at", "in", "until", "since", "by"}),
-    exclamations=frozenset({"a", "an"}),
+    exclamations=frozenset({"a", "an", "not"}),  # "What a show", "Why not"
     indirect_questions=_patterns(
         r"\b(?:i'd|i would|id) (?:like|love) to know\b",
         r"\bi (?:would )?(?:like|want) to know\b",
         r"\b(?:i )?wonder(?:ing)? (?:if|whether|how|what|when|where|why|who)\b",
         r"\b(?:does )?any(?:one|body) know\b",
+        r"^any chance (?:of|to|that|you)\b",
         r"\b(?:let me know|tell me) (?:if|whether|how|what|when|where|why|who)\b",
     ),
     refusals=_patterns(
@@ -135,13 +113,31 @@ ENGLISH = LanguageRules(
         r"\bnot in a position\b",
         r"\bnot (?:at the moment|right now|currently|at present)\b",
         r"\bnot my (?:thing|cup of tea)\b",
-        r"\b(?:i'll|i will|ill) pass\b",
-        r"\bskip (?:me|us)\b",
+        r"(?:^|\b(?:i'll|i will|ill|i|we'll|we) )pass\b(?! (?:it|this on|that on|on|along|the|them"
+        r"|by|through))",
+        r"\bskip (?:me|us)\b|\b(?:i'll|i will|ill|we'll|i) skip\b",
         r"\b(?:given|gave|donated|done) (?:enough|my bit|my share)\b",
-        r"^pass\b",
+        # Refusal frames: "isn't for me", "sit this one out", "tired of", "can't afford".
+        r"\b(?:not|isn't|is not|isnt|wasn't|wasnt) (?:really |quite )?(?:for me|for us"
+        r"|my (?:thing|cup of tea)|worth)\b",
+        r"\bsit (?:this|it|that)(?: one)? out\b",
+        r"\b(?:tired|sick|weary) of\b|\bfed up\b",
+        r"\b(?:don't|dont|do not) think (?:i|we)\b(?: \w+){0,3} (?:give|donate|join|make it"
+        r"|afford|help|can|will|manage)\b",
+        r"\b(?:no|not the) (?:money|budget|spare cash|cash)\b|\bbroke\b|\bskint\b"
+        r"|\b(?:money|budget|things)(?:'s| is| are) tight\b",
+        r"\b(?:maybe|probably|perhaps) not\b|\bdon't think so\b",
+        r"\bother (?:priorities|commitments|causes)\b",
+        r"(?:^|\b(?:so|then|sorry|sry|but|afraid|thanks|i'm afraid)) (?:no|nope|nah)$",
     ),
     idioms=_idioms(
-        (r"\b(?:count me|i'm|im|i am) in\b", 0.6),
+        # "I'm in" alone, not "I'm in Spain".
+        (r"\bcount me in\b|\b(?:i'm|im|i am|we're) in\b(?= (?:for|too|again|as well)\b|$)", 0.6),
+        (
+            r"\b(?:couldn't|couldnt|could not|can't|cant) (?:be|get|have been) (?:any )?(?:happier"
+            r"|better|prouder|more \w+)\b",
+            0.6,
+        ),
         (r"\bsign me up\b", 0.6),
         (r"\bwill do\b", 0.6),
         (r"\bof course\b", 0.6),
@@ -150,13 +146,27 @@ ENGLISH = LanguageRules(
         (r"\bcount on (?:me|us)\b", 0.6),
         (r"\bhad a (?:blast|ball|great time)\b", 0.6),
         (r"\bnot (?:\w+ )?convinced\b", -0.6),
-        (r"\b(?:standing order|direct debit|monthly gift|recurring gift)\b", 0.5),
+        (
+            r"\b(?:standing order|direct debit|(?:monthly|regular|recurring) (?:gift|payment"
+            r"|donation|donor))\b",
+            0.5,
+        ),
+        (r"\brip ?off\b", -0.6),
+        (r"\bexpected (?:more|better|a lot more)\b", -0.5),
         (r"\bhappy to\b", 0.6),
         (r"\bkeep it up\b", 0.6),
         (r"\bcan't wait\b", 0.6),
         (r"\bmade my day\b", 0.6),
         (r"\bno (?:problem|worries)\b", 0.5),
-        (r"\b(?:way |far )?too (?:many|much|long|expensive|few|late)\b", -0.4),
+        # "Too" before a word is a complaint ("too crowded"), unless it praises ("too kind").
+        (
+            r"(?<!me )(?<!you )(?<!us )\b(?:way |far |much |a bit |bit )?too (?!(?:kind|good|sweet"
+            r"|generous|lovely|cute|and|but|so|i|we|the|a|my|for|x+|haha)\b)\w+",
+            -0.4,
+        ),
+        (r"\bnot sure\b|\bdepends on\b", 0.0),
+        (r"\b(?:that's|thats|what|such|it's|its) a (?:shame|pity)\b", -0.6),
+        (r"(?<!not )\bworth (?:the|a|every|it)\b", 0.5),
         (r"\b(?:a bit|a little|bit) (?:much|too much)\b", -0.4),
     ),
     markers=frozenset(
@@ -165,7 +175,8 @@ ENGLISH = LanguageRules(
         | {"yes", "i'm", "i'll", "can't", "don't", "love", "great", "good"}
     ),
     gift=re.compile(
-        r"\b(?:sent|gave|paid|donated|transferred|pledged?|pledging)\b(?: \w+){0,2} \d+\b"
+        r"\b(?:sent|gave|paid|donated|transferred|pledged?|pledging|put|chip|chipped|add|added)\b"
+        r"(?: \w+){0,2} \d+\b"
     ),
     sentiment=VaderScorer(
         {
@@ -175,6 +186,13 @@ ENGLISH = LanguageRules(
             **dict.fromkeys(("crashed", "crashing", "overpriced"), -0.4),
             **dict.fromkeys(("bravo", "kudos", "congrats"), 0.6),
             "gem": 0.5,
+            **dict.fromkeys(("thnx", "tnx", "thanx", "incredible", "unreal", "smashing"), 0.6),
+            **dict.fromkeys(("donor", "renewed", "member", "membership", "goodluck"), 0.4),
+            **dict.fromkeys(("underwhelming", "letdown", "filthy", "overcrowded"), -0.5),
+            **dict.fromkeys(("pricey", "crowded", "meh", "tired"), -0.3),
+            # Facts, not feelings, in a supporter's message ("I'm on holiday until the 20th",
+            # "honestly the fee is ridiculous", "my number changed").
+            **dict.fromkeys(("holiday", "honestly", "number", "friends", "tbh", "pretty"), 0.0),
             # VADER reads "alert" as attentive (+1.2); in a message it is a notice or a tag.
             "alert": 0.0,
         }
@@ -183,42 +201,7 @@ ENGLISH = LanguageRules(
 
 DUTCH = LanguageRules(
     code="nl",
-    stop_words=frozenset(
-        {"stop", "stopp", "stoppen", "stop ermee", "hou op", "afmelden", "uitschrijven"}
-        | {"opzeggen", "afmelding"}
-    ),
-    politeness=frozenset(
-        {"aub", "a u b", "alsjeblieft", "alstublieft", "graag", "bedankt", "dank je", "svp"}
-        | {"nu", "please", "pls", "dankjewel", "ok", "oké"}
-    ),
-    opt_out=_patterns(
-        r"\b(?:afmelden|uitschrijven|afmelding|opzeggen)\b(?! voor)",
-        r"\b(?:meld|schrijf) (?:me|mij|mezelf) (?:\w+ ){0,2}?(?:af|uit)\b",
-        r"\b(?:verwijder|wis|schrap) (?:\w+ ){0,2}?(?:me|mij|mijn)\b",
-        r"\bhaal (?:me|mij|mijn \w+) (?:\w+ ){0,3}?(?:af|eraf|van|uit|weg)\b",
-        r"\blaat (?:me|mij) (?:\w+ )?(?:met rust|gerust)\b",
-        r"\b(?:haal|verwijder|zet|schrap|wis)\b(?: \w+){0,3} (?:van|uit|af) (?:jullie|de|deze|die"
-        r"|uw|je|het) (?:\w+ )?lijst\b",
-        r"\b(?:niet meer|nooit meer|stop\w*|hou op|ophouden)\b(?: \w+){0,3} (?:bericht\w*"
-        r"|appjes?|appen|sms\w*|mails?|verzoeken|contact|benader\w*|lastig\w*)\b",
-        r"\bgeen (?:\w+ )?(?:bericht\w*|appjes?|sms\w*|mails?|verzoeken|contact)\b"
-        r"(?: \w+){0,3}? meer\b",
-        r"^stuur (?:me|mij|ons) (?:geen|niks|niets)\b",
-        r"\b(?:wil|hoef)\b(?: \w+){0,3} (?:niet meer|geen \w+ meer)\b(?: \w+){0,2}? "
-        r"(?:ontvangen|krijgen|hebben)\b",
-        r"\bvraag (?:me|mij) (?:\w+ )?niet meer\b",
-        r"\bzeg (?:\w+ ){0,2}?abonnement\b",
-        r"\b(?:app|sms|mail|bel|stuur|bericht)\w* (?:me|mij|ons) (?:\w+ )?(?:niet|nooit) meer\b",
-        r"\b(?:hou|houd|stop) (?:er ?mee|ermee) op\b|\bhou ermee op\b",
-    ),
-    stop_cue=re.compile(
-        r"\b(?<!niet )(?:stop|stoppen|ophouden|hou op|verwijder\w*|schrap\w*|afmelden"
-        r"|uitschrijven|geen interesse in|haal|halen|gehaald|liever niet)\b"
-    ),
-    message_cue=re.compile(
-        r"\b(?:berichte?n?|appjes?|updates|verzoeken|lijst|contacten|mails?|sms\w*|nieuwsbrief"
-        r"|mijn (?:nummer|gegevens)|sturen|versturen|appen|mailen|benaderen|spam)\b"
-    ),
+    opt_outs=opt_outs.DUTCH,
     question_words=frozenset(
         {"hoe", "wat", "wanneer", "waar", "waarom", "wie", "wiens", "welke", "welk"}
         | {"hoeveel", "hoelang", "hoezo", "waarvoor", "waarheen", "waarmee", "waarover"}
@@ -244,36 +227,56 @@ DUTCH = LanguageRules(
     subjects=frozenset(
         {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij", "het", "de"}
         | {"dit", "dat", "deze", "die", "mijn", "uw", "jouw", "onze", "ons", "een", "iemand"}
-        | {"men", "iedereen", "kinderen"}
+        | {"men", "iedereen", "kinderen", "er"}
     ),
     not_subjects=frozenset(
         {"nu", "niet", "even", "wel", "ook", "zeker", "helaas", "graag", "gewoon", "mee"}
-        | {"net", "al", "gelukt", "gedaan", "klaar", "benieuwd", "dus", "toch"}
+        | {"net", "al", "gelukt", "gedaan", "klaar", "benieuwd", "dus", "toch", "in"}
     ),
+    expletive="er",
+    first_person="ik",
+    dropped_subject_verbs=frozenset({"ben", "heb", "kom", "kan", "ga", "zit", "doe", "sta"}),
+    dropped_object_cues=frozenset({"niet", "nie", "wel", "zeker"}),
     prepositions=frozenset({"bij", "met", "tot", "vanaf", "voor", "naar", "van", "om", "aan"}),
-    exclamations=frozenset({"een"}),
+    exclamations=frozenset({"een", "niet"}),  # "Wat een show", "Waarom niet"
     indirect_questions=_patterns(
         r"\bik (?:vraag|vroeg) me af\b",
         r"\bweet (?:iemand|u|je|jij|jullie) (?:of|hoe|wat|wanneer|waar|waarom|wie)\b",
         r"\b(?:ik )?(?:wil|zou) (?:graag )?(?:willen )?weten\b",
         r"\bgraag (?:zou ik )?(?:willen )?weten\b",
+        r"\bbenieuwd (?:of|hoe|wat|wanneer|waar|waarom|wie)\b",
     ),
     refusals=_patterns(
-        r"^(?:nee|neen|nope)\b",
-        r"\b(?:sorry|helaas) nee\b",
+        r"^(?:nee|neen|nope|nah)\b",
+        r"\b(?:sorry|sry|helaas|dus|maar|nou) nee\b|\bnee (?:bedankt|dank je|dankje|hoor)\b",
         r"\b(?:niet nu|nu niet|nu even niet|deze keer niet|dit keer niet|dit jaar niet"
         r"|deze maand niet|liever niet|helaas niet|echt niet|geen interesse|niet geinteresseerd"
         r"|niet geïnteresseerd|niks voor mij|niets voor mij|niet voor mij|niet mijn ding"
         r"|doe niet mee|niet mee)\b",
-        r"\bkan\b(?: \w+){0,4} (?:niet|niks|niets)\b(?! (?:wachten|genoeg))",
+        r"\bkan\b(?: \w+){0,4} (?:niet|nie|niks|niets)\b(?! (?:wachten|genoeg))",
         r"\bsla\b(?: \w+){0,4} over\b",
-        r"\b(?:deze|dit|die) (?:keer|ronde|maand|jaar|week|actie) niet\b",
+        r"\b(?:deze|dit|die) (?:keer|ronde|maand|jaar|week|actie) (?:niet|nie)\b",
         r"\b(?:ik|we|wij) doe\w* (?:het |dat )?niet\b",
+        # Refusal frames: "ik pas", "doe er niet aan mee", "lukt niet", "geen geld", "beu".
+        r"(?:^|\b(?:ik|wij|we) )pas\b(?! (?:op|goed|even|wel|nog|aan))",
+        r"\bdoe\w* (?:er |hier |daar )?(?:niet|nie) (?:aan )?mee\b",
+        r"\blukt\b(?: \w+){0,3} (?:niet|nie)\b|\bgaat (?:\w+ ){0,2}niet lukken\b",
+        r"\b(?:denk|geloof) (?:niet|nie) dat (?:ik|we|wij)\b",
+        r"\bgeen (?:geld|budget|ruimte|cent|zin)\b|\bkrap bij kas\b|\bblut\b",
+        r"\bniet (?:nodig|de moeite|waard)\b",
+        r"\bbegin (?:ik |we )?(?:er |daar )?(?:niet|nie) aan\b|\bandere prioriteiten\b",
+        r"^doe (?:\w+ )?maar (?:niet|nie)\b",
+        r"\bniet (?:mijn|m'n|mn) (?:smaak|ding|stijl)\b",
+        r"\bhet (?:beu|zat)\b|\b(?:ben|zijn) (?:\w+ )?(?:beu|zat)\b",
         r"\b(?:al genoeg|genoeg gegeven|genoeg gedoneerd)\b",
         r"\bnooit weer\b",
     ),
     idioms=_idioms(
         (r"\bkan niet wachten\b", 0.6),
+        (r"\bnooit (?:zo'n|zo n|zoiets|zo) (?:\w+ )?(?:mooi|goed|leuk|prachtig|mooie)\w*\b", 0.6),
+        (r"\bkan (?:niet|nie) (?:beter|mooier|leuker)\b", 0.6),
+        (r"\b(?:is|was|weer|alweer|ging|gaat) (?:\w+ )?(?:stuk|kapot)\b", -0.5),
+        (r"\bzonde\b", -0.5),
         (r"\bdoe(?:n)? (?:ik |we )?mee\b", 0.6),
         (r"\bdoe ik\b", 0.5),
         (r"\bga zo door\b", 0.6),
@@ -281,14 +284,20 @@ DUTCH = LanguageRules(
         (r"\b(?:reken|rekenen) op (?:me|mij|ons)\b|\bop (?:me|mij|ons) (?:\w+ )?rekenen\b", 0.6),
         (r"\bniet (?:\w+ ){0,2}?overtuigd\b", -0.6),
         (r"\bmet (?:alle )?(?:plezier|liefde|genoegen)\b", 0.6),
-        (r"\b(?:periodieke (?:gift|overboeking|donatie)|machtiging|incasso)\b", 0.5),
+        (
+            r"\b(?:periodieke (?:gift|overboeking|donatie)|machtiging|incasso|maandelijks\w* "
+            r"(?:gift|bijdrage|donatie|donateur|bedrag))\b",
+            0.5,
+        ),
+        (r"\bafzetterij\b", -0.6),
+        (r"\b(?:meer|beter) (?:van )?verwacht\b", -0.5),
         (r"\bvind\w*\b(?: \w+){0,4} (?:niks|niets)\b", -0.5),
         (r"\bniet onder de indruk\b", -0.5),
         (r"\bonder de indruk\b", 0.6),
         (r"\b(?:valt|viel|vielen) (?:\w+ )?tegen\b", -0.6),
         (r"\bgek van\b", -0.6),
         (r"\bmaak\b(?: \w+){1,3} over\b", 0.5),
-        (r"\b(?:veel )?te (?:veel|lang|duur|weinig|laat)\b", -0.4),
+        (r"\b(?:veel )?te (?:veel|lang|duur|weinig|laat|druk|vol|koud|warm)\b", -0.4),
         (r"\b(?:een beetje|wat) (?:veel|te veel)\b", -0.4),
     ),
     markers=frozenset(
@@ -297,6 +306,7 @@ DUTCH = LanguageRules(
     ),
     gift=re.compile(
         r"\b\d+\b(?: \w+){0,2} (?:gestuurd|gegeven|betaald|gedoneerd|overgemaakt|gestort)\b"
+        r"|\b\d+ (?:euro )?van (?:mij|ons)\b"
     ),
     sentiment=PatternScorer(
         {
@@ -316,6 +326,12 @@ DUTCH = LanguageRules(
             # Listed as adjectives ("naar": nasty), but nearly always a preposition or adverb.
             **dict.fromkeys(("naar", "even", "net", "later"), 0.0),
             "link": 0.0,  # "risky" in the lexicon; a web link here
+            # Facts, not feelings, in a message ("hoe laat", "drukke week", "de grote zaal",
+            # "eerlijk gezegd", "de oude veerboot").
+            **dict.fromkeys(("laat", "druk", "drukke", "grote", "groot", "oude", "oud"), 0.0),
+            **dict.fromkeys(("eerlijk", "gelezen", "lezen"), 0.0),
+            **dict.fromkeys(("donateur", "verlengd", "lid", "lidmaatschap"), 0.4),
+            **dict.fromkeys(("tegenvallend", "tegenvaller", "beu", "vies", "smerig"), -0.6),
             **dict.fromkeys(("pareltje", "parel"), 0.5),
         },
         _NL_NEGATIONS,

@@ -35,6 +35,11 @@ from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
 EMOJI_POLARITY: dict[str, float] = {
     **dict.fromkeys("👍❤🔥🎉🙏👏😍", 1.0),
     **dict.fromkeys("👎💩🤮😡", -1.0),
+    # Where VADER's description misleads: a wave greets, the stop sign only stops; the hundred
+    # points and raised hands cheer; the unamused, huffing and eye-rolling faces disapprove.
+    **dict.fromkeys("👋🛑", 0.0),
+    **dict.fromkeys("💯🙌💪🥰🤩", 0.8),
+    **dict.fromkeys("😒😤🙄😠😞😕", -0.8),
 }
 # Joiners, variation selectors and skin tones carry no feeling of their own.
 _EMOJI_PARTS = re.compile("[\u200d\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")

@@ -1,0 +1,259 @@
+"""How each language asks us to stop: opt-outs as structure, not a list of sentences.
+
+A supporter rarely words an opt-out the way the last one did, so each language says it with
+word families put together, on normalised text (see bot/domain/classify.py):
+
+- a clause that is nothing but a stop word, politeness aside ("Stop.", "pls remove",
+  "afmelde graag": one letter off a long stop word still counts);
+- a stop verb (stop, quit, cease; stoppen, ophouden, kappen) near our messages or the verb for
+  sending them ("stop texting me", "stop met die appjes");
+- a removal verb (remove, delete, take off; verwijderen, wissen, halen, afmelden) with an
+  object that is the sender or their data ("remove this number", "mijn gegevens verwijderen"),
+  or a list ("take my name off the list", "haal het van de lijst");
+- "no more", "no longer", "don't send me", "niet meer", "geen ... meer" with our messages, and
+  wanting to be off ("I want off this list", "ik wil hier vanaf").
+
+A negated stop is turned into "keep" first, so "don't stop sending me news" and "niet stoppen
+met die updates" ask for more, not less. The check runs in every language we know (a missed
+opt-out is the costlier mistake), and is precise enough that a supporter asking about stops or
+messages is not silenced.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OptOutRules:
+    """How one language asks to stop our messages."""
+
+    stop_words: frozenset[str]  # a clause that is only one of these opts out
+    politeness: frozenset[str]  # stripped from either end of a clause before that check
+    keep: re.Pattern[str]  # a negated stop ("don't stop"): replaced by "keep" first
+    patterns: tuple[re.Pattern[str], ...]
+    # Or a word that ends something together with a word for our messages, in any order:
+    # "Stop, I'm not interested in these messages", "uit uw contacten verwijderen".
+    stop_cue: re.Pattern[str]
+    message_cue: re.Pattern[str]
+
+
+def _patterns(*sources: str) -> tuple[re.Pattern[str], ...]:
+    """Compile patterns."""
+    return tuple(re.compile(source) for source in sources)
+
+
+# English word families.
+_EN_STOP = r"(?:stop|stopp|quit|cease)"
+# Our messages, by name: "stop the reminders", "no more appeals".
+_EN_MESSAGES = (
+    r"(?:messag\w*|msg\w*|texts?|texting|sms\w*|reminders?|appeals?|asks|asking|requests?"
+    r"|updates?|e?mails?|e?mailing|newsletters?|notifications?|spam\w*|pings?|contact\w*"
+    r"|solicitations?|begging|nagging|fundraising)"
+)
+# Sending them, as a verb in the form an imperative or "stop ...ing" takes.
+_EN_SEND = (
+    r"(?:send(?:ing)?|messag(?:e|ing)|msg(?:ing)?|text(?:ing)?|contact(?:ing)?|e?mail(?:ing)?|writ(?:e|ing)"
+    r"|ping(?:ing)?|bug(?:ging)?|bother(?:ing)?|pester(?:ing)?|hassl(?:e|ing)|spam(?:ming)?"
+    r"|ask(?:ing)?|nag(?:ging)?|call(?:ing)?|harass(?:ing)?|chas(?:e|ing))"
+)
+_EN_RECEIVE = r"(?:get|getting|receive|receiving)"
+# The sender or their data as the object of a removal.
+_EN_ME = (
+    r"(?:me|us|myself|this number|this account|my (?:\w+ )?(?:number|details|data|name|contact"
+    r"|info\w*|phone|account|address|email))"
+)
+_EN_LIST = r"(?:lists?|contacts|system|database|records|bot|group|channel|register)"
+
+ENGLISH = OptOutRules(
+    stop_words=frozenset(
+        {"stop", "stopp", "stop all", "stop it", "unsubscribe", "unsub", "opt out", "optout"}
+        | {"quit", "remove", "remove me", "delete me", "take me off", "stop sending"}
+        | {"stop this", "stop that"}
+    ),
+    politeness=frozenset(
+        {"please", "pls", "plz", "thanks", "thank you", "thx", "now", "ok", "kindly", "just"}
+        | {"enough", "already", "seriously", "i said", "again", "ty"}
+    ),
+    keep=re.compile(
+        r"\b(?:don't|do not|dont|never|can't|cannot|can not|cant|won't|wont|shouldn't|not"
+        r"|didn't|didnt|did not)(?: ever| you)? (?:stop|quit|cease)\w*"
+    ),
+    patterns=_patterns(
+        r"\bunsub\w*\b",
+        r"\bopt(?:ing)?(?: me| us)? ?out\b(?! of (?:the|a|this) (?!list))",
+        rf"\b(?:remove|delete|erase|drop|wipe|scratch|strike|unlist) (?:\w+ )?{_EN_ME}\b",
+        rf"\b{_EN_ME} (?:\w+ ){{0,2}}?(?:removed|deleted|erased|wiped|taken off)\b",
+        r"\b(?:be|been|get|getting|got) (?:\w+ )?(?:removed|deleted|erased|unsubscribed"
+        r"|taken off)\b",
+        rf"\b(?:take|get|cross|strike|keep) {_EN_ME} (?:\w+ )?off\b",
+        rf"\b(?:want|get|be|go|stay) (?:\w+ )?off (?:the|this|your|that|ur|of|these|those"
+        rf"|all) (?:\w+ ){{0,2}}?{_EN_LIST}\b",
+        rf"\b(?:remove|delete|take|erase|strike|drop|cross)\b(?: \w+){{0,3}} (?:from|off|out of)"
+        rf" (?:your|the|this|that|all|any|ur|these|those) (?:\w+ ){{0,2}}?{_EN_LIST}\b",
+        r"\bleave (?:me|us) (?:alone|be|out of (?:it|this|that))\b",
+        rf"\b{_EN_STOP}\b(?: \w+){{0,3}} {_EN_MESSAGES}\b",
+        rf"\b{_EN_STOP} (?:{_EN_SEND}|{_EN_RECEIVE}) (?:me |us )?(?:\w+ )?"
+        r"(?:me|us|these|them|this|those|all|anything|stuff|things)\b",
+        rf"\b{_EN_STOP} {_EN_SEND} (?:me|us)\b",
+        rf"\b(?:no more|no further|not any ?more|no longer)\b(?: \w+){{0,3}}? {_EN_MESSAGES}\b",
+        # Not "you did not send me a receipt": a request, not a report.
+        rf"(?<!you )(?<!they )(?<!did )(?<!does )(?<!has )(?<!have )(?<!had )\b(?:don't|do not"
+        rf"|dont|never|not) (?:ever )?(?:again )?{_EN_SEND} (?:me|us|this number)\b",
+        rf"\b(?:can|could|will|would) you (?:please )?not {_EN_SEND} (?:me|us|this number)\b",
+        rf"\b(?:don't|do not|dont|no longer|never) (?:want|wish|need|care)\b"
+        rf"(?: (?!miss)\w+){{0,4}} (?:{_EN_MESSAGES}|these|them|any ?more"
+        r"|this (?:any ?more|again))\b",
+        rf"\brather not (?:\w+ ){{0,2}}?(?:{_EN_MESSAGES}|these|them)\b",
+        r"\bno more (?:of )?(?:these|them)\b",
+        rf"\bcancel\b(?: \w+){{0,2}} (?:subscription|membership of|{_EN_MESSAGES})\b",
+    ),
+    stop_cue=re.compile(
+        r"\b(?:stop|quit|cease|no longer|unsubscrib\w*|remov\w*|delet\w*|eras\w*"
+        r"|not interested in|rather not)\b"
+    ),
+    message_cue=re.compile(
+        r"\b(?:messages|texts|updates|asks|requests|e?mails|spam|lists?|contacts"
+        r"|reminders|appeals|my (?:number|details|data))\b"
+    ),
+)
+
+# Dutch word families.
+_NL_STOP = r"(?:stop|stopp|stoppen|ophouden|houd? (?:er ?mee |ermee )?op|kap\w*)"
+_NL_MESSAGES = (
+    r"(?:bericht\w*|appjes?|app's|appen|sms\w*|mails?|mailtjes?|mailen|herinnering\w*"
+    r"|oproep\w*|verzoek\w*|nieuwsbrie\w*|updates?|spam\w*|meldingen|notificaties"
+    r"|sturen|versturen|benader\w*|lastig\w*|contact|bedel\w*|gebedel|geappt|gemaild)"
+)
+_NL_ME = (
+    r"(?:me|mij|mezelf|ons|mijn (?:\w+ )?(?:nummer|gegevens|naam|adres|telefoonnummer)"
+    r"|dit nummer)"
+)
+_NL_LIST = r"(?:lijst|lijsten|bestand|systeem|contacten|app|groep|bot|database|adressenlijst)"
+
+DUTCH = OptOutRules(
+    stop_words=frozenset(
+        {"stop", "stopp", "stoppen", "stop ermee", "hou op", "afmelden", "uitschrijven"}
+        | {"opzeggen", "afmelding", "verwijderen", "verwijder me", "verwijder mij", "kappen"}
+        | {"kap ermee", "ophouden", "uitschrijving", "stop hiermee", "hou ermee op"}
+    ),
+    politeness=frozenset(
+        {"aub", "a u b", "alsjeblieft", "alstublieft", "graag", "bedankt", "dank je", "svp"}
+        | {"nu", "please", "pls", "dankjewel", "ok", "oké", "ajb", "asjeblieft", "nou"}
+        | {"genoeg", "echt", "gewoon", "even", "ff", "nu meteen", "maar", "wel"}
+    ),
+    keep=re.compile(
+        r"\b(?:niet|nooit) (?:\w+ )?(?:stoppen|ophouden)\b|\b(?:stop|hou|houd) (?:\w+ )?"
+        r"(?:niet|nooit)\b(?! meer)"
+    ),
+    patterns=_patterns(
+        r"\b(?:afmelden|uitschrijven|afmelding|opzeggen|uitschrijving)\b(?! voor (?!de|het|deze"
+        r"|die|alle|jullie))",
+        r"\b(?:meld|schrijf|mld) (?:ik |je |u |jullie )?(?:me|mij|mezelf|ons) (?:\w+ ){0,3}?"
+        r"(?:af|uit)\b",
+        rf"\b(?:verwijder|wis|schrap)\w* (?:\w+ ){{0,2}}?{_NL_ME}\b",
+        rf"\b{_NL_ME} (?:\w+ ){{0,3}}?(?:verwijderen|verwijderd|wissen|gewist|schrappen"
+        r"|geschrapt|afhalen|eraf halen|uitschrijven|afmelden)\b",
+        rf"\bhaal (?:{_NL_ME}|het|dit) (?:\w+ ){{0,3}}?(?:af|eraf|van|uit|weg)\b",
+        r"\blaat (?:me|mij|ons) (?:\w+ )?(?:met rust|gerust|erbuiten)\b",
+        rf"\b(?:haal|halen|gehaald|verwijder\w*|zet|schrap\w*|wis)\b(?: \w+){{0,3}} (?:van|uit|af)"
+        rf" (?:jullie|de|deze|die|uw|je|het|dit|jouw) (?:\w+ )?{_NL_LIST}\b",
+        rf"\b(?:van|uit) (?:jullie|de|deze|die|uw|je|het|dit|jouw) (?:\w+ )?{_NL_LIST}"
+        r" (?:\w+ )?(?:af|gehaald|halen|verwijderd|worden)\b",
+        rf"\bwil (?:\w+ )?(?:hier|er|ervan|eruit|daar|van (?:\w+ ){{0,2}}?{_NL_LIST}) ?"
+        r"(?:vanaf|af|eraf|uit|weg)\b",
+        rf"\b{_NL_STOP}\b(?: \w+){{0,3}} {_NL_MESSAGES}\b",
+        rf"\b{_NL_MESSAGES}\b(?: \w+){{0,2}} (?:stoppen|ophouden|kappen)\b",
+        rf"\b(?:niet meer|nie meer|nooit meer|nooit weer)\b(?: \w+){{0,3}} {_NL_MESSAGES}\b",
+        r"\b(?:uitgeschreven|afgemeld|verwijderd|geschrapt) (?:te )?(?:worden|zijn)\b",
+        rf"\b{_NL_MESSAGES}\b(?: \w+){{0,3}} (?:liever |graag )?(?:niet|nooit) meer\b"
+        r"(?! (?:gekregen|ontvangen|gezien|binnen))",
+        rf"(?<!krijg )(?<!ontvang )(?<!kreeg )(?<!zie )\bgeen (?:\w+ )?{_NL_MESSAGES}\b"
+        r"(?: \w+){0,3}? meer\b(?! (?:gekregen|ontvangen|gezien|binnen))",
+        r"^stuur (?:me|mij|ons) (?:geen|niks|niets)\b",
+        r"\bstuur (?:me|mij|ons) (?:\w+ )?(?:niks|niets|geen \w+) meer\b",
+        r"\b(?:wil|hoef)\b(?: \w+){0,3} (?:niet meer|geen \w+ meer)\b(?: \w+){0,2}? "
+        r"(?:ontvangen|krijgen|hebben|benaderd|gebeld|geappt|gemaild)\b",
+        r"\bvraag (?:me|mij|ons) (?:\w+ )?niet meer\b",
+        rf"\b(?:wil|hoef)\b (?:\w+ ){{0,3}}?(?:{_NL_MESSAGES}|deze \w+|dit|die \w+) (?:\w+ )?"
+        r"(?:niet|nie) meer\b",
+        r"\bzeg (?:\w+ ){0,2}?abonnement\b",
+        r"\b(?:app|sms|mail|bel|stuur|bericht|benader)\w* (?:me|mij|ons) (?:\w+ )?(?:niet|nooit)"
+        r" (?:meer|weer)\b",
+        r"\bneem\b(?: \w+){0,3} geen contact\b",
+        rf"\bgeen (?:zin|behoefte|interesse) (?:meer )?in\b(?: \w+){{0,2}} {_NL_MESSAGES}\b",
+    ),
+    stop_cue=re.compile(
+        r"\b(?:stop|stoppen|ophouden|hou op|verwijder\w*|schrap\w*|afmelden"
+        r"|uitschrijven|geen interesse in|haal|halen|gehaald|liever niet)\b"
+    ),
+    message_cue=re.compile(
+        r"\b(?:berichte?n?|appjes?|updates|verzoeken|lijst|contacten|mails?|sms\w*|nieuwsbrief"
+        r"|mijn (?:nummer|gegevens)|sturen|versturen|appen|mailen|benaderen|spam)\b"
+    ),
+)
+
+RULES: dict[str, OptOutRules] = {"en": ENGLISH, "nl": DUTCH}
+
+_CLAUSES = re.compile(r"[^,.;:!?…]+")
+_TYPO_MIN = 6  # a word this long may be one letter off a stop word ("afmelde", "unsubscibe")
+
+
+def _strip_politeness(words: str, politeness: frozenset[str]) -> str:
+    """Remove politeness words at either end ("please stop", "stop thanks")."""
+    changed = True
+    while changed and words:
+        changed = False
+        for word in politeness:
+            if words == word:
+                return ""
+            if words.startswith(word + " "):
+                words, changed = words[len(word) + 1 :], True
+            elif words.endswith(" " + word):
+                words, changed = words[: -len(word) - 1], True
+    return words
+
+
+def _one_letter_off(word: str, target: str) -> bool:
+    """Tell whether two words differ by one letter dropped, added or changed."""
+    if abs(len(word) - len(target)) > 1 or word == target:
+        return False
+    if len(word) == len(target):
+        return sum(a != b for a, b in zip(word, target, strict=True)) == 1
+    short, long = sorted((word, target), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def _is_stop_word(core: str, stop_words: frozenset[str]) -> bool:
+    """Tell whether a clause's core is a stop word, or a long one with a typo."""
+    if core in stop_words:
+        return True
+    return (
+        len(core) >= _TYPO_MIN
+        and " " not in core
+        and any(len(word) >= _TYPO_MIN and _one_letter_off(core, word) for word in stop_words)
+    )
+
+
+def asks_to_stop(clauses: list[str], every: list[OptOutRules]) -> bool:
+    """Tell whether normalised clauses ask to stop our messages, by any language's rules."""
+    politeness = frozenset().union(*(rules.politeness for rules in every))
+    stop_words = frozenset().union(*(rules.stop_words for rules in every))
+    if any(_is_stop_word(_strip_politeness(c, politeness), stop_words) for c in clauses):
+        return True
+    # A negated stop in any language asks for more, whichever language's rules read it.
+    kept = " ".join(clauses)
+    for rules in every:
+        kept = rules.keep.sub("keep", kept)
+    for rules in every:
+        if any(pattern.search(kept) for pattern in rules.patterns) or (
+            rules.stop_cue.search(kept) and rules.message_cue.search(kept)
+        ):
+            return True
+    return False
+
+
+def split_clauses(text: str) -> list[str]:
+    """Return the raw clauses of a message, split at punctuation."""
+    return _CLAUSES.findall(text)
