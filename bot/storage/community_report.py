@@ -125,16 +125,26 @@ async def _gifts_by(
     )
     joined = givers.join(table, table.c.supporter_id == givers.c.sid)
     group = tuple(keys)
-    found: dict[Any, tuple[set[int], dict[str, int]]] = {}
-    rows = await session.execute(
-        select(*group, givers.c.sid, givers.c.currency, givers.c.total).select_from(joined)
-    )
-    for *key, sid, currency, total in rows:
-        name = key[0] if len(key) == 1 else tuple(key)
-        donors, amounts = found.setdefault(name, (set(), {}))
-        donors.add(int(sid))
-        amounts[str(currency)] = amounts.get(str(currency), 0) + int(total or 0)
-    return [(name, len(donors), amounts) for name, (donors, amounts) in found.items()]
+
+    def name(key: Sequence[Any]) -> Any:
+        return key[0] if len(key) == 1 else tuple(key)
+
+    donors = {
+        name(key): int(n)
+        for *key, n in await session.execute(
+            select(*group, func.count(func.distinct(givers.c.sid)))
+            .select_from(joined)
+            .group_by(*group)
+        )
+    }
+    amounts: dict[Any, dict[str, int]] = {}
+    for *key, currency, total in await session.execute(
+        select(*group, givers.c.currency, func.sum(givers.c.total))
+        .select_from(joined)
+        .group_by(*group, givers.c.currency)
+    ):
+        amounts.setdefault(name(key), {})[str(currency)] = int(total or 0)
+    return [(key, n, amounts.get(key, {})) for key, n in donors.items()]
 
 
 async def engagement_histogram(
