@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("last_engaged_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["supporter_id"], ["supporter.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("chat", "supporter_id"),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_community_chat_member_engaged", "community_chat_member", ["chat", "last_engaged_at"]
@@ -59,6 +60,7 @@ def upgrade() -> None:
         sa.Column("first_active_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["supporter_id"], ["supporter.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("kind", "name", "supporter_id"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_way_in_supporter", "way_in", ["supporter_id"])
     op.create_index("ix_way_in_since", "way_in", ["since"])
