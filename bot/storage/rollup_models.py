@@ -35,8 +35,6 @@ class CommunityChatMember(SQLModel, table=True):
         Index("ix_community_chat_member_engaged", "chat", "last_engaged_at"),
         # Donors, gifts and erasure reach a member's rows by supporter.
         Index("ix_community_chat_member_supporter", "supporter_id"),
-        # SQLite keeps the rows in key order: counting per chat reads no second tree.
-        {"sqlite_with_rowid": False},
     )
 
     chat: str = Field(primary_key=True, max_length=120)

@@ -42,7 +42,6 @@ def upgrade() -> None:
         sa.Column("last_engaged_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["supporter_id"], ["supporter.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("chat", "supporter_id"),
-        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_community_chat_member_engaged", "community_chat_member", ["chat", "last_engaged_at"]
