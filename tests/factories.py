@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.spec import Campaign
 from bot.services.launch import new_tokens
 from bot.storage.clicks import find_link_target, record_click
+from bot.storage.community_rollup import note_interactions, rebuild
 from bot.storage.models import (
     PENDING,
     Ask,
@@ -50,6 +51,8 @@ async def add_supporter(
     for tag in tags:
         session.add(SupporterTag(supporter_id=supporter.id, tag=tag))
     await session.flush()
+    if supporter.source:  # a source is a way in, as an import's is
+        await rebuild(session=session, supporter_ids=[supporter.id])
     return supporter
 
 
@@ -76,6 +79,11 @@ async def add_interaction(
     )
     session.add(row)
     await session.flush()
+    # As every writer of interactions does: the community roll-ups follow.
+    await note_interactions(
+        session=session,
+        rows=[{"supporter_id": sid, "kind": kind, "occurred_at": occurred_at, "source": source}],
+    )
     return row
 
 

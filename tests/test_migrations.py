@@ -27,7 +27,7 @@ async def test_upgrade_to_head_has_no_drift(db_url: str) -> None:
         version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalar()
     await engine.dispose()
     assert drift == []
-    assert version == "0009_reach"
+    assert version == "0010_community_rollup"
 
 
 ROWS_AT_0002 = (

@@ -27,6 +27,7 @@ from bot.services.sources import record_source_visit
 from bot.storage import community as store
 from bot.storage import flags as flag_store
 from bot.storage.community import MessageFact, MessageKey
+from bot.storage.community_rollup import rebuild
 from bot.storage.supporters import refresh_supporter_scores
 
 log = logging.getLogger(__name__)
@@ -193,9 +194,10 @@ async def _supporters(session: AsyncSession, facts: Sequence[Fact]) -> dict[int,
             for m, source, at in missing
         ],
     )
-    ids.update(
-        await store.supporter_ids(session=session, user_ids=[m.user_id for m, _, _ in missing])
-    )
+    added = await store.supporter_ids(session=session, user_ids=[m.user_id for m, _, _ in missing])
+    # The chat they were first seen in is their source, a way in.
+    await rebuild(session=session, supporter_ids=added.values())
+    ids.update(added)
     return ids
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.concentration import TOP_FRACTION, gini, top_shares
+from bot.domain.concentration import TOP_FRACTION, gini_of_histogram, top_shares_of_histogram
 from bot.domain.flags import MEANINGS
 from bot.domain.money import format_amount
 from bot.domain.sending import Sender
@@ -86,13 +86,11 @@ async def build_community_report(
     """Count the community as it stands at `now`; gifts' shares are in `currency`."""
     async with sessions() as session:
         chats = await store.chat_members(session=session, now=now)
-        per_member = await store.member_engagement(session=session, currency=currency)
+        histogram = await store.engagement_histogram(session=session, currency=currency)
         sources = await store.value_by_source(session=session)
         flagged = await store.flagged_by_reason(session=session)
         snapshots = await store.member_counts(session=session)
-    engagement = [e for e, _ in per_member]
-    gifts = [g for _, g in per_member]
-    share_e, share_g = top_shares(engagement, gifts)
+    share_e, share_g = top_shares_of_histogram(histogram)
     for row in sources:
         joined = row["joined"]
         row["amount_per_member"] = {
@@ -104,11 +102,11 @@ async def build_community_report(
         chats=chats,
         member_counts=_counts(snapshots),
         concentration={
-            "members": len(per_member),
+            "members": sum(n for _, n, _ in histogram),
             "top_fraction": TOP_FRACTION,
             "top_share_of_interactions": round(share_e, 4),
             "top_share_of_gifts": round(share_g, 4),
-            "gini_of_engagement": round(gini(engagement), 4),
+            "gini_of_engagement": round(gini_of_histogram(histogram), 4),
         },
         sources=sources,
         flagged=flagged,

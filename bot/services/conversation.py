@@ -87,12 +87,14 @@ async def _campaign_name(session: AsyncSession, campaign_id: int | None) -> str 
     return campaign.name if campaign else None
 
 
-def _opt_out(session: AsyncSession, supporter: Supporter, *, now: datetime, via: str) -> bool:
+async def _opt_out(
+    session: AsyncSession, supporter: Supporter, *, now: datetime, via: str
+) -> bool:
     """Opt a supporter out; return False if they already were."""
     if supporter.opted_out_at is not None:
         return False
     supporter.opted_out_at = now
-    conversation.add_interaction(
+    await conversation.add_interaction(
         session=session, supporter=supporter, kind="opt_out", now=now, detail=via
     )
     return True
@@ -149,7 +151,7 @@ async def record_reply(
             reached=known_reached(ask.step, ask.state) if ask else None,
         )
         session.add(reply)
-        conversation.add_interaction(
+        await conversation.add_interaction(
             session=session,
             supporter=supporter,
             kind="reply",
@@ -157,7 +159,7 @@ async def record_reply(
             detail=campaign,
             sentiment=_SENTIMENT.get(classification, "neutral"),
         )
-        opted_out_now = classification == OPT_OUT and _opt_out(
+        opted_out_now = classification == OPT_OUT and await _opt_out(
             session, supporter, now=now, via="word"
         )
         if supporter.chat_id is None:
@@ -267,7 +269,7 @@ async def record_staff_answer(
         )
         # An answered question is history that audience rules can select on.
         if supporter is not None and first_answer and inbound.classification == QUESTION:
-            conversation.add_interaction(
+            await conversation.add_interaction(
                 session=session,
                 supporter=supporter,
                 kind="question_answered",
@@ -285,7 +287,7 @@ async def opt_out(
         supporter = await supporter_by_telegram(session=session, user_id=telegram_user_id)
         if supporter is None:
             return False
-        return _opt_out(session, supporter, now=now, via=via)
+        return await _opt_out(session, supporter, now=now, via=via)
 
 
 async def opt_in(
@@ -297,7 +299,9 @@ async def opt_in(
         if supporter is None or supporter.opted_out_at is None:
             return False
         supporter.opted_out_at = None
-        conversation.add_interaction(session=session, supporter=supporter, kind="opt_in", now=now)
+        await conversation.add_interaction(
+            session=session, supporter=supporter, kind="opt_in", now=now
+        )
         return True
 
 
@@ -324,7 +328,7 @@ async def record_not_now(
         if supporter is None or ask is None:
             return None
         campaign = await _campaign_name(session, ask.campaign_id)
-        conversation.add_interaction(
+        await conversation.add_interaction(
             session=session,
             supporter=supporter,
             kind="not_now",

@@ -222,7 +222,7 @@ async def close(
             supporter = await session.get(Supporter, row.supporter_id)
             if supporter is not None and supporter.opted_out_at is None:
                 supporter.opted_out_at = now
-                conversation.add_interaction(
+                await conversation.add_interaction(
                     session=session, supporter=supporter, kind="opt_out", now=now, detail="staff"
                 )
                 opted_out_now = True

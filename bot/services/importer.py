@@ -31,6 +31,7 @@ from bot.domain.csv_rows import (
 from bot.domain.spec import Campaign
 from bot.services.donations import IncomingGift, record_donation_in
 from bot.storage import import_rows, supporters, tables
+from bot.storage.community_rollup import note_interactions, rebuild
 
 BATCH = 5000
 KEPT_ERRORS = 1000
@@ -272,6 +273,8 @@ async def _write_supporters(run: _Run, batch: list[tuple[int, dict[str, Any]]]) 
         session=session, external_ids=[values["external_id"] for _, values in batch]
     )
     run.touched.update(ids.values())
+    # A source is a way in: new and re-imported supporters' ways in follow their profile.
+    await rebuild(session=session, supporter_ids=ids.values())
     await import_rows.replace_tags(
         session=session, tags={ids[ext]: names for ext, names in tags.items()}
     )
@@ -331,6 +334,7 @@ async def _write_interactions(run: _Run, batch: list[tuple[int, dict[str, Any]]]
         row["supporter_id"] = ids[row.pop("external_id")]
         rows.append(row)
     await import_rows.insert_rows(session=run.session, table=tables.INTERACTION, rows=rows)
+    await note_interactions(session=run.session, rows=rows)
     run.touched.update(ids.values())
     run.result.created += len(rows)
 

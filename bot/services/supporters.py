@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.i18n import DEFAULT_LANGUAGE, language_tag
 from bot.storage import personal, supporters
+from bot.storage.community_rollup import note_interactions
 from bot.storage.models import Interaction, Supporter
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ async def upsert_started_supporter(
         )
     )
     await session.flush()
+    start = {"supporter_id": supporter.id, "kind": START_KIND, "occurred_at": now}
+    await note_interactions(session=session, rows=[{**start, "source": "telegram"}])
     if refresh_scores:  # a bulk caller refreshes everyone's scores once at the end instead
         await supporters.refresh_supporter_scores(
             session=session, now=now, supporter_ids=[supporter.id]

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain.public_asks import WrittenMessage
+from bot.storage.community_rollup import note_interactions
 from bot.storage.dialect import chunks, dialect_name
 from bot.storage.tables import (
     ASK,
@@ -262,10 +263,18 @@ async def add_events(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     inserted = await session.execute(
         _insert(session, INTERACTION)
         .on_conflict_do_nothing(index_elements=["event"])
-        .returning(INTERACTION.c.supporter_id, INTERACTION.c.occurred_at),
+        .returning(
+            INTERACTION.c.supporter_id,
+            INTERACTION.c.occurred_at,
+            INTERACTION.c.kind,
+            INTERACTION.c.source,
+        ),
         list(rows),
     )
-    for supporter_id, occurred_at in inserted:
+    new = [dict(row) for row in inserted.mappings()]
+    await note_interactions(session=session, rows=new)
+    for row in new:
+        supporter_id, occurred_at = row["supporter_id"], row["occurred_at"]
         count, latest = counted.get(supporter_id, (0, occurred_at))
         counted[supporter_id] = (count + 1, max(latest, occurred_at))
     if counted:

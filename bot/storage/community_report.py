@@ -1,45 +1,28 @@
-"""Community report queries: per chat, per way in, per member, each one grouped pass."""
+"""Community report queries over the roll-ups (bot/storage/community_rollup.py), no history."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    and_,
-    case,
-    distinct,
-    exists,
-    func,
-    literal,
-    not_,
-    or_,
-    select,
-    union_all,
-)
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.dialect import dialect_name
 from bot.storage.flags import seconds_between
-from bot.storage.tables import DONATION, FLAG, INTERACTION, MEMBER_COUNT, SUPPORTER
-
-# What members do in community chats (services/community.py records these kinds).
-COMMUNITY_KINDS = (
-    "comment",
-    "question",
-    "question_answered",
-    "reaction",
-    "joined",
-    "left",
-    "poll_answer",
+from bot.storage.tables import (
+    COMMUNITY_CHAT_MEMBER,
+    COMMUNITY_MEMBER,
+    DONATION,
+    FLAG,
+    MEMBER_COUNT,
+    SUPPORTER,
+    WAY_IN,
 )
-MEMBERSHIP_KINDS = ("joined", "left")
-ENGAGED_KINDS = tuple(k for k in COMMUNITY_KINDS if k not in MEMBERSHIP_KINDS)
-START_KIND = "start"
-SOURCE_PREFIX = "source:"  # a named source's own interaction (services/sources.py)
+
 ACTIVE_AFTER_JOINING = timedelta(days=30)
 
 
@@ -86,79 +69,94 @@ async def member_counts(*, session: AsyncSession) -> list[tuple[int, str, str, i
 
 async def chat_members(*, session: AsyncSession, now: datetime) -> list[dict[str, Any]]:
     """Count per community chat: members seen, active in 30 and 90 days, reachable, donors."""
-    i = INTERACTION.c
-    engaged = i.kind.in_(ENGAGED_KINDS)
-
-    def active(days: int) -> ColumnElement[Any]:
-        recent = and_(engaged, i.occurred_at >= now - timedelta(days=days))
-        return func.count(distinct(case((recent, i.supporter_id))))
-
-    rows = await session.execute(
-        select(
-            i.source,
-            func.count(distinct(i.supporter_id)),
-            active(30),
-            active(90),
-        )
-        .where(i.kind.in_(COMMUNITY_KINDS), i.source.is_not(None))
-        .group_by(i.source)
-    )
+    m = COMMUNITY_CHAT_MEMBER.c
+    rows = await session.execute(select(m.chat, func.count()).group_by(m.chat))
     found: dict[str, dict[str, Any]] = {
-        str(source): {
-            "chat": str(source),
+        str(chat): {
+            "chat": str(chat),
             "seen": int(seen),
-            "active_30": int(a30),
-            "active_90": int(a90),
+            "active_30": 0,
+            "active_90": 0,
             "reachable": 0,
             "donors": 0,
             "amounts": {},
         }
-        for source, seen, a30, a90 in rows
+        for chat, seen in rows
     }
-    members = (
-        select(i.source.label("chat"), i.supporter_id.label("sid"))
-        .where(i.kind.in_(COMMUNITY_KINDS), i.source.is_not(None))
-        .distinct()
-        .subquery()
-    )
-    gave = exists().where(DONATION.c.supporter_id == members.c.sid)
+    for chat, row in found.items():
+        for days in (30, 90):
+            # One range count per chat on (chat, last_engaged_at).
+            row[f"active_{days}"] = int(
+                await session.scalar(
+                    select(func.count()).where(
+                        m.chat == chat, m.last_engaged_at >= now - timedelta(days=days)
+                    )
+                )
+                or 0
+            )
     rows = await session.execute(
-        select(
-            members.c.chat,
-            func.count(case((_reachable(), 1))),
-            func.count(case((gave, 1))),
-        )
-        .select_from(members.join(SUPPORTER, SUPPORTER.c.id == members.c.sid))
-        .group_by(members.c.chat)
+        select(m.chat, func.count())
+        .select_from(COMMUNITY_CHAT_MEMBER.join(SUPPORTER, SUPPORTER.c.id == m.supporter_id))
+        .where(_reachable())
+        .group_by(m.chat)
     )
-    for chat, reachable, donors in rows:
-        found[str(chat)].update(reachable=int(reachable), donors=int(donors))
-    d = DONATION.c
-    rows = await session.execute(
-        select(members.c.chat, d.currency, func.sum(d.amount_minor))
-        .select_from(members.join(DONATION, d.supporter_id == members.c.sid))
-        .group_by(members.c.chat, d.currency)
-    )
-    for chat, currency, total in rows:
-        found[str(chat)]["amounts"][str(currency)] = int(total or 0)
+    for chat, reachable in rows:
+        found[str(chat)]["reachable"] = int(reachable)
+    for chat, donors, amounts in await _gifts_by(session, m.chat, COMMUNITY_CHAT_MEMBER):
+        found[chat].update(donors=donors, amounts=amounts)
     return [found[chat] for chat in sorted(found)]
 
 
-async def member_engagement(*, session: AsyncSession, currency: str) -> list[tuple[int, int]]:
-    """Return (engaged interactions, gifts in `currency`) per community member, by id."""
-    i, d = INTERACTION.c, DONATION.c
-    members = (
-        select(i.supporter_id.label("sid"))
-        .where(i.kind.in_(COMMUNITY_KINDS))
-        .group_by(i.supporter_id)
+async def _gifts_by(
+    session: AsyncSession, *keys_and_table: Any
+) -> list[tuple[Any, int, dict[str, int]]]:
+    """Return (group, donors, amount per currency) of the givers found in a roll-up table.
+
+    The gifts are few next to the members, so the donors lead and each finds its rows by the
+    table's supporter index.
+    """
+    *keys, table = keys_and_table
+    d = DONATION.c
+    givers = (
+        select(d.supporter_id.label("sid"), d.currency, func.sum(d.amount_minor).label("total"))
+        .where(d.supporter_id.is_not(None))
+        .group_by(d.supporter_id, d.currency)
         .subquery()
     )
-    engagement = (
-        select(i.supporter_id.label("sid"), func.count().label("n"))
-        .where(i.kind.in_(ENGAGED_KINDS))
-        .group_by(i.supporter_id)
-        .subquery()
-    )
+    joined = givers.join(table, table.c.supporter_id == givers.c.sid)
+    group = tuple(keys)
+
+    def name(key: Sequence[Any]) -> Any:
+        return key[0] if len(key) == 1 else tuple(key)
+
+    # Donors from the distinct givers alone: the donation index answers without the rows.
+    gave = select(d.supporter_id.label("sid")).where(d.supporter_id.is_not(None)).distinct()
+    gave_sub = gave.subquery()
+    donors = {
+        name(key): int(n)
+        for *key, n in await session.execute(
+            select(*group, func.count())
+            .select_from(gave_sub.join(table, table.c.supporter_id == gave_sub.c.sid))
+            .group_by(*group)
+        )
+    }
+    amounts: dict[Any, dict[str, int]] = {}
+    for *key, currency, total in await session.execute(
+        select(*group, givers.c.currency, func.sum(givers.c.total))
+        .select_from(joined)
+        .group_by(*group, givers.c.currency)
+    ):
+        amounts.setdefault(name(key), {})[str(currency)] = int(total or 0)
+    return [(key, n, amounts.get(key, {})) for key, n in donors.items()]
+
+
+async def engagement_histogram(
+    *, session: AsyncSession, currency: str
+) -> list[tuple[int, int, int]]:
+    """Return (engaged interactions, members, their gifts in `currency`) per engagement."""
+    c, d = COMMUNITY_MEMBER.c, DONATION.c
+    rows = await session.execute(select(c.engaged, func.count()).group_by(c.engaged))
+    members = {int(engaged): int(n) for engaged, n in rows}
     gifts = (
         select(d.supporter_id.label("sid"), func.sum(d.amount_minor).label("amount"))
         .where(d.currency == currency, d.supporter_id.is_not(None))
@@ -166,102 +164,65 @@ async def member_engagement(*, session: AsyncSession, currency: str) -> list[tup
         .subquery()
     )
     rows = await session.execute(
-        select(func.coalesce(engagement.c.n, 0), func.coalesce(gifts.c.amount, 0))
-        .select_from(
-            members.outerjoin(engagement, engagement.c.sid == members.c.sid).outerjoin(
-                gifts, gifts.c.sid == members.c.sid
-            )
-        )
-        .order_by(members.c.sid)
+        select(c.engaged, func.sum(gifts.c.amount))
+        .select_from(gifts.join(COMMUNITY_MEMBER, c.supporter_id == gifts.c.sid))
+        .group_by(c.engaged)
     )
-    return [(int(n), int(amount)) for n, amount in rows.tuples()]
-
-
-def _ways_in() -> Any:
-    """Return (kind, name, sid, since): each supporter's ways in, first time each."""
-    i, s = INTERACTION.c, SUPPORTER.c
-    link = (
-        select(
-            literal("invite link").label("kind"),
-            i.detail.label("name"),
-            i.supporter_id.label("sid"),
-            func.min(i.occurred_at).label("since"),
-        )
-        .where(i.kind == "joined", i.detail.is_not(None))
-        .group_by(i.detail, i.supporter_id)
-    )
-    payload = (
-        select(
-            literal("deep link").label("kind"),
-            i.detail.label("name"),
-            i.supporter_id.label("sid"),
-            func.min(i.occurred_at).label("since"),
-        )
-        .where(i.kind == START_KIND, i.detail.is_not(None), i.detail != "")
-        .group_by(i.detail, i.supporter_id)
-    )
-    origin = select(
-        literal("source").label("kind"),
-        s.source.label("name"),
-        s.id.label("sid"),
-        s.created_at.label("since"),
-    ).where(s.source.is_not(None), s.source != "telegram")
-    return union_all(link, payload, origin).subquery("way_in")
+    given = {int(engaged): int(total or 0) for engaged, total in rows}
+    return [(engaged, n, given.get(engaged, 0)) for engaged, n in sorted(members.items())]
 
 
 async def value_by_source(*, session: AsyncSession) -> list[dict[str, Any]]:
     """Count per way in: joined, still a member, active 30 days after, donors, flagged, gifts."""
-    w = _ways_in()
-    later = INTERACTION.alias("later")
-    left = exists().where(
-        later.c.supporter_id == w.c.sid,
-        later.c.kind == "left",
-        later.c.occurred_at >= w.c.since,
-    )
-    active = exists().where(
-        later.c.supporter_id == w.c.sid,
-        later.c.kind.not_in((*MEMBERSHIP_KINDS, START_KIND)),
-        or_(later.c.source.is_(None), not_(later.c.source.like(f"{SOURCE_PREFIX}%"))),
-        later.c.occurred_at >= w.c.since,
-        seconds_between(session, w.c.since, later.c.occurred_at)
+    w = WAY_IN.c
+    still = or_(w.left_at.is_(None), w.left_at < w.since)
+    active = and_(
+        w.first_active_at.is_not(None),
+        seconds_between(session, w.since, w.first_active_at)
         <= ACTIVE_AFTER_JOINING.total_seconds(),
     )
-    gave = exists().where(DONATION.c.supporter_id == w.c.sid)
-    flagged = exists().where(FLAG.c.supporter_id == w.c.sid, FLAG.c.cleared_at.is_(None))
     rows = await session.execute(
         select(
-            w.c.kind,
-            w.c.name,
-            func.count(distinct(w.c.sid)),
-            func.count(case((not_(left), 1))),
+            w.kind,
+            w.name,
+            func.count(),
+            func.count(case((still, 1))),
             func.count(case((active, 1))),
-            func.count(case((gave, 1))),
-            func.count(case((flagged, 1))),
-        ).group_by(w.c.kind, w.c.name)
+        ).group_by(w.kind, w.name)
     )
     found: dict[tuple[str, str], dict[str, Any]] = {
         (str(kind), str(name)): {
             "kind": str(kind),
             "name": str(name),
             "joined": int(joined),
-            "still_member": int(still),
+            "still_member": int(still_n),
             "active_30_days_after": int(act),
-            "donors": int(donors),
-            "flagged": int(flags),
+            "donors": 0,
+            "flagged": 0,
             "amounts": {},
         }
-        for kind, name, joined, still, act, donors, flags in rows
+        for kind, name, joined, still_n, act in rows
     }
-    d = DONATION.c
-    ways = select(w.c.kind, w.c.name, w.c.sid).distinct().subquery()
-    rows = await session.execute(
-        select(ways.c.kind, ways.c.name, d.currency, func.sum(d.amount_minor))
-        .select_from(ways.join(DONATION, d.supporter_id == ways.c.sid))
-        .group_by(ways.c.kind, ways.c.name, d.currency)
-    )
-    for kind, name, currency, total in rows:
-        found[(str(kind), str(name))]["amounts"][str(currency)] = int(total or 0)
+    for (kind, name), donors, amounts in await _gifts_by(session, w.kind, w.name, WAY_IN):
+        found[(str(kind), str(name))].update(donors=donors, amounts=amounts)
+    for kind, name, flagged in await _flagged_by(session, w.kind, w.name):
+        found[(kind, name)]["flagged"] = flagged
     return sorted(found.values(), key=lambda row: (-row["joined"], row["kind"], row["name"]))
+
+
+async def _flagged_by(
+    session: AsyncSession, *keys: Any, where: Sequence[ColumnElement[bool]] = ()
+) -> list[tuple[str, str, int]]:
+    """Count the members with an uncleared flag per way in, from the flags' side (few)."""
+    f, w = FLAG.c, WAY_IN.c
+    flagged = select(f.supporter_id).where(f.cleared_at.is_(None)).distinct().subquery()
+    rows = await session.execute(
+        select(*keys, func.count())
+        .select_from(flagged.join(WAY_IN, w.supporter_id == flagged.c.supporter_id))
+        .where(*where)
+        .group_by(*keys)
+    )
+    return [(str(kind), str(name), int(n)) for kind, name, n in rows]
 
 
 async def flagged_by_reason(*, session: AsyncSession) -> dict[str, int]:
@@ -277,24 +238,23 @@ async def newcomers(
     *, session: AsyncSession, start: datetime, end: datetime
 ) -> list[tuple[str, int, int, int]]:
     """Return (way in, new members, became active, flagged) for ways in taken in a period."""
-    w = _ways_in()
-    later = INTERACTION.alias("later")
-    active = exists().where(
-        later.c.supporter_id == w.c.sid,
-        later.c.kind.not_in((*MEMBERSHIP_KINDS, START_KIND)),
-        or_(later.c.source.is_(None), not_(later.c.source.like(f"{SOURCE_PREFIX}%"))),
-        later.c.occurred_at >= w.c.since,
-    )
-    flagged = exists().where(FLAG.c.supporter_id == w.c.sid, FLAG.c.cleared_at.is_(None))
+    w = WAY_IN.c
+    taken = (w.since >= start, w.since < end)
     rows = await session.execute(
         select(
-            w.c.name,
-            func.count(distinct(w.c.sid)),
-            func.count(case((active, 1))),
-            func.count(case((flagged, 1))),
+            w.name,
+            func.count(func.distinct(w.supporter_id)),
+            # Per way in, as flags are: one member in through two ways of a name counts twice.
+            func.count(case((w.first_active_at.is_not(None), 1))),
         )
-        .where(w.c.since >= start, w.c.since < end)
-        .group_by(w.c.name)
-        .order_by(func.count(distinct(w.c.sid)).desc(), w.c.name)
+        .where(*taken)
+        .group_by(w.name)
     )
-    return [(str(name), int(n), int(a), int(f)) for name, n, a, f in rows]
+    counts = {str(name): (int(n), int(a)) for name, n, a in rows}
+    flagged: dict[str, int] = {}
+    for _, name, n in await _flagged_by(session, w.kind, w.name, where=taken):
+        flagged[name] = flagged.get(name, 0) + n
+    return sorted(
+        ((name, n, a, flagged.get(name, 0)) for name, (n, a) in counts.items()),
+        key=lambda row: (-row[1], row[0]),
+    )

@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.storage.community_rollup import note_interactions
 from bot.storage.models import SENDING, SENT, Ask, Interaction, Reply, Supporter
 
 
@@ -60,7 +61,7 @@ async def reply_by_relay(*, session: AsyncSession, relay_message_id: int) -> Rep
     return result.scalars().first()
 
 
-def add_interaction(
+async def add_interaction(
     *,
     session: AsyncSession,
     supporter: Supporter,
@@ -81,5 +82,7 @@ def add_interaction(
             source="telegram",
         )
     )
+    row = {"supporter_id": supporter.id, "kind": kind, "occurred_at": now, "source": "telegram"}
+    await note_interactions(session=session, rows=[row])
     supporter.interaction_count += 1
     supporter.last_interaction_at = now

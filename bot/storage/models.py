@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from bot.domain.campaign_state import CampaignState
+from bot.storage import rollup_models as _rollup_models  # noqa: F401  (the derived tables)
 
 # Ask states. "holdout" rows are assigned but never sent, so reports can compare against them.
 PENDING = "pending"

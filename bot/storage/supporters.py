@@ -30,6 +30,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 from bot.domain import scoring
 from bot.storage import personal
 from bot.storage.community import asked_questions, erase_community_facts, written_messages
+from bot.storage.community_rollup import note_interactions, rebuild
 from bot.storage.dialect import BIGINT_MAX, chunks, saturating_sum
 from bot.storage.models import Supporter
 from bot.storage.tables import (
@@ -111,19 +112,18 @@ async def add_interactions(
     """Record interactions of one kind, (supporter id, moment, detail) each, in two statements."""
     if not events:
         return
-    await session.execute(
-        insert(INTERACTION),
-        [
-            {
-                "supporter_id": supporter_id,
-                "kind": kind,
-                "detail": detail[:500] if detail else None,
-                "occurred_at": occurred_at,
-                "source": source,
-            }
-            for supporter_id, occurred_at, detail in events
-        ],
-    )
+    rows = [
+        {
+            "supporter_id": supporter_id,
+            "kind": kind,
+            "detail": detail[:500] if detail else None,
+            "occurred_at": occurred_at,
+            "source": source,
+        }
+        for supporter_id, occurred_at, detail in events
+    ]
+    await session.execute(insert(INTERACTION), rows)
+    await note_interactions(session=session, rows=rows)
     per_supporter: dict[int, tuple[int, datetime]] = {}
     for supporter_id, occurred_at, _detail in events:
         count, latest = per_supporter.get(supporter_id, (0, occurred_at))
@@ -163,19 +163,18 @@ async def add_gifts(
     """Record gift interactions and count them on their supporters, in two statements."""
     if not gifts:
         return
-    await session.execute(
-        insert(INTERACTION),
-        [
-            {
-                "supporter_id": gift.supporter_id,
-                "kind": GIFT_INTERACTION,
-                "detail": gift.detail[:500] if gift.detail else None,
-                "occurred_at": gift.donated_at,
-                "source": gift.source[:120],
-            }
-            for gift in gifts
-        ],
-    )
+    rows = [
+        {
+            "supporter_id": gift.supporter_id,
+            "kind": GIFT_INTERACTION,
+            "detail": gift.detail[:500] if gift.detail else None,
+            "occurred_at": gift.donated_at,
+            "source": gift.source[:120],
+        }
+        for gift in gifts
+    ]
+    await session.execute(insert(INTERACTION), rows)
+    await note_interactions(session=session, rows=rows)
     per_supporter: dict[int, tuple[int, int, datetime]] = {}
     for gift in gifts:
         count, added, latest = per_supporter.get(gift.supporter_id, (0, 0, gift.donated_at))
@@ -496,4 +495,6 @@ async def erase_supporter(
             rfm_score=0,
         )
     )
+    # Their interactions and source are gone: rebuilding leaves no roll-up rows of theirs.
+    await rebuild(session=session, supporter_ids=[supporter_id])
     return relays

@@ -1,0 +1,280 @@
+"""The community roll-ups: derived from the interactions, kept current as interactions arrive.
+
+One rule, two uses. The same INSERT ... SELECT statements (`rebuild_statements`) fill every
+row after an upgrade (migration 0010, benchmarks/community_report.py) and rebuild one
+supporter's rows when something structural happens to them: a join, a leave, a start, a new
+import source, an erasure. Everyday engagement (comments, reactions, answers, poll answers,
+gifts, clicks, replies) only moves a counter and two times, by upsert, so recording stays
+cheap. Every writer of interactions calls `note_interactions` with the rows it inserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+from bot.storage.dialect import chunks, dialect_name
+from bot.storage.tables import (
+    COMMUNITY_CHAT_MEMBER,
+    COMMUNITY_MEMBER,
+    INTERACTION,
+    SUPPORTER,
+    WAY_IN,
+)
+
+# What members do in community chats (services/community.py records these kinds).
+COMMUNITY_KINDS = (
+    "comment",
+    "question",
+    "question_answered",
+    "reaction",
+    "joined",
+    "left",
+    "poll_answer",
+)
+MEMBERSHIP_KINDS = ("joined", "left")
+ENGAGED_KINDS = tuple(k for k in COMMUNITY_KINDS if k not in MEMBERSHIP_KINDS)
+START_KIND = "start"
+SOURCE_PREFIX = "source:"  # a named source's own interaction (services/sources.py)
+# A join, a leave or a start can open a way in or end a membership: its supporter's rows are
+# rebuilt. Everything else that is not a named source's visit counts as activity.
+STRUCTURAL_KINDS = (*MEMBERSHIP_KINDS, START_KIND)
+INVITE_LINK, DEEP_LINK, IMPORT_SOURCE = "invite link", "deep link", "source"
+# The profile's source "telegram" only says they started the bot: not a way in.
+NOT_A_SOURCE = "telegram"
+# Supporters rebuilt per statement; a rebuild runs six statements per chunk.
+REBUILD_CHUNK = 500
+ROLLUP_TABLES = (COMMUNITY_MEMBER, COMMUNITY_CHAT_MEMBER, WAY_IN)
+
+
+def is_activity(kind: str, source: str | None) -> bool:
+    """Tell whether an interaction counts as activity after joining (as `_activity` does)."""
+    return kind not in STRUCTURAL_KINDS and not (source or "").startswith(SOURCE_PREFIX)
+
+
+def _activity(table: Any) -> ColumnElement[bool]:
+    c = table.c
+    named_source = c.source.like(f"{SOURCE_PREFIX}%")
+    return and_(c.kind.not_in(STRUCTURAL_KINDS), or_(c.source.is_(None), not_(named_source)))
+
+
+def _only(column: Any, supporter_ids: Collection[int] | None) -> list[ColumnElement[bool]]:
+    return [] if supporter_ids is None else [column.in_(list(supporter_ids))]
+
+
+def _ways_in(supporter_ids: Collection[int] | None) -> Any:
+    """Return (kind, name, sid, since): each supporter's ways in, first time each."""
+    i, s = INTERACTION.c, SUPPORTER.c
+
+    def first_time(kind: str, way: str, *named: ColumnElement[bool]) -> Any:
+        return (
+            select(
+                literal(way).label("kind"),
+                i.detail.label("name"),
+                i.supporter_id.label("sid"),
+                func.min(i.occurred_at).label("since"),
+            )
+            .where(
+                i.kind == kind,
+                i.detail.is_not(None),
+                *named,
+                *_only(i.supporter_id, supporter_ids),
+            )
+            .group_by(i.detail, i.supporter_id)
+        )
+
+    origin = select(
+        literal(IMPORT_SOURCE).label("kind"),
+        s.source.label("name"),
+        s.id.label("sid"),
+        s.created_at.label("since"),
+    ).where(s.source.is_not(None), s.source != NOT_A_SOURCE, *_only(s.id, supporter_ids))
+    return union_all(
+        first_time("joined", INVITE_LINK),
+        first_time(START_KIND, DEEP_LINK, i.detail != ""),
+        origin,
+    ).subquery("way")
+
+
+def rebuild_statements(supporter_ids: Collection[int] | None = None) -> list[Executable]:
+    """Return the INSERT ... SELECTs deriving the roll-ups of these supporters (None: all).
+
+    The tables must hold no rows for them yet (`rebuild` deletes them first).
+    """
+    i = INTERACTION.c
+    engaged = i.kind.in_(ENGAGED_KINDS)
+    members = (
+        select(
+            i.supporter_id,
+            func.sum(case((engaged, 1), else_=0)),
+            func.max(case((i.kind == "left", i.occurred_at))),
+        )
+        .where(i.kind.in_(COMMUNITY_KINDS), *_only(i.supporter_id, supporter_ids))
+        .group_by(i.supporter_id)
+    )
+    chats = (
+        select(i.source, i.supporter_id, func.max(case((engaged, i.occurred_at))))
+        .where(
+            i.kind.in_(COMMUNITY_KINDS),
+            i.source.is_not(None),
+            *_only(i.supporter_id, supporter_ids),
+        )
+        .group_by(i.source, i.supporter_id)
+    )
+    way = _ways_in(supporter_ids)
+    left, later = INTERACTION.alias("left_"), INTERACTION.alias("later")
+    left_at = (
+        select(func.max(left.c.occurred_at))
+        .where(left.c.supporter_id == way.c.sid, left.c.kind == "left")
+        .scalar_subquery()
+    )
+    first_active = (
+        select(func.min(later.c.occurred_at))
+        .where(
+            later.c.supporter_id == way.c.sid,
+            _activity(later),
+            later.c.occurred_at >= way.c.since,
+        )
+        .scalar_subquery()
+    )
+    ways = select(way.c.kind, way.c.name, way.c.sid, way.c.since, left_at, first_active)
+    return [
+        insert(COMMUNITY_MEMBER).from_select(["supporter_id", "engaged", "last_left_at"], members),
+        insert(COMMUNITY_CHAT_MEMBER).from_select(
+            ["chat", "supporter_id", "last_engaged_at"], chats
+        ),
+        insert(WAY_IN).from_select(
+            ["kind", "name", "supporter_id", "since", "left_at", "first_active_at"], ways
+        ),
+    ]
+
+
+async def rebuild(*, session: AsyncSession, supporter_ids: Collection[int]) -> None:
+    """Derive these supporters' roll-up rows afresh from their interactions and profile."""
+    await session.flush()  # rows added through the ORM must be there to be read
+    for part in chunks(sorted(set(supporter_ids)), REBUILD_CHUNK):
+        for table in ROLLUP_TABLES:
+            await session.execute(delete(table).where(table.c.supporter_id.in_(part)))
+        for statement in rebuild_statements(part):
+            await session.execute(statement)
+
+
+def _upsert(session: AsyncSession, table: Table) -> Any:
+    maker = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    return maker(table)
+
+
+async def note_interactions(*, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Bring the roll-ups up to date with interactions just recorded, each given once.
+
+    Each row holds supporter_id, kind, occurred_at and source (as inserted).
+    """
+    structural = {int(row["supporter_id"]) for row in rows if row["kind"] in STRUCTURAL_KINDS}
+    if structural:
+        await rebuild(session=session, supporter_ids=structural)
+    engaged: dict[int, int] = {}
+    chats: dict[tuple[str, int], datetime] = {}
+    active: dict[int, list[datetime]] = {}
+    for row in rows:
+        sid = int(row["supporter_id"])
+        if sid in structural:
+            continue  # the rebuild read this batch's rows already
+        kind, source, at = row["kind"], row.get("source"), row["occurred_at"]
+        if kind in ENGAGED_KINDS:
+            engaged[sid] = engaged.get(sid, 0) + 1
+            if source is not None:
+                key = (str(source), sid)
+                chats[key] = max(at, chats.get(key, at))
+        if is_activity(kind, source):
+            active.setdefault(sid, []).append(at)
+    await _count_engagement(session, engaged)
+    await _touch_chats(session, chats)
+    await _note_activity(session, active)
+
+
+async def _count_engagement(session: AsyncSession, engaged: Mapping[int, int]) -> None:
+    if not engaged:
+        return
+    statement = _upsert(session, COMMUNITY_MEMBER)
+    statement = statement.on_conflict_do_update(
+        index_elements=["supporter_id"],
+        set_={"engaged": COMMUNITY_MEMBER.c.engaged + statement.excluded.engaged},
+    )
+    # In id order, so two transactions upserting the same members never deadlock.
+    await session.execute(
+        statement,
+        [
+            {"supporter_id": sid, "engaged": n, "last_left_at": None}
+            for sid, n in sorted(engaged.items())
+        ],
+    )
+
+
+async def _touch_chats(session: AsyncSession, chats: Mapping[tuple[str, int], datetime]) -> None:
+    if not chats:
+        return
+    c = COMMUNITY_CHAT_MEMBER.c
+    statement = _upsert(session, COMMUNITY_CHAT_MEMBER)
+    at = statement.excluded.last_engaged_at
+    later = or_(c.last_engaged_at.is_(None), at > c.last_engaged_at)
+    statement = statement.on_conflict_do_update(
+        index_elements=["chat", "supporter_id"],
+        set_={"last_engaged_at": case((later, at), else_=c.last_engaged_at)},
+    )
+    await session.execute(
+        statement,
+        [
+            {"chat": chat, "supporter_id": sid, "last_engaged_at": at}
+            for (chat, sid), at in sorted(chats.items())
+        ],
+    )
+
+
+async def _note_activity(session: AsyncSession, active: Mapping[int, list[datetime]]) -> None:
+    """Move each way in's first activity earlier where one of these times is the new first."""
+    w = WAY_IN.c
+    changed: list[dict[str, Any]] = []
+    for part in chunks(sorted(active)):
+        rows = await session.execute(
+            select(w.kind, w.name, w.supporter_id, w.since, w.first_active_at).where(
+                w.supporter_id.in_(part)
+            )
+        )
+        for kind, name, sid, since, first in rows:
+            after = [at for at in active[int(sid)] if at >= since]
+            if after and (first is None or min(after) < first):
+                changed.append({"k": kind, "n": name, "s": sid, "at": min(after)})
+    if changed:
+        await session.execute(
+            update(WAY_IN)
+            .where(
+                w.kind == bindparam("k"),
+                w.name == bindparam("n"),
+                w.supporter_id == bindparam("s"),
+            )
+            .values(first_active_at=bindparam("at", type_=UTCDateTime())),
+            changed,
+        )

@@ -1,0 +1,282 @@
+"""The community roll-ups, kept by the recording path, against counts over the raw history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.domain.concentration import gini, top_shares
+from bot.domain.flags import CAS_BANNED
+from bot.services.community import (
+    Fact,
+    Flagged,
+    Member,
+    MembershipChanged,
+    Reacted,
+    Spoke,
+    record_facts,
+)
+from bot.services.community_report import build_community_report
+from bot.services.flags import trust
+from bot.services.supporters import forget_supporter, upsert_started_supporter
+from bot.storage.community_rollup import ROLLUP_TABLES, rebuild_statements
+from tests.factories import add_donation
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+CHAT, SOURCE = -100_1, "Harbour chat"
+COMMUNITY = ("comment", "question", "question_answered", "reaction", "joined", "left")
+ENGAGED = ("comment", "question", "question_answered", "reaction", "poll_answer")
+
+
+@dataclass(frozen=True)
+class User:
+    """A Telegram user as /start sees them."""
+
+    id: int
+    username: str | None
+    first_name: str
+    last_name: str | None = None
+    language_code: str | None = None
+
+
+def day(n: int) -> datetime:
+    return NOW - timedelta(days=100 - n)
+
+
+def member(n: int) -> Member:
+    return Member(user_id=n, first_name=f"M{n}", username=f"m{n}")
+
+
+def joined(n: int, at: datetime, link: str | None = "poster") -> MembershipChanged:
+    return MembershipChanged(CHAT, SOURCE, member(n), True, at, link_name=link)
+
+
+def left(n: int, at: datetime) -> MembershipChanged:
+    return MembershipChanged(CHAT, SOURCE, member(n), False, at)
+
+
+def spoke(n: int, message: int, at: datetime) -> Spoke:
+    return Spoke(CHAT, SOURCE, message, member(n), at, "neutral", False)
+
+
+async def record(sessions: async_sessionmaker[AsyncSession], *facts: Fact) -> None:
+    async with sessions() as session, session.begin():
+        await record_facts(session, facts)
+
+
+async def supporter_of(sessions: async_sessionmaker[AsyncSession], user_id: int) -> int:
+    async with sessions() as session:
+        found = await session.scalar(
+            text("SELECT id FROM supporter WHERE telegram_user_id = :u"), {"u": user_id}
+        )
+    return int(found)
+
+
+async def build_history(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Seven members, each with one of the cases the roll-ups must get right."""
+    await record(
+        sessions,
+        joined(1, day(0)),
+        joined(2, day(0)),
+        joined(3, day(10)),
+        joined(4, day(40), link="flyer"),
+        joined(5, day(0)),
+        spoke(6, 60, day(80)),  # found in the chat, starts the bot later
+    )
+    await record(
+        sessions,
+        spoke(1, 1, day(29)),  # active on day 29 after joining: counted
+        spoke(2, 2, day(31)),  # first active on day 31: not counted
+        left(3, day(20)),
+        spoke(4, 4, day(41)),
+        Flagged(member(4), SOURCE, CAS_BANNED, "listed", day(41)),
+        spoke(5, 5, day(1)),
+        Reacted(CHAT, SOURCE, 1, member(5), "👍", "positive", day(2)),
+    )
+    await record(sessions, joined(3, day(30)), spoke(3, 3, day(35)))  # leave, then rejoin
+    async with sessions() as session, session.begin():
+        await upsert_started_supporter(
+            session, telegram_user=User(6, "m6", "M6"), payload="expo-qr", now=day(85)
+        )
+    await record(sessions, spoke(6, 61, day(90)), spoke(1, 7, day(95)))
+    async with sessions() as session, session.begin():
+        await add_donation(session, await supporter_of(sessions, 1), 2500, day(50))
+        await add_donation(session, await supporter_of(sessions, 6), 700, day(91), currency="USD")
+    await trust(sessions, who="4", by="staff", now=day(60))
+    await forget_supporter(sessions, await supporter_of(sessions, 5), now=day(70))
+
+
+async def count_from_history(session: AsyncSession, currency: str) -> dict[str, Any]:
+    """Count what the report shows from the raw interactions, member by member, in Python."""
+    history = (
+        await session.execute(
+            text("SELECT supporter_id, kind, detail, occurred_at, source FROM interaction")
+        )
+    ).all()
+    people = {
+        int(row.id): row
+        for row in await session.execute(
+            text(
+                "SELECT id, source, created_at, chat_id IS NOT NULL AND consented_at IS NOT NULL"
+                " AND opted_out_at IS NULL AND blocked_at IS NULL AND forgotten_at IS NULL"
+                " AS reachable FROM supporter"
+            )
+        )
+    }
+    gifts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for sid, code, amount in await session.execute(
+        text("SELECT supporter_id, currency, amount_minor FROM donation")
+    ):
+        gifts[int(sid)][str(code)] += int(amount)
+    flagged = {
+        int(sid)
+        for (sid,) in await session.execute(
+            text("SELECT supporter_id FROM supporter_flag WHERE cleared_at IS NULL")
+        )
+    }
+
+    def at(value: Any) -> datetime:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    chats: dict[str, set[int]] = defaultdict(set)
+    last_engaged: dict[tuple[str, int], datetime] = {}
+    engagement: dict[int, int] = {}
+    ways: dict[tuple[str, str, int], datetime] = {}
+    for sid, kind, detail, when, source in history:
+        if kind in (*COMMUNITY, "poll_answer"):
+            engagement[sid] = engagement.get(sid, 0) + (kind in ENGAGED)
+            if source is not None:
+                chats[source].add(sid)
+                if kind in ENGAGED:
+                    key = (source, sid)
+                    last_engaged[key] = max(at(when), last_engaged.get(key, at(when)))
+        way = {"joined": "invite link", "start": "deep link"}.get(kind)
+        if way and detail:
+            key3 = (way, detail, sid)
+            ways[key3] = min(at(when), ways.get(key3, at(when)))
+    for sid, person in people.items():
+        if person.source and person.source != "telegram":
+            ways[("source", person.source, sid)] = at(person.created_at)
+
+    def left_after(sid: int, since: datetime) -> bool:
+        return any(s == sid and k == "left" and at(w) >= since for s, k, _, w, _ in history)
+
+    def active_within(sid: int, since: datetime, days: int) -> bool:
+        return any(
+            s == sid
+            and k not in ("joined", "left", "start")
+            and not (src or "").startswith("source:")
+            and since <= at(w) <= since + timedelta(days=days)
+            for s, k, _, w, src in history
+        )
+
+    sources: dict[tuple[str, str], dict[str, Any]] = {}
+    for (kind, name, sid), since in ways.items():
+        row = sources.setdefault(
+            (kind, name),
+            {"kind": kind, "name": name, "joined": 0, "still_member": 0},
+        )
+        row["joined"] += 1
+        row["still_member"] += not left_after(sid, since)
+        row["active_30_days_after"] = row.get("active_30_days_after", 0) + active_within(
+            sid, since, 30
+        )
+        row["donors"] = row.get("donors", 0) + (sid in gifts)
+        row["flagged"] = row.get("flagged", 0) + (sid in flagged)
+        amounts = row.setdefault("amounts", {})
+        for code, total in gifts.get(sid, {}).items():
+            amounts[code] = amounts.get(code, 0) + total
+    ids = sorted(engagement)
+    return {
+        "chats": {
+            chat: {
+                "seen": len(sids),
+                "active_30": sum(
+                    last_engaged.get((chat, s), day(-999)) >= NOW - timedelta(days=30)
+                    for s in sids
+                ),
+                "active_90": sum(
+                    last_engaged.get((chat, s), day(-999)) >= NOW - timedelta(days=90)
+                    for s in sids
+                ),
+                "reachable": sum(bool(people[s].reachable) for s in sids),
+                "donors": sum(s in gifts for s in sids),
+            }
+            for chat, sids in chats.items()
+        },
+        "sources": sources,
+        "members": len(ids),
+        "gini": gini([engagement[s] for s in ids]),
+        "shares": top_shares(
+            [engagement[s] for s in ids], [gifts.get(s, {}).get(currency, 0) for s in ids]
+        ),
+    }
+
+
+async def test_the_report_from_roll_ups_equals_counts_over_the_raw_history(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await build_history(sessions)
+    report = await build_community_report(sessions, now=NOW, currency="EUR")
+    async with sessions() as session:
+        expected = await count_from_history(session, "EUR")
+    got_chats = {
+        row["chat"]: {k: row[k] for k in ("seen", "active_30", "active_90", "reachable", "donors")}
+        for row in report.chats
+    }
+    assert got_chats == expected["chats"]
+    got_sources = {
+        (row["kind"], row["name"]): {k: v for k, v in row.items() if k != "amount_per_member"}
+        for row in report.sources
+    }
+    assert got_sources == expected["sources"]
+    assert report.concentration["members"] == expected["members"]
+    assert report.concentration["gini_of_engagement"] == round(expected["gini"], 4)
+    share_e, share_g = expected["shares"]
+    assert report.concentration["top_share_of_interactions"] == round(share_e, 4)
+    assert report.concentration["top_share_of_gifts"] == round(share_g, 4)
+    # The cases by name: the counts above are not vacuous.
+    poster = got_sources[("invite link", "poster")]
+    assert poster["joined"] == 3  # members 1, 2, 3; member 5 was forgotten
+    assert poster["active_30_days_after"] == 2  # day 29 (member 1) and member 3; not day 31
+    assert poster["still_member"] == 2  # member 3 left after joining (and came back)
+    assert got_sources[("invite link", "flyer")]["flagged"] == 0  # trusted by staff
+    assert got_sources[("deep link", "expo-qr")] == {
+        "kind": "deep link",
+        "name": "expo-qr",
+        "joined": 1,
+        "still_member": 1,
+        "active_30_days_after": 1,
+        "donors": 1,
+        "flagged": 0,
+        "amounts": {"USD": 700},
+    }
+    assert got_chats[SOURCE]["seen"] == 5
+
+
+async def test_the_kept_roll_ups_equal_a_rebuild_from_scratch(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await build_history(sessions)
+
+    async def snapshot() -> list[list[tuple[Any, ...]]]:
+        async with sessions() as session:
+            return [
+                sorted(tuple(row) for row in await session.execute(select(table)))
+                for table in ROLLUP_TABLES
+            ]
+
+    kept = await snapshot()
+    async with sessions() as session, session.begin():
+        for table in ROLLUP_TABLES:
+            await session.execute(delete(table))
+        for statement in rebuild_statements():
+            await session.execute(statement)
+    assert await snapshot() == kept
+    assert all(kept)
