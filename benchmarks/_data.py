@@ -233,7 +233,7 @@ async def refresh_scores(engine: AsyncEngine, *, now: datetime) -> float:
     """Score every supporter with the application's SQL; return the seconds it took."""
     started = time.perf_counter()
     async with session_maker(engine)() as session, session.begin():
-        await refresh_supporter_scores(session=session, now=now)
+        await refresh_supporter_scores(session=session, now=now, main_currency="EUR")
     async with engine.begin() as conn:
         await _run(conn, "ANALYZE")
     return time.perf_counter() - started

@@ -3,7 +3,9 @@
 Nothing is stored in the scheduler: on start-up (and after every change) the date jobs are
 derived again from the database, so a restart loses nothing and repeats nothing. Jobs:
 `outbox-wake` at the next due ask, `broadcast-posts` at the next due post, `follow-ups` every
-minute, `weekly-summary` on WEEKLY_SUMMARY_CRON, and `resync` every minute as a safety net.
+minute, `weekly-summary` on WEEKLY_SUMMARY_CRON, `resync` every minute as a safety net, and
+hourly `community-flags`, daily `member-counts` and daily `scores` (every supporter's
+engagement and RFM, which decay with time and take in the community's recorded facts).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from bot.services.followups import enqueue_all_follow_ups
 from bot.services.outbox import OutboxWorker
 from bot.services.posts import recover_posts, send_due_posts
 from bot.services.schedule import next_due
+from bot.services.supporters import refresh_all_scores
 from bot.services.weekly import run_weekly_if_due
 from bot.telegram.sender import TelegramSender
 
@@ -45,6 +48,7 @@ RESYNC_JOB = "resync"
 WEEKLY_JOB = "weekly-summary"
 FLAGS_JOB = "community-flags"
 MEMBER_COUNTS_JOB = "member-counts"
+SCORES_JOB = "scores"
 _CRON = re.compile(r"^\s*([a-z,\-]+|\*)\s+(\d{1,2}):(\d{2})\s*$")
 
 
@@ -99,6 +103,7 @@ class DeliveryScheduler:
         self.scheduler.add_job(
             self.member_counts, daily, id=MEMBER_COUNTS_JOB, replace_existing=True
         )
+        self.scheduler.add_job(self.scores, daily, id=SCORES_JOB, replace_existing=True)
         try:
             weekly = weekly_trigger(self.settings.weekly_summary_cron, self.settings.zone)
         except ValueError as exc:
@@ -164,6 +169,12 @@ class DeliveryScheduler:
         chats = self.settings.community_chat_ids
         if chats:
             await take_member_counts(self.sessions, self.post_sender, chats, now=self.clock())
+
+    async def scores(self) -> None:
+        """Refresh every supporter's engagement and RFM (gifts in MAIN_CURRENCY)."""
+        await refresh_all_scores(
+            self.sessions, now=self.clock(), main_currency=self.settings.main_currency
+        )
 
     async def weekly(self) -> None:
         """Send the weekly summary if it is due."""

@@ -211,7 +211,7 @@ async def _store(session: AsyncSession, persons: list[Person]) -> dict[int, Pers
     for table, rows in history.items():
         if rows:
             await session.execute(insert(table), rows)
-    await refresh_supporter_scores(session=session, now=NOW)
+    await refresh_supporter_scores(session=session, now=NOW, main_currency="EUR")
     return stored
 
 

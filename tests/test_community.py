@@ -95,7 +95,7 @@ def spoke(member: Member, message_id: int, **fields: object) -> Spoke:
 
 async def record(sessions: async_sessionmaker[AsyncSession], facts: list[Fact]) -> int:
     async with sessions() as session, session.begin():
-        return await record_facts(session, facts)
+        return await record_facts(session, facts, main_currency="EUR")
 
 
 async def history(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[object, ...]]:
@@ -236,7 +236,7 @@ async def test_forget_erases_community_facts_and_export_shows_them_without_text(
 async def test_the_recorder_writes_what_it_is_given_in_order(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    recorder = CommunityRecorder(sessions, batch=2, flush_seconds=0.01)
+    recorder = CommunityRecorder(sessions, main_currency="EUR", batch=2, flush_seconds=0.01)
     async with recorder.running():
         for fact in THREAD:
             recorder.add(fact)

@@ -66,7 +66,7 @@ def spoke(n: int, message: int, at: datetime) -> Spoke:
 
 async def record(sessions: async_sessionmaker[AsyncSession], *facts: Fact) -> None:
     async with sessions() as session, session.begin():
-        await record_facts(session, facts)
+        await record_facts(session, facts, main_currency="EUR")
 
 
 async def supporter_of(sessions: async_sessionmaker[AsyncSession], user_id: int) -> int:
@@ -101,7 +101,11 @@ async def build_history(sessions: async_sessionmaker[AsyncSession]) -> None:
     await record(sessions, joined(3, day(30)), spoke(3, 3, day(35)))  # leave, then rejoin
     async with sessions() as session, session.begin():
         await upsert_started_supporter(
-            session, telegram_user=User(6, "m6", "M6"), payload="expo-qr", now=day(85)
+            session,
+            telegram_user=User(6, "m6", "M6"),
+            payload="expo-qr",
+            now=day(85),
+            main_currency="EUR",
         )
     await record(sessions, spoke(6, 61, day(90)), spoke(1, 7, day(95)))
     async with sessions() as session, session.begin():

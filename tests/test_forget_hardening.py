@@ -90,7 +90,9 @@ async def test_score_refresh_saturates_instead_of_overflowing(
 ) -> None:
     supporter_id = await _overflowing_supporter(sessions)
     async with sessions() as session, session.begin():
-        await refresh_supporter_scores(session=session, now=NOW, supporter_ids=[supporter_id])
+        await refresh_supporter_scores(
+            session=session, now=NOW, supporter_ids=[supporter_id], main_currency="EUR"
+        )
     async with sessions() as session:
         person = await session.get(Supporter, supporter_id)
     assert person is not None
@@ -113,7 +115,7 @@ async def test_score_refresh_saturates_instead_of_overflowing(
     assert outcome.supporter_id == supporter_id
     async with sessions() as session, session.begin():
         again = await upsert_started_supporter(
-            session, telegram_user=FakeUser(555), payload=None, now=NOW
+            session, telegram_user=FakeUser(555), payload=None, now=NOW, main_currency="EUR"
         )
     assert (again.id, again.gift_count, again.gift_total_minor) == (supporter_id, 3, BIGINT_MAX)
     async with sessions() as session:

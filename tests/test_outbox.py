@@ -703,6 +703,7 @@ async def test_the_scheduler_derives_every_job_from_the_database(
                 "weekly-summary",
                 "community-flags",
                 "member-counts",
+                "scores",
             }
             assert jobs["outbox-wake"].next_run_time == NOW  # the first ask is due at once
             assert jobs["broadcast-posts"].next_run_time == datetime(

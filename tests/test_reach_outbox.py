@@ -64,7 +64,7 @@ async def community_of(
             )
         )
     async with sessions() as session, session.begin():
-        await record_facts(session, facts)
+        await record_facts(session, facts, main_currency="EUR")
     return users
 
 

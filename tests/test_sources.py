@@ -282,16 +282,26 @@ async def test_a_join_through_the_invite_link_adds_the_kind_once_per_supporter(
         await add_interaction(
             session, ann, "joined", NOW, detail="expo-ships", source=f"chat:{GROUP}"
         )
-        first = await record_source_visit(session, ann, "expo-ships", NOW, chat_id=GROUP)
-        again = await record_source_visit(session, ann, "expo-ships", NOW, chat_id=GROUP)
-        elsewhere = await record_source_visit(session, ann, "expo-ships", NOW, chat_id=-100999)
-        unknown = await record_source_visit(session, ann, "expo-trains", NOW, chat_id=GROUP)
+        first = await record_source_visit(
+            session, ann, "expo-ships", NOW, chat_id=GROUP, main_currency="EUR"
+        )
+        again = await record_source_visit(
+            session, ann, "expo-ships", NOW, chat_id=GROUP, main_currency="EUR"
+        )
+        elsewhere = await record_source_visit(
+            session, ann, "expo-ships", NOW, chat_id=-100999, main_currency="EUR"
+        )
+        unknown = await record_source_visit(
+            session, ann, "expo-trains", NOW, chat_id=GROUP, main_currency="EUR"
+        )
         # She starts the bot from the poster later: joined through /start, not the kind again.
         later = NOW + timedelta(days=1)
         await upsert_started_supporter(
-            session, telegram_user=_User(301), payload="expo-ships", now=later
+            session, telegram_user=_User(301), payload="expo-ships", now=later, main_currency="EUR"
         )
-        started = await record_source_visit(session, ann, "expo-ships", later, started=True)
+        started = await record_source_visit(
+            session, ann, "expo-ships", later, started=True, main_currency="EUR"
+        )
     assert (first, again, elsewhere, unknown, started) == (
         ["visited_exhibition"],
         [],
@@ -386,10 +396,16 @@ async def test_the_cli_adds_a_source_writes_its_qr_code_and_lists_it(
     async with sessions() as session, session.begin():
         for user_id in (401, 402):
             supporter = await upsert_started_supporter(
-                session, telegram_user=_User(user_id), payload="expo-ships", now=NOW
+                session,
+                telegram_user=_User(user_id),
+                payload="expo-ships",
+                now=NOW,
+                main_currency="EUR",
             )
             assert supporter.id is not None
-            await record_source_visit(session, supporter.id, "expo-ships", NOW, started=True)
+            await record_source_visit(
+                session, supporter.id, "expo-ships", NOW, started=True, main_currency="EUR"
+            )
     await engine.dispose()
     listed = await _cli("sources", "list", env=env)
     assert listed.exit_code == 0, listed.output

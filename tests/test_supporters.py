@@ -16,6 +16,7 @@ from bot.services.supporters import (
     export_supporter,
     find_supporter,
     forget_supporter,
+    refresh_all_scores,
     upsert_started_supporter,
 )
 from bot.storage.models import SENT, Click, Reply, Supporter
@@ -63,7 +64,11 @@ async def test_start_creates_a_new_supporter_with_consent_and_a_start_interactio
 ) -> None:
     async with sessions() as session, session.begin():
         made = await upsert_started_supporter(
-            session, telegram_user=FakeUser(42, "tess_b"), payload="exh-dutch", now=NOW
+            session,
+            telegram_user=FakeUser(42, "tess_b"),
+            payload="exh-dutch",
+            now=NOW,
+            main_currency="EUR",
         )
     async with sessions() as session:
         found = await find_supporter(session, telegram_id=42)
@@ -90,10 +95,14 @@ async def test_start_links_an_imported_supporter_by_username_case_insensitively(
         blocked = await add_supporter(session, telegram_user_id=7, blocked_at=NOW)
     async with sessions() as session, session.begin():
         linked = await upsert_started_supporter(
-            session, telegram_user=FakeUser(99, "ann_v", "Annie"), payload=None, now=NOW
+            session,
+            telegram_user=FakeUser(99, "ann_v", "Annie"),
+            payload=None,
+            now=NOW,
+            main_currency="EUR",
         )
         back = await upsert_started_supporter(
-            session, telegram_user=FakeUser(7), payload=None, now=NOW
+            session, telegram_user=FakeUser(7), payload=None, now=NOW, main_currency="EUR"
         )
     assert linked.id == imported.id
     assert (linked.telegram_user_id, linked.chat_id, linked.first_name) == (99, 99, "Ann")
@@ -196,6 +205,54 @@ async def test_forget_erases_personal_data_but_keeps_anonymous_counts(
     # Starting the bot again afterwards makes a new, unrelated supporter.
     async with sessions() as session, session.begin():
         again = await upsert_started_supporter(
-            session, telegram_user=FakeUser(555), payload=None, now=NOW + timedelta(days=1)
+            session,
+            telegram_user=FakeUser(555),
+            payload=None,
+            now=NOW + timedelta(days=1),
+            main_currency="EUR",
         )
     assert again.id != supporter_id
+
+
+async def test_start_keeps_gift_totals_in_the_main_currency(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # An organisation counting in US dollars: starting the bot must not recount gifts in euros.
+    async with sessions() as session, session.begin():
+        donor = await add_supporter(session, reachable=False, username="dollar_donor")
+        assert donor.id is not None
+        await add_donation(session, donor, 4000, NOW - timedelta(days=3), currency="USD")
+        await add_donation(session, donor, 900, NOW - timedelta(days=2), currency="EUR")
+    async with sessions() as session, session.begin():
+        started = await upsert_started_supporter(
+            session,
+            telegram_user=FakeUser(501, "dollar_donor"),
+            payload=None,
+            now=NOW,
+            main_currency="USD",
+        )
+    assert started.id == donor.id
+    assert started.gift_total_minor == 4000
+
+
+async def test_the_daily_scores_job_counts_community_facts_recorded_without_scores(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # The community recorder writes comments in batches and leaves scores alone; the daily
+    # job brings the commenter's engagement up to date, and lets an old one decay.
+    async with sessions() as session, session.begin():
+        member = await add_supporter(session, reachable=False)
+        assert member.id is not None
+        await add_interaction(session, member, "comment", NOW, sentiment="positive")
+    async with sessions() as session:
+        before = await session.get(Supporter, member.id)
+    assert before is not None and before.engagement_score == 0
+    await refresh_all_scores(sessions, now=NOW, main_currency="EUR")
+    async with sessions() as session:
+        fresh = await session.get(Supporter, member.id)
+    assert fresh is not None
+    assert fresh.engagement_score == scoring.interaction_weight("comment", "positive")
+    await refresh_all_scores(sessions, now=NOW + timedelta(days=400), main_currency="EUR")
+    async with sessions() as session:
+        old = await session.get(Supporter, member.id)
+    assert old is not None and 0 < old.engagement_score < fresh.engagement_score

@@ -119,7 +119,7 @@ class Demo:
             await sandbox.client.set_limits(enabled=True, per_group_per_min=100_000)
             async with open_database(settings.database_url) as sessions:
                 await self._load_people(sessions, settings)
-                await self._setup_telegram(sandbox, sessions)
+                await self._setup_telegram(sandbox, sessions, settings)
                 registry = CampaignRegistry(campaigns_dir)
                 errors = registry.reload()
                 campaign = registry.get(CAMPAIGN)
@@ -162,7 +162,7 @@ class Demo:
             self.say(f"imported {paths[kind].name}: {result.rows} rows")
 
     async def _setup_telegram(
-        self, sandbox: Sandbox, sessions: async_sessionmaker[AsyncSession]
+        self, sandbox: Sandbox, sessions: async_sessionmaker[AsyncSession], settings: Settings
     ) -> None:
         state = sandbox.state
         state.add_user(User(STAFF_ID, STAFF_NAME, "Staff", "marieke_staff", "en", started=True))
@@ -193,11 +193,15 @@ class Demo:
                         telegram_user=state.user(person.telegram_user_id),
                         payload=person.source,
                         now=self.clock() - timedelta(days=7),
+                        main_currency=settings.main_currency,
                         refresh_scores=False,
                     )
                     started.append(supporter.id or 0)
             await refresh_supporter_scores(
-                session=session, now=self.clock(), supporter_ids=started
+                session=session,
+                now=self.clock(),
+                supporter_ids=started,
+                main_currency=settings.main_currency,
             )
         self.say(f"{len(self.people) - LIVE_STARTS} supporters had started the bot before")
         await self.community.set_up(sandbox, self.people)

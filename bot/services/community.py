@@ -444,9 +444,17 @@ async def _raise_flags(session: AsyncSession, batch: _Batch, burst: BurstRule) -
 
 
 async def record_facts(
-    session: AsyncSession, facts: Sequence[Fact], *, burst: BurstRule | None = None
+    session: AsyncSession,
+    facts: Sequence[Fact],
+    *,
+    main_currency: str,
+    burst: BurstRule | None = None,
 ) -> int:
-    """Write a batch of facts in one transaction; return how many interactions are new."""
+    """Write a batch of facts in one transaction; return how many interactions are new.
+
+    Scores are refreshed here only for members a named source gave a kind (joins through its
+    link); the daily `scores` job refreshes everyone's, gifts counted in `main_currency`.
+    """
     referred = [
         joined
         for joined in facts
@@ -479,13 +487,13 @@ async def record_facts(
     await store.mark_answered(session=session, answers=batch.answered)
     await store.save_responses(session=session, rows=batch.responses)
     added = await store.add_events(session=session, rows=batch.events)
-    added += await _source_visits(session, facts, supporters)
+    added += await _source_visits(session, facts, supporters, main_currency)
     await _raise_flags(session, batch, burst or BurstRule())
     return added
 
 
 async def _source_visits(
-    session: AsyncSession, facts: Sequence[Fact], supporters: dict[int, int]
+    session: AsyncSession, facts: Sequence[Fact], supporters: dict[int, int], main_currency: str
 ) -> int:
     """Record what joins through named sources' invite links mean; return how many added.
 
@@ -504,14 +512,16 @@ async def _source_visits(
             fact.link_name,
             fact.occurred_at,
             chat_id=fact.chat_id,
-            refresh_scores=False,
+            main_currency=None,
         )
         if kinds:
             added += len(kinds)
             touched[sid] = max(fact.occurred_at, touched.get(sid, fact.occurred_at))
     if touched:
         now = max(touched.values())
-        await refresh_supporter_scores(session=session, now=now, supporter_ids=list(touched))
+        await refresh_supporter_scores(
+            session=session, now=now, supporter_ids=list(touched), main_currency=main_currency
+        )
     return added
 
 
@@ -555,9 +565,11 @@ class CommunityRecorder:
         batch: int = BATCH,
         flush_seconds: float = FLUSH_SECONDS,
         on_written: Callable[[int], None] | None = None,
+        main_currency: str,
         burst: BurstRule | None = None,
     ) -> None:
         self.sessions = sessions
+        self.main_currency = main_currency
         self.burst = burst or BurstRule()
         self.batch = batch
         self.flush_seconds = flush_seconds
@@ -587,7 +599,9 @@ class CommunityRecorder:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 async with self.sessions() as session, session.begin():
-                    added = await record_facts(session, facts, burst=self.burst)
+                    added = await record_facts(
+                        session, facts, main_currency=self.main_currency, burst=self.burst
+                    )
             except Exception:
                 if attempt == ATTEMPTS:
                     log.exception("%d community facts lost after %d attempts", len(facts), attempt)

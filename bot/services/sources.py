@@ -249,7 +249,7 @@ async def record_source_visit(
     *,
     started: bool = False,
     chat_id: int | None = None,
-    refresh_scores: bool = True,
+    main_currency: str | None,
 ) -> list[str]:
     """Record what a visit through a named source means for a supporter; return kinds added.
 
@@ -266,8 +266,8 @@ async def record_source_visit(
       "source:NAME".
     - Each is added at most once per supporter and source, however often this is called, so
       starting twice or starting and joining records the source's kind once.
-    - Refreshes the supporter's scores when it added something (refresh_scores=False leaves
-      that to a bulk caller).
+    - Refreshes the supporter's scores (gift totals in `main_currency`) when it added
+      something; main_currency=None leaves that to a bulk caller.
     """
     if not NAME.fullmatch(name):
         return []
@@ -299,6 +299,8 @@ async def record_source_visit(
                 source=via,
             )
             added.append(kind)
-    if added and refresh_scores:
-        await refresh_supporter_scores(session=session, now=now, supporter_ids=[supporter_id])
+    if added and main_currency is not None:
+        await refresh_supporter_scores(
+            session=session, now=now, supporter_ids=[supporter_id], main_currency=main_currency
+        )
     return added

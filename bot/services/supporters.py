@@ -35,6 +35,21 @@ class TelegramUser(Protocol):
     def language_code(self) -> str | None: ...
 
 
+async def refresh_all_scores(
+    sessions: async_sessionmaker[AsyncSession], *, now: datetime, main_currency: str
+) -> None:
+    """Recompute every supporter's counts, engagement and RFM (the daily `scores` job).
+
+    Engagement and recency decay with time, and community facts (comments, reactions,
+    answers) are recorded in batches without touching scores, so a daily pass keeps audience
+    ordering by engagement or RFM true.
+    """
+    async with sessions() as session, session.begin():
+        await supporters.refresh_supporter_scores(
+            session=session, now=now, main_currency=main_currency
+        )
+
+
 class SupporterNotFound(LookupError):
     """No supporter matches what was asked for."""
 
@@ -45,6 +60,7 @@ async def upsert_started_supporter(
     telegram_user: TelegramUser,
     payload: str | None,
     now: datetime,
+    main_currency: str,
     refresh_scores: bool = True,
 ) -> Supporter:
     """Create or link the supporter who sent /start, record consent and a `start` interaction.
@@ -92,7 +108,7 @@ async def upsert_started_supporter(
     await note_interactions(session=session, rows=[{**start, "source": "telegram"}])
     if refresh_scores:  # a bulk caller refreshes everyone's scores once at the end instead
         await supporters.refresh_supporter_scores(
-            session=session, now=now, supporter_ids=[supporter.id]
+            session=session, now=now, supporter_ids=[supporter.id], main_currency=main_currency
         )
         await session.refresh(supporter)
     return supporter

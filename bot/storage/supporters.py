@@ -287,7 +287,7 @@ async def refresh_supporter_scores(
     session: AsyncSession,
     now: datetime,
     supporter_ids: Collection[int] | None = None,
-    main_currency: str = "EUR",
+    main_currency: str,
 ) -> None:
     """Recompute counts, last dates, engagement and RFM in SQL (all supporters when ids=None).
 

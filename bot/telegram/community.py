@@ -359,7 +359,9 @@ def add_handlers(application: BotApplication) -> None:
     )
     application.bot_data[LISTENING] = Listening(
         chat_ids=chat_ids,
-        recorder=CommunityRecorder(services.sessions, burst=burst),
+        recorder=CommunityRecorder(
+            services.sessions, main_currency=current.main_currency, burst=burst
+        ),
         cas=cas,
     )
     if not chat_ids:

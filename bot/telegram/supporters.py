@@ -46,13 +46,16 @@ async def start_supporter(context: BotContext, user: User, payload: str | None) 
     now = context.now()
     async with context.sessions() as session, session.begin():
         existed = await referrals.is_known(session, user.id)
+        currency = context.settings.main_currency
         supporter = await upsert_started_supporter(
-            session, telegram_user=user, payload=payload, now=now
+            session, telegram_user=user, payload=payload, now=now, main_currency=currency
         )
         supporter_id = supporter.id
         assert supporter_id is not None
         if payload:
-            await record_source_visit(session, supporter_id, payload, now, started=True)
+            await record_source_visit(
+                session, supporter_id, payload, now, started=True, main_currency=currency
+            )
             await referrals.credit_referral(
                 session,
                 supporter_id=supporter_id,
