@@ -233,7 +233,13 @@ class Week:
             "Thank you for asking."
         )
         await self.stage.staff.says(answer, reply_to=relay)
-        await client.wait_sent(user, before + 1, within=30)
+
+        async def delivered() -> bool:
+            later = (await client.sent(user, accepted_only=True))[before:]
+            # Not just any message: a thank-you for their gift may be on its way too.
+            return any("Every euro goes" in (entry.get("text") or "") for entry in later)
+
+        await wait_until(delivered, "the staff's answer to reach the supporter")
         return True
 
 
