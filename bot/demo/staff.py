@@ -14,6 +14,7 @@ from bot.demo.stage import (
     buttons,
     plain,
 )
+from bot.demo.week import outbox_settled
 from bot.storage import progress
 
 # --- scenes -----------------------------------------------------------------------------------
@@ -85,6 +86,11 @@ async def answers_from_the_desk(stage: Stage) -> None:
 
 
 async def report(stage: Stage) -> None:
-    """Staff ask for the report in the chat."""
+    """Staff ask for the report in the chat, once the outbox has sent everything due.
+
+    Follow-ups held over Sunday fall due on Monday morning, as the week ends: waiting for
+    them keeps the report the same on every run.
+    """
+    await outbox_settled(stage)
     await stage.staff.command(f"/report {CAMPAIGN}")
     stage.say("staff: /report -> text and chart in the staff chat")

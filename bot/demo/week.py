@@ -25,6 +25,18 @@ from bot.storage.conversation import reply_by_relay
 from bot.storage.models import Supporter
 
 
+async def outbox_settled(stage: Stage) -> None:
+    """Wait until the outbox has sent every ask due by the simulated now."""
+    now = stage.clock()
+    stage.bot.services.wake_outbox()
+
+    async def check() -> bool:
+        async with stage.sessions() as session:
+            return await progress.count_due_unsent(session=session, now=now) == 0
+
+    await wait_until(check, "the outbox to send every ask due")
+
+
 class Week:
     """One simulated week of the campaign, driven an hour at a time."""
 
@@ -62,6 +74,11 @@ class Week:
                     f"{counts['gifts']} gifts"
                 )
         await self._holdout_gifts()
+        stage.say(
+            f"public replies: {counts['public_asks']} went to the group, under each member's "
+            f"own message; {counts['public_opened']} of the members opened the button and got "
+            "the ask privately"
+        )
         stage.clock.now = WEEK_END + timedelta(minutes=31)
         seq = await stage.staff.last_seq()
         await delivery.scheduler.weekly()
@@ -69,13 +86,7 @@ class Week:
         stage.say("Monday 09:00: the weekly summary arrives in the staff chat by itself")
 
     async def _drained(self) -> None:
-        now = self.stage.clock()
-
-        async def check() -> bool:
-            async with self.stage.sessions() as session:
-                return await progress.count_due_unsent(session=session, now=now) == 0
-
-        await wait_until(check, "the outbox to send every ask due")
+        await outbox_settled(self.stage)
 
     async def _respond_to_new_asks(self) -> None:
         stage = self.stage
