@@ -23,8 +23,9 @@ from bot.domain.community import read_message
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN_IN_LINK = re.compile(r"/r/([A-Za-z0-9_-]+)")
 PUBLIC_PAYLOAD = re.compile(r"\?start=a-([A-Za-z0-9_-]+)")
-# Referral codes are random by design (secrets), so runs differ in them and only them.
-REFERRAL_CODE = re.compile(r"r-[A-Za-z0-9_-]+")
+# Referral codes and ask tokens are random by design (secrets): the community report names
+# them as deep links, so runs differ in them and only them.
+RANDOM_PAYLOAD = re.compile(r"(?<![\w-])[ar]-[A-Za-z0-9_-]+")
 
 pytestmark = pytest.mark.slow
 
@@ -221,9 +222,9 @@ def test_the_same_seed_gives_the_same_report(demo_run: DemoResult, tmp_path: Pat
     again = asyncio.run(_run(tmp_path, "again"))
     assert again.report["arms"] == demo_run.report["arms"]
     assert again.report_text == demo_run.report_text
-    # Rows sort by name too, so the referral links' rows may come in another order.
+    # Rows sort by name too, so those rows may come in another order.
     community = [
-        sorted(REFERRAL_CODE.sub("r-CODE", run.files["community"].read_text()).splitlines())
+        sorted(RANDOM_PAYLOAD.sub("PAYLOAD", run.files["community"].read_text()).splitlines())
         for run in (again, demo_run)
     ]
     assert community[0] == community[1]
