@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     send_rate_per_second: float = Field(default=25.0, gt=0)
     paid_broadcast: bool = False
     paid_rate_per_second: float = Field(default=900.0, gt=0)
+    # Telegram's limit to one group; only a local Bot API server (the demo's) allows more.
+    group_sends_per_minute: int = Field(default=20, ge=1)
     frequency_cap_days: int = Field(default=14, ge=0)
     group_reply_recent_days: int = Field(default=90, ge=1)
     max_send_attempts: int = Field(default=5, ge=1)

@@ -4,6 +4,7 @@ to the member's own message, its start link, and what it is credited with."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import httpx
 from bot.domain.attribution import sign_body
 from bot.storage.influence import influence_scores
 from bot.storage.models import Ask, Click, Donation, Supporter
-from bot.storage.referrals import referrer_rows
+from bot.storage.referrals import referrer_of_code, referrer_rows
 from tests.botharness import BotHarness
 from tests.test_bot_community import (
     ANN,
@@ -211,6 +212,68 @@ async def test_a_referral_chain_credits_the_referrer_apart_from_the_givers_own_g
         assert (anna_now.gift_count, anna_now.gift_total_minor) == (0, 0)
         (bob_now,) = await bot.rows(Supporter, Supporter.id == bob.id)
         assert (bob_now.gift_count, bob_now.gift_total_minor) == (1, 4000)
+
+
+THANKED_APPEAL = """\
+name: thanked-appeal
+title: Keep the lights on
+organisation: Harbour Museum
+donate_url: https://donate.example.org/harbour
+audience:
+  any:
+    - {interaction: visited_exhibition}
+arms:
+  specific: {kind: specific, weight: 1, message: personal}
+messages:
+  personal:
+    en: 'Dear {{ name }}, <a href="{{ donate_link }}">help us</a>'
+  thanks:
+    en: 'Thank you, {{ name }}!'
+thank_you: thanks
+"""
+
+
+async def test_a_thank_you_carries_a_share_button_that_gives_the_supporters_link(
+    tmp_path: Path,
+) -> None:
+    async with listening_bot(
+        tmp_path,
+        campaigns={"thanked.yaml": THANKED_APPEAL},
+        serve_web=True,
+        settings={"donation_webhook_secret": HOOK_SECRET},
+    ) as bot:
+        anna = await bot.supporter_starts(4001, "Anna")
+        await bot.launch("thanked-appeal", deliver_to=[4001])
+        [token] = set(re.findall(r"/r/([A-Za-z0-9_-]+)", json.dumps(bot.asks[4001])))
+        gift = {
+            "id": "g-anna-1",
+            "amount": 2500,
+            "currency": "EUR",
+            "reference": token,
+            "donated_at": bot.clock.now.isoformat(),
+        }
+        body = json.dumps(gift).encode()
+        async with httpx.AsyncClient(base_url=bot.settings.public_base_url) as web:
+            answer = await web.post(
+                "/donations/webhook",
+                content=body,
+                headers={
+                    "X-Signature": sign_body(body, HOOK_SECRET),
+                    "Content-Type": "application/json",
+                },
+            )
+            assert answer.status_code == 200, answer.text
+        thanks = await bot.next_message(4001, "Thank you, Anna!")
+        [[button]] = thanks["reply_markup"]["inline_keyboard"]
+        assert button["text"] == "Share with a friend"
+
+        await bot.client.press(4001, thanks["message_id"], button["callback_data"], 4001)
+        shared = await bot.next_message(4001, "Share this link with a friend")
+        link = shared["text"].split("Share this link with a friend: ")[1].split()[0]
+        assert link.startswith("https://t.me/")
+        code = parse_qs(urlsplit(link).query)["start"][0].removeprefix("r-")
+        async with bot.sessions() as session:
+            assert await referrer_of_code(session=session, code=code) == anna.id
 
 
 # --- influence ----------------------------------------------------------------------------

@@ -323,7 +323,7 @@ async def test_command_menus_are_scoped_to_staff_and_supporters(tmp_path: Path) 
             ]
             for m in await bot.client.commands()
         }
-        supporters = ["start", "stop", "privacy", "forget", "help"]
+        supporters = ["start", "stop", "privacy", "forget", "share", "help"]
         assert menus[("default", "")] == supporters
         assert menus[("default", "nl")] == supporters
         for chat in (str(STAFF_ID), str(STAFF_CHAT_ID)):

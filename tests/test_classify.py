@@ -396,5 +396,5 @@ def test_texts_escape_values_and_exist_in_every_language() -> None:
     assert greeting.startswith("Hallo &lt;b&gt;Ann&lt;/b&gt; &amp; co!")
     assert text("staff_only", "fr") == "Sorry, this command is for the organisation's staff."
     assert [c for c, _ in command_descriptions("nl")] == [
-        "start", "stop", "privacy", "forget", "help"
+        "start", "stop", "privacy", "forget", "share", "help"
     ]  # fmt: skip

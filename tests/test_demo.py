@@ -14,18 +14,29 @@ from PIL import Image
 
 from bot.demo.behaviour import COMMENTS, QUESTIONS
 from bot.demo.community import SOURCE, SOURCE_COMMAND
-from bot.demo.runner import CAMPAIGN, Demo, DemoResult
-from bot.demo.stage import GROUP_TITLE
+from bot.demo.followers import BOUGHT, BOUGHT_WHO_START, PROMO, follower_ids
+from bot.demo.referrals import FRIENDS, FRIENDS_GIFT_MINOR, REFERRAL_LINK
+from bot.demo.runner import CAMPAIGN, COMMUNITY_CAMPAIGN, Demo, DemoResult
+from bot.demo.stage import GROUP_ID, GROUP_TITLE
 from bot.domain.community import read_message
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN_IN_LINK = re.compile(r"/r/([A-Za-z0-9_-]+)")
+PUBLIC_PAYLOAD = re.compile(r"\?start=a-([A-Za-z0-9_-]+)")
+# Referral codes and ask tokens are random by design (secrets): the community report names
+# them as deep links, so runs differ in them and only them.
+RANDOM_PAYLOAD = re.compile(r"(?<![\w-])[ar]-[A-Za-z0-9_-]+")
 
 pytestmark = pytest.mark.slow
 
 
+# What each run printed as it went, by its output folder's name.
+SAID: dict[str, list[str]] = {}
+
+
 async def _run(tmp_path: Path, name: str, seed: int = 3) -> DemoResult:
-    demo = Demo(supporters=120, seed=seed, out=tmp_path / name, progress=lambda _line: None)
+    said = SAID.setdefault(name, [])
+    demo = Demo(supporters=120, seed=seed, out=tmp_path / name, progress=said.append)
     return await demo.run(ROOT / "campaigns")
 
 
@@ -66,17 +77,27 @@ def test_report_counts_match_an_independent_count_in_the_database(
         "JOIN ask AS credited ON credited.id = donation.ask_id "
         "JOIN ask AS first ON first.supporter_id = credited.supporter_id "
         "AND first.campaign_id = credited.campaign_id AND first.step = 'ask' "
+        "JOIN campaign ON campaign.id = first.campaign_id WHERE campaign.name = ? "
         "GROUP BY first.arm",
+        CAMPAIGN,
     )
     assert {arm: arms[arm]["donors"] for arm in arms if arms[arm]["donors"]} == dict(donors)
     assert sum(arm["sent"] for arm in arms.values()) > 50
 
 
 def test_every_sent_ask_reached_telegram_exactly_once(demo_run: DemoResult) -> None:
-    sent = {token for (token,) in _query(demo_run, "SELECT token FROM ask WHERE state = 'sent'")}
+    sent = "SELECT token FROM ask WHERE state = 'sent' AND chat_id {} 0"
+    private = {token for (token,) in _query(demo_run, sent.format(">"))}
+    public = {token for (token,) in _query(demo_run, sent.format("<"))}
     tokens = _tokens_sent_to_supporters(demo_run)
-    assert set(tokens) == sent
+    # A public ask reaches its member privately only when they open its button.
+    assert private <= set(tokens) <= private | public
     assert max(tokens.values()) == 1
+    in_group: Counter[str] = Counter()
+    for entry in demo_run.telegram_record:
+        if entry["method"] == "sendMessage" and int(entry["chat_id"]) == GROUP_ID:
+            in_group.update(PUBLIC_PAYLOAD.findall(json.dumps(entry.get("reply_markup") or {})))
+    assert set(in_group) == public and max(in_group.values()) == 1
     unfinished = _query(demo_run, "SELECT count(*) FROM ask WHERE state = 'sending'")
     assert unfinished == [(0,)]
 
@@ -150,18 +171,23 @@ def test_the_community_talks_and_the_bot_records_facts_not_text(demo_run: DemoRe
 
 
 def test_part_of_the_audience_was_found_in_the_community(demo_run: DemoResult) -> None:
-    asked = "SELECT DISTINCT supporter_id FROM ask WHERE step = 'ask'"
-    (total,) = _query(demo_run, f"SELECT count(*) FROM ({asked})")[0]
+    asked = (
+        "SELECT DISTINCT supporter_id FROM ask JOIN campaign ON campaign.id = ask.campaign_id "
+        "WHERE campaign.name = ? AND step = 'ask'"
+    )
+    (total,) = _query(demo_run, f"SELECT count(*) FROM ({asked})", CAMPAIGN)[0]
     in_group = _query(
         demo_run,
         f"SELECT count(*) FROM ({asked}) WHERE supporter_id IN "
         "(SELECT supporter_id FROM interaction WHERE source = ?)",
+        CAMPAIGN,
         GROUP_TITLE,
     )[0][0]
     only_group = _query(
         demo_run,
         f"SELECT count(*) FROM ({asked}) AS a JOIN supporter ON supporter.id = a.supporter_id "
         "WHERE supporter.external_id IS NULL",
+        CAMPAIGN,
     )[0][0]
     assert isinstance(only_group, int) and isinstance(in_group, int)
     assert 0 < only_group <= in_group < total
@@ -196,3 +222,86 @@ def test_the_same_seed_gives_the_same_report(demo_run: DemoResult, tmp_path: Pat
     again = asyncio.run(_run(tmp_path, "again"))
     assert again.report["arms"] == demo_run.report["arms"]
     assert again.report_text == demo_run.report_text
+    # Rows sort by name too, so those rows may come in another order.
+    community = [
+        sorted(RANDOM_PAYLOAD.sub("PAYLOAD", run.files["community"].read_text()).splitlines())
+        for run in (again, demo_run)
+    ]
+    assert community[0] == community[1]
+
+
+def test_the_public_reply_arm_runs_and_shows_beside_the_private_arms(demo_run: DemoResult) -> None:
+    arms = {arm["name"]: arm for arm in demo_run.reports[COMMUNITY_CAMPAIGN]["arms"]}
+    assert (arms["public"]["via"], arms["private"]["via"]) == ("group_reply", "private")
+    # Every public ask sent is a reply in the group with a button that opens it privately.
+    replies = [
+        entry
+        for entry in demo_run.telegram_record
+        if entry["method"] == "sendMessage"
+        and int(entry["chat_id"]) == GROUP_ID
+        and "?start=a-" in json.dumps(entry.get("reply_markup") or {})
+    ]
+    assert len(replies) == arms["public"]["sent"] > 0
+    # Some mentioned members opened it: their private ask carries the public ask's own link.
+    public = {
+        token
+        for (token,) in _query(
+            demo_run,
+            "SELECT token FROM ask JOIN campaign ON campaign.id = ask.campaign_id "
+            "WHERE campaign.name = ? AND arm = 'public' AND ask.state = 'sent'",
+            COMMUNITY_CAMPAIGN,
+        )
+    }
+    assert set(_tokens_sent_to_supporters(demo_run)) & public
+    # report.txt: the appeal's private arms and channel post, then the public arm with its via.
+    text = demo_run.files["report"].read_text()
+    appeal, community = text.split(f"({COMMUNITY_CAMPAIGN})")
+    assert "@harbourmuseum" in appeal and "Via " in appeal
+    via = next(line for line in community.splitlines() if line.startswith("Via "))
+    assert via.split() == ["Via", "group_reply", "private"]
+    assert "compared only within the population eligible for both" in " ".join(text.split())
+    said = " ".join(SAID["first"])
+    assert "randomised only among the supporters eligible both ways" in said
+
+
+def test_referrals_bring_friends_and_the_report_shows_them(demo_run: DemoResult) -> None:
+    rows = demo_run.reports[COMMUNITY_CAMPAIGN]["referrals"]
+    assert sum(row["starts"] for row in rows) == sum(FRIENDS)
+    assert sum(row["donors"] for row in rows) == 1
+    assert sum(row["amounts"].get("EUR", 0) for row in rows) == FRIENDS_GIFT_MINOR
+    text = demo_run.files["report"].read_text()
+    assert text.count("REFERRALS") == 1
+    section = text.split("REFERRALS")[1].split("\n\n")[0].splitlines()
+    assert len(section) == 2 + len(rows)  # title, header, one line per referrer
+    # Each sharer got their link once (by the thank-you's button or by /share).
+    links = [e for e in demo_run.telegram_record if REFERRAL_LINK.search(e["text"] or "")]
+    assert len({int(e["chat_id"]) for e in links}) == len(links) == len(rows)
+
+
+def test_bought_followers_are_flagged_worthless_and_never_asked(demo_run: DemoResult) -> None:
+    report = json.loads(demo_run.files["community_json"].read_text())
+    sources = {(row["kind"], row["name"]): row for row in report["sources"]}
+    promo = sources[("invite link", PROMO)]
+    assert (promo["joined"], promo["flagged"]) == (BOUGHT, BOUGHT)
+    assert (promo["active_30_days_after"], promo["donors"], promo["amounts"]) == (0, 0, {})
+    poster = sources[("invite link", SOURCE)]
+    assert poster["flagged"] == 0 and poster["active_30_days_after"] > 0
+    assert poster["donors"] > 0 and poster["amounts"]["EUR"] > 0
+    assert report["flagged"]["burst_join"] == BOUGHT
+    text = demo_run.files["community"].read_text()
+    assert f"invite link {PROMO}: {BOUGHT}, {BOUGHT}, 0, 0, {BOUGHT}; per member none" in text
+    with Image.open(demo_run.files["community_chart"]) as chart:
+        assert chart.format == "PNG"
+    # Left out of every audience, and said so as /preview says it.
+    asked = _query(
+        demo_run,
+        "SELECT count(*) FROM ask JOIN supporter ON supporter.id = ask.supporter_id "
+        "WHERE supporter.telegram_user_id BETWEEN ? AND ?",
+        min(follower_ids()),
+        max(follower_ids()),
+    )
+    assert asked == [(0,)]
+    said = SAID["first"]
+    left_out = f"Left out as flagged: {BOUGHT_WHO_START} (burst_join {BOUGHT_WHO_START})"
+    assert any(left_out in line for line in said)
+    assert any(f"'{PROMO}': {BOUGHT} joined, {BOUGHT} flagged, 0 active" in line for line in said)

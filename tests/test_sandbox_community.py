@@ -327,6 +327,34 @@ async def test_a_join_through_the_bots_named_invite_link_carries_the_link(
     assert (listed["joined"], listed["chat_id"]) == (1, GROUP)
 
 
+async def test_many_join_through_one_link_in_one_call_or_none_do(
+    sandbox: Sandbox, bot: Bot
+) -> None:
+    await drain(bot, ["chat_member"])
+    link = await bot.create_chat_invite_link(GROUP, name="promo-blast", member_limit=3)
+    for user in (4101, 4102, 4103, 4104):
+        await sandbox.client.add_user(user, f"Follower {user}")
+    # Checked before anyone joins: past the member limit, listed twice, or unknown.
+    with pytest.raises(SandboxClientError, match="member limit"):
+        await sandbox.client.join_many(
+            GROUP, [4101, 4102, 4103, 4104], invite_link=link.invite_link
+        )
+    with pytest.raises(SandboxClientError, match="listed twice"):
+        await sandbox.client.join_many(GROUP, [4101, 4101], invite_link=link.invite_link)
+    with pytest.raises(SandboxClientError, match="unknown user"):
+        await sandbox.client.join_many(GROUP, [4101, 4999], invite_link=link.invite_link)
+    assert await drain(bot) == ()
+    updates = await sandbox.client.join_many(GROUP, [4101, 4102], invite_link=link.invite_link)
+    assert len(updates) == 2
+    joined = [u.chat_member for u in await drain(bot)]
+    assert [(m.from_user.id, m.invite_link.name) for m in joined if m and m.invite_link] == [
+        (4101, "promo-blast"),
+        (4102, "promo-blast"),
+    ]
+    [listed] = await sandbox.client.invite_links()
+    assert listed["joined"] == 2
+
+
 async def test_only_an_admin_with_invite_rights_creates_invite_links(
     sandbox: Sandbox, bot: Bot
 ) -> None:

@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.clock import utcnow
 from bot.commands.common import database_errors, fail, settings, write_report
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from bot.services.community_report import CommunityReport
 
 community_app = typer.Typer(help="The community chats the bot listens to.")
 
@@ -58,10 +65,18 @@ class Format(StrEnum):
     html = "html"
 
 
-async def _community_report(
-    current: Settings, fmt: Format, *, chart: bool
-) -> tuple[str, bytes | None]:
-    """Build the community report in one format, with its chart when asked."""
+async def render_community_report(
+    sessions: async_sessionmaker[AsyncSession],
+    fmt: Format,
+    *,
+    now: datetime,
+    currency: str,
+    chart: bool,
+) -> tuple[str, bytes | None, CommunityReport]:
+    """Build the community report at `now` in one format, with its chart when asked.
+
+    The command and the demo both write their files from this.
+    """
     from bot.community_chart import render_community_chart
     from bot.services.community_report import (
         build_community_report,
@@ -69,12 +84,8 @@ async def _community_report(
         report_json,
         report_lines,
     )
-    from bot.storage.db import open_database
 
-    async with open_database(current.database_url) as sessions:
-        report = await build_community_report(
-            sessions, now=utcnow(), currency=current.main_currency.upper()
-        )
+    report = await build_community_report(sessions, now=now, currency=currency)
     png = render_community_chart(report.sources, "Value by way in") if chart else None
     if fmt is Format.json:
         body = json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
@@ -82,6 +93,19 @@ async def _community_report(
         body = report_html(report) + "\n"
     else:
         body = "\n".join(report_lines(report)) + "\n"
+    return body, png, report
+
+
+async def _community_report(
+    current: Settings, fmt: Format, *, chart: bool
+) -> tuple[str, bytes | None]:
+    """Open the database and build the community report as it stands now."""
+    from bot.storage.db import open_database
+
+    async with open_database(current.database_url) as sessions:
+        body, png, _ = await render_community_report(
+            sessions, fmt, now=utcnow(), currency=current.main_currency.upper(), chart=chart
+        )
     return body, png
 
 

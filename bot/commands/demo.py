@@ -25,21 +25,26 @@ def demo(
         Path("demo-output"), "--out", help="Folder for the report, chart, transcript and data."
     ),
     campaigns: Path = typer.Option(
-        Path("campaigns"), "--campaigns", help="Folder holding museum-winter-appeal.yaml."
+        Path("campaigns"),
+        "--campaigns",
+        help="Folder holding museum-winter-appeal.yaml and museum-community-ask.yaml.",
     ),
 ) -> None:
-    """Run the museum's winter appeal end to end with simulated supporters; no token needed."""
+    """Run the museum's winter appeal and its group's public-reply test end to end with
+    simulated supporters, bought followers and referrals; no token needed."""
     # Imported here, not at the top: keeps `campaign-bot --help` and other commands fast.
     from bot.demo.behaviour import BehaviourModel, CommunityBehaviour
-    from bot.demo.runner import CAMPAIGN, Demo
+    from bot.demo.runner import CAMPAIGN, COMMUNITY_CAMPAIGN, Demo
 
-    if not (campaigns / f"{CAMPAIGN}.yaml").exists():
-        fail(f"{campaigns / (CAMPAIGN + '.yaml')}: not found (run the demo from the repository)")
+    for name in (CAMPAIGN, COMMUNITY_CAMPAIGN):
+        if not (campaigns / f"{name}.yaml").exists():
+            fail(f"{campaigns / (name + '.yaml')}: not found (run the demo from the repository)")
     logging.basicConfig(level=logging.ERROR)
     console.print(
         Panel.fit(
-            "[bold]campaign-bot demo[/bold]: the Harbour Museum's winter appeal, one simulated "
-            "week\nTelegram is the built-in local Bot API sandbox; supporters are simulated.",
+            "[bold]campaign-bot demo[/bold]: the Harbour Museum's winter appeal and its group, "
+            "one simulated week\nTelegram is the built-in local Bot API sandbox; supporters "
+            "are simulated.",
             border_style="cyan",
         )
     )
@@ -66,6 +71,6 @@ def demo(
     for label, path in result.files.items():
         console.print(f"  {label:<11} {path}")
     console.print(
-        "Try it yourself: `campaign-bot report museum-winter-appeal --format html` with "
-        f"DATABASE_URL={result.database_url}"
+        "Try it yourself: `campaign-bot report museum-winter-appeal --format html` or "
+        f"`campaign-bot community report` with DATABASE_URL={result.database_url}"
     )

@@ -30,6 +30,8 @@ class BehaviourModel:
     follow_up_click: float = 0.10
     holdout_gives: float = 0.01
     channel_clicks_per_member: float = 0.02
+    # Of the members mentioned in a public reply, the share who open its button.
+    public_opens: float = 0.6
     gift_amounts_minor: tuple[int, ...] = (500, 1000, 1500, 2500, 5000, 10000)
 
     def describe(self) -> list[str]:
@@ -43,6 +45,10 @@ class BehaviourModel:
         lines.append(f"follow-up: click {self.follow_up_click:.0%} of those who had not")
         lines.append(f"holdout (never asked): give anyway {self.holdout_gives:.0%}")
         lines.append(f"channel post: {self.channel_clicks_per_member:.0%} of members click")
+        lines.append(
+            f"public reply in the group: {self.public_opens:.0%} of those mentioned open its "
+            "button, then act as after a specific-style ask"
+        )
         return lines
 
 
@@ -98,6 +104,11 @@ def respond(
     return Response(opt_out=False, reply=reply, click=clicked, gift_minor=gift)
 
 
+def opens_public_ask(model: BehaviourModel, *, seed: int, supporter_id: int) -> bool:
+    """Decide, reproducibly for a seed, whether a member opens a public reply's button."""
+    return _rng(seed, supporter_id, "public").random() < model.public_opens
+
+
 def holdout_gift(model: BehaviourModel, *, seed: int, supporter_id: int) -> int | None:
     """Return a spontaneous gift from a never-asked supporter, or None."""
     rng = _rng(seed, supporter_id, "holdout")
@@ -112,7 +123,9 @@ class CommunityBehaviour:
     members_share: float = 0.08
     # People new to the museum who join the group through the exhibition poster's invite link.
     newcomers: int = 24
-    newcomers_who_start: float = 0.5
+    newcomers_who_start: float = 0.75
+    # Of the newcomers who start the bot, the share who give at once on the poster's page.
+    newcomers_who_give: float = 0.2
     comment_on_ships: float = 0.6
     comment_on_other: float = 0.25
     question: float = 0.12
@@ -126,7 +139,8 @@ class CommunityBehaviour:
         return [
             f"discussion group: {self.members_share:.0%} of supporters are members, "
             f"{self.newcomers} newcomers join through the poster's invite link and "
-            f"{self.newcomers_who_start:.0%} of them start the bot",
+            f"{self.newcomers_who_start:.0%} of them start the bot, "
+            f"{self.newcomers_who_give:.0%} of those give at once on the poster's page",
             f"members comment under the Ships in Bottles post {self.comment_on_ships:.0%}, "
             f"under another post {self.comment_on_other:.0%}, ask a question "
             f"{self.question:.0%}, react {self.react:.0%}; comments "

@@ -16,6 +16,7 @@ from bot.demo.behaviour import (
 )
 from bot.demo.population import FIRST_NAMES, LAST_NAMES, SimulatedSupporter
 from bot.demo.stage import CAMPAIGN, CHANNEL_ID, GROUP_ID, GROUP_TITLE, STAFF_ID, Stage, wait_until
+from bot.demo.week import Week
 from bot.domain.community import normalise_emoji
 from bot.sandbox import Sandbox
 from bot.sandbox.chats import User
@@ -219,6 +220,14 @@ class _Talk:
             stage.languages[member.user_id] = member.language
         for member in starting:
             await client.wait_sent(member.user_id, 1, within=10)
+        model, week = self.community.model, Week(stage)
+        for member in starting:
+            rng = community_rng(self.community.seed, member.user_id, "gives")
+            if rng.random() < model.newcomers_who_give:
+                amount = rng.choice(stage.model.gift_amounts_minor)
+                # No tracked link: the payment provider knows them by their Telegram id.
+                event = f"demo-poster-{member.user_id}"
+                await week.give(None, amount, event, telegram_user_id=member.user_id)
         return len(starting)
 
 

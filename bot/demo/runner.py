@@ -8,6 +8,7 @@ discussion group), starts the bot, and plays SCENES in order; each scene is an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -21,11 +22,14 @@ from bot.config import Settings
 from bot.demo import staff
 from bot.demo.behaviour import BehaviourModel
 from bot.demo.community import Community
+from bot.demo.followers import bought_followers, value_lines
 from bot.demo.population import SimulatedSupporter, make_population, write_csv_files
+from bot.demo.referrals import friends_share
 from bot.demo.stage import (
     CAMPAIGN,
     CHANNEL_ID,
     CHANNEL_MEMBERS,
+    COMMUNITY_CAMPAIGN,
     LIVE_STARTS,
     STAFF_CHAT_ID,
     STAFF_ID,
@@ -49,7 +53,7 @@ from bot.storage.db import open_database
 from bot.storage.migrate import upgrade
 from bot.storage.supporters import refresh_supporter_scores
 
-__all__ = ["CAMPAIGN", "Demo", "DemoResult"]
+__all__ = ["CAMPAIGN", "COMMUNITY_CAMPAIGN", "Demo", "DemoResult"]
 
 
 @dataclass
@@ -66,6 +70,10 @@ class DemoResult:
     telegram_record: list[dict[str, Any]] = field(default_factory=list)
     # Plain sentences the scenes found worth saying (also at the end of report.txt).
     findings: list[str] = field(default_factory=list)
+    # What the community report's value by way in shows, in plain lines (also printed).
+    community_report: list[str] = field(default_factory=list)
+    # Every campaign's report as JSON, by name.
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 async def live_starts(stage: Stage) -> None:
@@ -95,8 +103,11 @@ class Demo:
         return [
             live_starts,
             self.community.listen,
+            bought_followers,
+            staff.launch_community_ask,
             staff.launch,
             the_week,
+            friends_share,
             staff.answers_from_the_desk,
             self.community.finding,
             staff.report,
@@ -123,8 +134,11 @@ class Demo:
                 registry = CampaignRegistry(campaigns_dir)
                 errors = registry.reload()
                 campaign = registry.get(CAMPAIGN)
-                if errors or campaign is None:
-                    raise RuntimeError("; ".join(str(e) for e in errors) or f"no {CAMPAIGN}")
+                missing = [n for n in (CAMPAIGN, COMMUNITY_CAMPAIGN) if registry.get(n) is None]
+                if errors or missing or campaign is None:
+                    raise RuntimeError(
+                        "; ".join(str(e) for e in errors) or f"no {', '.join(missing)}"
+                    )
                 async with (
                     running_bot(settings, sessions, registry=registry, clock=self.clock) as bot,
                     httpx.AsyncClient(base_url=settings.public_base_url, timeout=30) as web,
@@ -142,6 +156,7 @@ class Demo:
                         settings=settings,
                         campaign=campaign,
                         staff=StaffChat(sandbox, self.clock),
+                        campaigns=dict(registry.campaigns),
                     )
                     stage.rng.seed(self.seed)
                     for scene in self.scenes():
@@ -213,12 +228,18 @@ class Demo:
         from bot.services.report_page import format_html_page
         from bot.services.reporting import report_by_name
 
-        report = await report_by_name(
-            stage.sessions, CAMPAIGN, now=self.clock(), specs=registry.campaigns
-        )
-        assert report is not None
+        reports = []
+        for name in (CAMPAIGN, COMMUNITY_CAMPAIGN):
+            found = await report_by_name(
+                stage.sessions, name, now=self.clock(), specs=registry.campaigns
+            )
+            assert found is not None
+            reports.append(found)
+        report, community_ask = reports
         chart = report_chart(report)
-        text = format_text(report)
+        # The referrals section covers every campaign: shown once, after the second report.
+        text = format_text(dataclasses.replace(report, referrals=()))
+        text += "\n" + "=" * 78 + "\n\n" + format_text(community_ask)
         if stage.findings:
             text += "\nWhere the audience came from (demo)\n"
             text += "".join(f"  {line}\n" for line in stage.findings)
@@ -226,12 +247,16 @@ class Demo:
             "report": self.out / "report.txt",
             "html": self.out / "report.html",
             "chart": self.out / "report.png",
+            "community": self.out / "community-report.txt",
+            "community_json": self.out / "community-report.json",
+            "community_chart": self.out / "community-report.png",
             "transcript": self.out / "staff-chat.txt",
             "data": self.out / "data",
         }
         files["report"].write_text(text, encoding="utf-8")
         files["html"].write_text(format_html_page(report, chart), encoding="utf-8")
         files["chart"].write_bytes(chart)
+        community_lines = await self._community_report(stage, files)
         files["transcript"].write_text(await stage.staff.transcript(), encoding="utf-8")
         return DemoResult(
             out=self.out,
@@ -242,4 +267,32 @@ class Demo:
             report=to_json(report),
             telegram_record=await stage.sandbox.client.sent(accepted_only=True),
             findings=list(stage.findings),
+            community_report=community_lines,
+            reports={
+                name: to_json(r)
+                for name, r in zip((CAMPAIGN, COMMUNITY_CAMPAIGN), reports, strict=True)
+            },
         )
+
+    async def _community_report(self, stage: Stage, files: dict[str, Path]) -> list[str]:
+        """Write the community report as `campaign-bot community report` does; say what it shows.
+
+        The files are what `community report --out --chart` and `--format json` write.
+        """
+        from bot.commands.community import Format, render_community_report
+
+        currency = stage.settings.main_currency.upper()
+        body, png, report = await render_community_report(
+            stage.sessions, Format.text, now=self.clock(), currency=currency, chart=True
+        )
+        as_json, _, _ = await render_community_report(
+            stage.sessions, Format.json, now=self.clock(), currency=currency, chart=False
+        )
+        files["community"].write_text(body, encoding="utf-8")
+        files["community_json"].write_text(as_json, encoding="utf-8")
+        assert png is not None
+        files["community_chart"].write_bytes(png)
+        lines = value_lines(report.sources)
+        for line in lines:
+            self.say(f"community report, value by way in: {line}")
+        return lines

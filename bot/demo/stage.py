@@ -23,6 +23,8 @@ from bot.sandbox import Sandbox
 
 T = TypeVar("T")
 CAMPAIGN = "museum-winter-appeal"
+# The second campaign: a public reply in the group against a private message, both personal.
+COMMUNITY_CAMPAIGN = "museum-community-ask"
 STAFF_ID = 900_001
 STAFF_NAME = "Marieke"
 STAFF_CHAT_ID = -100_900_001
@@ -83,6 +85,8 @@ def demo_settings(database_url: str, sandbox: Sandbox, web_port: int) -> Setting
             "public_base_url": f"http://127.0.0.1:{web_port}",
             "donation_webhook_secret": WEBHOOK_SECRET,
             "paid_broadcast": True,
+            # The sandbox lets a group take a week of public replies in seconds of real time.
+            "group_sends_per_minute": 100_000,
             "timezone": "Europe/Amsterdam",
             "weekly_summary_cron": "mon 09:00",
             "log_level": "WARNING",
@@ -187,10 +191,22 @@ class Stage:
     settings: Settings
     campaign: Campaign
     staff: StaffChat
+    # Every campaign the demo may launch, by name (the winter appeal and the community ask).
+    campaigns: dict[str, Campaign] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ("asks_sent", "replies", "opt_outs", "clicks", "gifts", "channel_clicks"), 0
+            (
+                "asks_sent",
+                "replies",
+                "opt_outs",
+                "clicks",
+                "gifts",
+                "channel_clicks",
+                "public_asks",
+                "public_opened",
+            ),
+            0,
         )
     )
     # Plain sentences a scene wants in the demo's output and at the end of report.txt.

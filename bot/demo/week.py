@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from bot.demo.behaviour import holdout_gift, respond
+from bot.demo.behaviour import holdout_gift, opens_public_ask, respond
 from bot.demo.stage import (
     BROWSER,
     CHANNEL_MEMBERS,
@@ -19,9 +19,22 @@ from bot.demo.stage import (
     Stage,
     wait_until,
 )
+from bot.domain.public_asks import GROUP_REPLY, ask_payload
 from bot.storage import progress
 from bot.storage.conversation import reply_by_relay
 from bot.storage.models import Supporter
+
+
+async def outbox_settled(stage: Stage) -> None:
+    """Wait until the outbox has sent every ask due by the simulated now."""
+    now = stage.clock()
+    stage.bot.services.wake_outbox()
+
+    async def check() -> bool:
+        async with stage.sessions() as session:
+            return await progress.count_due_unsent(session=session, now=now) == 0
+
+    await wait_until(check, "the outbox to send every ask due")
 
 
 class Week:
@@ -61,6 +74,11 @@ class Week:
                     f"{counts['gifts']} gifts"
                 )
         await self._holdout_gifts()
+        stage.say(
+            f"public replies: {counts['public_asks']} went to the group, under each member's "
+            f"own message; {counts['public_opened']} of the members opened the button and got "
+            "the ask privately"
+        )
         stage.clock.now = WEEK_END + timedelta(minutes=31)
         seq = await stage.staff.last_seq()
         await delivery.scheduler.weekly()
@@ -68,45 +86,67 @@ class Week:
         stage.say("Monday 09:00: the weekly summary arrives in the staff chat by itself")
 
     async def _drained(self) -> None:
-        now = self.stage.clock()
-
-        async def check() -> bool:
-            async with self.stage.sessions() as session:
-                return await progress.count_due_unsent(session=session, now=now) == 0
-
-        await wait_until(check, "the outbox to send every ask due")
+        await outbox_settled(self.stage)
 
     async def _respond_to_new_asks(self) -> None:
         stage = self.stage
         async with stage.sessions() as session:
             rows = await progress.sent_asks_after(session=session)
-        for ask_id, token, arm, step, chat_id, message_id in rows:
-            if ask_id in self.seen:
+        for ask in rows:
+            if ask.id in self.seen:
                 continue
-            self.seen.add(ask_id)
+            self.seen.add(ask.id)
             stage.counts["asks_sent"] += 1
-            language = stage.languages.get(chat_id)
+            arm = stage.campaigns[ask.campaign].arms[ask.arm]
+            private_chat, message_id = ask.chat_id, ask.telegram_message_id
+            if arm.via == GROUP_REPLY and ask.step == "ask":
+                stage.counts["public_asks"] += 1
+                opened = await self._open_public_ask(ask.telegram_user_id, ask.token)
+                if opened is None:
+                    continue
+                private_chat, message_id = opened
+            language = stage.languages.get(private_chat)
             if language is None:
                 continue  # not a simulated person
             response = respond(
                 stage.model,
                 seed=stage.seed,
-                supporter_id=chat_id,
-                arm_kind=stage.campaign.arms[arm].kind,
-                step=step,
+                supporter_id=private_chat,
+                arm_kind=arm.kind,
+                step=ask.step,
                 language=language,
             )
             if response.reply is not None:
                 await stage.sandbox.client.send_text(
-                    chat_id, response.reply, reply_to_message_id=message_id
+                    private_chat, response.reply, reply_to_message_id=message_id
                 )
                 key = "opt_outs" if response.opt_out else "replies"
                 stage.counts[key] += 1
                 self.questions_sent += "?" in response.reply
             if response.click:
-                await self.click(token)
+                await self.click(ask.token)
             if response.gift_minor is not None:
-                await self.give(token, response.gift_minor, f"demo-{ask_id}")
+                await self.give(ask.token, response.gift_minor, f"demo-{ask.id}")
+
+    async def _open_public_ask(self, user: int | None, token: str) -> tuple[int, int] | None:
+        """The member mentioned in a public reply may open its button, as Telegram would: /start
+        with its payload. Return their private chat and the private ask's message, if opened."""
+        stage, client = self.stage, self.stage.sandbox.client
+        if user is None or user not in stage.languages:
+            return None
+        if not opens_public_ask(stage.model, seed=stage.seed, supporter_id=user):
+            return None
+        before = len(await client.sent(user, accepted_only=True))
+        await client.start(user, ask_payload(token))
+        link = f"/r/{token}"
+
+        async def private_ask() -> dict[str, Any] | None:
+            later = (await client.sent(user, accepted_only=True))[before:]
+            return next((e for e in later if link in json.dumps(e)), None)
+
+        entry = await wait_until(private_ask, "the bot to send an opened public ask privately")
+        stage.counts["public_opened"] += 1
+        return user, int(entry["message_id"])
 
     async def click(self, token: str, agent: str = BROWSER) -> None:
         """Open a tracked link as a supporter's browser would."""
@@ -198,13 +238,19 @@ class Week:
                 return supporter.telegram_user_id if supporter is not None else None
 
         user = await wait_until(asker, "the bot to store the relay of a question")
-        before = len(await client.sent(user))
+        before = len(await client.sent(user, accepted_only=True))
         answer = (
             "Great question! Every euro goes to heating and opening hours this winter. "
             "Thank you for asking."
         )
         await self.stage.staff.says(answer, reply_to=relay)
-        await client.wait_sent(user, before + 1, within=30)
+
+        async def delivered() -> bool:
+            later = (await client.sent(user, accepted_only=True))[before:]
+            # Not just any message: a thank-you for their gift may be on its way too.
+            return any("Every euro goes" in (entry.get("text") or "") for entry in later)
+
+        await wait_until(delivered, "the staff's answer to reach the supporter")
         return True
 
 

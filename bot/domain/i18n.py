@@ -69,7 +69,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "/start: start or restart messages\n"
             "/stop: stop all messages\n"
             "/privacy: what we keep about you\n"
-            "/forget: delete your personal data"
+            "/forget: delete your personal data\n"
+            "/share: your own link to share with a friend"
         ),
         "give_how_much": "Thank you! How much would you like to give?",
         "give_unavailable": "Giving in Telegram is not available for this campaign.",
@@ -78,6 +79,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd_privacy": "What we keep about you",
         "cmd_forget": "Delete your personal data",
         "cmd_help": "How this bot works",
+        "cmd_share": "Your own link to share with a friend",
         "button_donate": "Donate",
         "button_open_bot": "Open privately",
         "button_give": "Give in Telegram",
@@ -148,7 +150,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "/start: berichten starten of hervatten\n"
             "/stop: geen berichten meer\n"
             "/privacy: wat we over je bewaren\n"
-            "/forget: je persoonlijke gegevens wissen"
+            "/forget: je persoonlijke gegevens wissen\n"
+            "/share: je eigen link om met een vriend te delen"
         ),
         "give_how_much": "Dank je wel! Hoeveel wil je geven?",
         "give_unavailable": "Geven via Telegram kan niet voor deze actie.",
@@ -157,6 +160,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cmd_privacy": "Wat we over je bewaren",
         "cmd_forget": "Je persoonlijke gegevens wissen",
         "cmd_help": "Hoe deze bot werkt",
+        "cmd_share": "Je eigen link om met een vriend te delen",
         "button_donate": "Doneer",
         "button_open_bot": "Open privé",
         "button_give": "Geef via Telegram",
@@ -187,7 +191,7 @@ _TEXTS: dict[str, dict[str, str]] = {
 LANGUAGES = tuple(
     code for code, texts in _TEXTS.items() if texts.keys() >= _TEXTS[DEFAULT_LANGUAGE].keys()
 )
-SUPPORTER_COMMANDS = ("start", "stop", "privacy", "forget", "help")
+SUPPORTER_COMMANDS = ("start", "stop", "privacy", "forget", "share", "help")
 
 
 def language_tag(code: str | None) -> str | None:

@@ -143,6 +143,13 @@ class CommunityCalls:
         }
         return dict(await self._call("POST", "/join", body))
 
+    async def join_many(
+        self, chat_id: int, user_ids: list[int], *, invite_link: str | None = None
+    ) -> list[JsonDict]:
+        """Have several users join in one call (all or none); return their chat_member updates."""
+        body = {"chat_id": chat_id, "user_ids": user_ids, "invite_link": invite_link}
+        return list(await self._call("POST", "/join_many", body))
+
     async def leave(self, chat_id: int, user_id: int, *, banned_by: int | None = None) -> JsonDict:
         """Have a user leave (or be banned); return the chat_member update."""
         body = {"chat_id": chat_id, "user_id": user_id, "banned_by": banned_by}

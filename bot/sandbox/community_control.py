@@ -112,6 +112,15 @@ def _join(state: SandboxState, a: JsonDict) -> JsonDict:
     )
 
 
+def _join_many(state: SandboxState, a: JsonDict) -> list[JsonDict]:
+    users = a.get("user_ids")
+    if not isinstance(users, list) or not users:
+        raise SandboxError(400, "user_ids must be a non-empty list of user ids")
+    return groups.join_many(
+        state, int(a["chat_id"]), [int(u) for u in users], invite_link=a.get("invite_link")
+    )
+
+
 def _leave(state: SandboxState, a: JsonDict) -> JsonDict:
     return groups.leave(
         state, int(a["chat_id"]), int(a["user_id"]), banned_by=opt_int(a, "banned_by")
@@ -142,6 +151,7 @@ COMMUNITY_ROUTES = [
     Route("/channel_post", endpoint(_channel_post), methods=["POST"]),
     Route("/react", endpoint(_react), methods=["POST"]),
     Route("/join", endpoint(_join), methods=["POST"]),
+    Route("/join_many", endpoint(_join_many), methods=["POST"]),
     Route("/leave", endpoint(_leave), methods=["POST"]),
     Route("/vote", endpoint(_vote), methods=["POST"]),
     Route("/invite_links", endpoint(_invite_links), methods=["GET"]),

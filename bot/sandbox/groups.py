@@ -186,6 +186,28 @@ def join(
     )
 
 
+def join_many(
+    state: SandboxState, chat_id: int, user_ids: list[int], *, invite_link: str | None = None
+) -> list[JsonDict]:
+    """Have several people join in turn through one link; all or none (checked first)."""
+    chat = state.chat(chat_id)
+    if len(set(user_ids)) != len(user_ids):
+        raise SandboxError(400, "user_ids: a user is listed twice")
+    for user_id in user_ids:
+        state.user(user_id)
+        standing = chat.member(user_id)
+        if standing.present:
+            raise SandboxError(400, f"user {user_id} is already in chat {chat_id}")
+        if standing.status == "kicked":
+            raise SandboxError(403, f"user {user_id} is banned from chat {chat_id}")
+    if invite_link:
+        link = _usable_link(state, chat, invite_link)
+        limit = link.link.get("member_limit")
+        if limit is not None and link.joined + len(user_ids) > limit:
+            raise SandboxError(400, "the invite link would pass its member limit")
+    return [join(state, chat_id, user_id, invite_link=invite_link) for user_id in user_ids]
+
+
 def leave(
     state: SandboxState, chat_id: int, user_id: int, *, banned_by: int | None = None
 ) -> JsonDict:

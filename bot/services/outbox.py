@@ -62,7 +62,13 @@ def limiter_for(settings: Settings) -> SendLimiter:
         settings.paid_rate_per_second if settings.paid_broadcast else settings.send_rate_per_second
     )
     # At paid rates one millisecond of scheduling jitter is a whole slot: allow a small burst.
-    return SendLimiter(LimitSettings(per_second=rate, burst=max(1, int(rate // 100))))
+    return SendLimiter(
+        LimitSettings(
+            per_second=rate,
+            burst=max(1, int(rate // 100)),
+            per_group_per_minute=settings.group_sends_per_minute,
+        )
+    )
 
 
 @dataclass

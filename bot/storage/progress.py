@@ -9,7 +9,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.storage.models import PENDING, SENDING, SENT, Ask, BroadcastPost, Supporter
+from bot.storage.models import (
+    PENDING,
+    SENDING,
+    SENT,
+    Ask,
+    BroadcastPost,
+    Campaign,
+    Supporter,
+)
 
 
 class SentAsk(NamedTuple):
@@ -17,10 +25,14 @@ class SentAsk(NamedTuple):
 
     id: int
     token: str
+    campaign: str
     arm: str
     step: str
+    # Where it went: the supporter's private chat, or the community chat of a public reply.
     chat_id: int
     telegram_message_id: int
+    # Whom it asks (None once forgotten).
+    telegram_user_id: int | None
 
 
 async def count_due_unsent(*, session: AsyncSession, now: datetime) -> int:
@@ -39,11 +51,15 @@ async def sent_asks_after(*, session: AsyncSession, after_id: int = 0) -> list[S
         select(
             col(Ask.id),
             col(Ask.token),
+            col(Campaign.name),
             col(Ask.arm),
             col(Ask.step),
             col(Ask.chat_id),
             col(Ask.telegram_message_id),
+            col(Supporter.telegram_user_id),
         )
+        .join(Campaign, col(Campaign.id) == col(Ask.campaign_id))
+        .outerjoin(Supporter, col(Supporter.id) == col(Ask.supporter_id))
         .where(col(Ask.state) == SENT, col(Ask.id) > after_id)
         .order_by(col(Ask.id))
     )
