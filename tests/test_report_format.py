@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.domain.campaign import dump_campaign
 from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
+from bot.domain.spec import Campaign
 from bot.services.report_chat import format_telegram_html, report_chart
 from bot.services.report_format import format_text
 from bot.services.report_json import to_json
@@ -293,3 +294,38 @@ async def test_public_and_private_arms_are_said_to_compare_only_where_both_could
     assert any("eligible for both" in note for note in built.notes)
     plain = await build_report(sqlite_sessions, spec, now=NOW)
     assert not any("eligible for both" in note for note in plain.notes)
+
+
+def _arms_as(spec: Campaign, **changes: dict[str, str]) -> Campaign:
+    """Return the campaign with some arms' fields changed (arm name -> {field: value})."""
+    arms = {
+        name: arm.model_copy(update=changes[name]) if name in changes else arm
+        for name, arm in spec.arms.items()
+    }
+    return spec.model_copy(update={"arms": arms})
+
+
+async def test_a_public_reply_arm_is_tested_against_a_private_one_of_the_same_kind(
+    sqlite_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed_spring(sqlite_sessions)
+    # Both arms personal asks; one made in public, one in private: the comparison #13 asks for.
+    public = _arms_as(spring_spec(), broadcast={"kind": "specific", "via": "group_reply"})
+    built = await build_report(sqlite_sessions, public, now=NOW)
+    tested = {(c.metric, c.arm_a, c.arm_b) for c in built.comparisons}
+    asked = {("gave_in_period", arm, "holdout") for arm in ("specific", "broadcast")}
+    assert tested == asked | {(m, "broadcast", "specific") for m in ("donation", "click", "reply")}
+    assert [(r.arm_a, r.arm_b) for r in built.revenue] == [("broadcast", "specific")]
+    # Two private personal asks: only the holdout comparisons remain.
+    private = _arms_as(spring_spec(), broadcast={"kind": "specific"})
+    same = await build_report(sqlite_sessions, private, now=NOW)
+    assert {(c.metric, c.arm_a, c.arm_b) for c in same.comparisons} == asked
+    assert same.revenue == ()
+    # Without the holdout there is no pair the report tests, and it says so rather than
+    # blaming the recipients.
+    alone = dataclasses.replace(
+        same, arms=tuple(a for a in same.arms if not a.is_holdout), comparisons=()
+    )
+    assert "Nothing to compare: the report tests specific against broadcast-style" in (
+        format_text(alone)
+    )

@@ -11,6 +11,7 @@ from bot.services.report_format import (
     DASH,
     SHORTENED,
     amounts_text,
+    comparisons_missing,
     p_text,
     percent,
     points_text,
@@ -59,7 +60,7 @@ def format_telegram_html(report: Report) -> str:
     if report.srm is not None and report.srm.flagged:
         lines.append(_b("Sample ratio mismatch: ") + escape(srm_text(report.srm)))
     if not report.comparisons:
-        lines.append("Not enough data yet to compare the arms.")
+        lines.append(escape(comparisons_missing(report)))
     lines += [f"⏱ {escape(response_text(r))}" for r in report.response_times]
     return fit_lines(lines, SHORTENED)
 

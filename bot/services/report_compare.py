@@ -40,16 +40,30 @@ class _Pending:
     planned_rate: float
 
 
+def arm_pairs(arms: tuple[ArmReport, ...]) -> list[tuple[ArmReport, ArmReport]]:
+    """Return the pairs of asked arms the report tests, each once: (a, b) compares a with b.
+
+    Specific asks against broadcast-style ones, and public replies in the community chat
+    (via group_reply) against private messages: the two questions the product is for.
+    """
+    treated = [arm for arm in arms if arm.kind in ("specific", "broadcast")]
+    pairs: list[tuple[ArmReport, ArmReport]] = [
+        (a, b) for a in treated for b in treated if a.kind == "specific" and b.kind == "broadcast"
+    ]
+    pairs += [
+        (a, b)
+        for a in treated
+        for b in treated
+        if a.via == "group_reply" and b.via == "private" and (a, b) not in pairs
+    ]
+    return pairs
+
+
 def _rates_to_compare(arms: tuple[ArmReport, ...]) -> list[tuple[str, ArmReport, ArmReport]]:
-    specific = [arm for arm in arms if arm.kind == "specific"]
-    broadcast = [arm for arm in arms if arm.kind == "broadcast"]
     treated = [arm for arm in arms if arm.kind in ("specific", "broadcast")]
     holdouts = [arm for arm in arms if arm.is_holdout]
     pairs = [
-        (metric, a, b)
-        for a in specific
-        for b in broadcast
-        for metric in ("donation", "click", "reply")
+        (metric, a, b) for a, b in arm_pairs(arms) for metric in ("donation", "click", "reply")
     ]
     pairs += [("gave_in_period", a, h) for a in treated for h in holdouts]
     return pairs
@@ -108,12 +122,8 @@ def compare_arms(
         ]
     ] = []
     if currency is not None:
-        for a in arms:
-            for b in arms:
-                if a.kind != "specific" or b.kind != "broadcast" or not a.recipients:
-                    continue
-                if not b.recipients:
-                    continue
+        for a, b in arm_pairs(arms):
+            if a.recipients and b.recipients:
                 result = stats.compare_revenue(
                     donor_totals.get(a.name, []),
                     a.recipients,

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.domain.money import format_amount
 from bot.domain.stats import Estimate
+from bot.services.report_compare import arm_pairs
 from bot.services.report_model import (
     AlwaysValid,
     ArmReport,
@@ -329,7 +330,7 @@ def format_text(report: Report) -> str:
         f"Holm-adjusted across all {family_text(report)} shown)",
     ]
     if not report.comparisons and not report.revenue:
-        out.append("Not enough data yet: every compared arm needs recipients.")
+        out.append(comparisons_missing(report))
     for c in report.comparisons:
         out += [
             f"{c.arm_a} vs {c.arm_b}, {c.label}:",
@@ -368,6 +369,16 @@ def referral_table(report: Report) -> tuple[list[str], list[tuple[str, list[str]
         for r in report.referrals
     ]
     return header, rows
+
+
+def comparisons_missing(report: Report) -> str:
+    """Say why a report shows no comparison: no pair of arms to test, or too few recipients."""
+    if not arm_pairs(report.arms) and not any(arm.is_holdout for arm in report.arms):
+        return (
+            "Nothing to compare: the report tests specific against broadcast-style asks, "
+            "public replies against private asks, and asked arms against a holdout."
+        )
+    return "Not enough data yet: every compared arm needs recipients."
 
 
 def family_text(report: Report) -> str:
