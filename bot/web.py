@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,6 +126,10 @@ def _int(value: Any, field: str) -> int:
     return value
 
 
+# The databases refuse NUL and text that is not UTF-8 (JSON can carry lone surrogates).
+_UNSTORABLE = re.compile("[\x00-\x1f\ud800-\udfff]")
+
+
 def _text(value: Any, field: str, *, limit: int, required: bool = False) -> str | None:
     if value is None or value == "":
         if required:
@@ -134,8 +139,7 @@ def _text(value: Any, field: str, *, limit: int, required: bool = False) -> str 
         raise PayloadError(f"{field}: must be a string (got {_shown(value)})")
     if len(value) > limit:
         raise PayloadError(f"{field}: must be at most {limit} characters")
-    # The databases refuse NUL and text that is not UTF-8 (JSON can carry lone surrogates).
-    if any(ord(char) < 32 or 0xD800 <= ord(char) <= 0xDFFF for char in value):
+    if _UNSTORABLE.search(value):
         raise PayloadError(f"{field}: must not contain control characters or lone surrogates")
     return value.strip()
 

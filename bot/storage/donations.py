@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +16,7 @@ from sqlmodel import col
 from bot.domain.attribution import DeliveredAsk
 from bot.storage.dialect import dialect_name
 from bot.storage.models import SENT, Ask, Campaign, Donation, Interaction, Supporter
-from bot.storage.tables import DONATION
+from bot.storage.tables import ASK, CAMPAIGN, DONATION, SUPPORTER
 
 
 @dataclass(frozen=True)
@@ -76,18 +75,32 @@ async def find_donor(
     return None
 
 
+# The group queries of the webhook path, built once: a statement built per call cost more
+# CPU in SQLAlchemy's coercions and cache key than running it did.
+_CORE_DONOR = (SUPPORTER.c.id, SUPPORTER.c.chat_id, SUPPORTER.c.first_name, SUPPORTER.c.language)
+_DONORS_BY_TELEGRAM = select(SUPPORTER.c.telegram_user_id, *_CORE_DONOR).where(
+    SUPPORTER.c.telegram_user_id.in_(bindparam("ids", expanding=True)),
+    SUPPORTER.c.forgotten_at.is_(None),
+)
+_DELIVERED_ASKS = (
+    select(ASK.c.supporter_id, ASK.c.id, CAMPAIGN.c.name, ASK.c.sent_at, CAMPAIGN.c.id)
+    .join(CAMPAIGN, CAMPAIGN.c.id == ASK.c.campaign_id)
+    .where(
+        ASK.c.supporter_id.in_(bindparam("ids", expanding=True)),
+        ASK.c.state == SENT,
+        ASK.c.sent_at >= bindparam("since", type_=ASK.c.sent_at.type),
+        ASK.c.sent_at <= bindparam("until", type_=ASK.c.sent_at.type),
+    )
+)
+
+
 async def donors_by_telegram(
     *, session: AsyncSession, telegram_user_ids: Collection[int]
 ) -> dict[int, Donor]:
     """Find the supporters, not forgotten, with these Telegram user ids."""
     if not telegram_user_ids:
         return {}
-    rows = await session.execute(
-        select(col(Supporter.telegram_user_id), *DONOR_COLUMNS).where(
-            col(Supporter.telegram_user_id).in_(sorted(set(telegram_user_ids))),
-            col(Supporter.forgotten_at).is_(None),
-        )
-    )
+    rows = await session.execute(_DONORS_BY_TELEGRAM, {"ids": sorted(set(telegram_user_ids))})
     found = {}
     for row in rows:
         donor = read_donor(row, 1)
@@ -103,20 +116,7 @@ async def delivered_asks(
     if not supporter_ids:
         return {}
     rows = await session.execute(
-        select(
-            col(Ask.supporter_id),
-            col(Ask.id),
-            col(Campaign.name),
-            col(Ask.sent_at),
-            col(Campaign.id),
-        )
-        .join(Campaign, col(Campaign.id) == col(Ask.campaign_id))
-        .where(
-            col(Ask.supporter_id).in_(sorted(set(supporter_ids))),
-            col(Ask.state) == SENT,
-            col(Ask.sent_at) >= since,
-            col(Ask.sent_at) <= until,
-        )
+        _DELIVERED_ASKS, {"ids": sorted(set(supporter_ids)), "since": since, "until": until}
     )
     found: dict[int, list[DeliveredAsk]] = {}
     for row in rows:
@@ -178,9 +178,10 @@ async def insert_donations(
         .on_conflict_do_nothing(index_elements=["provider", "provider_event_id"])
         .returning(DONATION.c.provider, DONATION.c.provider_event_id, DONATION.c.id)
     )
+    # vars, not dataclasses.asdict: that deep-copies every field.
     # Many parameter sets with RETURNING: SQLAlchemy sends them as one multi-row INSERT
     # ("insertmanyvalues"), and this dialect insert is compiled once, not once per gift.
-    result = await session.execute(statement, [dataclasses.asdict(row) for row in rows])
+    result = await session.execute(statement, [vars(row) for row in rows])
     return {(r[0], r[1]): int(r[2]) for r in result}
 
 
@@ -199,34 +200,37 @@ class StoredDonation:
     donor: Donor | None
 
 
+_DONATIONS_OF_EVENTS = (
+    select(
+        DONATION.c.provider,
+        DONATION.c.provider_event_id,
+        DONATION.c.id,
+        DONATION.c.attribution,
+        CAMPAIGN.c.name,
+        DONATION.c.ask_id,
+        DONATION.c.post_id,
+        DONATION.c.amount_minor,
+        DONATION.c.currency,
+        DONATION.c.donated_at,
+        *_CORE_DONOR,
+    )
+    .outerjoin(CAMPAIGN, CAMPAIGN.c.id == DONATION.c.campaign_id)
+    .outerjoin(SUPPORTER, SUPPORTER.c.id == DONATION.c.supporter_id)
+    .where(
+        tuple_(DONATION.c.provider, DONATION.c.provider_event_id).in_(
+            bindparam("events", expanding=True)
+        )
+    )
+)
+
+
 async def find_donations(
     *, session: AsyncSession, events: Collection[EventKey]
 ) -> dict[EventKey, StoredDonation]:
     """Return the donations recorded for these provider events (unknown ones left out)."""
     if not events:
         return {}
-    rows = await session.execute(
-        select(
-            col(Donation.provider),
-            col(Donation.provider_event_id),
-            col(Donation.id),
-            col(Donation.attribution),
-            col(Campaign.name),
-            col(Donation.ask_id),
-            col(Donation.post_id),
-            col(Donation.amount_minor),
-            col(Donation.currency),
-            col(Donation.donated_at),
-            *DONOR_COLUMNS,
-        )
-        .outerjoin(Campaign, col(Campaign.id) == col(Donation.campaign_id))
-        .outerjoin(Supporter, col(Supporter.id) == col(Donation.supporter_id))
-        .where(
-            tuple_(col(Donation.provider), col(Donation.provider_event_id)).in_(
-                sorted(set(events))
-            )
-        )
-    )
+    rows = await session.execute(_DONATIONS_OF_EVENTS, {"events": sorted(set(events))})
     return {
         (row[0], row[1]): StoredDonation(
             id=int(row[2]),
