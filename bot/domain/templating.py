@@ -233,6 +233,9 @@ _ENV.add_filter("month_name", _month_name_filter)
 _ENV.add_filter("date", _date_filter)
 
 
+_GLOBALS = dict(_ENV.globals)
+
+
 @functools.lru_cache(maxsize=1024)
 def _compile(source: str) -> Template:
     return _ENV.from_string(source)
@@ -310,7 +313,11 @@ def _render(
 ) -> str:
     try:
         with render_budget():
-            text = _compile(source).render(_variables(campaign, language, context))
+            template = _compile(source)
+            # What Template.render does, less merging Jinja's globals into a new dict on
+            # every render: they are merged into the variables (which win, as there).
+            variables = {**_GLOBALS, **_variables(campaign, language, context)}
+            text = _ENV.concat(template.root_render_func(template.new_context(variables, True)))
     except RenderTooCostly as exc:
         raise TemplateRenderError(key, language, str(exc)) from None
     except SecurityError as exc:
