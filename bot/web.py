@@ -127,7 +127,7 @@ def _int(value: Any, field: str) -> int:
 
 
 # The databases refuse NUL and text that is not UTF-8 (JSON can carry lone surrogates).
-_UNSTORABLE = re.compile("[\x00-\x1f\ud800-\udfff]")
+_UNSTORABLE = re.compile(r"[\x00-\x1f\ud800-\udfff]")
 
 
 def _text(value: Any, field: str, *, limit: int, required: bool = False) -> str | None:

@@ -115,7 +115,7 @@ async def attribute_gifts(
         # asks inside the gift's own campaign and window.
         delivered = await donations.delivered_asks(
             session=session,
-            supporter_ids=[donor.id for donor in donors if donor is not None],
+            supporter_ids=[donor.id for i in by_window if (donor := donors[i]) is not None],
             since=min(moments) - widest,
             until=max(moments),
         )
