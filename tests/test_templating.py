@@ -181,6 +181,49 @@ def test_sandbox_blocks_escapes(source: str) -> None:
         render_message(campaign, "ask", supporter(first_name="Eve"))
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ last.visited_exhibition.__class__ }}",
+        "{{ last.visited_exhibition.__dict__ }}",
+        "{{ last.visited_exhibition.date.__class__.__mro__ }}",
+        "{{ last.visited_exhibition.detail.__class__ }}",
+        "{{ last.__getattr__.__globals__ }}",
+        "{{ last._items }}",
+        "{{ last.__dict__ }}",
+        "{{ gift.__class__.__init__.__globals__ }}",
+        "{{ gift.__dict__ }}",
+        "{{ gift.amount.__class__ }}",
+        "{{ last.visited_exhibition.detail.format.__globals__ }}",
+    ],
+)
+def test_sandbox_still_guards_the_history_and_gift_read_without_checks(source: str) -> None:
+    campaign = unchecked(campaign_with({"ask": {"en": "x"}}), "ask", "en", source)
+    visit = ("visited_exhibition", "Ships", datetime(2026, 1, 10, 12, 0))
+    who = supporter(interactions=[visit], gift_amount_minor=2500, gift_currency="EUR")
+    with pytest.raises(TemplateRenderError, match="unsafe access blocked"):
+        render_message(campaign, "ask", who)
+
+
+def test_history_and_gift_fields_and_the_mappings_methods_still_read_as_documented() -> None:
+    source = (
+        "{{ last.visited_exhibition.detail }} {{ last.visited_exhibition.month }} "
+        "{{ last.visited_exhibition.year }} {{ last.visited_exhibition.days_ago }} "
+        "{{ last.visited_exhibition.date | date('iso') }} {{ last.visited_exhibition.kind }} "
+        "{{ gift.amount }} {{ gift.currency }} {{ gift }} {{ last['visited_exhibition'].detail }} "
+        "{{ last.keys() | join(',') }} {{ last.items() | list | length }} "
+        "{% if last.event %}never{% else %}none{% endif %}"
+    )
+    campaign = unchecked(campaign_with({"ask": {"en": "x"}}), "ask", "en", source)
+    visit = ("visited_exhibition", "Ships", datetime(2026, 1, 10, 12, 0))
+    who = supporter(interactions=[visit], gift_amount_minor=2500, gift_currency="EUR")
+    assert render_message(campaign, "ask", who) == (
+        "Ships January 2026 " + str((TODAY - date(2026, 1, 10)).days)
+        + " 2026-01-10 visited_exhibition €25.00 EUR €25.00 Ships "
+        "visited_exhibition 1 none"
+    )  # fmt: skip
+
+
 def test_sandbox_escape_is_also_rejected_at_validation() -> None:
     with pytest.raises(ValidationError, match="unsafe access blocked"):
         campaign_with({"ask": {"en": "{{ ''.__class__ }}"}})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import logging
 import uuid
@@ -14,14 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.domain.ask_rules import tracked_link
-from bot.domain.attribution import (
-    DEFAULT_WINDOW,
-    TOKEN,
-    UNATTRIBUTED,
-    WINDOW,
-    Credit,
-    credit_by_window,
-)
+from bot.domain.attribution import DEFAULT_WINDOW, TOKEN, WINDOW
 from bot.domain.callbacks import SHARE
 from bot.domain.i18n import text as ui_text
 from bot.domain.money import format_amount, gift_amount_problem, is_currency, parse_amount
@@ -29,8 +21,9 @@ from bot.domain.names import shown_name
 from bot.domain.sending import Button, Result, Sender, SendOutcome
 from bot.domain.spec import Campaign
 from bot.domain.templating import MessageContext, render_message
+from bot.services.crediting import GiftCredit, attribute_gifts
 from bot.services.supporters import remember_staff_messages
-from bot.storage import clicks, donations, supporters
+from bot.storage import donations, supporters
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +127,12 @@ async def record_donation(
     # Attribution only reads, so it runs before the write transaction: on SQLite the write
     # transaction then starts with its insert and never has to upgrade a stale read snapshot.
     async with sessions() as session:
-        credit = await attribute_gift(session, gift, specs=specs, default_window=default_window)
+        credits = await attribute_gifts(
+            session, [gift], specs=specs, default_window=default_window
+        )
     async with sessions() as session, session.begin():
-        return await _store(session, gift, credit, now=now, main_currency=main_currency)
+        stored = await _store(session, [gift], credits, now=now, main_currency=main_currency)
+        return stored[0]
 
 
 async def record_donations(
@@ -150,35 +146,13 @@ async def record_donations(
     """Record gifts in one transaction; the same provider event twice is one donation.
 
     One commit for a burst of webhooks: on the 2-core machine a transaction per gift held
-    signed webhooks to about 170/s. Stored in the order of their provider events, so two
-    groups holding the same replayed events never wait on each other in a circle.
+    signed webhooks to about 170/s. The group costs a fixed handful of statements, whatever
+    its size: the identifiers, tokens and delivered asks its gifts name are read together,
+    and the gifts are inserted and counted on their givers in one statement each.
     """
     async with sessions() as session, session.begin():
-        # What the group's gifts name, read in two queries rather than one or two per gift.
-        known = Known(
-            await clicks.find_link_targets(
-                session=session, tokens=[g.reference for g in gifts if g.reference]
-            ),
-            await donations.donors_by_telegram(
-                session=session,
-                telegram_user_ids=[g.telegram_user_id for g in gifts if g.telegram_user_id],
-            ),
-        )
-        counted: list[supporters.GiftEvent] = []
-        outcomes: dict[int, DonationOutcome] = {}
-        order = sorted(range(len(gifts)), key=lambda i: _event_key(gifts[i]))
-        for i in order:
-            credit = await attribute_gift(session, gifts[i], specs=specs, known=known)
-            outcomes[i] = await _store(
-                session, gifts[i], credit, now=now, main_currency=main_currency, counted=counted
-            )
-        # Counted on the supporters together: two statements for the group, not two per gift.
-        await supporters.add_gifts(session=session, gifts=counted, main_currency=main_currency)
-        return [outcomes[i] for i in range(len(gifts))]
-
-
-def _event_key(gift: IncomingGift) -> tuple[str, str]:
-    return gift.provider, gift.provider_event_id
+        credits = await attribute_gifts(session, gifts, specs=specs)
+        return await _store(session, gifts, credits, now=now, main_currency=main_currency)
 
 
 async def record_donation_in(
@@ -191,108 +165,57 @@ async def record_donation_in(
     main_currency: str = "EUR",
 ) -> DonationOutcome:
     """Record a gift inside the caller's transaction (the CSV import); never commits."""
-    credit = await attribute_gift(session, gift, specs=specs, default_window=default_window)
-    return await _store(session, gift, credit, now=now, main_currency=main_currency)
+    credits = await attribute_gifts(session, [gift], specs=specs, default_window=default_window)
+    return (await _store(session, [gift], credits, now=now, main_currency=main_currency))[0]
 
 
-@dataclass(frozen=True)
-class Known:
-    """Link targets and donors already read for a group of gifts."""
-
-    targets: Mapping[str, clicks.LinkTarget]
-    by_telegram: Mapping[int, donations.Donor]
-
-
-@dataclass(frozen=True)
-class GiftCredit:
-    """Where a gift is credited, and the supporter it is counted on."""
-
-    credit: Credit
-    donor: donations.Donor | None
-
-
-async def attribute_gift(
-    session: AsyncSession,
-    gift: IncomingGift,
-    *,
-    specs: Mapping[str, Campaign],
-    default_window: timedelta = DEFAULT_WINDOW,
-    known: Known | None = None,
-) -> GiftCredit:
-    """Apply the attribution rule: the token's ask or post, else the window, else none."""
-    donor = None
-    if known is not None and gift.supporter_id is None and gift.telegram_user_id is not None:
-        # The Telegram id is the first identifier find_donor would try for such a gift.
-        donor = known.by_telegram.get(gift.telegram_user_id)
-    if donor is None:
-        donor = await donations.find_donor(
-            session=session,
-            supporter_id=gift.supporter_id,
-            telegram_user_id=gift.telegram_user_id,
-            username=gift.username,
-            external_id=gift.external_id,
-        )
-    if gift.reference:
-        if known is not None:
-            target = known.targets.get(gift.reference)
-        else:
-            target = await clicks.find_link_target(session=session, token=gift.reference)
-        if target is not None:
-            credit = Credit(
-                TOKEN, target.ask_id, target.post_id, target.campaign_name, target.campaign_id
-            )
-            # A forwarded link: the identified giver wins over the person the ask went to.
-            return GiftCredit(credit, donor or target.supporter)
-    if donor is None:
-        campaign_id = None
-        if gift.campaign_name is not None:
-            campaign_id = await donations.campaign_id_named(
-                session=session, name=gift.campaign_name
-            )
-        return GiftCredit(Credit(UNATTRIBUTED, None, None, gift.campaign_name, campaign_id), None)
-
-    def window_for(name: str) -> timedelta:
-        spec = specs.get(name)
-        return spec.attribution_window if spec is not None else default_window
-
-    widest = max([default_window, *(spec.attribution_window for spec in specs.values())])
-    delivered = await donations.delivered_asks(
-        session=session,
-        supporter_id=donor.id,
-        since=gift.donated_at - widest,
-        until=gift.donated_at,
-        campaign_name=gift.campaign_name,
-    )
-    credit = credit_by_window(
-        delivered,
-        donated_at=gift.donated_at,
-        window_for=window_for,
-        campaign_name=gift.campaign_name,
-    )
-    if credit.campaign_name is not None and credit.campaign_id is None:
-        campaign_id = await donations.campaign_id_named(session=session, name=credit.campaign_name)
-        credit = dataclasses.replace(credit, campaign_id=campaign_id)
-    return GiftCredit(credit, donor)
+def _event_key(gift: IncomingGift) -> donations.EventKey:
+    return gift.provider, gift.provider_event_id
 
 
 async def _store(
     session: AsyncSession,
-    gift: IncomingGift,
-    credited: GiftCredit,
+    gifts: Sequence[IncomingGift],
+    credits: Sequence[GiftCredit],
     *,
     now: datetime,
     main_currency: str,
-    counted: list[supporters.GiftEvent] | None = None,
-) -> DonationOutcome:
-    """Insert a gift once; count it on its giver now, or add it to `counted` for the caller."""
-    currency = gift.currency.upper()
+) -> list[DonationOutcome]:
+    """Insert each provider event once and count new gifts on their givers; a replay, or a
+    second copy in the same group, is answered with the donation stored first."""
+    first: dict[donations.EventKey, int] = {}
+    # In event order, so two groups holding the same replayed events never wait in a circle.
+    for i in sorted(range(len(gifts)), key=lambda i: _event_key(gifts[i])):
+        first.setdefault(_event_key(gifts[i]), i)
+    rows = [_new_row(gifts[i], credits[i], now=now) for i in first.values()]
+    inserted = await donations.insert_donations(session=session, rows=rows)
+    outcomes: dict[int, DonationOutcome] = {}
+    counted: list[supporters.GiftEvent] = []
+    for key, i in first.items():
+        if key in inserted:
+            outcomes[i] = _new_outcome(gifts[i], credits[i], inserted[key])
+            if (event := _gift_event(gifts[i], credits[i])) is not None:
+                counted.append(event)
+    # Counted on the supporters together: two statements for the group, not two per gift.
+    await supporters.add_gifts(session=session, gifts=counted, main_currency=main_currency)
+    stored_before = [_event_key(g) for i, g in enumerate(gifts) if i not in outcomes]
+    existing = await donations.find_donations(session=session, events=stored_before)
+    for i, gift in enumerate(gifts):
+        if i not in outcomes:
+            row = existing.get(_event_key(gift))
+            if row is None:  # pragma: no cover - the conflict that led here guarantees a row
+                raise RuntimeError(f"donation {gift.provider}/{gift.provider_event_id} vanished")
+            outcomes[i] = _stored_outcome(row)
+    return [outcomes[i] for i in range(len(gifts))]
+
+
+def _new_row(gift: IncomingGift, credited: GiftCredit, *, now: datetime) -> donations.NewDonation:
     credit, donor = credited.credit, credited.donor
-    donation_id = await donations.insert_donation(
-        session=session,
+    return donations.NewDonation(
         provider=gift.provider,
         provider_event_id=gift.provider_event_id,
         amount_minor=gift.amount_minor,
-        currency=currency,
+        currency=gift.currency.upper(),
         donated_at=gift.donated_at,
         reference=gift.reference,
         recorded_at=now,
@@ -302,21 +225,24 @@ async def _store(
         post_id=credit.post_id,
         campaign_id=credit.campaign_id,
     )
-    if donation_id is None:
-        return await _existing(session, gift)
-    if donor is not None:
-        event = supporters.GiftEvent(
-            donor.id,
-            gift.amount_minor,
-            currency,
-            gift.donated_at,
-            credit.campaign_name,
-            gift.provider,
-        )
-        if counted is None:
-            await supporters.add_gifts(session=session, gifts=[event], main_currency=main_currency)
-        else:
-            counted.append(event)
+
+
+def _gift_event(gift: IncomingGift, credited: GiftCredit) -> supporters.GiftEvent | None:
+    donor = credited.donor
+    if donor is None:
+        return None
+    return supporters.GiftEvent(
+        donor.id,
+        gift.amount_minor,
+        gift.currency.upper(),
+        gift.donated_at,
+        credited.credit.campaign_name,
+        gift.provider,
+    )
+
+
+def _new_outcome(gift: IncomingGift, credited: GiftCredit, donation_id: int) -> DonationOutcome:
+    credit, donor = credited.credit, credited.donor
     return DonationOutcome(
         donation_id=donation_id,
         duplicate=False,
@@ -327,19 +253,14 @@ async def _store(
         supporter_id=donor.id if donor else None,
         chat_id=donor.chat_id if donor else None,
         amount_minor=gift.amount_minor,
-        currency=currency,
+        currency=gift.currency.upper(),
         first_name=donor.first_name if donor else None,
         language=donor.language if donor else None,
         donated_at=gift.donated_at,
     )
 
 
-async def _existing(session: AsyncSession, gift: IncomingGift) -> DonationOutcome:
-    row = await donations.find_donation(
-        session=session, provider=gift.provider, provider_event_id=gift.provider_event_id
-    )
-    if row is None:  # pragma: no cover - the conflict that led here guarantees a row
-        raise RuntimeError(f"donation {gift.provider}/{gift.provider_event_id} vanished")
+def _stored_outcome(row: donations.StoredDonation) -> DonationOutcome:
     donor = row.donor
     return DonationOutcome(
         donation_id=row.id,

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -44,6 +44,38 @@ class LinkTarget:
         return self.supporter.id if self.supporter else None
 
 
+# Built once: this runs for every group of taps and of gifts, and building it per call cost
+# more CPU (SQLAlchemy's coercions and cache key) than running it.
+_ASKS_BY_TOKEN = (
+    select(
+        col(Ask.token),
+        col(Ask.id),
+        col(Ask.campaign_id),
+        col(Campaign.name),
+        col(Campaign.spec_yaml),
+        *DONOR_COLUMNS,
+        col(Supporter.forgotten_at),
+        col(Ask.arm),
+        col(Ask.step),
+        col(Ask.state),
+    )
+    .join(Campaign, col(Campaign.id) == col(Ask.campaign_id))
+    .outerjoin(Supporter, col(Supporter.id) == col(Ask.supporter_id))
+    .where(col(Ask.token).in_(bindparam("tokens", expanding=True)))
+)
+_POSTS_BY_TOKEN = (
+    select(
+        col(BroadcastPost.token),
+        col(BroadcastPost.id),
+        col(BroadcastPost.campaign_id),
+        col(Campaign.name),
+        col(Campaign.spec_yaml),
+    )
+    .join(Campaign, col(Campaign.id) == col(BroadcastPost.campaign_id))
+    .where(col(BroadcastPost.token).in_(bindparam("tokens", expanding=True)))
+)
+
+
 async def find_link_targets(
     *, session: AsyncSession, tokens: Collection[str]
 ) -> dict[str, LinkTarget]:
@@ -52,24 +84,7 @@ async def find_link_targets(
     if not wanted:
         return {}
     found: dict[str, LinkTarget] = {}
-    asks = await session.execute(
-        select(
-            col(Ask.token),
-            col(Ask.id),
-            col(Ask.campaign_id),
-            col(Campaign.name),
-            col(Campaign.spec_yaml),
-            *DONOR_COLUMNS,
-            col(Supporter.forgotten_at),
-            col(Ask.arm),
-            col(Ask.step),
-            col(Ask.state),
-        )
-        .join(Campaign, col(Campaign.id) == col(Ask.campaign_id))
-        .outerjoin(Supporter, col(Supporter.id) == col(Ask.supporter_id))
-        .where(col(Ask.token).in_(wanted))
-    )
-    for ask in asks:
+    for ask in await session.execute(_ASKS_BY_TOKEN, {"tokens": wanted}):
         arm, step, state = ask[-3:]
         forgotten = ask[5 + len(DONOR_COLUMNS)] is not None
         found[ask[0]] = LinkTarget(
@@ -86,18 +101,7 @@ async def find_link_targets(
         )
     rest = [token for token in wanted if token not in found]
     if rest:
-        posts = await session.execute(
-            select(
-                col(BroadcastPost.token),
-                col(BroadcastPost.id),
-                col(BroadcastPost.campaign_id),
-                col(Campaign.name),
-                col(Campaign.spec_yaml),
-            )
-            .join(Campaign, col(Campaign.id) == col(BroadcastPost.campaign_id))
-            .where(col(BroadcastPost.token).in_(rest))
-        )
-        for post in posts:
+        for post in await session.execute(_POSTS_BY_TOKEN, {"tokens": rest}):
             found[post[0]] = LinkTarget(post[0], None, post[1], post[2], post[3], post[4])
     return found
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from sqlmodel import col
 from bot.domain.attribution import DeliveredAsk
 from bot.storage.dialect import dialect_name
 from bot.storage.models import SENT, Ask, Campaign, Donation, Interaction, Supporter
+from bot.storage.tables import ASK, CAMPAIGN, DONATION, SUPPORTER
 
 
 @dataclass(frozen=True)
@@ -74,18 +75,32 @@ async def find_donor(
     return None
 
 
+# The group queries of the webhook path, built once: a statement built per call cost more
+# CPU in SQLAlchemy's coercions and cache key than running it did.
+_CORE_DONOR = (SUPPORTER.c.id, SUPPORTER.c.chat_id, SUPPORTER.c.first_name, SUPPORTER.c.language)
+_DONORS_BY_TELEGRAM = select(SUPPORTER.c.telegram_user_id, *_CORE_DONOR).where(
+    SUPPORTER.c.telegram_user_id.in_(bindparam("ids", expanding=True)),
+    SUPPORTER.c.forgotten_at.is_(None),
+)
+_DELIVERED_ASKS = (
+    select(ASK.c.supporter_id, ASK.c.id, CAMPAIGN.c.name, ASK.c.sent_at, CAMPAIGN.c.id)
+    .join(CAMPAIGN, CAMPAIGN.c.id == ASK.c.campaign_id)
+    .where(
+        ASK.c.supporter_id.in_(bindparam("ids", expanding=True)),
+        ASK.c.state == SENT,
+        ASK.c.sent_at >= bindparam("since", type_=ASK.c.sent_at.type),
+        ASK.c.sent_at <= bindparam("until", type_=ASK.c.sent_at.type),
+    )
+)
+
+
 async def donors_by_telegram(
     *, session: AsyncSession, telegram_user_ids: Collection[int]
 ) -> dict[int, Donor]:
     """Find the supporters, not forgotten, with these Telegram user ids."""
     if not telegram_user_ids:
         return {}
-    rows = await session.execute(
-        select(col(Supporter.telegram_user_id), *DONOR_COLUMNS).where(
-            col(Supporter.telegram_user_id).in_(sorted(set(telegram_user_ids))),
-            col(Supporter.forgotten_at).is_(None),
-        )
-    )
+    rows = await session.execute(_DONORS_BY_TELEGRAM, {"ids": sorted(set(telegram_user_ids))})
     found = {}
     for row in rows:
         donor = read_donor(row, 1)
@@ -95,79 +110,79 @@ async def donors_by_telegram(
 
 
 async def delivered_asks(
-    *,
-    session: AsyncSession,
-    supporter_id: int,
-    since: datetime,
-    until: datetime,
-    campaign_name: str | None = None,
-) -> list[DeliveredAsk]:
-    """List asks delivered to a supporter between two moments, with their campaigns."""
-    query = (
-        select(col(Ask.id), col(Campaign.name), col(Ask.sent_at), col(Campaign.id))
-        .join(Campaign, col(Campaign.id) == col(Ask.campaign_id))
-        .where(
-            col(Ask.supporter_id) == supporter_id,
-            col(Ask.state) == SENT,
-            col(Ask.sent_at) >= since,
-            col(Ask.sent_at) <= until,
+    *, session: AsyncSession, supporter_ids: Collection[int], since: datetime, until: datetime
+) -> dict[int, list[DeliveredAsk]]:
+    """List each supporter's asks delivered between two moments, with their campaigns."""
+    if not supporter_ids:
+        return {}
+    rows = await session.execute(
+        _DELIVERED_ASKS, {"ids": sorted(set(supporter_ids)), "since": since, "until": until}
+    )
+    found: dict[int, list[DeliveredAsk]] = {}
+    for row in rows:
+        if row[3] is not None:
+            found.setdefault(int(row[0]), []).append(
+                DeliveredAsk(int(row[1]), row[2], row[3], int(row[4]))
+            )
+    return found
+
+
+async def campaign_ids_named(*, session: AsyncSession, names: Collection[str]) -> dict[str, int]:
+    """Return the id of the campaign row with each of these names (unknown ones left out)."""
+    if not names:
+        return {}
+    found = await session.execute(
+        select(col(Campaign.name), col(Campaign.id)).where(
+            col(Campaign.name).in_(sorted(set(names)))
         )
     )
-    if campaign_name is not None:
-        query = query.where(col(Campaign.name) == campaign_name)
-    rows = (await session.execute(query)).all()
-    return [DeliveredAsk(int(r[0]), r[1], r[2], int(r[3])) for r in rows if r[2] is not None]
+    return {row[0]: int(row[1]) for row in found}
 
 
-async def campaign_id_named(*, session: AsyncSession, name: str) -> int | None:
-    """Return the id of the campaign row with this name, if there is one."""
-    found = await session.execute(select(col(Campaign.id)).where(col(Campaign.name) == name))
-    value = found.scalar_one_or_none()
-    return int(value) if value is not None else None
+EventKey = tuple[str, str]
 
 
-async def insert_donation(
-    *,
-    session: AsyncSession,
-    provider: str,
-    provider_event_id: str,
-    amount_minor: int,
-    currency: str,
-    donated_at: datetime,
-    reference: str | None,
-    recorded_at: datetime,
-    attribution: str,
-    supporter_id: int | None,
-    ask_id: int | None,
-    post_id: int | None,
-    campaign_id: int | None,
-) -> int | None:
-    """Insert a donation unless its provider event is already stored; return the new id."""
-    values = {
-        "provider": provider,
-        "provider_event_id": provider_event_id,
-        "amount_minor": amount_minor,
-        "currency": currency,
-        "donated_at": donated_at,
-        "reference": reference,
-        "recorded_at": recorded_at,
-        "attribution": attribution,
-        "supporter_id": supporter_id,
-        "ask_id": ask_id,
-        "post_id": post_id,
-        "campaign_id": campaign_id,
-    }
+@dataclass(frozen=True)
+class NewDonation:
+    """A donation row to insert, credited and with its giver."""
+
+    provider: str
+    provider_event_id: str
+    amount_minor: int
+    currency: str
+    donated_at: datetime
+    reference: str | None
+    recorded_at: datetime
+    attribution: str
+    supporter_id: int | None
+    ask_id: int | None
+    post_id: int | None
+    campaign_id: int | None
+
+
+async def insert_donations(
+    *, session: AsyncSession, rows: Sequence[NewDonation]
+) -> dict[EventKey, int]:
+    """Insert donations whose provider events are not stored yet; return the new ids by event.
+
+    One statement for all: rows go in the order given, so callers sort them by event and two
+    transactions inserting the same replayed events never wait on each other in a circle.
+    """
+    if not rows:
+        return {}
     # ON CONFLICT rather than catching IntegrityError: it never aborts an outer transaction,
     # and a concurrent insert of the same event simply waits and then yields nothing.
     maker = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
     statement = (
-        maker(Donation)
-        .values(**values)
+        maker(DONATION)
         .on_conflict_do_nothing(index_elements=["provider", "provider_event_id"])
-        .returning(col(Donation.id))
+        .returning(DONATION.c.provider, DONATION.c.provider_event_id, DONATION.c.id)
     )
-    new_id = (await session.execute(statement)).scalar_one_or_none()
-    return int(new_id) if new_id is not None else None
+    # vars, not dataclasses.asdict: that deep-copies every field.
+    # Many parameter sets with RETURNING: SQLAlchemy sends them as one multi-row INSERT
+    # ("insertmanyvalues"), and this dialect insert is compiled once, not once per gift.
+    result = await session.execute(statement, [vars(row) for row in rows])
+    return {(r[0], r[1]): int(r[2]) for r in result}
 
 
 @dataclass(frozen=True)
@@ -185,44 +200,51 @@ class StoredDonation:
     donor: Donor | None
 
 
-async def find_donation(
-    *, session: AsyncSession, provider: str, provider_event_id: str
-) -> StoredDonation | None:
-    """Return the donation recorded for a provider event, if any."""
-    row = (
-        await session.execute(
-            select(
-                col(Donation.id),
-                col(Donation.attribution),
-                col(Campaign.name),
-                col(Donation.ask_id),
-                col(Donation.post_id),
-                col(Donation.amount_minor),
-                col(Donation.currency),
-                col(Donation.donated_at),
-                *DONOR_COLUMNS,
-            )
-            .outerjoin(Campaign, col(Campaign.id) == col(Donation.campaign_id))
-            .outerjoin(Supporter, col(Supporter.id) == col(Donation.supporter_id))
-            .where(
-                col(Donation.provider) == provider,
-                col(Donation.provider_event_id) == provider_event_id,
-            )
-        )
-    ).first()
-    if row is None:
-        return None
-    return StoredDonation(
-        id=int(row[0]),
-        attribution=row[1],
-        campaign_name=row[2],
-        ask_id=row[3],
-        post_id=row[4],
-        amount_minor=int(row[5]),
-        currency=row[6],
-        donated_at=row[7],
-        donor=read_donor(row, 8),
+_DONATIONS_OF_EVENTS = (
+    select(
+        DONATION.c.provider,
+        DONATION.c.provider_event_id,
+        DONATION.c.id,
+        DONATION.c.attribution,
+        CAMPAIGN.c.name,
+        DONATION.c.ask_id,
+        DONATION.c.post_id,
+        DONATION.c.amount_minor,
+        DONATION.c.currency,
+        DONATION.c.donated_at,
+        *_CORE_DONOR,
     )
+    .outerjoin(CAMPAIGN, CAMPAIGN.c.id == DONATION.c.campaign_id)
+    .outerjoin(SUPPORTER, SUPPORTER.c.id == DONATION.c.supporter_id)
+    .where(
+        tuple_(DONATION.c.provider, DONATION.c.provider_event_id).in_(
+            bindparam("events", expanding=True)
+        )
+    )
+)
+
+
+async def find_donations(
+    *, session: AsyncSession, events: Collection[EventKey]
+) -> dict[EventKey, StoredDonation]:
+    """Return the donations recorded for these provider events (unknown ones left out)."""
+    if not events:
+        return {}
+    rows = await session.execute(_DONATIONS_OF_EVENTS, {"events": sorted(set(events))})
+    return {
+        (row[0], row[1]): StoredDonation(
+            id=int(row[2]),
+            attribution=row[3],
+            campaign_name=row[4],
+            ask_id=row[5],
+            post_id=row[6],
+            amount_minor=int(row[7]),
+            currency=row[8],
+            donated_at=row[9],
+            donor=read_donor(row, 10),
+        )
+        for row in rows
+    }
 
 
 async def donation_totals(

@@ -256,6 +256,12 @@ async def apply_outcomes(
     message went out, and the record should say so. Anything else only changes an ask this
     worker still holds in `sending`, so a stale worker can never put an ask back in play.
     """
+    sent_asks = [u for u in asks if u.state == SENT]
+    other_asks = [u for u in asks if u.state != SENT]
+    if dialect_name(session) == "sqlite":
+        await _apply_on_sqlite(session, worker, sent_asks, other_asks, supporters)
+        await _apply_supporter_updates(session, supporters, asked_too=False)
+        return
     values = {
         "state": bindparam("b_state"),
         "due_at": bindparam("b_due_at", type_=ASK.c.due_at.type),
@@ -266,8 +272,8 @@ async def apply_outcomes(
         "telegram_message_id": bindparam("b_message_id", type_=ASK.c.telegram_message_id.type),
     }
     mine = and_(ASK.c.id == bindparam("b_id"), ASK.c.worker == worker)
-    sent = [_ask_params(u) for u in asks if u.state == SENT]
-    other = [_ask_params(u) for u in asks if u.state != SENT]
+    sent = [_ask_params(u) for u in sent_asks]
+    other = [_ask_params(u) for u in other_asks]
     if sent:
         await session.execute(update(ASK).where(mine).values(values), sent)
     if other:
@@ -276,12 +282,54 @@ async def apply_outcomes(
     await _apply_supporter_updates(session, supporters)
 
 
+_SQLITE_OUTCOME = (
+    "UPDATE ask SET state = ?, due_at = ?, attempts = ?, failure_reason = ?, sent_at = ?, "
+    "chat_id = ?, telegram_message_id = ? WHERE id = ? AND worker = ?"
+)
+
+
+async def _apply_on_sqlite(
+    session: AsyncSession,
+    worker: str,
+    sent: Sequence[AskUpdate],
+    other: Sequence[AskUpdate],
+    supporters: Sequence[SupporterUpdate],
+) -> None:
+    """The asks' two updates and the supporters' "asked" as plain tuples on the driver's
+    connection; the rarer supporter updates (blocked, unreachable) are left to the caller.
+
+    SQLAlchemy's per-row parameter handling was a fifth of the CPU of recording an outcome
+    on SQLite (about 15 of 70 us an ask, A/B in one process on a loaded machine), and the
+    outbox records every message it sends.
+    """
+
+    def row(u: AskUpdate) -> tuple[Any, ...]:
+        sent_at = sqlite_time(u.sent_at) if u.sent_at is not None else None
+        return (
+            u.state, sqlite_time(u.due_at), u.attempts, u.failure_reason, sent_at,
+            u.chat_id, u.telegram_message_id, u.id, worker,
+        )  # fmt: skip
+
+    raw = await driver_connection(session)
+    if sent:
+        await raw.executemany(_SQLITE_OUTCOME, [row(u) for u in sent])
+    if other:
+        await raw.executemany(
+            _SQLITE_OUTCOME + f" AND state = '{SENDING}'", [row(u) for u in other]
+        )
+    asked = [(sqlite_time(u.asked_at), u.supporter_id) for u in supporters if u.asked_at]
+    if asked:
+        await raw.executemany("UPDATE supporter SET last_asked_at = ? WHERE id = ?", asked)
+
+
 async def _apply_supporter_updates(
-    session: AsyncSession, updates: Sequence[SupporterUpdate]
+    session: AsyncSession, updates: Sequence[SupporterUpdate], *, asked_too: bool = True
 ) -> None:
     s = SUPPORTER.c
     asked = [
-        {"b_id": u.supporter_id, "b_at": u.asked_at} for u in updates if u.asked_at is not None
+        {"b_id": u.supporter_id, "b_at": u.asked_at}
+        for u in updates
+        if u.asked_at is not None and asked_too
     ]
     if asked:
         stmt = (
