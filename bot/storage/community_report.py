@@ -102,42 +102,35 @@ async def _gifts_by(
 ) -> list[tuple[Any, int, dict[str, int]]]:
     """Return (group, donors, amount per currency) of the givers found in a roll-up table.
 
-    The gifts are few next to the members, so the donors lead and each finds its rows by the
-    table's supporter index.
+    The gifts are few next to the members, so the givers lead and each finds its rows by the
+    table's supporter index, once: a giver's first currency (by code) counts them as a donor.
     """
     *keys, table = keys_and_table
     d = DONATION.c
     givers = (
-        select(d.supporter_id.label("sid"), d.currency, func.sum(d.amount_minor).label("total"))
+        select(
+            d.supporter_id.label("sid"),
+            d.currency,
+            func.sum(d.amount_minor).label("total"),
+            func.min(d.currency).over(partition_by=d.supporter_id).label("first"),
+        )
         .where(d.supporter_id.is_not(None))
         .group_by(d.supporter_id, d.currency)
         .subquery()
     )
-    joined = givers.join(table, table.c.supporter_id == givers.c.sid)
-    group = tuple(keys)
-
-    def name(key: Sequence[Any]) -> Any:
-        return key[0] if len(key) == 1 else tuple(key)
-
-    # Donors from the distinct givers alone: the donation index answers without the rows.
-    gave = select(d.supporter_id.label("sid")).where(d.supporter_id.is_not(None)).distinct()
-    gave_sub = gave.subquery()
-    donors = {
-        name(key): int(n)
-        for *key, n in await session.execute(
-            select(*group, func.count())
-            .select_from(gave_sub.join(table, table.c.supporter_id == gave_sub.c.sid))
-            .group_by(*group)
-        )
-    }
-    amounts: dict[Any, dict[str, int]] = {}
-    for *key, currency, total in await session.execute(
-        select(*group, givers.c.currency, func.sum(givers.c.total))
-        .select_from(joined)
-        .group_by(*group, givers.c.currency)
-    ):
-        amounts.setdefault(name(key), {})[str(currency)] = int(total or 0)
-    return [(key, n, amounts.get(key, {})) for key, n in donors.items()]
+    g = givers.c
+    rows = await session.execute(
+        select(*keys, g.currency, func.sum(g.total), func.count(case((g.currency == g.first, 1))))
+        .select_from(givers.join(table, table.c.supporter_id == g.sid))
+        .group_by(*keys, g.currency)
+    )
+    found: dict[Any, tuple[int, dict[str, int]]] = {}
+    for *key, currency, total, donors in rows:
+        name = key[0] if len(key) == 1 else tuple(key)
+        n, amounts = found.get(name, (0, {}))
+        amounts[str(currency)] = int(total or 0)
+        found[name] = (n + int(donors), amounts)
+    return [(key, n, amounts) for key, (n, amounts) in found.items()]
 
 
 async def engagement_histogram(

@@ -51,7 +51,8 @@ class WayIn(SQLModel, table=True):
 
     __tablename__ = "way_in"
     __table_args__ = (
-        Index("ix_way_in_supporter", "supporter_id"),
+        # By supporter with the way in itself: gifts and flags count per way in by index alone.
+        Index("ix_way_in_supporter", "supporter_id", "kind", "name"),
         # The weekly summary counts the ways in taken in one week.
         Index("ix_way_in_since", "since"),
         # The report counts per way in from this index alone.

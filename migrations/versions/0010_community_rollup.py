@@ -67,7 +67,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("kind", "name", "supporter_id"),
         sqlite_with_rowid=False,
     )
-    op.create_index("ix_way_in_supporter", "way_in", ["supporter_id"])
+    op.create_index("ix_way_in_supporter", "way_in", ["supporter_id", "kind", "name"])
     op.create_index("ix_way_in_since", "way_in", ["since"])
     op.create_index(
         "ix_way_in_counts", "way_in", ["kind", "name", "still_member", "active_30_days_after"]
