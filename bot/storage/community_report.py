@@ -102,35 +102,39 @@ async def _gifts_by(
 ) -> list[tuple[Any, int, dict[str, int]]]:
     """Return (group, donors, amount per currency) of the givers found in a roll-up table.
 
-    The gifts are few next to the members, so the givers lead and each finds its rows by the
-    table's supporter index, once: a giver's first currency (by code) counts them as a donor.
+    The givers are few next to the members, so they lead, one row each with a total per
+    currency, and each finds its rows once by the table's supporter index (which holds the
+    group's columns too): donors and amounts in one pass.
     """
     *keys, table = keys_and_table
     d = DONATION.c
+    currencies = sorted(str(code) for code in await session.scalars(select(d.currency).distinct()))
+    totals = [
+        func.sum(case((d.currency == code, d.amount_minor))).label(f"c{n}")
+        for n, code in enumerate(currencies)
+    ]
     givers = (
-        select(
-            d.supporter_id.label("sid"),
-            d.currency,
-            func.sum(d.amount_minor).label("total"),
-            func.min(d.currency).over(partition_by=d.supporter_id).label("first"),
-        )
+        select(d.supporter_id.label("sid"), *totals)
         .where(d.supporter_id.is_not(None))
-        .group_by(d.supporter_id, d.currency)
+        .group_by(d.supporter_id)
         .subquery()
     )
-    g = givers.c
     rows = await session.execute(
-        select(*keys, g.currency, func.sum(g.total), func.count(case((g.currency == g.first, 1))))
-        .select_from(givers.join(table, table.c.supporter_id == g.sid))
-        .group_by(*keys, g.currency)
+        select(*keys, func.count(), *(func.sum(givers.c[f"c{n}"]) for n in range(len(currencies))))
+        .select_from(givers.join(table, table.c.supporter_id == givers.c.sid))
+        .group_by(*keys)
     )
-    found: dict[Any, tuple[int, dict[str, int]]] = {}
-    for *key, currency, total, donors in rows:
-        name = key[0] if len(key) == 1 else tuple(key)
-        n, amounts = found.get(name, (0, {}))
-        amounts[str(currency)] = int(total or 0)
-        found[name] = (n + int(donors), amounts)
-    return [(key, n, amounts) for key, (n, amounts) in found.items()]
+    found = []
+    for row in rows:
+        key = row[0] if len(keys) == 1 else tuple(row[: len(keys)])
+        donors, *sums = row[len(keys) :]
+        amounts = {
+            code: int(total)
+            for code, total in zip(currencies, sums, strict=True)
+            if total is not None
+        }
+        found.append((key, int(donors), amounts))
+    return found
 
 
 async def engagement_histogram(
@@ -140,15 +144,10 @@ async def engagement_histogram(
     c, d = COMMUNITY_MEMBER.c, DONATION.c
     rows = await session.execute(select(c.engaged, func.count()).group_by(c.engaged))
     members = {int(engaged): int(n) for engaged, n in rows}
-    gifts = (
-        select(d.supporter_id.label("sid"), func.sum(d.amount_minor).label("amount"))
-        .where(d.currency == currency, d.supporter_id.is_not(None))
-        .group_by(d.supporter_id)
-        .subquery()
-    )
     rows = await session.execute(
-        select(c.engaged, func.sum(gifts.c.amount))
-        .select_from(gifts.join(COMMUNITY_MEMBER, c.supporter_id == gifts.c.sid))
+        select(c.engaged, func.sum(d.amount_minor))
+        .select_from(DONATION.join(COMMUNITY_MEMBER, c.supporter_id == d.supporter_id))
+        .where(d.currency == currency)
         .group_by(c.engaged)
     )
     given = {int(engaged): int(total or 0) for engaged, total in rows}
