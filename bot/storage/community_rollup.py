@@ -161,14 +161,16 @@ def rebuild_statements(supporter_ids: Collection[int] | None = None) -> list[Exe
         )
         .scalar_subquery()
     )
-    found = select(
+    found_rows = select(
         way.c.kind,
         way.c.name,
         way.c.sid,
         way.c.since,
         left_at.label("left_at"),
         first_active.label("first_active_at"),
-    ).subquery("found")
+    )
+    # Materialized: each correlated subquery runs once a row, not again in every test of it.
+    found = found_rows.cte("found").prefix_with("MATERIALIZED")
     f = found.c
     still = or_(f.left_at.is_(None), f.left_at < f.since)
     soon = seconds_apart(f.since, f.first_active_at) <= ACTIVE_AFTER_JOINING.total_seconds()
