@@ -22,9 +22,11 @@ from bot.services.community import (
     record_facts,
 )
 from bot.services.community_report import build_community_report
+from bot.services.conversation import opt_in, opt_out, set_blocked
 from bot.services.flags import trust
 from bot.services.supporters import forget_supporter, upsert_started_supporter
 from bot.storage.community_rollup import ROLLUP_TABLES, rebuild_statements
+from bot.storage.tables import WAY_IN
 from tests.factories import add_donation
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -284,3 +286,65 @@ async def test_the_kept_roll_ups_equal_a_rebuild_from_scratch(
             await session.execute(statement)
     assert await snapshot() == kept
     assert all(kept)
+
+
+async def test_reachable_follows_start_opt_out_block_and_forget(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Reachable counts the members seen less the unreachable ones, as the supporters stand."""
+
+    async def reachable() -> int:
+        report = await build_community_report(sessions, now=NOW, currency="EUR")
+        (chat,) = report.chats
+        assert chat["seen"] == 3
+        return int(chat["reachable"])
+
+    await record(sessions, joined(1, day(0)), joined(2, day(0)), spoke(3, 1, day(1)))
+    assert await reachable() == 0  # found in the chat, none started the bot: no consent
+    for n in (1, 2, 3):
+        async with sessions() as session, session.begin():
+            await upsert_started_supporter(
+                session, telegram_user=User(n, f"m{n}", f"M{n}"), payload="", now=day(2)
+            )
+    assert await reachable() == 3
+    assert await opt_out(sessions, telegram_user_id=1, now=day(3), via="button")
+    assert await reachable() == 2
+    assert await set_blocked(sessions, telegram_user_id=2, blocked=True, now=day(4))
+    assert await reachable() == 1
+    assert await opt_in(sessions, supporter_id=await supporter_of(sessions, 1), now=day(5))
+    assert await set_blocked(sessions, telegram_user_id=2, blocked=False, now=day(5))
+    assert await reachable() == 3
+    await forget_supporter(sessions, await supporter_of(sessions, 3), now=day(6))
+    report = await build_community_report(sessions, now=NOW, currency="EUR")
+    assert [(c["seen"], c["reachable"]) for c in report.chats] == [(2, 2)]
+
+
+async def test_the_stored_way_in_tests_move_with_activity_leaves_and_rejoins(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """still_member and active_30_days_after as kept, at each step, equal a fresh derivation."""
+
+    async def poster() -> tuple[int, int, int]:
+        report = await build_community_report(sessions, now=NOW, currency="EUR")
+        (row,) = [r for r in report.sources if r["name"] == "poster"]
+        return row["joined"], row["still_member"], row["active_30_days_after"]
+
+    await record(sessions, joined(1, day(0)), joined(2, day(0)))
+    assert await poster() == (2, 2, 0)
+    await record(sessions, spoke(1, 1, day(31)))  # too late to count
+    assert await poster() == (2, 2, 0)
+    await record(sessions, spoke(1, 2, day(30)))  # an earlier first activity, recorded late
+    assert await poster() == (2, 2, 1)
+    await record(sessions, left(2, day(5)))
+    assert await poster() == (2, 1, 1)
+    await record(sessions, Reacted(CHAT, SOURCE, 1, member(2), "👍", "positive", day(6)))
+    assert await poster() == (2, 1, 2)
+    async with sessions() as session:
+        kept = sorted(tuple(r) for r in await session.execute(select(WAY_IN)))
+    async with sessions() as session, session.begin():
+        await session.execute(delete(WAY_IN))
+        for statement in rebuild_statements():
+            if statement.table is WAY_IN:  # type: ignore[attr-defined]
+                await session.execute(statement)
+    async with sessions() as session:
+        assert sorted(tuple(r) for r in await session.execute(select(WAY_IN))) == kept

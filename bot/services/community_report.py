@@ -21,6 +21,7 @@ from bot.domain.flags import MEANINGS
 from bot.domain.money import format_amount
 from bot.domain.sending import Sender
 from bot.storage import community_report as store
+from bot.storage import reports as reports_store
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ async def build_community_report(
 ) -> CommunityReport:
     """Count the community as it stands at `now`; gifts' shares are in `currency`."""
     async with sessions() as session:
+        # Large read-only aggregates: the reports' session settings (memory, index lookups).
+        await reports_store.tune_for_report(session=session)
         chats = await store.chat_members(session=session, now=now)
         histogram = await store.engagement_histogram(session=session, currency=currency)
         sources = await store.value_by_source(session=session)

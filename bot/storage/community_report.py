@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.dialect import dialect_name
-from bot.storage.flags import seconds_between
+from bot.storage.models import unreachable
 from bot.storage.tables import (
     COMMUNITY_CHAT_MEMBER,
     COMMUNITY_MEMBER,
@@ -22,19 +22,6 @@ from bot.storage.tables import (
     SUPPORTER,
     WAY_IN,
 )
-
-ACTIVE_AFTER_JOINING = timedelta(days=30)
-
-
-def _reachable() -> ColumnElement[bool]:
-    s = SUPPORTER.c
-    return and_(
-        s.chat_id.is_not(None),
-        s.consented_at.is_not(None),
-        s.opted_out_at.is_(None),
-        s.blocked_at.is_(None),
-        s.forgotten_at.is_(None),
-    )
 
 
 async def save_member_count(
@@ -94,14 +81,17 @@ async def chat_members(*, session: AsyncSession, now: datetime) -> list[dict[str
                 )
                 or 0
             )
+    # Reachable: the members seen less the unreachable ones, led by the supporters' partial
+    # index of the unreachable (a few) into the members' (supporter_id, chat) index.
     rows = await session.execute(
         select(m.chat, func.count())
-        .select_from(COMMUNITY_CHAT_MEMBER.join(SUPPORTER, SUPPORTER.c.id == m.supporter_id))
-        .where(_reachable())
+        .select_from(SUPPORTER.join(COMMUNITY_CHAT_MEMBER, m.supporter_id == SUPPORTER.c.id))
+        .where(unreachable(SUPPORTER.c))
         .group_by(m.chat)
     )
-    for chat, reachable in rows:
-        found[str(chat)]["reachable"] = int(reachable)
+    unreached = {str(chat): int(n) for chat, n in rows}
+    for chat, row in found.items():
+        row["reachable"] = row["seen"] - unreached.get(chat, 0)
     for chat, donors, amounts in await _gifts_by(session, m.chat, COMMUNITY_CHAT_MEMBER):
         found[chat].update(donors=donors, amounts=amounts)
     return [found[chat] for chat in sorted(found)]
@@ -112,42 +102,39 @@ async def _gifts_by(
 ) -> list[tuple[Any, int, dict[str, int]]]:
     """Return (group, donors, amount per currency) of the givers found in a roll-up table.
 
-    The gifts are few next to the members, so the donors lead and each finds its rows by the
-    table's supporter index.
+    The givers are few next to the members, so they lead, one row each with a total per
+    currency, and each finds its rows once by the table's supporter index (which holds the
+    group's columns too): donors and amounts in one pass.
     """
     *keys, table = keys_and_table
     d = DONATION.c
+    currencies = sorted(str(code) for code in await session.scalars(select(d.currency).distinct()))
+    totals = [
+        func.sum(case((d.currency == code, d.amount_minor))).label(f"c{n}")
+        for n, code in enumerate(currencies)
+    ]
     givers = (
-        select(d.supporter_id.label("sid"), d.currency, func.sum(d.amount_minor).label("total"))
+        select(d.supporter_id.label("sid"), *totals)
         .where(d.supporter_id.is_not(None))
-        .group_by(d.supporter_id, d.currency)
+        .group_by(d.supporter_id)
         .subquery()
     )
-    joined = givers.join(table, table.c.supporter_id == givers.c.sid)
-    group = tuple(keys)
-
-    def name(key: Sequence[Any]) -> Any:
-        return key[0] if len(key) == 1 else tuple(key)
-
-    # Donors from the distinct givers alone: the donation index answers without the rows.
-    gave = select(d.supporter_id.label("sid")).where(d.supporter_id.is_not(None)).distinct()
-    gave_sub = gave.subquery()
-    donors = {
-        name(key): int(n)
-        for *key, n in await session.execute(
-            select(*group, func.count())
-            .select_from(gave_sub.join(table, table.c.supporter_id == gave_sub.c.sid))
-            .group_by(*group)
-        )
-    }
-    amounts: dict[Any, dict[str, int]] = {}
-    for *key, currency, total in await session.execute(
-        select(*group, givers.c.currency, func.sum(givers.c.total))
-        .select_from(joined)
-        .group_by(*group, givers.c.currency)
-    ):
-        amounts.setdefault(name(key), {})[str(currency)] = int(total or 0)
-    return [(key, n, amounts.get(key, {})) for key, n in donors.items()]
+    rows = await session.execute(
+        select(*keys, func.count(), *(func.sum(givers.c[f"c{n}"]) for n in range(len(currencies))))
+        .select_from(givers.join(table, table.c.supporter_id == givers.c.sid))
+        .group_by(*keys)
+    )
+    found = []
+    for row in rows:
+        key = row[0] if len(keys) == 1 else tuple(row[: len(keys)])
+        donors, *sums = row[len(keys) :]
+        amounts = {
+            code: int(total)
+            for code, total in zip(currencies, sums, strict=True)
+            if total is not None
+        }
+        found.append((key, int(donors), amounts))
+    return found
 
 
 async def engagement_histogram(
@@ -157,15 +144,10 @@ async def engagement_histogram(
     c, d = COMMUNITY_MEMBER.c, DONATION.c
     rows = await session.execute(select(c.engaged, func.count()).group_by(c.engaged))
     members = {int(engaged): int(n) for engaged, n in rows}
-    gifts = (
-        select(d.supporter_id.label("sid"), func.sum(d.amount_minor).label("amount"))
-        .where(d.currency == currency, d.supporter_id.is_not(None))
-        .group_by(d.supporter_id)
-        .subquery()
-    )
     rows = await session.execute(
-        select(c.engaged, func.sum(gifts.c.amount))
-        .select_from(gifts.join(COMMUNITY_MEMBER, c.supporter_id == gifts.c.sid))
+        select(c.engaged, func.sum(d.amount_minor))
+        .select_from(DONATION.join(COMMUNITY_MEMBER, c.supporter_id == d.supporter_id))
+        .where(d.currency == currency)
         .group_by(c.engaged)
     )
     given = {int(engaged): int(total or 0) for engaged, total in rows}
@@ -175,21 +157,18 @@ async def engagement_histogram(
 async def value_by_source(*, session: AsyncSession) -> list[dict[str, Any]]:
     """Count per way in: joined, still a member, active 30 days after, donors, flagged, gifts."""
     w = WAY_IN.c
-    still = or_(w.left_at.is_(None), w.left_at < w.since)
-    active = and_(
-        w.first_active_at.is_not(None),
-        seconds_between(session, w.since, w.first_active_at)
-        <= ACTIVE_AFTER_JOINING.total_seconds(),
-    )
+    # Grouped on the stored tests, from the (kind, name, still_member, active) index alone.
     rows = await session.execute(
-        select(
-            w.kind,
-            w.name,
-            func.count(),
-            func.count(case((still, 1))),
-            func.count(case((active, 1))),
-        ).group_by(w.kind, w.name)
+        select(w.kind, w.name, w.still_member, w.active_30_days_after, func.count()).group_by(
+            w.kind, w.name, w.still_member, w.active_30_days_after
+        )
     )
+    counted: dict[tuple[str, str], list[int]] = {}
+    for kind, name, still, active, n in rows:
+        tally = counted.setdefault((str(kind), str(name)), [0, 0, 0])
+        tally[0] += int(n)
+        tally[1] += int(n) if still else 0
+        tally[2] += int(n) if active else 0
     found: dict[tuple[str, str], dict[str, Any]] = {
         (str(kind), str(name)): {
             "kind": str(kind),
@@ -201,7 +180,7 @@ async def value_by_source(*, session: AsyncSession) -> list[dict[str, Any]]:
             "flagged": 0,
             "amounts": {},
         }
-        for kind, name, joined, still_n, act in rows
+        for (kind, name), (joined, still_n, act) in counted.items()
     }
     for (kind, name), donors, amounts in await _gifts_by(session, w.kind, w.name, WAY_IN):
         found[(str(kind), str(name))].update(donors=donors, amounts=amounts)

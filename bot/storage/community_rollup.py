@@ -36,7 +36,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from bot.storage.dialect import chunks, dialect_name
+from bot.storage.dialect import chunks, dialect_name, seconds_apart
+from bot.storage.rollup_models import ACTIVE_AFTER_JOINING
 from bot.storage.tables import (
     COMMUNITY_CHAT_MEMBER,
     COMMUNITY_MEMBER,
@@ -160,14 +161,46 @@ def rebuild_statements(supporter_ids: Collection[int] | None = None) -> list[Exe
         )
         .scalar_subquery()
     )
-    ways = select(way.c.kind, way.c.name, way.c.sid, way.c.since, left_at, first_active)
+    found_rows = select(
+        way.c.kind,
+        way.c.name,
+        way.c.sid,
+        way.c.since,
+        left_at.label("left_at"),
+        first_active.label("first_active_at"),
+    )
+    # Materialized: each correlated subquery runs once a row, not again in every test of it.
+    found = found_rows.cte("found").prefix_with("MATERIALIZED")
+    f = found.c
+    still = or_(f.left_at.is_(None), f.left_at < f.since)
+    soon = seconds_apart(f.since, f.first_active_at) <= ACTIVE_AFTER_JOINING.total_seconds()
+    ways = select(
+        f.kind,
+        f.name,
+        f.sid,
+        f.since,
+        f.left_at,
+        f.first_active_at,
+        case((still, True), else_=False),
+        case((and_(f.first_active_at.is_not(None), soon), True), else_=False),
+    )
     return [
         insert(COMMUNITY_MEMBER).from_select(["supporter_id", "engaged", "last_left_at"], members),
         insert(COMMUNITY_CHAT_MEMBER).from_select(
             ["chat", "supporter_id", "last_engaged_at"], chats
         ),
         insert(WAY_IN).from_select(
-            ["kind", "name", "supporter_id", "since", "left_at", "first_active_at"], ways
+            [
+                "kind",
+                "name",
+                "supporter_id",
+                "since",
+                "left_at",
+                "first_active_at",
+                "still_member",
+                "active_30_days_after",
+            ],
+            ways,
         ),
     ]
 
@@ -266,7 +299,8 @@ async def _note_activity(session: AsyncSession, active: Mapping[int, list[dateti
         for kind, name, sid, since, first in rows:
             after = [at for at in active[int(sid)] if at >= since]
             if after and (first is None or min(after) < first):
-                changed.append({"k": kind, "n": name, "s": sid, "at": min(after)})
+                soon = min(after) - since <= ACTIVE_AFTER_JOINING
+                changed.append({"k": kind, "n": name, "s": sid, "at": min(after), "soon": soon})
     if changed:
         await session.execute(
             update(WAY_IN)
@@ -275,6 +309,9 @@ async def _note_activity(session: AsyncSession, active: Mapping[int, list[dateti
                 w.name == bindparam("n"),
                 w.supporter_id == bindparam("s"),
             )
-            .values(first_active_at=bindparam("at", type_=UTCDateTime())),
+            .values(
+                first_active_at=bindparam("at", type_=UTCDateTime()),
+                active_30_days_after=bindparam("soon"),
+            ),
             changed,
         )

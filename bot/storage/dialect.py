@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, select
+from sqlalchemy import BigInteger, Float, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -76,3 +76,26 @@ def _saturating_sum_sqlite(element: saturating_sum, compiler: SQLCompiler, **kw:
     # overflows (exact for totals below 2^53 minor units) and CAST saturates at BIGINT_MAX.
     argument = compiler.process(element.clauses, **kw)
     return f"CAST(TOTAL({argument}) AS INTEGER)"
+
+
+class seconds_apart(GenericFunction[float]):  # lower case, as SQLAlchemy names SQL functions
+    """seconds_apart(start, end): end - start in seconds, computed by the database.
+
+    Compiled per dialect when the statement runs, so statements built without a session (the
+    migrations' backfill) can hold it.
+    """
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_apart)
+def _seconds_apart(element: seconds_apart, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end}) - ({start}))"
+
+
+@compiles(seconds_apart, "sqlite")
+def _seconds_apart_sqlite(element: seconds_apart, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from bot.domain import flags as rules
-from bot.storage.dialect import dialect_name
+from bot.storage.dialect import dialect_name, seconds_apart
 from bot.storage.tables import FLAG, INTERACTION, SUPPORTER
 
 JOINED, LEFT, COMMENT = "joined", "left", "comment"
@@ -31,10 +31,9 @@ def _aware(value: datetime) -> datetime:
 
 
 def seconds_between(session: AsyncSession, start: Any, end: Any) -> ColumnElement[Any]:
-    """Give end - start in seconds, computed by the database."""
-    if dialect_name(session) == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return func.extract("epoch", end - start)
+    """Give end - start in seconds, computed by the database (the session's dialect)."""
+    del session  # compiled per dialect by seconds_apart
+    return seconds_apart(start, end)
 
 
 def active_flag() -> ColumnElement[bool]:

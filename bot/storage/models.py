@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Index,
+    Text,
+    UniqueConstraint,
+    column,
+    or_,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from bot.domain.campaign_state import CampaignState
@@ -22,6 +34,8 @@ CANCELLED = "cancelled"
 FINAL_ASK_STATES = frozenset({SENT, FAILED, SKIPPED, UNKNOWN, HOLDOUT, CANCELLED})
 # A supporter's first ask of a campaign; every later step is a follow-up.
 FIRST_STEP = "ask"
+# What decides whether a supporter can be messaged in private.
+REACH_COLUMNS = ("chat_id", "consented_at", "opted_out_at", "blocked_at", "forgotten_at")
 
 
 def known_reached(step: str, state: str) -> bool:
@@ -33,11 +47,32 @@ def known_reached(step: str, state: str) -> bool:
     return step != FIRST_STEP or state == SENT
 
 
+def unreachable(c: Any) -> ColumnElement[bool]:
+    """Tell, over supporter columns `c`, who cannot be messaged in private (the report's)."""
+    return or_(
+        c.chat_id.is_(None),
+        c.consented_at.is_(None),
+        c.opted_out_at.is_not(None),
+        c.blocked_at.is_not(None),
+        c.forgotten_at.is_not(None),
+    )
+
+
+_UNREACHABLE = unreachable(SimpleNamespace(**{n: column(n) for n in REACH_COLUMNS}))
+
+
 class Supporter(SQLModel, table=True):
     """A person the organisation knows, reachable once they have started the bot."""
 
     __tablename__ = "supporter"
     __table_args__ = (
+        # The community report counts the unreachable members (few) from this index.
+        Index(
+            "ix_supporter_unreachable",
+            "id",
+            sqlite_where=_UNREACHABLE,
+            postgresql_where=_UNREACHABLE,
+        ),
         Index("ix_supporter_reachable", "chat_id", "opted_out_at", "blocked_at"),
         # Reports count who opted out since a campaign launched without scanning everyone.
         Index("ix_supporter_opted_out", "opted_out_at"),

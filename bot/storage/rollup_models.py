@@ -8,10 +8,13 @@ them from their interactions gives the same rows.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
+
+# A way in counts as active after joining when its first activity is at most this late.
+ACTIVE_AFTER_JOINING = timedelta(days=30)
 
 
 class CommunityMember(SQLModel, table=True):
@@ -33,8 +36,9 @@ class CommunityChatMember(SQLModel, table=True):
     __table_args__ = (
         # "Active in the last 30/90 days" is a range count per chat.
         Index("ix_community_chat_member_engaged", "chat", "last_engaged_at"),
-        # Donors, gifts and erasure reach a member's rows by supporter.
-        Index("ix_community_chat_member_supporter", "supporter_id"),
+        # Donors, gifts, the unreachable and erasure reach a member's rows by supporter; the
+        # chat in the index answers the report's counts per chat without the rows.
+        Index("ix_community_chat_member_supporter", "supporter_id", "chat"),
     )
 
     chat: str = Field(primary_key=True, max_length=120)
@@ -47,9 +51,12 @@ class WayIn(SQLModel, table=True):
 
     __tablename__ = "way_in"
     __table_args__ = (
-        Index("ix_way_in_supporter", "supporter_id"),
+        # By supporter with the way in itself: gifts and flags count per way in by index alone.
+        Index("ix_way_in_supporter", "supporter_id", "kind", "name"),
         # The weekly summary counts the ways in taken in one week.
         Index("ix_way_in_since", "since"),
+        # The report counts per way in from this index alone.
+        Index("ix_way_in_counts", "kind", "name", "still_member", "active_30_days_after"),
         # Counting per way in reads the rows in key order (twice as fast on SQLite).
         {"sqlite_with_rowid": False},
     )
@@ -62,3 +69,7 @@ class WayIn(SQLModel, table=True):
     left_at: datetime | None = None
     # Their first activity (not a join, leave or start) at or after since.
     first_active_at: datetime | None = None
+    # Stored so the report counts without a date test per row: left_at is unset or before
+    # since; first_active_at is at most ACTIVE_AFTER_JOINING after since.
+    still_member: bool = Field(default=True)
+    active_30_days_after: bool = Field(default=False)

@@ -12,12 +12,16 @@ Create Date: 2026-12-10
 """
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
 from bot.storage.community_rollup import rebuild_statements
+from bot.storage.models import REACH_COLUMNS, unreachable
+
+UNREACHABLE = unreachable(SimpleNamespace(**{n: sa.column(n) for n in REACH_COLUMNS}))
 
 revision: str = "0010_community_rollup"
 down_revision: str | None = "0009_reach"
@@ -47,7 +51,7 @@ def upgrade() -> None:
         "ix_community_chat_member_engaged", "community_chat_member", ["chat", "last_engaged_at"]
     )
     op.create_index(
-        "ix_community_chat_member_supporter", "community_chat_member", ["supporter_id"]
+        "ix_community_chat_member_supporter", "community_chat_member", ["supporter_id", "chat"]
     )
     op.create_table(
         "way_in",
@@ -57,17 +61,30 @@ def upgrade() -> None:
         sa.Column("since", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("left_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("first_active_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("still_member", sa.Boolean(), nullable=False),
+        sa.Column("active_30_days_after", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["supporter_id"], ["supporter.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("kind", "name", "supporter_id"),
         sqlite_with_rowid=False,
     )
-    op.create_index("ix_way_in_supporter", "way_in", ["supporter_id"])
+    op.create_index("ix_way_in_supporter", "way_in", ["supporter_id", "kind", "name"])
     op.create_index("ix_way_in_since", "way_in", ["since"])
+    op.create_index(
+        "ix_way_in_counts", "way_in", ["kind", "name", "still_member", "active_30_days_after"]
+    )
+    op.create_index(
+        "ix_supporter_unreachable",
+        "supporter",
+        ["id"],
+        sqlite_where=UNREACHABLE,
+        postgresql_where=UNREACHABLE,
+    )
     for statement in rebuild_statements():
         op.execute(statement)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_supporter_unreachable", table_name="supporter")
     op.drop_table("way_in")
     op.drop_table("community_chat_member")
     op.drop_table("community_member")
