@@ -304,7 +304,11 @@ async def test_reachable_follows_start_opt_out_block_and_forget(
     for n in (1, 2, 3):
         async with sessions() as session, session.begin():
             await upsert_started_supporter(
-                session, telegram_user=User(n, f"m{n}", f"M{n}"), payload="", now=day(2)
+                session,
+                telegram_user=User(n, f"m{n}", f"M{n}"),
+                payload="",
+                now=day(2),
+                main_currency="EUR",
             )
     assert await reachable() == 3
     assert await opt_out(sessions, telegram_user_id=1, now=day(3), via="button")

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.domain.names import shown_name
 
@@ -86,3 +87,44 @@ def over_hourly_cap(sent: Sequence[datetime], now: datetime, per_hour: int) -> d
     if len(recent) < per_hour:
         return None
     return recent[len(recent) - per_hour] + timedelta(hours=1)
+
+
+# How the community report names the deep links that are one per ask or per referrer.
+FOLDED_DEEP_LINKS = {
+    ASK_PAYLOAD_PREFIX: "public-reply buttons (a-…)",
+    REFERRAL_PREFIX: "referral links (r-…)",
+}
+_SUMMED = ("joined", "still_member", "active_30_days_after", "donors", "flagged")
+
+
+def fold_deep_links(ways_in: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fold the report's per-ask and per-referrer deep links into one row for each family.
+
+    Each public ask and each referrer has a start payload of its own, so the value-by-source
+    table would list hundreds of one-member rows; staff want to know what public replies and
+    referrals brought as a whole. Counts and amounts are summed (a supporter who came in
+    through two asks counts in each, as in the rows folded). Other rows pass unchanged, and
+    the result is ordered as the report orders ways in: most joined first.
+    """
+    kept: list[dict[str, Any]] = []
+    folded: dict[str, dict[str, Any]] = {}
+    for row in ways_in:
+        family = next(
+            (
+                label
+                for prefix, label in FOLDED_DEEP_LINKS.items()
+                if str(row["name"]).startswith(prefix)
+            ),
+            None,
+        )
+        if row["kind"] != "deep link" or family is None:
+            kept.append(row)
+            continue
+        empty = {"kind": "deep link", "name": family, "amounts": {}}
+        into = folded.setdefault(family, {**empty, **dict.fromkeys(_SUMMED, 0)})
+        for field in _SUMMED:
+            into[field] += row[field]
+        for code, total in row["amounts"].items():
+            into["amounts"][code] = into["amounts"].get(code, 0) + total
+    merged = kept + list(folded.values())
+    return sorted(merged, key=lambda r: (-r["joined"], r["kind"], r["name"]))

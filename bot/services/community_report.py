@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.domain.concentration import TOP_FRACTION, gini_of_histogram, top_shares_of_histogram
 from bot.domain.flags import MEANINGS
 from bot.domain.money import format_amount
+from bot.domain.public_asks import fold_deep_links
 from bot.domain.sending import Sender
 from bot.storage import community_report as store
 from bot.storage import reports as reports_store
@@ -90,7 +91,7 @@ async def build_community_report(
         await reports_store.tune_for_report(session=session)
         chats = await store.chat_members(session=session, now=now)
         histogram = await store.engagement_histogram(session=session, currency=currency)
-        sources = await store.value_by_source(session=session)
+        sources = fold_deep_links(await store.value_by_source(session=session))
         flagged = await store.flagged_by_reason(session=session)
         snapshots = await store.member_counts(session=session)
     share_e, share_g = top_shares_of_histogram(histogram)

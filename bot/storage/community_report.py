@@ -57,30 +57,26 @@ async def member_counts(*, session: AsyncSession) -> list[tuple[int, str, str, i
 async def chat_members(*, session: AsyncSession, now: datetime) -> list[dict[str, Any]]:
     """Count per community chat: members seen, active in 30 and 90 days, reachable, donors."""
     m = COMMUNITY_CHAT_MEMBER.c
-    rows = await session.execute(select(m.chat, func.count()).group_by(m.chat))
+
+    def active(days: int) -> Any:
+        return func.count().filter(m.last_engaged_at >= now - timedelta(days=days))
+
+    # One pass over the (chat, last_engaged_at) index counts members seen and active.
+    rows = await session.execute(
+        select(m.chat, func.count(), active(30), active(90)).group_by(m.chat)
+    )
     found: dict[str, dict[str, Any]] = {
         str(chat): {
             "chat": str(chat),
             "seen": int(seen),
-            "active_30": 0,
-            "active_90": 0,
+            "active_30": int(a30),
+            "active_90": int(a90),
             "reachable": 0,
             "donors": 0,
             "amounts": {},
         }
-        for chat, seen in rows
+        for chat, seen, a30, a90 in rows
     }
-    for chat, row in found.items():
-        for days in (30, 90):
-            # One range count per chat on (chat, last_engaged_at).
-            row[f"active_{days}"] = int(
-                await session.scalar(
-                    select(func.count()).where(
-                        m.chat == chat, m.last_engaged_at >= now - timedelta(days=days)
-                    )
-                )
-                or 0
-            )
     # Reachable: the members seen less the unreachable ones, led by the supporters' partial
     # index of the unreachable (a few) into the members' (supporter_id, chat) index.
     rows = await session.execute(
