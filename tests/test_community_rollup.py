@@ -25,7 +25,7 @@ from bot.services.community_report import build_community_report
 from bot.services.conversation import opt_in, opt_out, set_blocked
 from bot.services.flags import trust
 from bot.services.supporters import forget_supporter, upsert_started_supporter
-from bot.storage.community_rollup import ROLLUP_TABLES, rebuild_statements
+from bot.storage.community_rollup import ROLLUP_TABLES, rebuild, rebuild_statements
 from bot.storage.tables import WAY_IN
 from tests.factories import add_donation
 
@@ -352,3 +352,45 @@ async def test_the_stored_way_in_tests_move_with_activity_leaves_and_rejoins(
                 await session.execute(statement)
     async with sessions() as session:
         assert sorted(tuple(r) for r in await session.execute(select(WAY_IN))) == kept
+
+
+async def test_bulk_starts_then_one_rebuild_equal_starts_one_by_one(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A bulk caller (the demo's setup) skips the per-start roll-up work and rebuilds once."""
+    await record(sessions, joined(1, day(0)), joined(2, day(0)), spoke(3, 1, day(1)))
+
+    async def start(first: int, bulk: bool) -> list[int]:
+        ids = []
+        async with sessions() as session, session.begin():
+            for n in (first, first + 1, first + 2):
+                made = await upsert_started_supporter(
+                    session,
+                    telegram_user=User(n, f"m{n}", f"M{n}"),
+                    payload="expo-qr",
+                    now=day(2),
+                    main_currency="EUR",
+                    bulk=bulk,
+                )
+                assert made.id is not None
+                ids.append(made.id)
+            if bulk:
+                await rebuild(session=session, supporter_ids=ids)
+        return ids
+
+    async def rows(ids: list[int]) -> list[list[tuple[Any, ...]]]:
+        async with sessions() as session:
+            return [
+                sorted(
+                    tuple(v for k, v in row._mapping.items() if k != "supporter_id")
+                    for row in await session.execute(
+                        select(table).where(table.c.supporter_id.in_(ids))
+                    )
+                )
+                for table in ROLLUP_TABLES
+            ]
+
+    bulk = await start(11, bulk=True)  # three new supporters through the poster's link
+    plain = await start(21, bulk=False)  # three more, one by one
+    assert await rows(bulk) == await rows(plain)
+    assert any(await rows(bulk))

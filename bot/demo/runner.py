@@ -49,6 +49,7 @@ from bot.sandbox.chats import User
 from bot.services.importer import import_csv
 from bot.services.registry import CampaignRegistry
 from bot.services.supporters import upsert_started_supporter
+from bot.storage import community_rollup
 from bot.storage.db import open_database
 from bot.storage.migrate import upgrade
 from bot.storage.supporters import refresh_supporter_scores
@@ -209,9 +210,10 @@ class Demo:
                         payload=person.source,
                         now=self.clock() - timedelta(days=7),
                         main_currency=settings.main_currency,
-                        refresh_scores=False,
+                        bulk=True,
                     )
                     started.append(supporter.id or 0)
+            await community_rollup.rebuild(session=session, supporter_ids=started)
             await refresh_supporter_scores(
                 session=session,
                 now=self.clock(),

@@ -61,7 +61,7 @@ async def upsert_started_supporter(
     payload: str | None,
     now: datetime,
     main_currency: str,
-    refresh_scores: bool = True,
+    bulk: bool = False,
 ) -> Supporter:
     """Create or link the supporter who sent /start, record consent and a `start` interaction.
 
@@ -104,13 +104,17 @@ async def upsert_started_supporter(
         )
     )
     await session.flush()
+    if bulk:
+        # A bulk caller rebuilds the roll-ups and refreshes scores once, for everyone, at the
+        # end (community_rollup.rebuild, refresh_supporter_scores): per supporter, a start
+        # rebuilds their ways in, which costs milliseconds each.
+        return supporter
     start = {"supporter_id": supporter.id, "kind": START_KIND, "occurred_at": now}
     await note_interactions(session=session, rows=[{**start, "source": "telegram"}])
-    if refresh_scores:  # a bulk caller refreshes everyone's scores once at the end instead
-        await supporters.refresh_supporter_scores(
-            session=session, now=now, supporter_ids=[supporter.id], main_currency=main_currency
-        )
-        await session.refresh(supporter)
+    await supporters.refresh_supporter_scores(
+        session=session, now=now, supporter_ids=[supporter.id], main_currency=main_currency
+    )
+    await session.refresh(supporter)
     return supporter
 
 
