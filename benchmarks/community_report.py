@@ -43,6 +43,7 @@ from benchmarks._data import (
     _interaction_indexes,
     _Sql,
     _supporters_sql,
+    analyze,
     create_pg_database,
     drop_pg_database,
     temp_sqlite_url,
@@ -115,7 +116,7 @@ async def populate(engine: AsyncEngine, *, members: int, interactions: int) -> f
             await conn.run_sync(index.create)
         await conn.execute(text(_gifts_sql(sql, 50_000, members)))
         await conn.execute(text(_flags_sql(sql, members)))
-    await _analyze(engine)
+    await analyze(engine)
     return time.perf_counter() - started
 
 
@@ -131,21 +132,8 @@ async def backfill(engine: AsyncEngine) -> float:
     async with engine.begin() as conn:
         for statement in rebuild_statements():
             await conn.execute(statement)
-    await _analyze(engine)
+    await analyze(engine)
     return time.perf_counter() - started
-
-
-async def _analyze(engine: AsyncEngine) -> None:
-    """ANALYZE; on PostgreSQL VACUUM too, as autovacuum does after a bulk insert (its
-    visibility map lets counts read the covering indexes alone); autovacuum may be off here.
-    """
-    if is_sqlite(str(engine.url)):
-        async with engine.begin() as conn:
-            await conn.execute(text("ANALYZE"))
-        return
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("VACUUM (ANALYZE)"))
 
 
 async def _has_rows(engine: AsyncEngine, table: str) -> bool:

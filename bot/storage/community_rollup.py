@@ -286,32 +286,28 @@ async def _touch_chats(session: AsyncSession, chats: Mapping[tuple[str, int], da
     )
 
 
+# Moves a way in's first activity earlier: `at` falls after its start and before the first
+# activity known so far (a way in taken later than `at` is left alone). Built once; run as
+# one executemany over a batch's activity times, so no lookup precedes it.
+_AT = bindparam("at", type_=UTCDateTime())
+_FIRST_ACTIVITY = (
+    update(WAY_IN)
+    .where(
+        WAY_IN.c.supporter_id == bindparam("s"),
+        WAY_IN.c.since <= _AT,
+        or_(WAY_IN.c.first_active_at.is_(None), WAY_IN.c.first_active_at > _AT),
+    )
+    .values(
+        first_active_at=_AT,
+        active_30_days_after=seconds_apart(WAY_IN.c.since, _AT)
+        <= ACTIVE_AFTER_JOINING.total_seconds(),
+    )
+)
+
+
 async def _note_activity(session: AsyncSession, active: Mapping[int, list[datetime]]) -> None:
     """Move each way in's first activity earlier where one of these times is the new first."""
-    w = WAY_IN.c
-    changed: list[dict[str, Any]] = []
-    for part in chunks(sorted(active)):
-        rows = await session.execute(
-            select(w.kind, w.name, w.supporter_id, w.since, w.first_active_at).where(
-                w.supporter_id.in_(part)
-            )
-        )
-        for kind, name, sid, since, first in rows:
-            after = [at for at in active[int(sid)] if at >= since]
-            if after and (first is None or min(after) < first):
-                soon = min(after) - since <= ACTIVE_AFTER_JOINING
-                changed.append({"k": kind, "n": name, "s": sid, "at": min(after), "soon": soon})
-    if changed:
-        await session.execute(
-            update(WAY_IN)
-            .where(
-                w.kind == bindparam("k"),
-                w.name == bindparam("n"),
-                w.supporter_id == bindparam("s"),
-            )
-            .values(
-                first_active_at=bindparam("at", type_=UTCDateTime()),
-                active_30_days_after=bindparam("soon"),
-            ),
-            changed,
-        )
+    # In supporter order, so two transactions touching the same members never deadlock.
+    times = sorted({(sid, at) for sid, ats in active.items() for at in ats})
+    if times:
+        await session.execute(_FIRST_ACTIVITY, [{"s": sid, "at": at} for sid, at in times])
