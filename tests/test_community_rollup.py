@@ -358,7 +358,6 @@ async def test_bulk_starts_then_one_rebuild_equal_starts_one_by_one(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """A bulk caller (the demo's setup) skips the per-start roll-up work and rebuilds once."""
-    await record(sessions, joined(1, day(0)), joined(2, day(0)), spoke(3, 1, day(1)))
 
     async def start(first: int, bulk: bool) -> list[int]:
         ids = []

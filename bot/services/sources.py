@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.domain.csv_rows import INTERACTION_KIND
 from bot.domain.public_asks import RESERVED_PREFIXES
 from bot.domain.sending import Sender, SendRefused
-from bot.services.supporters import START_KIND
 from bot.storage import sources
+from bot.storage.community_rollup import SOURCE_PREFIX, START_KIND
 from bot.storage.models import NamedSource
 from bot.storage.supporters import add_interaction, refresh_supporter_scores
 
@@ -31,8 +31,6 @@ JOINED_KIND = "joined"
 # The `source` of what /start records (services.supporters writes its `start` with it too);
 # joins to a community chat carry a source naming the chat instead.
 STARTED_VIA = "telegram"
-# The `source` of a named source's own interaction, so it is recorded once per supporter.
-SOURCE_PREFIX = "source:"
 # Kinds every visit records anyway, so a source of that kind would only repeat them.
 RESERVED_KINDS = frozenset({START_KIND, JOINED_KIND})
 USAGE = "/source NAME [KIND [DETAIL...]], e.g. /source expo-ships visited_exhibition Ships"

@@ -12,12 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.i18n import DEFAULT_LANGUAGE, language_tag
 from bot.storage import personal, supporters
-from bot.storage.community_rollup import note_interactions
+from bot.storage.community_rollup import START_KIND, note_interactions
 from bot.storage.models import Interaction, Supporter
 
 log = logging.getLogger(__name__)
-
-START_KIND = "start"
 
 
 class TelegramUser(Protocol):

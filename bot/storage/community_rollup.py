@@ -59,7 +59,9 @@ COMMUNITY_KINDS = (
 MEMBERSHIP_KINDS = ("joined", "left")
 ENGAGED_KINDS = tuple(k for k in COMMUNITY_KINDS if k not in MEMBERSHIP_KINDS)
 START_KIND = "start"
-SOURCE_PREFIX = "source:"  # a named source's own interaction (services/sources.py)
+# The `source` of a named source's own interaction (services/sources.py records it once per
+# supporter): not activity, and not a chat.
+SOURCE_PREFIX = "source:"
 # A join, a leave or a start can open a way in or end a membership: its supporter's rows are
 # rebuilt. Everything else that is not a named source's visit counts as activity.
 STRUCTURAL_KINDS = (*MEMBERSHIP_KINDS, START_KIND)
