@@ -69,8 +69,12 @@ def is_opt_out(text: str, language: str = DEFAULT_LANGUAGE) -> bool:
     return bool(clauses) and asks_to_stop(clauses, [rules.opt_outs for rules in _rules(language)])
 
 
-def _opens_question(words: str, rules: LanguageRules, *, later: bool) -> bool:
-    """Tell whether a clause opens like a question: a question word or an inverted verb."""
+def _opens_question(words: str, rules: LanguageRules, *, later: bool, foreign: bool) -> bool:
+    """Tell whether a clause opens like a question: a question word or an inverted verb.
+
+    Later in a message, and in a language other than the supporter's, an inverted verb needs
+    its subject right after it: a Dutch "Is geregeld" is no English "Is ...?".
+    """
     tokens = words.split()
     if len(tokens) > 2 and tokens[0] in rules.prepositions:
         tokens = tokens[1:]
@@ -80,8 +84,10 @@ def _opens_question(words: str, rules: LanguageRules, *, later: bool) -> bool:
     if first in rules.question_words:
         exclaimed = abs(rules.sentiment.score(second)) >= _EXCLAIMED
         return second not in rules.exclamations and not exclaimed
-    if second == rules.expletive and first in rules.dropped_subject_verbs:
-        return False
+    if first in rules.dropped_subject_verbs and (
+        second == rules.expletive or second not in rules.subjects
+    ):
+        return False  # "Zit er", "Zit op mn werk": "ik" dropped, a statement
     # "Weet ik niet", "Weet ik nog niet": the object dropped, not a question.
     after = [token for token in tokens[2:4] if token != "nog"]
     if second == rules.first_person and after and after[0] in rules.dropped_object_cues:
@@ -93,13 +99,13 @@ def _opens_question(words: str, rules: LanguageRules, *, later: bool) -> bool:
         return False
     # A statement may drop its subject ("Will talk it over", "Thanks, is fine"): after a modal,
     # and anywhere later in a message, the subject must be there to make it a question.
-    if later or first in rules.modal_verbs:
+    if later or foreign or first in rules.modal_verbs:
         plural = bool(rules.plural_ending) and second.endswith(rules.plural_ending)
         return second in rules.subjects or (plural and not second.endswith("ss"))
     return second not in rules.not_subjects and rules.sentiment.score(second) == 0
 
 
-def _is_question(text: str, words: str, rules: LanguageRules) -> bool:
+def _is_question(text: str, words: str, rules: LanguageRules, *, foreign: bool) -> bool:
     """Tell whether a message asks something, in one language's terms."""
     if "?" in text:
         return True
@@ -108,7 +114,7 @@ def _is_question(text: str, words: str, rules: LanguageRules) -> bool:
     # Each clause may open a question ("Great news, when does it open"), except an
     # exclamation ("How lovely!").
     return any(
-        _opens_question(normalise(clause), rules, later=i > 0)
+        _opens_question(normalise(clause), rules, later=i > 0, foreign=foreign)
         for i, (clause, end) in enumerate(_CLAUSES.findall(text))
         if end != "!"
     )
@@ -129,12 +135,15 @@ def polarity(text: str, language: str = DEFAULT_LANGUAGE) -> float:
     words, emoji = _words_and_emoji(text)
     score = 0.0
     # Many Dutch supporters run Telegram in English: when the supporter's language finds no
-    # feeling in the words, another language may, if the message has that language's words
-    # (else "last" in "We came last Sunday" would be the Dutch "last", a burden), or is a
-    # word or two ("Geweldig!").
+    # feeling in the words, another language may, if the message has more of that language's
+    # common words than of the supporter's own (else "last" in "We came last Sunday" would be
+    # the Dutch "last", a burden, and "die" in "Mijn vader was schipper op die boot" the English
+    # verb), or is a word or two ("Geweldig!").
     tokens = set(words.split())
-    for i, rules in enumerate(_rules(language)):
-        if i and len(tokens) > 2 and not tokens & rules.markers:
+    every = _rules(language)
+    own = len(tokens & every[0].markers)
+    for i, rules in enumerate(every):
+        if i and len(tokens) > 2 and len(tokens & rules.markers) <= own:
             continue
         score = _words_polarity(words, rules)
         if score:
@@ -153,7 +162,7 @@ def classify_reply(text: str, language: str = DEFAULT_LANGUAGE) -> str:
         return OPT_OUT
     words = normalise(text)
     every = _rules(language)
-    if any(_is_question(text, words, rules) for rules in every):
+    if any(_is_question(text, words, rules, foreign=i > 0) for i, rules in enumerate(every)):
         return QUESTION
     if any(pattern.search(words) for rules in every for pattern in rules.refusals):
         return NEGATIVE

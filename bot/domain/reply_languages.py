@@ -96,6 +96,8 @@ ENGLISH = LanguageRules(
         r"\b(?:i'd|i would|id) (?:like|love) to know\b",
         r"\bi (?:would )?(?:like|want) to know\b",
         r"\b(?:i )?wonder(?:ing)? (?:if|whether|how|what|when|where|why|who)\b",
+        r"\b(?:curious|keen to (?:know|hear)|interested to (?:know|hear)) (?:to (?:know|hear) )?"
+        r"(?:if|whether|how|what|when|where|why|who|which)\b",
         r"\b(?:does )?any(?:one|body) know\b",
         r"^any chance (?:of|to|that|you)\b",
         r"\b(?:let me know|tell me) (?:if|whether|how|what|when|where|why|who)\b",
@@ -128,6 +130,13 @@ ENGLISH = LanguageRules(
         r"|\b(?:money|budget|things)(?:'s| is| are) tight\b",
         r"\b(?:maybe|probably|perhaps) not\b|\bdon't think so\b",
         r"\bother (?:priorities|commitments|causes)\b",
+        # Another cause preferred: "I'd rather give to the food bank".
+        # Not "I'd rather give by card": a way to give is no refusal.
+        r"\b(?:rather|prefer to|prefer) (?:(?:give|giving|donate|donating|spend|put)(?: \w+)?"
+        r" (?:to|elsewhere|somewhere)|support|supporting|help|sponsor)\b",
+        r"\bgive (?:\w+ ){0,2}?a miss\b",
+        r"\b(?:don't|dont|do not) think (?:it's|its|it is|that's|thats|it'd|it would be) (?:\w+ )?"
+        r"(?:worth|a good idea|necessary|for me)\b",
         r"(?:^|\b(?:so|then|sorry|sry|but|afraid|thanks|i'm afraid)) (?:no|nope|nah)$",
     ),
     idioms=_idioms(
@@ -139,6 +148,16 @@ ENGLISH = LanguageRules(
             0.6,
         ),
         (r"\bsign me up\b", 0.6),
+        (r"\bcount (?:me|us)\b(?: \w+){1,3} in\b", 0.6),
+        # A gift raised: "I've upped my monthly to 10".
+        (
+            r"\b(?:upped|raised|increased|doubled|bumped up) (?:my|our) (?:\w+ )?(?:monthly|gift"
+            r"|donation|pledge|contribution|support|membership)\b",
+            0.6,
+        ),
+        (r"\bhalf (?:finished|done|baked|empty)\b", -0.5),
+        (r"\bgreat (?:uncle|aunt|grand\w*|grandparents)\b", 0.0),
+        (r"\bsorry (?:for|about) (?:the |my |any )?typos?\b", 0.0),
         (r"\bwill do\b", 0.6),
         (r"\bof course\b", 0.6),
         (r"\bchip(?:ped|ping)? in\b", 0.6),
@@ -190,6 +209,8 @@ ENGLISH = LanguageRules(
             **dict.fromkeys(("donor", "renewed", "member", "membership", "goodluck"), 0.4),
             **dict.fromkeys(("underwhelming", "letdown", "filthy", "overcrowded"), -0.5),
             **dict.fromkeys(("pricey", "crowded", "meh", "tired"), -0.3),
+            **dict.fromkeys(("rushed", "unfinished", "shoddy", "sloppy", "chaotic"), -0.4),
+            "payed": 0.4,
             # Facts, not feelings, in a supporter's message ("I'm on holiday until the 20th",
             # "honestly the fee is ridiculous", "my number changed").
             **dict.fromkeys(("holiday", "honestly", "number", "friends", "tbh", "pretty"), 0.0),
@@ -232,6 +253,7 @@ DUTCH = LanguageRules(
     not_subjects=frozenset(
         {"nu", "niet", "even", "wel", "ook", "zeker", "helaas", "graag", "gewoon", "mee"}
         | {"net", "al", "gelukt", "gedaan", "klaar", "benieuwd", "dus", "toch", "in"}
+        | {"nog", "geregeld", "betaald", "overgemaakt", "prima", "goed"}
     ),
     expletive="er",
     first_person="ik",
@@ -244,7 +266,7 @@ DUTCH = LanguageRules(
         r"\bweet (?:iemand|u|je|jij|jullie) (?:of|hoe|wat|wanneer|waar|waarom|wie)\b",
         r"\b(?:ik )?(?:wil|zou) (?:graag )?(?:willen )?weten\b",
         r"\bgraag (?:zou ik )?(?:willen )?weten\b",
-        r"\bbenieuwd (?:of|hoe|wat|wanneer|waar|waarom|wie)\b",
+        r"\bbenieuwd (?:naar )?(?:of|hoe|hoeveel|hoelang|wat|wanneer|waar|waarom|wie|welke)\b",
     ),
     refusals=_patterns(
         r"^(?:nee|neen|nope|nah)\b",
@@ -265,8 +287,15 @@ DUTCH = LanguageRules(
         r"\bgeen (?:geld|budget|ruimte|cent|zin)\b|\bkrap bij kas\b|\bblut\b",
         r"\bniet (?:nodig|de moeite|waard)\b",
         r"\bbegin (?:ik |we )?(?:er |daar )?(?:niet|nie) aan\b|\bandere prioriteiten\b",
+        r"\b(?:er|daar|hier) (?:\w+ )?(?:niet|nie) aan (?:beginnen|meedoen)\b",
+        # Another cause preferred: "Ik steun liever de voedselbank".
+        # Not "Ik geef liever contant": a way to give is no refusal.
+        r"\b(?:steun|steunen|help|helpen|sponsor)\w* (?:\w+ )?liever\b|\b(?:geef|geven|doneer"
+        r"|doneren) (?:\w+ )?liever (?:\w+ )?(?:aan|naar|elders|ergens)\b",
+        # A gift ended: "mn bijdrage stopgezet", "lidmaatschap opgezegd".
+        r"\b(?:stopgezet|opgezegd|beëindigd|beeindigd)\b",
         r"^doe (?:\w+ )?maar (?:niet|nie)\b",
-        r"\bniet (?:mijn|m'n|mn) (?:smaak|ding|stijl)\b",
+        r"\bniet (?:echt |helemaal |zo )?(?:mijn|m'n|mn) (?:smaak|ding|stijl)\b",
         r"\bhet (?:beu|zat)\b|\b(?:ben|zijn) (?:\w+ )?(?:beu|zat)\b",
         r"\b(?:al genoeg|genoeg gegeven|genoeg gedoneerd)\b",
         r"\bnooit weer\b",
@@ -277,6 +306,16 @@ DUTCH = LanguageRules(
         (r"\bkan (?:niet|nie) (?:beter|mooier|leuker)\b", 0.6),
         (r"\b(?:is|was|weer|alweer|ging|gaat) (?:\w+ )?(?:stuk|kapot)\b", -0.5),
         (r"\bzonde\b", -0.5),
+        (
+            r"\buit elkaar (?:gevallen|viel|vallen|valt)\b|\b(?:valt|viel|vielen|vallen) (?:\w+ )?"
+            r"uit elkaar\b",
+            -0.5,
+        ),
+        (r"\bvoor geen (?:meter|cent|zak|moer)\b", -0.6),
+        (r"\b(?:werkt|werkte|werkten|deed het|doet het) (?:\w+ ){0,2}?(?:niet|nie)\b", -0.5),
+        (r"\bgeen (?:vertrouwen|goed gevoel)\b", -0.6),
+        (r"\bniet (?:kunnen|ok|oké|done)\b", -0.6),
+        (r"\b(?:komt|is) (?:\w+ )?in orde\b", 0.5),
         (r"\bdoe(?:n)? (?:ik |we )?mee\b", 0.6),
         (r"\bdoe ik\b", 0.5),
         (r"\bga zo door\b", 0.6),
@@ -333,6 +372,10 @@ DUTCH = LanguageRules(
             **dict.fromkeys(("donateur", "verlengd", "lid", "lidmaatschap"), 0.4),
             **dict.fromkeys(("tegenvallend", "tegenvaller", "beu", "vies", "smerig"), -0.6),
             **dict.fromkeys(("pareltje", "parel"), 0.5),
+            # Nouns the adjective lexicon lacks.
+            **dict.fromkeys(("drama", "ramp", "fiasco", "schande", "aanfluiting"), -0.6),
+            **dict.fromkeys(("uitgemolken", "uitgebuit", "opgelicht"), -0.6),
+            "geregeld": 0.5,
         },
         _NL_NEGATIONS,
     ),

@@ -49,7 +49,7 @@ _EN_STOP = r"(?:stop|stopp|quit|cease)"
 # Our messages, by name: "stop the reminders", "no more appeals".
 _EN_MESSAGES = (
     r"(?:messag\w*|msg\w*|texts?|texting|sms\w*|reminders?|appeals?|asks|asking|requests?"
-    r"|updates?|e?mails?|e?mailing|newsletters?|notifications?|spam\w*|pings?|contact\w*"
+    r"|updates?|e?mails?|e?mailings?|newsletters?|notifications?|spam\w*|pings?|contact\w*"
     r"|solicitations?|begging|nagging|fundraising)"
 )
 # Sending them, as a verb in the form an imperative or "stop ...ing" takes.
@@ -83,13 +83,17 @@ ENGLISH = OptOutRules(
     patterns=_patterns(
         r"\bunsub\w*\b",
         r"\bopt(?:ing)?(?: me| us)? ?out\b(?! of (?:the|a|this) (?!list))",
-        rf"\b(?:remove|delete|erase|drop|wipe|scratch|strike|unlist) (?:\w+ )?{_EN_ME}\b",
+        rf"\b(?:remove|delete|erase|drop|wipe|scratch|strike|unlist|get rid of)"
+        rf" (?:\w+ )?{_EN_ME}\b",
         rf"\b{_EN_ME} (?:\w+ ){{0,2}}?(?:removed|deleted|erased|wiped|taken off)\b",
         r"\b(?:be|been|get|getting|got) (?:\w+ )?(?:removed|deleted|erased|unsubscribed"
         r"|taken off)\b",
         rf"\b(?:take|get|cross|strike|keep) {_EN_ME} (?:\w+ )?off\b",
-        rf"\b(?:want|get|be|go|stay) (?:\w+ )?off (?:the|this|your|that|ur|of|these|those"
-        rf"|all) (?:\w+ ){{0,2}}?{_EN_LIST}\b",
+        rf"\b(?:want|get|be|go|stay) (?:\w+ )?(?:off|out of) (?:the|this|your|that|ur|of|these"
+        rf"|those|all) (?:\w+ ){{0,2}}?{_EN_LIST}\b",
+        # "leave me off future appeals", "keep me out of your mailings"
+        rf"\b(?:leave|keep) (?:me|us|this number) (?:off|out of)\b(?: \w+){{0,3}}"
+        rf" (?:{_EN_MESSAGES}|{_EN_LIST})\b",
         rf"\b(?:remove|delete|take|erase|strike|drop|cross)\b(?: \w+){{0,3}} (?:from|off|out of)"
         rf" (?:your|the|this|that|all|any|ur|these|those) (?:\w+ ){{0,2}}?{_EN_LIST}\b",
         r"\bleave (?:me|us) (?:alone|be|out of (?:it|this|that))\b",
@@ -97,6 +101,11 @@ ENGLISH = OptOutRules(
         rf"\b{_EN_STOP} (?:{_EN_SEND}|{_EN_RECEIVE}) (?:me |us )?(?:\w+ )?"
         r"(?:me|us|these|them|this|those|all|anything|stuff|things)\b",
         rf"\b{_EN_STOP} {_EN_SEND} (?:me|us)\b",
+        # Contact that is unwanted by its very verb, whoever it reaches: "stop pestering my mum".
+        r"\b(?:stop|quit) (?:pester|bother|hassl|harass|spamm|nagg|badger)\w*\b",
+        # A wish put politely: "I'd appreciate it if you stopped writing to me".
+        rf"\b(?:if you|wish you(?: would|'d)?|you to|could you) (?:please |just |kindly )?"
+        rf"(?:stopped|stop) {_EN_SEND}(?: to)? (?:me|us|this number)\b",
         rf"\b(?:no more|no further|not any ?more|no longer)\b(?: \w+){{0,3}}? {_EN_MESSAGES}\b",
         # Not "you did not send me a receipt": a request, not a report.
         rf"(?<!you )(?<!they )(?<!did )(?<!does )(?<!has )(?<!have )(?<!had )\b(?:don't|do not"
@@ -107,7 +116,8 @@ ENGLISH = OptOutRules(
         r"|this (?:any ?more|again))\b",
         rf"\brather not (?:\w+ ){{0,2}}?(?:{_EN_MESSAGES}|these|them)\b",
         r"\bno more (?:of )?(?:these|them)\b",
-        rf"\bcancel\b(?: \w+){{0,2}} (?:subscription|membership of|{_EN_MESSAGES})\b",
+        rf"\b(?:cancel|end|terminate|stop)\b(?: \w+){{0,2}} (?:subscription|membership of"
+        rf"|{_EN_MESSAGES})\b",
     ),
     stop_cue=re.compile(
         r"\b(?:stop|quit|cease|no longer|unsubscrib\w*|remov\w*|delet\w*|eras\w*"
@@ -120,10 +130,11 @@ ENGLISH = OptOutRules(
 )
 
 # Dutch word families.
-_NL_STOP = r"(?:stop|stopp|stoppen|ophouden|houd? (?:er ?mee |ermee )?op|kap\w*)"
+_NL_STOP = r"(?:stop|stopp|stoppen|ophouden|houd? (?:\w+ ){0,2}?op|kap\w*)"
+# Dutch writes compounds as one word: "geldverzoeken", "donatieoproepen", "bedelmails".
 _NL_MESSAGES = (
-    r"(?:bericht\w*|appjes?|app's|appen|sms\w*|mails?|mailtjes?|mailen|herinnering\w*"
-    r"|oproep\w*|verzoek\w*|nieuwsbrie\w*|updates?|spam\w*|meldingen|notificaties"
+    r"(?:\w*bericht\w*|appjes?|app's|appen|sms\w*|\w*mails?|mailtjes?|mailen|herinnering\w*"
+    r"|\w*oproep\w*|\w*verzoek\w*|nieuwsbrie\w*|updates?|spam\w*|meldingen|notificaties"
     r"|sturen|versturen|benader\w*|lastig\w*|contact|bedel\w*|gebedel|geappt|gemaild)"
 )
 _NL_ME = (
@@ -157,6 +168,13 @@ DUTCH = OptOutRules(
         r"|geschrapt|afhalen|eraf halen|uitschrijven|afmelden)\b",
         rf"\bhaal (?:{_NL_ME}|het|dit) (?:\w+ ){{0,3}}?(?:af|eraf|van|uit|weg)\b",
         r"\blaat (?:me|mij|ons) (?:\w+ )?(?:met rust|gerust|erbuiten)\b",
+        r"\blaat (?:me|mij|ons) (?:er|daar|hier) (?:\w+ ){0,2}?buiten\b",
+        # The infinitive splits the verb: "om me af te melden", "mij eraf te halen".
+        r"\b(?:me|mij|ons|mezelf) (?:\w+ ){0,3}?(?:af te melden|uit te schrijven|te verwijderen"
+        r"|eraf te halen|af te halen)\b",
+        # "Kan dit nummer van jullie lijst?": the verb left out.
+        rf"\b{_NL_ME} (?:\w+ ){{0,2}}?(?:van|uit) (?:jullie|de|deze|die|uw|je|het|dit|jouw)"
+        rf" (?:\w+ )?{_NL_LIST}\b",
         rf"\b(?:haal|halen|gehaald|verwijder\w*|zet|schrap\w*|wis)\b(?: \w+){{0,3}} (?:van|uit|af)"
         rf" (?:jullie|de|deze|die|uw|je|het|dit|jouw) (?:\w+ )?{_NL_LIST}\b",
         rf"\b(?:van|uit) (?:jullie|de|deze|die|uw|je|het|dit|jouw) (?:\w+ )?{_NL_LIST}"
@@ -173,7 +191,8 @@ DUTCH = OptOutRules(
         r"(?: \w+){0,3}? meer\b(?! (?:gekregen|ontvangen|gezien|binnen))",
         r"^stuur (?:me|mij|ons) (?:geen|niks|niets)\b",
         r"\bstuur (?:me|mij|ons) (?:\w+ )?(?:niks|niets|geen \w+) meer\b",
-        r"\b(?:wil|hoef)\b(?: \w+){0,3} (?:niet meer|geen \w+ meer)\b(?: \w+){0,2}? "
+        r"\b(?:wil|hoef)\b(?: \w+){0,3} (?:niet meer|geen \w+ meer|niks meer|niets meer"
+        r"|nie meer)\b(?: \w+){0,2}? "
         r"(?:ontvangen|krijgen|hebben|benaderd|gebeld|geappt|gemaild)\b",
         r"\bvraag (?:me|mij|ons) (?:\w+ )?niet meer\b",
         rf"\b(?:wil|hoef)\b (?:\w+ ){{0,3}}?(?:{_NL_MESSAGES}|deze \w+|dit|die \w+) (?:\w+ )?"

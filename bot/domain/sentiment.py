@@ -152,7 +152,10 @@ class PatternScorer:
                 continue
             polarity, intensity = found
             following = tokens[i + 1] if i + 1 < len(tokens) else ""
-            if intensity != 1.0 and following not in _CLAUSE_ENDS and self._lookup(following):
+            modified = self._lookup(following) if following not in _CLAUSE_ENDS else None
+            # "heel leuk": a modifier strengthens the next polar word. But a strong word before a
+            # faint one keeps its own sign: "belachelijk hoog" is a complaint, not praise.
+            if intensity != 1.0 and modified and not _overrides(polarity, modified[0]):
                 boost *= intensity
                 continue
             value = max(-1.0, min(1.0, polarity * boost))
@@ -165,6 +168,13 @@ class PatternScorer:
         return sum(values) / len(values) if values else 0.0
 
 
+def _overrides(modifier: float, modified: float) -> bool:
+    """Tell whether a strongly polar modifier outweighs the faint word it modifies."""
+    return abs(modifier) >= _STRONG and abs(modified) < _FAINT
+
+
+_STRONG = 0.5  # "belachelijk" (-1.0), "vreselijk"
+_FAINT = 0.3  # "hoog" (0.1): "belachelijk hoog" is ridiculous, "vreselijk leuk" is fun
 # pattern's own factor: "niet goed" is about half as negative as "goed" is positive.
 _NEGATION = -0.5
 _NEGATION_REACH = 3  # a negation word reaches the polar word up to three words on
