@@ -383,6 +383,57 @@ def test_wordings_of_the_families_batch_7_showed(
     assert classify_reply(message, language) == expected
 
 
+@pytest.mark.parametrize(
+    ("message", "language", "expected"),
+    [
+        # Families read from batch 8's mistakes, in wordings of their own (none is in the corpus):
+        # opt-outs by losing the sender's data, turning messages off, wanting them to end, or
+        # being fine without them, and Dutch list compounds; not a reminder that ends, nor "don't
+        # forget me". A gift ended, "say no", other charities, "nie" as "niet", a sad emoji,
+        # Dutch refusal idioms ("ik bedank ervoor", not "bedankt ervoor"); "valt niet tegen"
+        # praises; a relative clause later in a message ("voor wie ...") asks nothing.
+        ("cut it out", "en", OPT_OUT),
+        ("Please lose my details, thanks", "en", OPT_OUT),
+        ("I'd prefer not to get these appeals", "en", OPT_OUT),
+        ("how can I make the reminders stop", "en", OPT_OUT),
+        ("How do I switch off these notifications", "en", OPT_OUT),
+        ("I'm fine without your newsletters from now on", "en", OPT_OUT),
+        ("Zet mijn 06 uit het adressenbestand", "nl", OPT_OUT),
+        ("Hoe zet ik die herinneringen uit", "nl", OPT_OUT),
+        ("Graag van jullie mails af", "nl", OPT_OUT),
+        ("Don't forget me at the gala!", "en", POSITIVE),
+        ("The reminders end on Friday?", "en", QUESTION),
+        ("Was really disappointed with the café", "en", NEGATIVE),
+        ("Not donating anymore after what happened", "en", NEGATIVE),
+        ("I never stopped giving, happy to again", "en", POSITIVE),
+        ("I'll say no this time, good luck though", "en", NEGATIVE),
+        ("Sorry but no, we support other local charities", "en", NEGATIVE),
+        ("Those ship models weren't really for me", "en", NEGATIVE),
+        ("The ticket price is a joke", "en", NEGATIVE),
+        ("💔", "en", NEGATIVE),
+        ("That exhibition blew my mind", "en", POSITIVE),
+        ("Every little bit helps, sent 5", "en", POSITIVE),
+        ("Good evening from Ghent", "en", OTHER),
+        ("Ik vind het nie zo mooi", "nl", NEGATIVE),
+        ("Ik doneer niks meer sinds de verhuizing", "nl", NEGATIVE),
+        ("Ik bedank er feestelijk voor", "nl", NEGATIVE),
+        ("Bedankt ervoor!", "nl", POSITIVE),
+        ("Na de kerst zit er niks meer in", "nl", NEGATIVE),
+        ("Twee keer per week een appje is te veel van het goede", "nl", NEGATIVE),
+        ("Gedaan, alle beetjes helpen", "nl", POSITIVE),
+        ("Ga ik regelen vanavond", "nl", POSITIVE),
+        ("Geef me even bedenktijd", "nl", OTHER),
+        ("Merci voor de rondleiding", "nl", POSITIVE),
+        ("De lunch viel helemaal niet tegen", "nl", POSITIVE),
+        ("Het parkeren is achter het museum, voor wie met de auto komt", "nl", OTHER),
+    ],
+)
+def test_wordings_of_the_families_batch_8_showed(
+    message: str, language: str, expected: str
+) -> None:
+    assert classify_reply(message, language) == expected
+
+
 def test_dutch_inflections_find_their_lexicon_entry() -> None:
     assert polarity("mooie foto's", "nl") > 0
     assert polarity("saaie lezing", "nl") < 0

@@ -55,6 +55,10 @@ def test_community_chats_are_parsed_and_the_staff_chat_is_refused() -> None:
         ("😡", "negative"),
         ("🤔", "neutral"),
         ("❤\u200d🔥", "neutral"),
+        # Outside the table, neutral as documented, though a message's emoji may read them.
+        ("💯", "neutral"),
+        ("😢", "neutral"),
+        ("💔", "neutral"),
     ],
 )
 def test_a_reactions_sentiment_comes_from_the_table(emoji: str, sentiment: str) -> None:

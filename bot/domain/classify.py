@@ -76,13 +76,17 @@ def _opens_question(words: str, rules: LanguageRules, *, later: bool, foreign: b
     its subject right after it: a Dutch "Is geregeld" is no English "Is ...?".
     """
     tokens = words.split()
+    # "Bij wie kan ik terecht": a question; later in a message, "voor wie morgen komt" is
+    # a relative clause.
     if len(tokens) > 2 and tokens[0] in rules.prepositions:
+        if later and tokens[1] in rules.question_words:
+            return False
         tokens = tokens[1:]
     if len(tokens) < 2:
         return False
     first, second = tokens[0], tokens[1]
     if first in rules.question_words:
-        exclaimed = abs(rules.sentiment.score(second)) >= _EXCLAIMED
+        exclaimed = abs(rules.sentiment.score(second)) >= _EXCLAIMED  # "How lovely", "Wat leuk"
         return second not in rules.exclamations and not exclaimed
     if first in rules.dropped_subject_verbs and (
         second == rules.expletive or second not in rules.subjects

@@ -14,7 +14,7 @@ from bot.domain.classify import (
     polarity,
 )
 from bot.domain.i18n import DEFAULT_LANGUAGE
-from bot.domain.sentiment import EMOJI_POLARITY
+from bot.domain.sentiment import REACTION_POLARITY
 
 # The sentiments interactions carry (the audience rules' `sentiment`).
 POSITIVE_SENTIMENT = "positive"
@@ -57,7 +57,7 @@ def normalise_emoji(emoji: str) -> str:
 
 def reaction_sentiment(emoji: str) -> str:
     """Return a reaction's sentiment from the product's reaction table; others are neutral."""
-    return _sign(EMOJI_POLARITY.get(normalise_emoji(emoji), 0.0))
+    return _sign(REACTION_POLARITY.get(normalise_emoji(emoji), 0.0))
 
 
 def thread_topic(root_topic: str | None, own_topic: str | None) -> str:

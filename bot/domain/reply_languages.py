@@ -55,7 +55,10 @@ def _idioms(*pairs: tuple[str, float]) -> tuple[tuple[re.Pattern[str], float], .
     return tuple((re.compile(source), polarity) for source, polarity in pairs)
 
 
-_NL_NEGATIONS = frozenset({"niet", "geen", "nooit", "niks", "niets", "allerminst", "nergens"})
+# "nie" is how many write and say "niet" (Flemish, informal).
+_NL_NEGATIONS = frozenset(
+    {"niet", "nie", "geen", "nooit", "niks", "niets", "allerminst", "nergens"}
+)
 
 ENGLISH = LanguageRules(
     code="en",
@@ -85,6 +88,9 @@ ENGLISH = LanguageRules(
         {"do", "be", "have", "not", "never", "definitely", "gladly", "happily", "too", "so"}
         | {"only", "always", "also", "sure", "try", "send", "give", "pay", "donate"}
         | {"transfer", "come", "see", "check", "more", "good"}
+        # A dropped subject, not a question: "Was very disappointed", "Is really lovely".
+        | {"very", "really", "quite", "pretty", "super", "totally", "absolutely", "extremely"}
+        | {"truly", "a", "just", "already", "still", "well", "fine", "great", "lovely"}
     ),
     expletive="",
     first_person="",
@@ -109,7 +115,7 @@ ENGLISH = LanguageRules(
         r"\bnot (?:now|today|this (?:time|month|year|round)|interested|for me|really|again"
         r"|a fan|keen|able)\b",
         r"\b(?:can't|cannot|can not|cant|won't|wont|will not|couldn't|unable)\b"
-        r"(?! (?:wait|stop|believe))",
+        r"(?! (?:wait|stop|believe|say no|resist))",
         r"\b(?:rather|prefer) not\b",
         r"\b(?:i'm|im|i am|count me) out\b",
         r"\bnot in a position\b",
@@ -118,9 +124,15 @@ ENGLISH = LanguageRules(
         r"(?:^|\b(?:i'll|i will|ill|i|we'll|we) )pass\b(?! (?:it|this on|that on|on|along|the|them"
         r"|by|through))",
         r"\bskip (?:me|us)\b|\b(?:i'll|i will|ill|we'll|i) skip\b",
-        r"\b(?:given|gave|donated|done) (?:enough|my bit|my share)\b",
+        r"\b(?:given|gave|donated|done|did) (?:enough|my bit|my share)\b|\btapped out\b",
+        # A gift ended: "I'm not giving anymore", "no longer donating".
+        r"\b(?:not|no longer|never|won't be|(?<!never )(?<!not )(?<!haven't )stopped)"
+        r" (?:be )?(?:giving|donating|renewing|paying|supporting)\b(?! up)(?! \w+ up)",
+        r"(?<!could )(?<!would )(?<!can't )(?<!cannot )(?<!cant )\b(?:say|saying|said) no\b"
+        r"|\b(?:thanks|thank you|sorry|afraid|so) but no\b",
         # Refusal frames: "isn't for me", "sit this one out", "tired of", "can't afford".
-        r"\b(?:not|isn't|is not|isnt|wasn't|wasnt) (?:really |quite )?(?:for me|for us"
+        r"\b(?:not|isn't|is not|isnt|wasn't|wasnt|weren't|werent|aren't|arent|were not|are not)"
+        r" (?:really |quite )?(?:for me|for us"
         r"|my (?:thing|cup of tea)|worth)\b",
         r"\bsit (?:this|it|that)(?: one)? out\b",
         r"\b(?:tired|sick|weary) of\b|\bfed up\b",
@@ -129,7 +141,7 @@ ENGLISH = LanguageRules(
         r"\b(?:no|not the) (?:money|budget|spare cash|cash)\b|\bbroke\b|\bskint\b"
         r"|\b(?:money|budget|things)(?:'s| is| are) tight\b",
         r"\b(?:maybe|probably|perhaps) not\b|\bdon't think so\b",
-        r"\bother (?:priorities|commitments|causes)\b",
+        r"\bother (?:\w+ )?(?:priorities|commitments|causes|charities|organi[sz]ations)\b",
         # Another cause preferred: "I'd rather give to the food bank".
         # Not "I'd rather give by card": a way to give is no refusal.
         r"\b(?:rather|prefer to|prefer) (?:(?:give|giving|donate|donating|spend|put)(?: \w+)?"
@@ -148,6 +160,22 @@ ENGLISH = LanguageRules(
             0.6,
         ),
         (r"\bsign me up\b", 0.6),
+        (
+            r"\b(?:blew|blow|blown|blowing) (?:my|our|his|her|their) minds?\b|\bmind ?blowing\b"
+            r"|\bblown away\b",
+            0.6,
+        ),
+        (
+            r"\b(?:is|was|are|were) (?:\w+ )?(?:a joke|a scandal|a disgrace|daylight robbery)\b",
+            -0.6,
+        ),
+        (r"\bevery (?:little )?(?:bit )?helps\b", 0.6),
+        (r"\bgood (?:morning|afternoon|evening|night|day)\b", 0.0),
+        (
+            r"\b(?:will|i'll|let me|need to|have to|i'd like to) (?:\w+ )?"
+            r"(?:decide|think|see|check)\b",
+            0.0,
+        ),
         (r"\bcount (?:me|us)\b(?: \w+){1,3} in\b", 0.6),
         # A gift raised: "I've upped my monthly to 10".
         (
@@ -211,6 +239,8 @@ ENGLISH = LanguageRules(
             **dict.fromkeys(("pricey", "crowded", "meh", "tired"), -0.3),
             **dict.fromkeys(("rushed", "unfinished", "shoddy", "sloppy", "chaotic"), -0.4),
             "payed": 0.4,
+            "holidays": 0.0,
+            "merci": 0.6,
             # Facts, not feelings, in a supporter's message ("I'm on holiday until the 20th",
             # "honestly the fee is ridiculous", "my number changed").
             **dict.fromkeys(("holiday", "honestly", "number", "friends", "tbh", "pretty"), 0.0),
@@ -284,7 +314,14 @@ DUTCH = LanguageRules(
         r"\bdoe\w* (?:er |hier |daar )?(?:niet|nie) (?:aan )?mee\b",
         r"\blukt\b(?: \w+){0,3} (?:niet|nie)\b|\bgaat (?:\w+ ){0,2}niet lukken\b",
         r"\b(?:denk|geloof) (?:niet|nie) dat (?:ik|we|wij)\b",
-        r"\bgeen (?:geld|budget|ruimte|cent|zin)\b|\bkrap bij kas\b|\bblut\b",
+        r"\bgeen (?:geld|budget|ruimte|cent|zin|goesting)\b|\bkrap bij kas\b|\bblut\b",
+        # "Ik bedank ervoor": no, thank you. "Er zit niks meer in": no money left.
+        # Not "bedankt ervoor", which thanks.
+        r"\bbedank (?:er|daar)(?: \w+)? ?voor\b",
+        r"\bzit (?:er )?(?:\w+ )?(?:niks|niets|geen (?:geld|ruimte|budget)) meer in\b",
+        # A gift ended: "ik geef niks meer", "doneer niet meer".
+        r"\b(?:geef|geven|doneer|doneren|steun|steunen|betaal)\w* (?:\w+ )?(?:niks|niets|niet|nie"
+        r"|geen \w+) meer\b(?! dan)",
         r"\bniet (?:nodig|de moeite|waard)\b",
         r"\bbegin (?:ik |we )?(?:er |daar )?(?:niet|nie) aan\b|\bandere prioriteiten\b",
         r"\b(?:er|daar|hier) (?:\w+ )?(?:niet|nie) aan (?:beginnen|meedoen)\b",
@@ -306,6 +343,14 @@ DUTCH = LanguageRules(
         (r"\bkan (?:niet|nie) (?:beter|mooier|leuker)\b", 0.6),
         (r"\b(?:is|was|weer|alweer|ging|gaat) (?:\w+ )?(?:stuk|kapot)\b", -0.5),
         (r"\bzonde\b", -0.5),
+        (r"\bte veel van het goede\b", -0.6),
+        (r"\balle beetjes helpen\b", 0.6),
+        (r"\bga (?:ik|we) (?:\w+ )?(?:doen|regelen|overmaken|betalen|geven|doneren)\b", 0.5),
+        (
+            r"\bgeef (?:me|mij|ons) (?:\w+ ){0,3}?(?:bedenktijd|tijd|dagen|weken)\b"
+            r"|\bbedenktijd\b",
+            0.0,
+        ),
         (
             r"\buit elkaar (?:gevallen|viel|vallen|valt)\b|\b(?:valt|viel|vielen|vallen) (?:\w+ )?"
             r"uit elkaar\b",
@@ -333,6 +378,8 @@ DUTCH = LanguageRules(
         (r"\bvind\w*\b(?: \w+){0,4} (?:niks|niets)\b", -0.5),
         (r"\bniet onder de indruk\b", -0.5),
         (r"\bonder de indruk\b", 0.6),
+        # "Valt echt nie tegen" praises; first match wins, so it stands before "valt tegen".
+        (r"\b(?:valt|viel|vielen) (?:\w+ ){0,2}?(?:niet|nie|helemaal niet) tegen\b", 0.6),
         (r"\b(?:valt|viel|vielen) (?:\w+ )?tegen\b", -0.6),
         (r"\bgek van\b", -0.6),
         (r"\bmaak\b(?: \w+){1,3} over\b", 0.5),
@@ -376,6 +423,7 @@ DUTCH = LanguageRules(
             **dict.fromkeys(("drama", "ramp", "fiasco", "schande", "aanfluiting"), -0.6),
             **dict.fromkeys(("uitgemolken", "uitgebuit", "opgelicht"), -0.6),
             "geregeld": 0.5,
+            "merci": 0.6,
         },
         _NL_NEGATIONS,
     ),

@@ -70,7 +70,7 @@ ENGLISH = OptOutRules(
     stop_words=frozenset(
         {"stop", "stopp", "stop all", "stop it", "unsubscribe", "unsub", "opt out", "optout"}
         | {"quit", "remove", "remove me", "delete me", "take me off", "stop sending"}
-        | {"stop this", "stop that"}
+        | {"stop this", "stop that", "cut it out", "knock it off"}
     ),
     politeness=frozenset(
         {"please", "pls", "plz", "thanks", "thank you", "thx", "now", "ok", "kindly", "just"}
@@ -114,7 +114,17 @@ ENGLISH = OptOutRules(
         rf"\b(?:don't|do not|dont|no longer|never) (?:want|wish|need|care)\b"
         rf"(?: (?!miss)\w+){{0,4}} (?:{_EN_MESSAGES}|these|them|any ?more"
         r"|this (?:any ?more|again))\b",
-        rf"\brather not (?:\w+ ){{0,2}}?(?:{_EN_MESSAGES}|these|them)\b",
+        rf"\b(?:rather not|prefer not to) (?:\w+ ){{0,2}}?(?:{_EN_MESSAGES}|these|them)\b",
+        # "so these fundraising pings end", "make the reminders stop"
+        # Wanted, not reported: not "the reminders end on Friday".
+        rf"\b(?:so|make|want|wish|let|until|till|need) (?:these|the|your|those|all|this) (?:\w+ )?"
+        rf"{_EN_MESSAGES} (?:\w+ )?(?:end|stop|cease|go away)\b",
+        # Not "don't forget me" or "you lost me": only the sender's data is lost or forgotten.
+        r"\b(?:lose|forget|bin|shred) (?:\w+ )?my (?:\w+ )?(?:number|details|data|contact\w*"
+        r"|info\w*|e?mail|address)\b",
+        rf"\b(?:turn|switch|shut) off (?:\w+ ){{0,2}}?{_EN_MESSAGES}\b|\b(?:turn|switch|shut)"
+        rf" (?:\w+ ){{0,2}}?{_EN_MESSAGES} off\b|\bmute (?:\w+ ){{0,2}}?{_EN_MESSAGES}\b",
+        rf"\b(?:good|fine|better|happier|ok|okay) without (?:\w+ ){{0,2}}?{_EN_MESSAGES}\b",
         r"\bno more (?:of )?(?:these|them)\b",
         rf"\b(?:cancel|end|terminate|stop)\b(?: \w+){{0,2}} (?:subscription|membership of"
         rf"|{_EN_MESSAGES})\b",
@@ -138,10 +148,15 @@ _NL_MESSAGES = (
     r"|sturen|versturen|benader\w*|lastig\w*|contact|bedel\w*|gebedel|geappt|gemaild)"
 )
 _NL_ME = (
-    r"(?:me|mij|mezelf|ons|mijn (?:\w+ )?(?:nummer|gegevens|naam|adres|telefoonnummer)"
+    r"(?:me|mij|mezelf|ons|mijn (?:\w+ )?(?:nummer|gegevens|naam|adres|telefoonnummer|06)"
     r"|dit nummer)"
 )
-_NL_LIST = r"(?:lijst|lijsten|bestand|systeem|contacten|app|groep|bot|database|adressenlijst)"
+# Compounds and diminutives too: "verzendlijst", "lijstje", "adressenbestand"; not the
+# waiting list or the guest list of an event.
+_NL_LIST = (
+    r"(?:(?:verzend|mailing|adressen|contact|bel|donateurs|leden|mail)?(?:lijst|lijstje|lijsten"
+    r"|bestand|bestanden)|systeem|contacten|app|groep|bot|database)"
+)
 
 DUTCH = OptOutRules(
     stop_words=frozenset(
@@ -201,6 +216,10 @@ DUTCH = OptOutRules(
         r"\b(?:app|sms|mail|bel|stuur|bericht|benader)\w* (?:me|mij|ons) (?:\w+ )?(?:niet|nooit)"
         r" (?:meer|weer)\b",
         r"\bneem\b(?: \w+){0,3} geen contact\b",
+        # "Hoe zet ik deze bedelberichten uit", "hoe raak ik van jullie berichten af"
+        rf"\bzet\w*\b(?: \w+){{0,3}} {_NL_MESSAGES} (?:\w+ )?uit\b|\b{_NL_MESSAGES}"
+        r" (?:\w+ )?uit(?:zetten|te zetten)\b",
+        rf"\bvan (?:\w+ ){{0,2}}?{_NL_MESSAGES} af\b",
         rf"\bgeen (?:zin|behoefte|interesse) (?:meer )?in\b(?: \w+){{0,2}} {_NL_MESSAGES}\b",
     ),
     stop_cue=re.compile(

@@ -31,15 +31,22 @@ from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
     SentimentIntensityAnalyzer,
 )
 
-# The reaction table of the product (issue 12): these count fully; other emoji go to VADER.
-EMOJI_POLARITY: dict[str, float] = {
+# The reaction table of the product (README, "reaction"): a reaction with any other emoji is
+# neutral.
+REACTION_POLARITY: dict[str, float] = {
     **dict.fromkeys("👍❤🔥🎉🙏👏😍", 1.0),
     **dict.fromkeys("👎💩🤮😡", -1.0),
+}
+# Emoji in a message: the reaction table counts fully, these next, then VADER's descriptions.
+EMOJI_POLARITY: dict[str, float] = {
+    **REACTION_POLARITY,
     # Where VADER's description misleads: a wave greets, the stop sign only stops; the hundred
-    # points and raised hands cheer; the unamused, huffing and eye-rolling faces disapprove.
+    # points and raised hands cheer; the unamused, huffing and eye-rolling faces disapprove;
+    # a broken heart and the sad faces are sad ("broken heart" reads as a heart to VADER).
     **dict.fromkeys("👋🛑", 0.0),
     **dict.fromkeys("💯🙌💪🥰🤩", 0.8),
     **dict.fromkeys("😒😤🙄😠😞😕", -0.8),
+    **dict.fromkeys("💔😢😭😔😥😓😩☹🙁", -0.8),
 }
 # Joiners, variation selectors and skin tones carry no feeling of their own.
 _EMOJI_PARTS = re.compile("[\u200d\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
