@@ -434,6 +434,57 @@ def test_wordings_of_the_families_batch_8_showed(
     assert classify_reply(message, language) == expected
 
 
+@pytest.mark.parametrize(
+    ("message", "language", "expected"),
+    [
+        # Families read from batch 9's mistakes, in wordings of their own (none is in the corpus):
+        # DMs, "I want off it", the right to erasure, "mute", a number to bin; Dutch compounds of
+        # "gegevens", "verlost van", "niet meer te contacteren"; refusals by limit, budget,
+        # "decline" and "pass on"; "made my week", "consider it done", "zit snor", "al gegeven";
+        # a greeting before a question; greetings from a place and a wrong chat say nothing.
+        ("stop sliding into my dms about money", "en", OPT_OUT),
+        ("not sure which list this is but I want off it", "en", OPT_OUT),
+        ("Please erase any information you keep on me", "en", OPT_OUT),
+        ("I'd rather not get any more of your messages", "en", OPT_OUT),
+        ("mute", "en", OPT_OUT),
+        ("Who gave you this number? Bin it.", "en", OPT_OUT),
+        ("Kunnen jullie al mijn klantgegevens wissen", "nl", OPT_OUT),
+        ("Hoe word ik verlost van die mails", "nl", OPT_OUT),
+        ("laat ons nou gewoon met rust", "nl", OPT_OUT),
+        ("Zet die meldingen van jullie maar uit", "nl", OPT_OUT),
+        ("Gelieve ons niet meer te contacteren", "nl", OPT_OUT),
+        ("Ik wil niets meer horen over donaties", "nl", OPT_OUT),
+        ("Hoe kom je aan dit nummer? Gooi het weg aub", "nl", OPT_OUT),
+        ("I'll pass on that one, thanks", "en", NEGATIVE),
+        ("The budget doesn't stretch to gifts this year", "en", NEGATIVE),
+        ("I must respectfully decline", "en", NEGATIVE),
+        ("Three gifts this year, that's my limit", "en", NEGATIVE),
+        ("The audio guide was a real let down", "en", NEGATIVE),
+        ("Can't complain, lovely afternoon", "en", POSITIVE),
+        ("Your newsletter made my week", "en", POSITIVE),
+        ("Consider it done 👍", "en", POSITIVE),
+        ("🫶", "en", POSITIVE),
+        ("hi can I still register for Saturday", "en", QUESTION),
+        ("Regards from Utrecht", "en", OTHER),
+        ("Oops, wrong group", "en", OTHER),
+        ("Daar doen we niet aan mee", "nl", NEGATIVE),
+        ("Niet deze keer, volgend jaar misschien", "nl", NEGATIVE),
+        ("We kunnen het nu echt niet missen", "nl", NEGATIVE),
+        ("Zit snor, morgen overgemaakt", "nl", POSITIVE),
+        ("Heb ik vorige maand al gegeven hoor", "nl", POSITIVE),
+        ("die rondleiding was echt vet", "nl", POSITIVE),
+        ("hoi kan ik ook met pin betalen", "nl", QUESTION),
+        ("Groetjes uit Gent", "nl", OTHER),
+        ("sorry verkeerde chat", "nl", OTHER),
+        ("Mijn broer staat op de foto, tweede van links", "nl", OTHER),
+    ],
+)
+def test_wordings_of_the_families_batch_9_showed(
+    message: str, language: str, expected: str
+) -> None:
+    assert classify_reply(message, language) == expected
+
+
 def test_dutch_inflections_find_their_lexicon_entry() -> None:
     assert polarity("mooie foto's", "nl") > 0
     assert polarity("saaie lezing", "nl") < 0

@@ -76,6 +76,8 @@ def _opens_question(words: str, rules: LanguageRules, *, later: bool, foreign: b
     its subject right after it: a Dutch "Is geregeld" is no English "Is ...?".
     """
     tokens = words.split()
+    if len(tokens) > 2 and tokens[0] in rules.openers:
+        tokens = tokens[1:]  # "hey does the discount still work"
     # "Bij wie kan ik terecht": a question; later in a message, "voor wie morgen komt" is
     # a relative clause.
     if len(tokens) > 2 and tokens[0] in rules.prepositions:

@@ -36,6 +36,7 @@ class LanguageRules:
     dropped_subject_verbs: frozenset[str]
     dropped_object_cues: frozenset[str]
     prepositions: frozenset[str]  # may stand before a question word ("bij wie")
+    openers: frozenset[str]  # a greeting before a question ("hey, does ...", "hoi, kan ik ...")
     exclamations: frozenset[str]  # after a question word: an exclamation ("what a")
     indirect_questions: tuple[re.Pattern[str], ...]
     refusals: tuple[re.Pattern[str], ...]
@@ -97,6 +98,7 @@ ENGLISH = LanguageRules(
     dropped_subject_verbs=frozenset(),
     dropped_object_cues=frozenset(),
     prepositions=frozenset({"to", "with", "from", "for", "at", "in", "until", "since", "by"}),
+    openers=frozenset({"hey", "hi", "hello", "hiya", "yo", "morning", "ok", "okay", "so", "oh"}),
     exclamations=frozenset({"a", "an", "not"}),  # "What a show", "Why not"
     indirect_questions=_patterns(
         r"\b(?:i'd|i would|id) (?:like|love) to know\b",
@@ -115,7 +117,7 @@ ENGLISH = LanguageRules(
         r"\bnot (?:now|today|this (?:time|month|year|round)|interested|for me|really|again"
         r"|a fan|keen|able)\b",
         r"\b(?:can't|cannot|can not|cant|won't|wont|will not|couldn't|unable)\b"
-        r"(?! (?:wait|stop|believe|say no|resist))",
+        r"(?! (?:wait|stop|believe|say no|resist|complain))",
         r"\b(?:rather|prefer) not\b",
         r"\b(?:i'm|im|i am|count me) out\b",
         r"\bnot in a position\b",
@@ -125,6 +127,8 @@ ENGLISH = LanguageRules(
         r"|by|through))",
         r"\bskip (?:me|us)\b|\b(?:i'll|i will|ill|we'll|i) skip\b",
         r"\b(?:given|gave|donated|done|did) (?:enough|my bit|my share)\b|\btapped out\b",
+        r"\b(?:my|our) limit\b|\b(?:doesn't|does not|won't|wont|can't|doesnt) stretch\b",
+        r"\bpass on (?:this|that|it)(?: one| time| year| round)?\b|\bdeclin(?:e|ing)\b",
         # A gift ended: "I'm not giving anymore", "no longer donating".
         r"\b(?:not|no longer|never|won't be|(?<!never )(?<!not )(?<!haven't )stopped)"
         r" (?:be )?(?:giving|donating|renewing|paying|supporting)\b(?! up)(?! \w+ up)",
@@ -170,6 +174,12 @@ ENGLISH = LanguageRules(
             -0.6,
         ),
         (r"\bevery (?:little )?(?:bit )?helps\b", 0.6),
+        (r"\b(?:made|makes|make) (?:my|our) (?:whole )?(?:day|week|month|year|weekend)\b", 0.6),
+        (r"\bconsider it done\b|\b(?:already|all) (?:done|sorted|paid)\b", 0.6),
+        (r"\b(?:can't|cannot|cant) complain\b", 0.3),
+        (r"\blet ?down\b", -0.5),
+        (r"\b(?:greetings|regards) from\b", 0.0),
+        (r"\b(?:sorry|oops|sry)\b(?: \w+){0,2} wrong (?:chat|group|person|number|thread)\b", 0.0),
         (r"\bgood (?:morning|afternoon|evening|night|day)\b", 0.0),
         (
             r"\b(?:will|i'll|let me|need to|have to|i'd like to) (?:\w+ )?"
@@ -240,6 +250,8 @@ ENGLISH = LanguageRules(
             **dict.fromkeys(("rushed", "unfinished", "shoddy", "sloppy", "chaotic"), -0.4),
             "payed": 0.4,
             "holidays": 0.0,
+            "pay": 0.0,
+            "nightmare": -0.6,
             "merci": 0.6,
             # Facts, not feelings, in a supporter's message ("I'm on holiday until the 20th",
             # "honestly the fee is ridiculous", "my number changed").
@@ -290,6 +302,9 @@ DUTCH = LanguageRules(
     dropped_subject_verbs=frozenset({"ben", "heb", "kom", "kan", "ga", "zit", "doe", "sta"}),
     dropped_object_cues=frozenset({"niet", "nie", "wel", "zeker"}),
     prepositions=frozenset({"bij", "met", "tot", "vanaf", "voor", "naar", "van", "om", "aan"}),
+    openers=frozenset(
+        {"hoi", "hallo", "hey", "hee", "hi", "dag", "goedemorgen", "oké", "ok", "oh"}
+    ),
     exclamations=frozenset({"een", "niet"}),  # "Wat een show", "Waarom niet"
     indirect_questions=_patterns(
         r"\bik (?:vraag|vroeg) me af\b",
@@ -311,7 +326,11 @@ DUTCH = LanguageRules(
         r"\b(?:ik|we|wij) doe\w* (?:het |dat )?niet\b",
         # Refusal frames: "ik pas", "doe er niet aan mee", "lukt niet", "geen geld", "beu".
         r"(?:^|\b(?:ik|wij|we) )pas\b(?! (?:op|goed|even|wel|nog|aan))",
-        r"\bdoe\w* (?:er |hier |daar )?(?:niet|nie) (?:aan )?mee\b",
+        r"\bdoe\w* (?:ik |we |wij )?(?:er |hier |daar )?(?:niet|nie) (?:aan )?mee\b",
+        r"\b(?:niet|nie) (?:deze|dit|die) (?:keer|maand|jaar|week|ronde)\b",
+        r"\b(?:kunnen|kunt|kun)\b(?: \w+){0,3} (?:niet|nie|niks|niets) (?:missen"
+        r"|betalen|geven|doneren"
+        r"|veroorloven|bijdragen|meedoen)\b",
         r"\blukt\b(?: \w+){0,3} (?:niet|nie)\b|\bgaat (?:\w+ ){0,2}niet lukken\b",
         r"\b(?:denk|geloof) (?:niet|nie) dat (?:ik|we|wij)\b",
         r"\bgeen (?:geld|budget|ruimte|cent|zin|goesting)\b|\bkrap bij kas\b|\bblut\b",
@@ -345,6 +364,14 @@ DUTCH = LanguageRules(
         (r"\bzonde\b", -0.5),
         (r"\bte veel van het goede\b", -0.6),
         (r"\balle beetjes helpen\b", 0.6),
+        (r"\bzit (?:wel |helemaal )?snor\b|\bkomt eraan\b", 0.6),
+        (r"\bal (?:gedaan|betaald|overgemaakt|geregeld|gegeven)\b", 0.6),
+        (r"\b(?:groeten|groetjes) (?:uit|van)\b", 0.0),
+        (
+            r"\b(?:sorry|oeps|oops|sry)\b(?: \w+){0,2} verkeerde? (?:chat|groep|persoon"
+            r"|nummer|app)\b",
+            0.0,
+        ),
         (r"\bga (?:ik|we) (?:\w+ )?(?:doen|regelen|overmaken|betalen|geven|doneren)\b", 0.5),
         (
             r"\bgeef (?:me|mij|ons) (?:\w+ ){0,3}?(?:bedenktijd|tijd|dagen|weken)\b"
@@ -424,6 +451,8 @@ DUTCH = LanguageRules(
             **dict.fromkeys(("uitgemolken", "uitgebuit", "opgelicht"), -0.6),
             "geregeld": 0.5,
             "merci": 0.6,
+            "vet": 0.6,  # "echt vet": cool
+            **dict.fromkeys(("links", "rechts"), 0.0),  # a side, not "sly"
         },
         _NL_NEGATIONS,
     ),

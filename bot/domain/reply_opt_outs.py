@@ -49,12 +49,13 @@ _EN_STOP = r"(?:stop|stopp|quit|cease)"
 # Our messages, by name: "stop the reminders", "no more appeals".
 _EN_MESSAGES = (
     r"(?:messag\w*|msg\w*|texts?|texting|sms\w*|reminders?|appeals?|asks|asking|requests?"
-    r"|updates?|e?mails?|e?mailings?|newsletters?|notifications?|spam\w*|pings?|contact\w*"
+    r"|updates?|e?mails?|e?mailings?|dms?|newsletters?|notifications?|spam\w*|pings?|contact\w*"
     r"|solicitations?|begging|nagging|fundraising)"
 )
 # Sending them, as a verb in the form an imperative or "stop ...ing" takes.
 _EN_SEND = (
-    r"(?:send(?:ing)?|messag(?:e|ing)|msg(?:ing)?|text(?:ing)?|contact(?:ing)?|e?mail(?:ing)?|writ(?:e|ing)"
+    r"(?:send(?:ing)?|messag(?:e|ing)|msg(?:ing)?|text(?:ing)?|contact(?:ing)?"
+    r"|e?mail(?:ing)?|writ(?:e|ing)"
     r"|ping(?:ing)?|bug(?:ging)?|bother(?:ing)?|pester(?:ing)?|hassl(?:e|ing)|spam(?:ming)?"
     r"|ask(?:ing)?|nag(?:ging)?|call(?:ing)?|harass(?:ing)?|chas(?:e|ing))"
 )
@@ -70,7 +71,7 @@ ENGLISH = OptOutRules(
     stop_words=frozenset(
         {"stop", "stopp", "stop all", "stop it", "unsubscribe", "unsub", "opt out", "optout"}
         | {"quit", "remove", "remove me", "delete me", "take me off", "stop sending"}
-        | {"stop this", "stop that", "cut it out", "knock it off"}
+        | {"stop this", "stop that", "cut it out", "knock it off", "mute"}
     ),
     politeness=frozenset(
         {"please", "pls", "plz", "thanks", "thank you", "thx", "now", "ok", "kindly", "just"}
@@ -114,7 +115,11 @@ ENGLISH = OptOutRules(
         rf"\b(?:don't|do not|dont|no longer|never) (?:want|wish|need|care)\b"
         rf"(?: (?!miss)\w+){{0,4}} (?:{_EN_MESSAGES}|these|them|any ?more"
         r"|this (?:any ?more|again))\b",
-        rf"\b(?:rather not|prefer not to) (?:\w+ ){{0,2}}?(?:{_EN_MESSAGES}|these|them)\b",
+        rf"\b(?:rather not|prefer not to) (?:\w+ ){{0,3}}?(?:{_EN_MESSAGES}|these|them)\b",
+        # The right to erasure: "delete all personal data you hold about me".
+        r"\b(?:delete|erase|remove|wipe|destroy)\b(?: \w+){0,3} (?:data|details|information|info"
+        r"|records)\b(?: \w+){0,4} (?:about|on|of) (?:me|us)\b"
+        r"|\bright to (?:be forgotten|erasure)\b",
         # "so these fundraising pings end", "make the reminders stop"
         # Wanted, not reported: not "the reminders end on Friday".
         rf"\b(?:so|make|want|wish|let|until|till|need) (?:these|the|your|those|all|this) (?:\w+ )?"
@@ -131,11 +136,12 @@ ENGLISH = OptOutRules(
     ),
     stop_cue=re.compile(
         r"\b(?:stop|quit|cease|no longer|unsubscrib\w*|remov\w*|delet\w*|eras\w*"
-        r"|not interested in|rather not)\b"
+        r"|not interested in|rather not|want off|want out|throw (?:it|that) away"
+        r"|bin (?:it|that))\b"
     ),
     message_cue=re.compile(
         r"\b(?:messages|texts|updates|asks|requests|e?mails|spam|lists?|contacts"
-        r"|reminders|appeals|my (?:number|details|data))\b"
+        r"|reminders|appeals|(?:my|this) (?:number|details|data))\b"
     ),
 )
 
@@ -148,7 +154,7 @@ _NL_MESSAGES = (
     r"|sturen|versturen|benader\w*|lastig\w*|contact|bedel\w*|gebedel|geappt|gemaild)"
 )
 _NL_ME = (
-    r"(?:me|mij|mezelf|ons|mijn (?:\w+ )?(?:nummer|gegevens|naam|adres|telefoonnummer|06)"
+    r"(?:me|mij|mezelf|ons|mijn (?:\w+ )?(?:nummer|\w*gegevens|naam|adres|telefoonnummer|06)"
     r"|dit nummer)"
 )
 # Compounds and diminutives too: "verzendlijst", "lijstje", "adressenbestand"; not the
@@ -182,7 +188,7 @@ DUTCH = OptOutRules(
         rf"\b{_NL_ME} (?:\w+ ){{0,3}}?(?:verwijderen|verwijderd|wissen|gewist|schrappen"
         r"|geschrapt|afhalen|eraf halen|uitschrijven|afmelden)\b",
         rf"\bhaal (?:{_NL_ME}|het|dit) (?:\w+ ){{0,3}}?(?:af|eraf|van|uit|weg)\b",
-        r"\blaat (?:me|mij|ons) (?:\w+ )?(?:met rust|gerust|erbuiten)\b",
+        r"\blaat (?:me|mij|ons) (?:\w+ ){0,2}?(?:met rust|gerust|erbuiten)\b",
         r"\blaat (?:me|mij|ons) (?:er|daar|hier) (?:\w+ ){0,2}?buiten\b",
         # The infinitive splits the verb: "om me af te melden", "mij eraf te halen".
         r"\b(?:me|mij|ons|mezelf) (?:\w+ ){0,3}?(?:af te melden|uit te schrijven|te verwijderen"
@@ -208,7 +214,7 @@ DUTCH = OptOutRules(
         r"\bstuur (?:me|mij|ons) (?:\w+ )?(?:niks|niets|geen \w+) meer\b",
         r"\b(?:wil|hoef)\b(?: \w+){0,3} (?:niet meer|geen \w+ meer|niks meer|niets meer"
         r"|nie meer)\b(?: \w+){0,2}? "
-        r"(?:ontvangen|krijgen|hebben|benaderd|gebeld|geappt|gemaild)\b",
+        r"(?:ontvangen|krijgen|hebben|benaderd|gebeld|geappt|gemaild|horen)\b",
         r"\bvraag (?:me|mij|ons) (?:\w+ )?niet meer\b",
         rf"\b(?:wil|hoef)\b (?:\w+ ){{0,3}}?(?:{_NL_MESSAGES}|deze \w+|dit|die \w+) (?:\w+ )?"
         r"(?:niet|nie) meer\b",
@@ -217,18 +223,26 @@ DUTCH = OptOutRules(
         r" (?:meer|weer)\b",
         r"\bneem\b(?: \w+){0,3} geen contact\b",
         # "Hoe zet ik deze bedelberichten uit", "hoe raak ik van jullie berichten af"
-        rf"\bzet\w*\b(?: \w+){{0,3}} {_NL_MESSAGES} (?:\w+ )?uit\b|\b{_NL_MESSAGES}"
+        rf"\bzet\w*\b(?: \w+){{0,3}} {_NL_MESSAGES} (?:\w+ ){{0,3}}?uit\b|\b{_NL_MESSAGES}"
         r" (?:\w+ )?uit(?:zetten|te zetten)\b",
-        rf"\bvan (?:\w+ ){{0,2}}?{_NL_MESSAGES} af\b",
+        rf"\bvan (?:\w+ ){{0,2}}?{_NL_MESSAGES} af\b|\b(?:verlost"
+        rf"|bevrijd) (?:\w+ )?van (?:\w+ ){{0,2}}?"
+        rf"{_NL_MESSAGES}\b",
+        # "gelieve mij niet meer te contacteren"
+        r"\b(?:me|mij|ons) (?:\w+ )?(?:niet|nooit|nie) meer (?:te )?(?:contacteren"
+        r"|benaderen|bellen"
+        r"|mailen|e-?mailen|appen|sms'en|berichten|lastig te vallen|lastigvallen)\b",
         rf"\bgeen (?:zin|behoefte|interesse) (?:meer )?in\b(?: \w+){{0,2}} {_NL_MESSAGES}\b",
     ),
     stop_cue=re.compile(
         r"\b(?:stop|stoppen|ophouden|hou op|verwijder\w*|schrap\w*|afmelden"
-        r"|uitschrijven|geen interesse in|haal|halen|gehaald|liever niet)\b"
+        r"|uitschrijven|geen interesse in|haal|halen|gehaald|liever niet|gooi (?:het"
+        r"|dat|dit) weg)\b"
     ),
     message_cue=re.compile(
         r"\b(?:berichte?n?|appjes?|updates|verzoeken|lijst|contacten|mails?|sms\w*|nieuwsbrief"
-        r"|mijn (?:nummer|gegevens)|sturen|versturen|appen|mailen|benaderen|spam)\b"
+        r"|(?:mijn|dit|mn|m'n) (?:nummer|\w*gegevens)|sturen|versturen|appen|mailen"
+        r"|benaderen|spam)\b"
     ),
 )
 
