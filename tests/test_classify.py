@@ -485,6 +485,58 @@ def test_wordings_of_the_families_batch_9_showed(
     assert classify_reply(message, language) == expected
 
 
+@pytest.mark.parametrize(
+    ("message", "language", "expected"),
+    [
+        # Families read from batch 10's mistakes, in wordings of their own (none is in the
+        # corpus): muting, tagging and mentioning, "so they stop", "from now on skip me",
+        # blocking the bot, Dutch "mn", "voortaan overslaan" and compounds of "herinnering";
+        # membership not renewed, "niet te volgen", "vond er niks aan", "balen", "pff", "neej";
+        # a Dutch clause ending in "nie" or "wel" states; a verb before "jullie" asks; spoken
+        # punctuation; receipts ("ok noted") and facts ("as well", "right outside") say nothing.
+        ("can you mute me for the fundraising stuff", "en", OPT_OUT),
+        ("please stop mentioning me in the group", "en", OPT_OUT),
+        ("what do I do so they stop", "en", OPT_OUT),
+        ("boot me off your list", "en", OPT_OUT),
+        ("From now on please skip me in your appeals", "en", OPT_OUT),
+        ("I'll block this bot if it goes on", "en", OPT_OUT),
+        ("kunnen jullie ons muten", "nl", OPT_OUT),
+        ("nou kappen met dat gemail", "nl", OPT_OUT),
+        ("verwijder mn gegevens", "nl", OPT_OUT),
+        ("Graag mij voortaan overslaan bij de acties", "nl", OPT_OUT),
+        ("Die betalingsherinneringen mogen stoppen", "nl", OPT_OUT),
+        ("Jullie hoeven mij niet meer te taggen", "nl", OPT_OUT),
+        ("neej sorry", "nl", NEGATIVE),
+        ("Wij verlengen dit jaar niet", "nl", NEGATIVE),
+        ("Ik zeg mijn donatie op", "nl", NEGATIVE),
+        ("De rondleider was niet te volgen", "nl", NEGATIVE),
+        ("Mijn zoon vond er niks aan", "nl", NEGATIVE),
+        ("Balen, uitverkocht", "nl", NEGATIVE),
+        ("pff, weer dicht", "nl", NEGATIVE),
+        ("The workshop was poorly organised", "en", NEGATIVE),
+        ("😣", "en", NEGATIVE),
+        ("Helemaal mee eens, mooi gemaakt", "nl", POSITIVE),
+        ("Ik zat vooraan en heb genoten", "nl", POSITIVE),
+        ("dat kan deze week nie", "nl", NEGATIVE),
+        ("horen we dan wel", "nl", OTHER),
+        ("Moet er even over slapen", "nl", OTHER),
+        ("steunen jullie ook het weeshuis", "nl", QUESTION),
+        ("zeg, klopt het dat de zaal dicht is", "nl", QUESTION),
+        ("hello comma is the café open on Monday question mark", "en", QUESTION),
+        ("have to ask my husband first", "en", OTHER),
+        ("We came with the care home last week as well", "en", OTHER),
+        ("ok noted", "en", OTHER),
+        ("oké, gelezen", "nl", OTHER),
+        ("Slides are online for anyone who missed the talk", "en", OTHER),
+        ("fyi the tram stops right outside now", "en", OTHER),
+    ],
+)
+def test_wordings_of_the_families_batch_10_showed(
+    message: str, language: str, expected: str
+) -> None:
+    assert classify_reply(message, language) == expected
+
+
 def test_dutch_inflections_find_their_lexicon_entry() -> None:
     assert polarity("mooie foto's", "nl") > 0
     assert polarity("saaie lezing", "nl") < 0

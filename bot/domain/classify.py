@@ -43,6 +43,16 @@ _MONEY = re.compile(r"€ ?\d|\d+(?:[.,]\d+)? ?(?:€|eur|euro|euros)\b")
 _EXCLAIMED = 0.3  # "How lovely", "Wat leuk": a clearly polar word after a question word
 _STRIP = re.compile(r"[^\w']+")
 _CLAUSES = re.compile(r"([^,.;:!?…]+)([,.;:!?…]*)")
+# Dictated messages spell their punctuation out: "hello comma can I come question mark".
+_SPOKEN = re.compile(
+    r" ?\b(question mark|vraagteken|comma|komma|exclamation mark|uitroepteken)\b", re.IGNORECASE
+)
+_SPOKEN_MARKS = {"question mark": "?", "vraagteken": "?", "comma": ",", "komma": ","}
+
+
+def _written(text: str) -> str:
+    """Return a message with spoken punctuation written as marks."""
+    return _SPOKEN.sub(lambda m: _SPOKEN_MARKS.get(m.group(1).lower(), "!"), text)
 
 
 def _words_and_emoji(text: str) -> tuple[str, list[str]]:
@@ -98,9 +108,13 @@ def _opens_question(words: str, rules: LanguageRules, *, later: bool, foreign: b
     after = [token for token in tokens[2:4] if token != "nog"]
     if second == rules.first_person and after and after[0] in rules.dropped_object_cues:
         return False
-    # Two words ("doe ik", "will do") are a short answer more often than a question.
+    # A clause that ends in a negation or "wel" states ("kan deze maand nie", "zien we dan wel").
+    if tokens[-1] in rules.dropped_object_cues:
+        return False
+    # Two words ("doe ik", "will do") are a short answer more often than a question; a verb
+    # before "jullie" or "u" asks us, even a warm one ("geven jullie ook rondleidingen").
     if len(tokens) > 2 and second in rules.subject_pronouns and first.endswith(rules.verb_endings):
-        return rules.sentiment.score(first) == 0
+        return rules.sentiment.score(first) == 0 or second in rules.addressees
     if first not in rules.question_verbs:
         return False
     # A statement may drop its subject ("Will talk it over", "Thanks, is fine"): after a modal,
@@ -126,14 +140,16 @@ def _is_question(text: str, words: str, rules: LanguageRules, *, foreign: bool) 
     )
 
 
-def _words_polarity(words: str, rules: LanguageRules) -> float:
-    """Return the polarity of a message's words by one language's idioms and lexicon."""
-    score = 0.0
+def _words_polarity(words: str, rules: LanguageRules) -> tuple[float, bool]:
+    """Return the polarity of a message's words by one language's idioms and lexicon, and
+    whether one of its idioms read them (a neutral one, such as "ok noted", too)."""
+    score, read = 0.0, False
     for pattern, value in rules.idioms:
         if pattern.search(words):
             score += value
             words = pattern.sub(" ", words)
-    return score + rules.sentiment.score(words)
+            read = True
+    return score + rules.sentiment.score(words), read
 
 
 def polarity(text: str, language: str = DEFAULT_LANGUAGE) -> float:
@@ -151,8 +167,8 @@ def polarity(text: str, language: str = DEFAULT_LANGUAGE) -> float:
     for i, rules in enumerate(every):
         if i and len(tokens) > 2 and len(tokens & rules.markers) <= own:
             continue
-        score = _words_polarity(words, rules)
-        if score:
+        score, read = _words_polarity(words, rules)
+        if score or read:
             break
     if emoji:
         feeling = sum(emoji_polarity(char) for char in emoji)
@@ -164,6 +180,7 @@ def polarity(text: str, language: str = DEFAULT_LANGUAGE) -> float:
 
 def classify_reply(text: str, language: str = DEFAULT_LANGUAGE) -> str:
     """Return positive, negative, question, opt_out or other for a supporter's message."""
+    text = _written(text)
     if is_opt_out(text, language):
         return OPT_OUT
     words = normalise(text)

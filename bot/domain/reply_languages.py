@@ -25,6 +25,7 @@ class LanguageRules:
     modal_verbs: frozenset[str]  # of those, the ones that need their subject right after them
     plural_ending: str  # a word with it may be that subject ("do members get"); "" for none
     subject_pronouns: frozenset[str]  # a verb (by its ending) before one opens a question
+    addressees: frozenset[str]  # of those, the ones that ask us ("geven jullie ...")
     verb_endings: tuple[str, ...]
     subjects: frozenset[str]  # after a question verb later in a message, one of these must follow
     not_subjects: frozenset[str]  # a word after such a verb that makes it a statement
@@ -79,6 +80,7 @@ ENGLISH = LanguageRules(
     ),
     plural_ending="s",
     subject_pronouns=frozenset(),
+    addressees=frozenset({"you"}),
     verb_endings=(),
     subjects=frozenset(
         {"i", "you", "we", "they", "it", "he", "she", "there", "this", "that", "these", "those"}
@@ -91,7 +93,7 @@ ENGLISH = LanguageRules(
         | {"transfer", "come", "see", "check", "more", "good"}
         # A dropped subject, not a question: "Was very disappointed", "Is really lovely".
         | {"very", "really", "quite", "pretty", "super", "totally", "absolutely", "extremely"}
-        | {"truly", "a", "just", "already", "still", "well", "fine", "great", "lovely"}
+        | {"truly", "a", "just", "already", "still", "well", "fine", "great", "lovely", "to"}
     ),
     expletive="",
     first_person="",
@@ -178,6 +180,13 @@ ENGLISH = LanguageRules(
         (r"\bconsider it done\b|\b(?:already|all) (?:done|sorted|paid)\b", 0.6),
         (r"\b(?:can't|cannot|cant) complain\b", 0.3),
         (r"\blet ?down\b", -0.5),
+        (r"\bpoorly (?:organi[sz]ed|run|managed|signposted|explained|lit)\b", -0.6),
+        # Facts, not feelings: "as well", "right in front", "the care home", "the top photo".
+        (r"\bas well\b|\bright (?:in front|next|outside|behind|by|at)\b|\bcare home\b", 0.0),
+        (r"\btop (?:photo|picture|row|floor|left|right|shelf)\b", 0.0),
+        # Receipts: "ok noted"; and "for anyone who missed it".
+        (r"\b(?:ok|okay|okey) (?:noted|received|got it|understood|seen)\b", 0.0),
+        (r"\b(?:anyone|those|whoever|people) who missed\b", 0.0),
         (r"\b(?:greetings|regards) from\b", 0.0),
         (r"\b(?:sorry|oops|sry)\b(?: \w+){0,2} wrong (?:chat|group|person|number|thread)\b", 0.0),
         (r"\bgood (?:morning|afternoon|evening|night|day)\b", 0.0),
@@ -250,6 +259,8 @@ ENGLISH = LanguageRules(
             **dict.fromkeys(("rushed", "unfinished", "shoddy", "sloppy", "chaotic"), -0.4),
             "payed": 0.4,
             "holidays": 0.0,
+            "fyi": 0.0,
+            "stops": 0.0,  # "the bus stops here"; a lone "Stop" keeps VADER's reading
             "pay": 0.0,
             "nightmare": -0.6,
             "merci": 0.6,
@@ -275,7 +286,7 @@ DUTCH = LanguageRules(
         | {"komen", "accepteren", "accepteert", "staan", "staat", "gaat", "gaan", "wil"}
         | {"wilt", "willen", "zal", "zullen", "zou", "zouden", "weet", "weten", "werkt"}
         | {"geldt", "doen", "doet", "bestaat", "zit", "zitten", "ligt", "sluit", "begint"}
-        | {"wordt", "worden", "was", "waren"}
+        | {"wordt", "worden", "was", "waren", "klopt"}
     ),
     # Dutch inverts every verb ("nemen jullie ... aan?"), so the pronoun after it tells.
     # With the first person ("ben er al mee bezig") Dutch drops the subject of statements too.
@@ -286,6 +297,7 @@ DUTCH = LanguageRules(
     subject_pronouns=frozenset(
         {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij"}
     ),
+    addressees=frozenset({"jullie", "u"}),
     verb_endings=("en", "t"),
     subjects=frozenset(
         {"jullie", "je", "jij", "u", "ik", "we", "wij", "ze", "zij", "hij", "het", "de"}
@@ -299,11 +311,13 @@ DUTCH = LanguageRules(
     ),
     expletive="er",
     first_person="ik",
-    dropped_subject_verbs=frozenset({"ben", "heb", "kom", "kan", "ga", "zit", "doe", "sta"}),
+    dropped_subject_verbs=frozenset(
+        {"ben", "heb", "kom", "kan", "ga", "zit", "doe", "sta", "moet", "wil"}
+    ),
     dropped_object_cues=frozenset({"niet", "nie", "wel", "zeker"}),
     prepositions=frozenset({"bij", "met", "tot", "vanaf", "voor", "naar", "van", "om", "aan"}),
     openers=frozenset(
-        {"hoi", "hallo", "hey", "hee", "hi", "dag", "goedemorgen", "oké", "ok", "oh"}
+        {"hoi", "hallo", "hey", "hee", "hi", "dag", "goedemorgen", "oké", "ok", "oh", "zeg"}
     ),
     exclamations=frozenset({"een", "niet"}),  # "Wat een show", "Waarom niet"
     indirect_questions=_patterns(
@@ -314,7 +328,7 @@ DUTCH = LanguageRules(
         r"\bbenieuwd (?:naar )?(?:of|hoe|hoeveel|hoelang|wat|wanneer|waar|waarom|wie|welke)\b",
     ),
     refusals=_patterns(
-        r"^(?:nee|neen|nope|nah)\b",
+        r"^(?:nee|neen|neej|neuh|nope|nah)\b",
         r"\b(?:sorry|sry|helaas|dus|maar|nou) nee\b|\bnee (?:bedankt|dank je|dankje|hoor)\b",
         r"\b(?:niet nu|nu niet|nu even niet|deze keer niet|dit keer niet|dit jaar niet"
         r"|deze maand niet|liever niet|helaas niet|echt niet|geen interesse|niet geinteresseerd"
@@ -328,6 +342,10 @@ DUTCH = LanguageRules(
         r"(?:^|\b(?:ik|wij|we) )pas\b(?! (?:op|goed|even|wel|nog|aan))",
         r"\bdoe\w* (?:ik |we |wij )?(?:er |hier |daar )?(?:niet|nie) (?:aan )?mee\b",
         r"\b(?:niet|nie) (?:deze|dit|die) (?:keer|maand|jaar|week|ronde)\b",
+        # Membership not renewed: "ik verleng niet", "dit jaar verlengen we niet", "we zeggen het
+        # lidmaatschap op".
+        r"\b(?:verleng|verlengen|vernieuw|vernieuwen)\w* (?:ik |we |wij )?(?:\w+ )?(?:niet|nie)\b",
+        r"\bzeg\w* (?:\w+ ){0,3}?(?:lidmaatschap|donatie|bijdrage|machtiging|steun) op\b",
         r"\b(?:kunnen|kunt|kun)\b(?: \w+){0,3} (?:niet|nie|niks|niets) (?:missen"
         r"|betalen|geven|doneren"
         r"|veroorloven|bijdragen|meedoen)\b",
@@ -364,6 +382,16 @@ DUTCH = LanguageRules(
         (r"\bzonde\b", -0.5),
         (r"\bte veel van het goede\b", -0.6),
         (r"\balle beetjes helpen\b", 0.6),
+        (r"\b(?:helemaal |volledig |het )?mee eens\b", 0.6),
+        (r"\b(?:ok|oké|oke) (?:gelezen|ontvangen|gezien|genoteerd|begrepen)\b", 0.0),
+        (
+            r"\bniet te (?:verstaan|volgen|zien|horen|lezen|doen|vinden|begrijpen"
+            r"|betalen|genieten)\b",
+            -0.6,
+        ),
+        (r"\b(?:vond|vonden)\b(?: \w+){0,4} (?:niks|niets) aan\b", -0.6),
+        (r"\b(?:balen|baal)\b", -0.6),
+        (r"^(?:pff+|zucht)\b", -0.5),
         (r"\bzit (?:wel |helemaal )?snor\b|\bkomt eraan\b", 0.6),
         (r"\bal (?:gedaan|betaald|overgemaakt|geregeld|gegeven)\b", 0.6),
         (r"\b(?:groeten|groetjes) (?:uit|van)\b", 0.0),
@@ -452,6 +480,8 @@ DUTCH = LanguageRules(
             "geregeld": 0.5,
             "merci": 0.6,
             "vet": 0.6,  # "echt vet": cool
+            "gemaakt": 0.0,  # "knap gemaakt": made, not affected
+            "zat": 0.0,  # "ik zat": sat; "het zat zijn" is a refusal frame
             **dict.fromkeys(("links", "rechts"), 0.0),  # a side, not "sly"
         },
         _NL_NEGATIONS,

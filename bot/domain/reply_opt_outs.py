@@ -56,7 +56,8 @@ _EN_MESSAGES = (
 _EN_SEND = (
     r"(?:send(?:ing)?|messag(?:e|ing)|msg(?:ing)?|text(?:ing)?|contact(?:ing)?"
     r"|e?mail(?:ing)?|writ(?:e|ing)"
-    r"|ping(?:ing)?|bug(?:ging)?|bother(?:ing)?|pester(?:ing)?|hassl(?:e|ing)|spam(?:ming)?"
+    r"|ping(?:ing)?|tag(?:ging)?|mention(?:ing)?|bug(?:ging)?|bother(?:ing)?"
+    r"|pester(?:ing)?|hassl(?:e|ing)|spam(?:ming)?"
     r"|ask(?:ing)?|nag(?:ging)?|call(?:ing)?|harass(?:ing)?|chas(?:e|ing))"
 )
 _EN_RECEIVE = r"(?:get|getting|receive|receiving)"
@@ -89,7 +90,14 @@ ENGLISH = OptOutRules(
         rf"\b{_EN_ME} (?:\w+ ){{0,2}}?(?:removed|deleted|erased|wiped|taken off)\b",
         r"\b(?:be|been|get|getting|got) (?:\w+ )?(?:removed|deleted|erased|unsubscribed"
         r"|taken off)\b",
-        rf"\b(?:take|get|cross|strike|keep) {_EN_ME} (?:\w+ )?off\b",
+        rf"\b(?:take|get|cross|strike|keep|kick|boot|throw) {_EN_ME} (?:\w+ )?off\b",
+        # Silencing us: "mute me", "can I silence this donation bot".
+        rf"\b(?:mute|silence|block)\b(?: \w+){{0,2}} (?:me|us|bot|{_EN_MESSAGES})\b",
+        r"\b(?:so|make|want|until|till) (?:these|they|them|those) (?:\w+ )?(?:stop|end|cease)\b",
+        r"\b(?:from now on|in future|in the future"
+        r"|going forward)\b(?: \w+){0,4} (?:skip|leave out)"
+        r" (?:me|us)\b|\b(?:skip|leave out) (?:me|us)\b(?: \w+){0,4} (?:from now on|in future"
+        r"|in the future|going forward)\b",
         rf"\b(?:want|get|be|go|stay) (?:\w+ )?(?:off|out of) (?:the|this|your|that|ur|of|these"
         rf"|those|all) (?:\w+ ){{0,2}}?{_EN_LIST}\b",
         # "leave me off future appeals", "keep me out of your mailings"
@@ -149,12 +157,13 @@ ENGLISH = OptOutRules(
 _NL_STOP = r"(?:stop|stopp|stoppen|ophouden|houd? (?:\w+ ){0,2}?op|kap\w*)"
 # Dutch writes compounds as one word: "geldverzoeken", "donatieoproepen", "bedelmails".
 _NL_MESSAGES = (
-    r"(?:\w*bericht\w*|appjes?|app's|appen|sms\w*|\w*mails?|mailtjes?|mailen|herinnering\w*"
+    r"(?:\w*bericht\w*|appjes?|app's|appen|sms\w*|\w*mails?|mailtjes?|mailen|\w*herinnering\w*"
     r"|\w*oproep\w*|\w*verzoek\w*|nieuwsbrie\w*|updates?|spam\w*|meldingen|notificaties"
-    r"|sturen|versturen|benader\w*|lastig\w*|contact|bedel\w*|gebedel|geappt|gemaild)"
+    r"|sturen|versturen|benader\w*|lastig\w*|contact|bedel\w*|gebedel|geapp\w*|gemail\w*|gebel)"
 )
 _NL_ME = (
-    r"(?:me|mij|mezelf|ons|mijn (?:\w+ )?(?:nummer|\w*gegevens|naam|adres|telefoonnummer|06)"
+    r"(?:me|mij|mezelf|ons|(?:mijn|mn|m'n) (?:\w+ )?(?:nummer|\w*gegevens|naam|adres"
+    r"|telefoonnummer|06)"
     r"|dit nummer)"
 )
 # Compounds and diminutives too: "verzendlijst", "lijstje", "adressenbestand"; not the
@@ -228,10 +237,17 @@ DUTCH = OptOutRules(
         rf"\bvan (?:\w+ ){{0,2}}?{_NL_MESSAGES} af\b|\b(?:verlost"
         rf"|bevrijd) (?:\w+ )?van (?:\w+ ){{0,2}}?"
         rf"{_NL_MESSAGES}\b",
+        rf"\bmute\w* (?:\w+ )?(?:me|mij|ons|bot|{_NL_MESSAGES})\b|\b(?:me|mij"
+        r"|ons) (?:\w+ )?muten\b",
+        # "Wilt u mij voortaan overslaan bij uw inzamelacties"
+        r"\b(?:voortaan|vanaf nu|in het vervolg|in de toekomst)\b(?: \w+){0,4} (?:overslaan"
+        r"|over te slaan|buiten laten)\b|\b(?:me|mij|ons) (?:\w+ )?(?:voortaan|vanaf nu|in het"
+        r" vervolg) (?:\w+ ){0,3}?overslaan\b",
         # "gelieve mij niet meer te contacteren"
         r"\b(?:me|mij|ons) (?:\w+ )?(?:niet|nooit|nie) meer (?:te )?(?:contacteren"
         r"|benaderen|bellen"
-        r"|mailen|e-?mailen|appen|sms'en|berichten|lastig te vallen|lastigvallen)\b",
+        r"|mailen|e-?mailen|appen|sms'en|berichten|lastig te vallen|lastigvallen|noemen|taggen"
+        r"|vermelden)\b",
         rf"\bgeen (?:zin|behoefte|interesse) (?:meer )?in\b(?: \w+){{0,2}} {_NL_MESSAGES}\b",
     ),
     stop_cue=re.compile(

@@ -46,7 +46,7 @@ EMOJI_POLARITY: dict[str, float] = {
     **dict.fromkeys("👋🛑", 0.0),
     **dict.fromkeys("💯🙌💪🥰🤩🫶", 0.8),
     **dict.fromkeys("😒😤🙄😠😞😕", -0.8),
-    **dict.fromkeys("💔😢😭😔😥😓😩☹🙁", -0.8),
+    **dict.fromkeys("💔😢😭😔😥😓😩☹🙁😣😖😫", -0.8),
 }
 # Joiners, variation selectors and skin tones carry no feeling of their own.
 _EMOJI_PARTS = re.compile("[\u200d\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
