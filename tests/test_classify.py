@@ -537,6 +537,64 @@ def test_wordings_of_the_families_batch_10_showed(
     assert classify_reply(message, language) == expected
 
 
+@pytest.mark.parametrize(
+    ("message", "language", "expected"),
+    [
+        # Families read from batch 11's mistakes, in wordings of their own (none is in the
+        # corpus): "not to be contacted", opting out of messages, an off button, "told you to
+        # stop", erasure of "everything on me", blocking, stretched letters ("stooop"), Dutch
+        # "weg met", "mag weg", "op stil", "geen ... meer" around a phrase; not "niet missen".
+        # Lapsed memberships, "laat het zitten", "blijft niks over"; "looking forward" (not in
+        # the past), "kijk er naar uit"; "any idea if", "wilde vragen of"; greetings say nothing.
+        ("This phone is not to be messaged again", "en", OPT_OUT),
+        ("I'm opting out of your appeals", "en", OPT_OUT),
+        ("Is there an off button for this?", "en", OPT_OUT),
+        ("I already told you to stop", "en", OPT_OUT),
+        ("please scrap me from your mailing", "en", OPT_OUT),
+        ("Please wipe everything you have on me", "en", OPT_OUT),
+        ("I'll block you if this goes on", "en", OPT_OUT),
+        ("going forward please leave me out", "en", OPT_OUT),
+        ("pleeease stooop", "en", OPT_OUT),
+        ("Weg met mijn nummer", "nl", OPT_OUT),
+        ("Gooi dat nummer maar weg", "nl", OPT_OUT),
+        ("Wat jullie over mij bewaren mag weg", "nl", OPT_OUT),
+        ("zet dit ff op stil", "nl", OPT_OUT),
+        ("Ik blokkeer deze bot", "nl", OPT_OUT),
+        ("Ik wil geen donatieverzoeken via de app meer", "nl", OPT_OUT),
+        ("ik wil die meldingen niet", "nl", OPT_OUT),
+        ("stuur hier niets meer heen", "nl", OPT_OUT),
+        ("hoe kan ik dit uitschakelen, die meldingen", "nl", OPT_OUT),
+        ("Ik wil die berichten niet missen", "nl", POSITIVE),
+        ("We're letting our membership lapse this year", "en", NEGATIVE),
+        ("Not going to renew, sorry", "en", NEGATIVE),
+        ("I won't be donating anymore", "en", NEGATIVE),
+        ("None of the dates appeal to me", "en", NEGATIVE),
+        ("The café was noisy and half empty", "en", NEGATIVE),
+        ("Looking forward to Saturday!", "en", POSITIVE),
+        ("We were looking forward to it, now it's cancelled, a pity", "en", NEGATIVE),
+        ("Any idea if the shop is open on Sunday", "en", QUESTION),
+        ("I wanted to ask whether dogs are allowed", "en", QUESTION),
+        ("Hello everyone, new here", "en", OTHER),
+        ("I'm in the car full stop will look later", "en", OTHER),
+        ("Mijn abonnement laat ik verlopen", "nl", NEGATIVE),
+        ("Na drie pogingen laat ik het zitten", "nl", NEGATIVE),
+        ("Van mijn uitkering blijft niks over", "nl", NEGATIVE),
+        ("Jammer dat het regende", "nl", NEGATIVE),
+        ("De prijzen zijn te gortig", "nl", NEGATIVE),
+        ("We kijken er erg naar uit", "nl", POSITIVE),
+        ("Wat een plaatje!", "nl", POSITIVE),
+        ("Iemand enig idee hoe laat het begint", "nl", QUESTION),
+        ("Ik wilde vragen of er een lift is", "nl", QUESTION),
+        ("Sinds gisteren lid van deze groep", "nl", OTHER),
+        ("De laatste trein gaat om 23 uur", "nl", OTHER),
+    ],
+)
+def test_wordings_of_the_families_batch_11_showed(
+    message: str, language: str, expected: str
+) -> None:
+    assert classify_reply(message, language) == expected
+
+
 def test_dutch_inflections_find_their_lexicon_entry() -> None:
     assert polarity("mooie foto's", "nl") > 0
     assert polarity("saaie lezing", "nl") < 0

@@ -42,12 +42,20 @@ _MONEY_WEIGHT = 0.5  # "Sent 25 euros" names a gift even without a feeling word
 _MONEY = re.compile(r"€ ?\d|\d+(?:[.,]\d+)? ?(?:€|eur|euro|euros)\b")
 _EXCLAIMED = 0.3  # "How lovely", "Wat leuk": a clearly polar word after a question word
 _STRIP = re.compile(r"[^\w']+")
+_STRETCHED = re.compile(r"([^\W\d_])\1{2,}")
 _CLAUSES = re.compile(r"([^,.;:!?…]+)([,.;:!?…]*)")
 # Dictated messages spell their punctuation out: "hello comma can I come question mark".
 _SPOKEN = re.compile(
-    r" ?\b(question mark|vraagteken|comma|komma|exclamation mark|uitroepteken)\b", re.IGNORECASE
+    r" ?\b(question mark|vraagteken|comma|komma|full stop|exclamation mark|uitroepteken)\b",
+    re.IGNORECASE,
 )
-_SPOKEN_MARKS = {"question mark": "?", "vraagteken": "?", "comma": ",", "komma": ","}
+_SPOKEN_MARKS = {
+    "question mark": "?",
+    "vraagteken": "?",
+    "comma": ",",
+    "komma": ",",
+    "full stop": ".",
+}
 
 
 def _written(text: str) -> str:
@@ -58,6 +66,7 @@ def _written(text: str) -> str:
 def _words_and_emoji(text: str) -> tuple[str, list[str]]:
     """Return a message's words, normalised, and its emoji."""
     words, emoji = split_emoji(text.lower().replace("’", "'"))
+    words = _STRETCHED.sub(r"\1", words)  # "stoooop", "pleeease": no word has a letter thrice
     return " ".join(_STRIP.sub(" ", words).replace("_", " ").split()), emoji
 
 

@@ -106,6 +106,8 @@ ENGLISH = LanguageRules(
         r"\b(?:i'd|i would|id) (?:like|love) to know\b",
         r"\bi (?:would )?(?:like|want) to know\b",
         r"\b(?:i )?wonder(?:ing)? (?:if|whether|how|what|when|where|why|who)\b",
+        r"\b(?:any|anyone have an?|no) idea (?:if|whether|how|what|when|where|why|who|which)\b",
+        r"\b(?:like|want|wanted|need) to ask (?:if|whether|how|what|when|where|why|who|which)\b",
         r"\b(?:curious|keen to (?:know|hear)|interested to (?:know|hear)) (?:to (?:know|hear) )?"
         r"(?:if|whether|how|what|when|where|why|who|which)\b",
         r"\b(?:does )?any(?:one|body) know\b",
@@ -130,6 +132,11 @@ ENGLISH = LanguageRules(
         r"\bskip (?:me|us)\b|\b(?:i'll|i will|ill|we'll|i) skip\b",
         r"\b(?:given|gave|donated|done|did) (?:enough|my bit|my share)\b|\btapped out\b",
         r"\b(?:my|our) limit\b|\b(?:doesn't|does not|won't|wont|can't|doesnt) stretch\b",
+        # Not renewing: "letting the membership lapse", "not going to renew", "giving anymore".
+        r"\blet(?:ting)? (?:\w+ ){0,2}?(?:membership|subscription|donation|gift|direct debit)"
+        r" lapse\b",
+        r"\bnot (?:going to|gonna) (?:renew|rejoin)\b",
+        r"\b(?:giving|donating|renewing|supporting) any ?more\b",
         r"\bpass on (?:this|that|it)(?: one| time| year| round)?\b|\bdeclin(?:e|ing)\b",
         # A gift ended: "I'm not giving anymore", "no longer donating".
         r"\b(?:not|no longer|never|won't be|(?<!never )(?<!not )(?<!haven't )stopped)"
@@ -181,6 +188,15 @@ ENGLISH = LanguageRules(
         (r"\b(?:can't|cannot|cant) complain\b", 0.3),
         (r"\blet ?down\b", -0.5),
         (r"\bpoorly (?:organi[sz]ed|run|managed|signposted|explained|lit)\b", -0.6),
+        # Not "we were looking forward to it and now it's cancelled".
+        (
+            r"(?<!were )(?<!was )\blooking forward\b|\bnext level\b|\byou (?:guys |all "
+            r"|lot )?rock\b",
+            0.6,
+        ),
+        (r"\b(?:doesn't|don't|didn't|does not|do not|none of\b(?: \w+){0,3}) appeal\w*\b", -0.5),
+        (r"\bto be honest\b|\bhello (?:everyone|all)\b|\bnew (?:member|here)\b", 0.0),
+        (r"\b(?:wouldn't|would not|don't want to|do not want to|never want to) miss\b", 0.6),
         # Facts, not feelings: "as well", "right in front", "the care home", "the top photo".
         (r"\bas well\b|\bright (?:in front|next|outside|behind|by|at)\b|\bcare home\b", 0.0),
         (r"\btop (?:photo|picture|row|floor|left|right|shelf)\b", 0.0),
@@ -263,6 +279,7 @@ ENGLISH = LanguageRules(
             "stops": 0.0,  # "the bus stops here"; a lone "Stop" keeps VADER's reading
             "pay": 0.0,
             "nightmare": -0.6,
+            **dict.fromkeys(("noisy", "empty", "deserted"), -0.4),
             "merci": 0.6,
             # Facts, not feelings, in a supporter's message ("I'm on holiday until the 20th",
             # "honestly the fee is ridiculous", "my number changed").
@@ -326,6 +343,10 @@ DUTCH = LanguageRules(
         r"\b(?:ik )?(?:wil|zou) (?:graag )?(?:willen )?weten\b",
         r"\bgraag (?:zou ik )?(?:willen )?weten\b",
         r"\bbenieuwd (?:naar )?(?:of|hoe|hoeveel|hoelang|wat|wanneer|waar|waarom|wie|welke)\b",
+        r"\b(?:enig|geen|een) idee (?:of|hoe|hoeveel|wat|wanneer|waar|waarom|wie|welke)\b",
+        r"\b(?:wil|wilde|zou) (?:graag |even )?(?:willen )?vragen (?:of|hoe|hoeveel|wat"
+        r"|wanneer|waar"
+        r"|waarom|wie|welke)\b",
     ),
     refusals=_patterns(
         r"^(?:nee|neen|neej|neuh|nope|nah)\b",
@@ -346,6 +367,9 @@ DUTCH = LanguageRules(
         # lidmaatschap op".
         r"\b(?:verleng|verlengen|vernieuw|vernieuwen)\w* (?:ik |we |wij )?(?:\w+ )?(?:niet|nie)\b",
         r"\bzeg\w* (?:\w+ ){0,3}?(?:lidmaatschap|donatie|bijdrage|machtiging|steun) op\b",
+        r"\b(?:lidmaatschap|abonnement|donatie|machtiging|bijdrage)\b(?: \w+){0,3} verlopen\b",
+        r"\blaat (?:ik |we )?(?:het|dat|dit) (?:\w+ )?zitten\b",
+        r"\bblijft (?:er )?(?:\w+ )?(?:niks|niets|weinig) over\b",
         r"\b(?:kunnen|kunt|kun)\b(?: \w+){0,3} (?:niet|nie|niks|niets) (?:missen"
         r"|betalen|geven|doneren"
         r"|veroorloven|bijdragen|meedoen)\b",
@@ -390,8 +414,15 @@ DUTCH = LanguageRules(
             -0.6,
         ),
         (r"\b(?:vond|vonden)\b(?: \w+){0,4} (?:niks|niets) aan\b", -0.6),
-        (r"\b(?:balen|baal)\b", -0.6),
-        (r"^(?:pff+|zucht)\b", -0.5),
+        (r"\b(?:balen|baal)\b|\bjammer dat\b|\bte gortig\b|\bhet spijt me\b", -0.6),
+        (r"\b(?:is|zijn) (?:\w+ )?te (?:klein|krap|laag|weinig) voor\b", -0.5),
+        (r"\bkijk\w* (?:er )?(?:\w+ )?naar uit\b|\bnext level\b|\bwat een plaatje\b", 0.6),
+        (
+            r"\b(?:wil|willen|zou|zouden)\b(?: \w+){0,3} (?:niet|nie|nooit) (?:willen )?missen\b",
+            0.6,
+        ),
+        (r"\b(?:nieuw )?lid van (?:deze|de|die) (?:groep|chat|app)\b|\bmorgen allemaal\b", 0.0),
+        (r"^(?:pf+|zucht)\b", -0.5),
         (r"\bzit (?:wel |helemaal )?snor\b|\bkomt eraan\b", 0.6),
         (r"\bal (?:gedaan|betaald|overgemaakt|geregeld|gegeven)\b", 0.6),
         (r"\b(?:groeten|groetjes) (?:uit|van)\b", 0.0),
@@ -435,7 +466,7 @@ DUTCH = LanguageRules(
         (r"\bonder de indruk\b", 0.6),
         # "Valt echt nie tegen" praises; first match wins, so it stands before "valt tegen".
         (r"\b(?:valt|viel|vielen) (?:\w+ ){0,2}?(?:niet|nie|helemaal niet) tegen\b", 0.6),
-        (r"\b(?:valt|viel|vielen) (?:\w+ )?tegen\b", -0.6),
+        (r"\b(?:valt|viel|vielen) (?:\w+ ){0,2}?tegen\b", -0.6),
         (r"\bgek van\b", -0.6),
         (r"\bmaak\b(?: \w+){1,3} over\b", 0.5),
         (r"\b(?:veel )?te (?:veel|lang|duur|weinig|laat|druk|vol|koud|warm)\b", -0.4),
@@ -481,6 +512,8 @@ DUTCH = LanguageRules(
             "merci": 0.6,
             "vet": 0.6,  # "echt vet": cool
             "gemaakt": 0.0,  # "knap gemaakt": made, not affected
+            "laatste": 0.0,  # "de laatste boot": the last one
+            "foutmelding": -0.5,
             "zat": 0.0,  # "ik zat": sat; "het zat zijn" is a refusal frame
             **dict.fromkeys(("links", "rechts"), 0.0),  # a side, not "sly"
         },

@@ -66,7 +66,9 @@ _EN_ME = (
     r"(?:me|us|myself|this number|this account|my (?:\w+ )?(?:number|details|data|name|contact"
     r"|info\w*|phone|account|address|email))"
 )
-_EN_LIST = r"(?:lists?|contacts|system|database|records|bot|group|channel|register)"
+_EN_LIST = (
+    r"(?:lists?|contacts|system|database|records|bot|group|channel|register|files?|mailings?)"
+)
 
 ENGLISH = OptOutRules(
     stop_words=frozenset(
@@ -85,25 +87,33 @@ ENGLISH = OptOutRules(
     patterns=_patterns(
         r"\bunsub\w*\b",
         r"\bopt(?:ing)?(?: me| us)? ?out\b(?! of (?:the|a|this) (?!list))",
-        rf"\b(?:remove|delete|erase|drop|wipe|scratch|strike|unlist|get rid of)"
+        rf"\bopt(?:ing|ed)?(?: me| us)? ?out of (?:\w+ ){{0,2}}?{_EN_MESSAGES}\b",
+        # "this number is not to be contacted again", "the off switch for this bot", "how many
+        # times do I have to say stop".
+        r"\bnot to be (?:contacted|messaged|texted|called|e?mailed|bothered|asked)\b",
+        r"\boff (?:switch|button)\b",
+        r"\b(?:say|said|saying|told you|asked you|asking you|asked) (?:to )?stop\b",
+        rf"\b(?:remove|delete|erase|drop|wipe|scratch|scrap|strike|unlist|get rid of)"
         rf" (?:\w+ )?{_EN_ME}\b",
         rf"\b{_EN_ME} (?:\w+ ){{0,2}}?(?:removed|deleted|erased|wiped|taken off)\b",
         r"\b(?:be|been|get|getting|got) (?:\w+ )?(?:removed|deleted|erased|unsubscribed"
         r"|taken off)\b",
         rf"\b(?:take|get|cross|strike|keep|kick|boot|throw) {_EN_ME} (?:\w+ )?off\b",
         # Silencing us: "mute me", "can I silence this donation bot".
-        rf"\b(?:mute|silence|block)\b(?: \w+){{0,2}} (?:me|us|bot|{_EN_MESSAGES})\b",
+        rf"\b(?:mute|silence|block)\b(?: \w+){{0,2}} (?:me|us|you|bot|{_EN_MESSAGES})\b",
         r"\b(?:so|make|want|until|till) (?:these|they|them|those) (?:\w+ )?(?:stop|end|cease)\b",
         r"\b(?:from now on|in future|in the future"
-        r"|going forward)\b(?: \w+){0,4} (?:skip|leave out)"
-        r" (?:me|us)\b|\b(?:skip|leave out) (?:me|us)\b(?: \w+){0,4} (?:from now on|in future"
+        r"|going forward)\b(?: \w+){0,4} (?:skip (?:me|us)|leave (?:me|us) out|leave out"
+        r" (?:me|us))\b|\b(?:skip|leave out|leave) (?:me"
+        r"|us)(?: out)?\b(?: \w+){0,4} (?:from now on|in future"
         r"|in the future|going forward)\b",
         rf"\b(?:want|get|be|go|stay) (?:\w+ )?(?:off|out of) (?:the|this|your|that|ur|of|these"
         rf"|those|all) (?:\w+ ){{0,2}}?{_EN_LIST}\b",
         # "leave me off future appeals", "keep me out of your mailings"
         rf"\b(?:leave|keep) (?:me|us|this number) (?:off|out of)\b(?: \w+){{0,3}}"
         rf" (?:{_EN_MESSAGES}|{_EN_LIST})\b",
-        rf"\b(?:remove|delete|take|erase|strike|drop|cross)\b(?: \w+){{0,3}} (?:from|off|out of)"
+        r"\b(?:remove|delete|take|erase|strike|drop|cross|scrap"
+        rf"|kick)\b(?: \w+){{0,3}} (?:from|off|out of)"
         rf" (?:your|the|this|that|all|any|ur|these|those) (?:\w+ ){{0,2}}?{_EN_LIST}\b",
         r"\bleave (?:me|us) (?:alone|be|out of (?:it|this|that))\b",
         rf"\b{_EN_STOP}\b(?: \w+){{0,3}} {_EN_MESSAGES}\b",
@@ -128,6 +138,8 @@ ENGLISH = OptOutRules(
         r"\b(?:delete|erase|remove|wipe|destroy)\b(?: \w+){0,3} (?:data|details|information|info"
         r"|records)\b(?: \w+){0,4} (?:about|on|of) (?:me|us)\b"
         r"|\bright to (?:be forgotten|erasure)\b",
+        r"\b(?:delete|erase|remove|wipe|destroy)\b(?: \w+){0,2} (?:everything|all|anything)\b"
+        r"(?: \w+){0,3} (?:on|about|of) (?:me|us)\b",
         # "so these fundraising pings end", "make the reminders stop"
         # Wanted, not reported: not "the reminders end on Friday".
         rf"\b(?:so|make|want|wish|let|until|till|need) (?:these|the|your|those|all|this) (?:\w+ )?"
@@ -143,7 +155,7 @@ ENGLISH = OptOutRules(
         rf"|{_EN_MESSAGES})\b",
     ),
     stop_cue=re.compile(
-        r"\b(?:stop|quit|cease|no longer|unsubscrib\w*|remov\w*|delet\w*|eras\w*"
+        r"\b(?:stop|quit|cease|no longer|unsubscrib\w*|remov\w*|delet\w*|eras\w*|wipe"
         r"|not interested in|rather not|want off|want out|throw (?:it|that) away"
         r"|bin (?:it|that))\b"
     ),
@@ -220,7 +232,19 @@ DUTCH = OptOutRules(
         rf"(?<!krijg )(?<!ontvang )(?<!kreeg )(?<!zie )\bgeen (?:\w+ )?{_NL_MESSAGES}\b"
         r"(?: \w+){0,3}? meer\b(?! (?:gekregen|ontvangen|gezien|binnen))",
         r"^stuur (?:me|mij|ons) (?:geen|niks|niets)\b",
-        r"\bstuur (?:me|mij|ons) (?:\w+ )?(?:niks|niets|geen \w+) meer\b",
+        r"\bstuur (?:\w+ ){0,2}?(?:niks|niets|geen \w+) meer\b",
+        # "Weg met mijn gegevens", "gooi mijn nummer maar weg", "alles wat jullie over mij
+        # opgeslagen hebben mag weg", "zet me ff op stil", "ik blokkeer jullie".
+        rf"\bweg met {_NL_ME}\b|\bgooi (?:{_NL_ME}|het|dat|dit) (?:\w+ ){{0,2}}?weg\b",
+        r"\bover (?:mij|me|ons)\b(?: \w+){0,4} (?:mag|mogen|moet|moeten|kan|kunnen) (?:\w+ )?"
+        r"(?:weg|verwijderd|gewist)\b",
+        r"\bzet (?:me|mij|ons|dit|deze \w+|die \w+) (?:\w+ )?op stil\b",
+        r"\bblokkeer\w* (?:jullie|je|u|deze bot|dit nummer|dit|de bot)\b",
+        # "wil geen vragen om geld meer", "ik wil deze meldingen niet"
+        rf"\b(?:wil|hoef)\b (?:\w+ ){{0,2}}?geen (?:\w+ ){{0,3}}?(?:{_NL_MESSAGES}|\w*vragen|geld"
+        r"|giften|donatie\w*|\w*acties)\b(?: \w+){0,3}? meer\b",
+        r"\b(?:wil|hoef)\b (?:\w+ )?(?:deze|die|jullie"
+        rf"|die \w+) {_NL_MESSAGES} (?:\w+ )?(?:niet|nie)$",
         r"\b(?:wil|hoef)\b(?: \w+){0,3} (?:niet meer|geen \w+ meer|niks meer|niets meer"
         r"|nie meer)\b(?: \w+){0,2}? "
         r"(?:ontvangen|krijgen|hebben|benaderd|gebeld|geappt|gemaild|horen)\b",
@@ -251,12 +275,14 @@ DUTCH = OptOutRules(
         rf"\bgeen (?:zin|behoefte|interesse) (?:meer )?in\b(?: \w+){{0,2}} {_NL_MESSAGES}\b",
     ),
     stop_cue=re.compile(
-        r"\b(?:stop|stoppen|ophouden|hou op|verwijder\w*|schrap\w*|afmelden"
+        r"\b(?:stop|stoppen|ophouden|hou op|verwijder\w*|schrap\w*|afmelden|uitschakel\w*"
+        r"|uitgeschakeld"
         r"|uitschrijven|geen interesse in|haal|halen|gehaald|liever niet|gooi (?:het"
         r"|dat|dit) weg)\b"
     ),
     message_cue=re.compile(
         r"\b(?:berichte?n?|appjes?|updates|verzoeken|lijst|contacten|mails?|sms\w*|nieuwsbrief"
+        r"|meldingen|notificaties"
         r"|(?:mijn|dit|mn|m'n) (?:nummer|\w*gegevens)|sturen|versturen|appen|mailen"
         r"|benaderen|spam)\b"
     ),

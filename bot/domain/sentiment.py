@@ -44,7 +44,7 @@ EMOJI_POLARITY: dict[str, float] = {
     # points and raised hands cheer; the unamused, huffing and eye-rolling faces disapprove;
     # a broken heart and the sad faces are sad ("broken heart" reads as a heart to VADER).
     **dict.fromkeys("👋🛑", 0.0),
-    **dict.fromkeys("💯🙌💪🥰🤩🫶", 0.8),
+    **dict.fromkeys("💯🙌💪🥰🤩🫶🤘", 0.8),
     **dict.fromkeys("😒😤🙄😠😞😕", -0.8),
     **dict.fromkeys("💔😢😭😔😥😓😩☹🙁😣😖😫", -0.8),
 }
