@@ -4,7 +4,7 @@ Usage: .venv/bin/python benchmarks/classify.py [--repeat N] [--mistakes]
 
 Runs bot/domain/classify.classify_reply over tests/data/replies.tsv (labelling rules in
 tests/data/LABELLING.md) with each row's language, and prints for the dev split, the held-out
-test and holdout11 splits (holdout11 written by an author who never saw the classifier, and
+test and holdout12 splits (holdout12 written by an author who never saw the classifier, and
 committed before it ran on them) and all rows: precision and recall per class and the macro
 F1 (target at least 0.9 on the held-out splits). Then the
 time to load the lexicons (the first call) and the mean time per message over N passes of the
@@ -74,7 +74,7 @@ def main() -> None:
     load_ms = (time.perf_counter() - started) * 1000
 
     guesses = [classify_reply(row["text"], row["language"]) for row in rows]
-    for split in ("dev", "test", "holdout11"):
+    for split in ("dev", "test", "holdout12"):
         picked = [i for i, row in enumerate(rows) if row["split"] == split]
         if picked:
             report(split, [rows[i] for i in picked], [guesses[i] for i in picked])
