@@ -354,6 +354,60 @@ async def test_the_stored_way_in_tests_move_with_activity_leaves_and_rejoins(
         assert sorted(tuple(r) for r in await session.execute(select(WAY_IN))) == kept
 
 
+async def test_one_batch_of_every_case_keeps_what_a_rebuild_derives(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The recorder's roll-ups over one batch (worked out by the database from the batch's
+    rows) equal a rebuild: activity before and after a later way in, a join sent again, a
+    join and a comment together, a reaction."""
+    await record(sessions, spoke(1, 1, day(5)), joined(2, day(10)))  # 1: found in the chat
+    await record(sessions, joined(1, day(20), link="flyer"))  # 1: a second, later way in
+    await record(
+        sessions,
+        spoke(1, 2, day(15)),  # after the chat's way in, before the flyer's
+        spoke(1, 3, day(25)),  # after both: the flyer's first activity
+        Reacted(CHAT, SOURCE, 2, member(1), "👍", "positive", day(26)),
+        joined(2, day(10)),  # the same join again: no new interaction
+        spoke(2, 4, day(12)),
+        joined(3, day(30)),  # a join and a comment in one batch
+        spoke(3, 5, day(31)),
+    )
+
+    async def snapshot() -> list[list[tuple[Any, ...]]]:
+        async with sessions() as session:
+            return [
+                sorted(tuple(row) for row in await session.execute(select(table)))
+                for table in ROLLUP_TABLES
+            ]
+
+    kept = await snapshot()
+    async with sessions() as session:
+        ways = {
+            (row.kind, row.name): row.first_active_at
+            for row in await session.execute(
+                select(WAY_IN).where(WAY_IN.c.supporter_id == await supporter_of(sessions, 1))
+            )
+        }
+        counts = dict(
+            (
+                await session.execute(
+                    text("SELECT telegram_user_id, interaction_count FROM supporter")
+                )
+            )
+            .tuples()
+            .all()
+        )
+    assert ways[("invite link", "flyer")].replace(tzinfo=UTC) == day(25)
+    assert ways[("source", SOURCE)].replace(tzinfo=UTC) == day(5)
+    assert counts == {1: 5, 2: 2, 3: 2}
+    async with sessions() as session, session.begin():
+        for table in ROLLUP_TABLES:
+            await session.execute(delete(table))
+        for statement in rebuild_statements():
+            await session.execute(statement)
+    assert await snapshot() == kept
+
+
 async def test_bulk_starts_then_one_rebuild_equal_starts_one_by_one(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -50,11 +50,13 @@ def burst_members(joins: Sequence[tuple[int, datetime]], rule: BurstRule) -> set
     window = timedelta(seconds=rule.seconds)
     found: set[int] = set()
     start = 0
+    taken = 0  # ordered[:taken] are in `found` already: windows only move forward
     for end in range(len(ordered)):
         while ordered[end][1] - ordered[start][1] > window:
             start += 1
         if end - start + 1 >= rule.joins:
-            found.update(member for member, _ in ordered[start : end + 1])
+            found.update(member for member, _ in ordered[max(start, taken) : end + 1])
+            taken = end + 1
     return found
 
 

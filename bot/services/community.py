@@ -26,6 +26,7 @@ from bot.services.referrals import VIA_JOIN, code_of_payload, credit_referral
 from bot.services.sources import record_source_visit
 from bot.storage import community as store
 from bot.storage import flags as flag_store
+from bot.storage import sources as source_store
 from bot.storage.community import MessageFact, MessageKey
 from bot.storage.community_rollup import rebuild
 from bot.storage.supporters import refresh_supporter_scores
@@ -42,7 +43,7 @@ POLL_ANSWER = "poll_answer"
 KINDS = (COMMENT, QUESTION, QUESTION_ANSWERED, REACTION, JOINED, LEFT, POLL_ANSWER)
 
 # A batch is written when it has this many facts, or FLUSH_SECONDS after its first fact: a
-# batch costs about six statements whatever its size. In benchmarks/community.py (10,000
+# batch costs about fifteen statements whatever its size. In benchmarks/community.py (10,000
 # updates, a busy machine) 0.2 s gave 0.60 and 0.89 of a bare bot's rate where 50 ms gave
 # 0.61 and 0.49: noisy, but never worse, and facts need no haste.
 BATCH = 1000
@@ -502,8 +503,17 @@ async def _source_visits(
     """
     touched: dict[int, datetime] = {}
     added = 0
-    for fact in facts:
-        if not (isinstance(fact, MembershipChanged) and fact.joined and fact.link_name):
+    joins = [
+        fact
+        for fact in facts
+        if isinstance(fact, MembershipChanged) and fact.joined and fact.link_name
+    ]
+    # A link that names no source adds nothing: ask once a batch, not once a join.
+    named = await source_store.existing_names(
+        session=session, names={fact.link_name for fact in joins if fact.link_name}
+    )
+    for fact in joins:
+        if fact.link_name not in named:
             continue
         sid = supporters[fact.member.user_id]
         kinds = await record_source_visit(

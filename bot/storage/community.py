@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Executable,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.domain.public_asks import WrittenMessage
-from bot.storage.community_rollup import note_interactions
-from bot.storage.dialect import chunks, dialect_name
+from bot.storage.community_rollup import (
+    STRUCTURAL_KINDS,
+    Inserted,
+    inserted_rows,
+    locking_in_order,
+    note_new_interactions,
+)
+from bot.storage.dialect import chunks, dialect_name, driver_connection, sqlite_time
 from bot.storage.tables import (
     ASK,
     COMMUNITY_MESSAGE,
@@ -31,6 +50,109 @@ MessageKey = tuple[int, int]  # (chat id, message id)
 def _insert(session: AsyncSession, table: Any) -> Any:
     maker = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
     return maker(table)
+
+
+@dataclass(frozen=True)
+class _Bulk:
+    """An INSERT ... ON CONFLICT DO NOTHING of a batch's rows on the driver's own connection.
+
+    The community recorder writes a thousand rows a batch to each of three tables, and
+    SQLAlchemy's per-row parameter handling (and its compiling every ON CONFLICT statement
+    afresh) was most of its CPU. SQLite gets one executemany of plain tuples, times in
+    SQLAlchemy's storage format; PostgreSQL one statement over arrays, one per column.
+    """
+
+    table: str
+    columns: tuple[tuple[str, str], ...]  # each column's name and PostgreSQL array type
+    conflict: str  # the unique columns, as ON CONFLICT names them
+
+    def _sqlite(self) -> str:
+        names = ", ".join(name for name, _ in self.columns)
+        marks = ", ".join("?" for _ in self.columns)
+        return (
+            f"INSERT INTO {self.table} ({names}) VALUES ({marks}) "
+            f"ON CONFLICT ({self.conflict}) DO NOTHING"
+        )
+
+    def _postgres(self) -> str:
+        names = ", ".join(name for name, _ in self.columns)
+        arrays = ", ".join(f"${n}::{kind}" for n, (_, kind) in enumerate(self.columns, 1))
+        return (
+            f"INSERT INTO {self.table} ({names}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT ({self.conflict}) DO NOTHING"
+        )
+
+    async def insert(
+        self, session: AsyncSession, rows: Sequence[Mapping[str, Any]], *, returning: str = ""
+    ) -> Any:
+        """Insert the rows (dicts by column name), skipping those already there.
+
+        PostgreSQL returns the RETURNING columns of the rows added, when asked; SQLite the
+        driver's cursor.
+        """
+        if not rows:
+            return None
+        raw = await driver_connection(session)
+        if dialect_name(session) == "postgresql":
+            columns = [[row[name] for row in rows] for name, _ in self.columns]
+            if returning:
+                return await raw.fetch(f"{self._postgres()} RETURNING {returning}", *columns)
+            return await raw.execute(self._postgres(), *columns)
+        values = itemgetter(*(name for name, _ in self.columns))
+        times = [n for n, (_, kind) in enumerate(self.columns) if kind.startswith("timestamp")]
+        stored: list[list[Any]] = []
+        written: dict[datetime, str] = {}  # Telegram's times are to the second: many repeat
+        for row in rows:
+            found = list(values(row))
+            for n in times:
+                at = found[n]
+                if at is not None:
+                    text = written.get(at)
+                    if text is None:
+                        text = written[at] = sqlite_time(at)
+                    found[n] = text
+            stored.append(found)
+        return await raw.executemany(self._sqlite(), stored)
+
+
+_MESSAGES = _Bulk(
+    "community_message",
+    (
+        ("chat_id", "bigint[]"),
+        ("message_id", "bigint[]"),
+        ("topic", "varchar[]"),
+        ("asker_id", "bigint[]"),
+        ("author_id", "bigint[]"),
+        ("sent_at", "timestamptz[]"),
+        ("sentiment", "varchar[]"),
+    ),
+    "chat_id, message_id",
+)
+_RESPONSES = _Bulk(
+    "community_response",
+    (
+        ("event", "varchar[]"),
+        ("author_id", "bigint[]"),
+        ("responder_id", "bigint[]"),
+        ("kind", "varchar[]"),
+        ("at", "timestamptz[]"),
+    ),
+    "event",
+)
+_RETURNING = "supporter_id, kind, occurred_at, source"  # what note_new_interactions reads
+_EVENTS = _Bulk(
+    "interaction",
+    (
+        ("event", "varchar[]"),
+        ("supporter_id", "bigint[]"),
+        ("kind", "varchar[]"),
+        ("detail", "varchar[]"),
+        ("sentiment", "varchar[]"),
+        ("occurred_at", "timestamptz[]"),
+        ("source", "varchar[]"),
+    ),
+    "event",
+)
 
 
 # --- members -------------------------------------------------------------------------------
@@ -118,36 +240,37 @@ async def message_facts(
 ) -> dict[MessageKey, MessageFact]:
     """Return the stored facts of these (chat, message) pairs."""
     c = COMMUNITY_MESSAGE.c
+    columns = (c.chat_id, c.message_id, c.topic, c.asker_id, c.answered_at, c.author_id)
+    wanted: list[Any] = []
+    if dialect_name(session) == "postgresql":
+        for part in chunks(keys, 1000):
+            wanted.append(select(*columns).where(tuple_(c.chat_id, c.message_id).in_(part)))
+    else:
+        # SQLite reads a (chat, message) IN (VALUES ...) list by scanning the whole table, and
+        # a chat's message ids by the primary key.
+        by_chat: dict[int, list[int]] = {}
+        for chat, message in keys:
+            by_chat.setdefault(chat, []).append(message)
+        for chat, messages in sorted(by_chat.items()):
+            for ids in chunks(sorted(messages)):
+                wanted.append(select(*columns).where(c.chat_id == chat, c.message_id.in_(ids)))
     found: dict[MessageKey, MessageFact] = {}
-    for part in chunks(keys, 1000):
-        rows = await session.execute(
-            select(c.chat_id, c.message_id, c.topic, c.asker_id, c.answered_at, c.author_id).where(
-                tuple_(c.chat_id, c.message_id).in_(part)
-            )
-        )
-        for chat, message, topic, asker, answered, author in rows:
+    for query in wanted:
+        for chat, message, topic, asker, answered, author in await session.execute(query):
             found[(int(chat), int(message))] = MessageFact(topic, asker, answered, author)
     return found
 
 
 async def save_message_facts(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Store message facts (chat_id, message_id, topic, asker_id); keep any already stored."""
-    if rows:
-        await session.execute(
-            _insert(session, COMMUNITY_MESSAGE).on_conflict_do_nothing(
-                index_elements=["chat_id", "message_id"]
-            ),
-            list(rows),
-        )
+    """Store message facts (chat_id, message_id, topic, asker_id, author_id, sent_at,
+    sentiment); keep any already stored."""
+    await _MESSAGES.insert(session, rows)
 
 
 async def save_responses(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Store replies and reactions to members' messages (event, author_id, kind, at), once."""
-    if rows:
-        await session.execute(
-            _insert(session, COMMUNITY_RESPONSE).on_conflict_do_nothing(index_elements=["event"]),
-            list(rows),
-        )
+    """Store replies and reactions to members' messages (event, author_id, responder_id,
+    kind, at), once."""
+    await _RESPONSES.insert(session, rows)
 
 
 async def mark_answered(
@@ -255,45 +378,66 @@ async def add_events(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     """Record interactions under their event keys, each once; count the new ones.
 
     Each dict holds supporter_id, kind, detail, sentiment, occurred_at, source and event.
-    Only the rows actually inserted move their supporter's count and latest time.
+    Only the rows actually inserted move their supporter's count and latest time, and the
+    roll-ups. A batch is a thousand rows, so they go in on the driver's own connection
+    (SQLAlchemy's per-row parameter handling was most of the recorder's CPU), and what
+    follows is worked out by the database from the batch's rows in the table.
     """
-    counted: dict[int, tuple[int, datetime]] = {}
     if not rows:
         return 0
-    inserted = await session.execute(
-        _insert(session, INTERACTION)
-        .on_conflict_do_nothing(index_elements=["event"])
-        .returning(
-            INTERACTION.c.supporter_id,
-            INTERACTION.c.occurred_at,
-            INTERACTION.c.kind,
-            INTERACTION.c.source,
-        ),
-        list(rows),
-    )
-    new = [dict(row) for row in inserted.mappings()]
-    await note_interactions(session=session, rows=new)
-    for row in new:
-        supporter_id, occurred_at = row["supporter_id"], row["occurred_at"]
-        count, latest = counted.get(supporter_id, (0, occurred_at))
-        counted[supporter_id] = (count + 1, max(latest, occurred_at))
-    if counted:
-        s = SUPPORTER.c
-        latest = bindparam("latest", type_=UTCDateTime())
-        later = or_(s.last_interaction_at.is_(None), s.last_interaction_at < latest)
-        await session.execute(
-            update(SUPPORTER)
-            .where(s.id == bindparam("sid"))
-            .values(
-                interaction_count=s.interaction_count + bindparam("added"),
-                last_interaction_at=case((later, latest), else_=s.last_interaction_at),
-            ),
-            [
-                {"sid": supporter_id, "added": count, "latest": latest}
-                for supporter_id, (count, latest) in counted.items()
-            ],
+    dialect = dialect_name(session)
+    if dialect == "postgresql":
+        new = await _EVENTS.insert(session, rows, returning=_RETURNING)
+        returned = (
+            [r[0] for r in new],
+            [r[1] for r in new],
+            [r[2] for r in new],
+            [r[3] for r in new],
         )
-    return sum(count for count, _ in counted.values())
+        inserted, added = Inserted(returned=returned), len(new)
+    else:
+        i = INTERACTION.c
+        before = (await session.execute(select(func.coalesce(func.max(i.id), 0)))).scalar_one()
+        cursor = await _EVENTS.insert(session, rows)
+        inserted, added = Inserted(after_id=int(before)), cursor.rowcount
+    if not added:
+        return 0
+    # A join, leave or start sent again is no new row, but rebuilding its supporter anyway
+    # gives the same rows: the rebuild derives them from everything in the table.
+    structural = {row["supporter_id"] for row in rows if row["kind"] in STRUCTURAL_KINDS}
+    await note_new_interactions(session=session, inserted=inserted, structural=structural)
+    for statement in _counting(dialect):
+        await session.execute(statement, inserted.params())
+    return int(added)
+
+
+@cache
+def _counting(dialect: str) -> list[Executable]:
+    """Return the statements moving each supporter's count and latest time by a batch."""
+    new = inserted_rows(dialect)
+    counted = (
+        select(
+            new.c.supporter_id.label("sid"),
+            func.count().label("added"),
+            func.max(new.c.occurred_at).label("latest"),
+        )
+        .group_by(new.c.supporter_id)
+        .subquery("counted")
+    )
+    s, n = SUPPORTER.c, counted.c
+    later = or_(s.last_interaction_at.is_(None), s.last_interaction_at < n.latest)
+    move = (
+        update(SUPPORTER)
+        .where(s.id == n.sid)
+        .values(
+            interaction_count=s.interaction_count + n.added,
+            last_interaction_at=case((later, n.latest), else_=s.last_interaction_at),
+        )
+    )
+    if dialect != "postgresql":
+        return [move]
+    lock = select(literal(1)).where(s.id == n.sid).order_by(s.id).with_for_update(of=SUPPORTER)
+    return [locking_in_order(lock), move]
 
 
 # --- export and erasure --------------------------------------------------------------------

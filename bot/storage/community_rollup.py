@@ -5,35 +5,48 @@ row after an upgrade (migration 0010, benchmarks/community_report.py) and rebuil
 supporter's rows when something structural happens to them: a join, a leave, a start, a new
 import source, an erasure. Everyday engagement (comments, reactions, answers, poll answers,
 gifts, clicks, replies) only moves a counter and two times, by upsert, so recording stays
-cheap. Every writer of interactions calls `note_interactions` with the rows it inserted.
+cheap. Every writer of interactions calls `note_interactions` with the rows it inserted, or,
+for a batch still in the table (the community recorder's), `note_new_interactions` with a
+condition that picks the batch's rows: the same rules, applied by the database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
+    BindParameter,
     ColumnElement,
+    DateTime,
     Executable,
+    Integer,
+    String,
     Table,
     and_,
     bindparam,
     case,
+    column,
     delete,
     func,
     insert,
     literal,
     not_,
+    null,
     or_,
     select,
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from bot.storage.dialect import chunks, dialect_name, seconds_apart
@@ -84,11 +97,19 @@ def _activity(table: Any) -> ColumnElement[bool]:
     return and_(c.kind.not_in(STRUCTURAL_KINDS), or_(c.source.is_(None), not_(named_source)))
 
 
-def _only(column: Any, supporter_ids: Collection[int] | None) -> list[ColumnElement[bool]]:
-    return [] if supporter_ids is None else [column.in_(list(supporter_ids))]
+# The supporters of a rebuild, as one expanding parameter: its statements are built once.
+Supporters = Collection[int] | BindParameter[Any] | None
 
 
-def _ways_in(supporter_ids: Collection[int] | None) -> Any:
+def _only(column: Any, supporter_ids: Supporters) -> list[ColumnElement[bool]]:
+    if supporter_ids is None:
+        return []
+    if isinstance(supporter_ids, BindParameter):
+        return [column.in_(supporter_ids)]
+    return [column.in_(list(supporter_ids))]
+
+
+def _ways_in(supporter_ids: Supporters) -> Any:
     """Return (kind, name, sid, since): each supporter's ways in, first time each."""
     i, s = INTERACTION.c, SUPPORTER.c
 
@@ -122,7 +143,7 @@ def _ways_in(supporter_ids: Collection[int] | None) -> Any:
     ).subquery("way")
 
 
-def rebuild_statements(supporter_ids: Collection[int] | None = None) -> list[Executable]:
+def rebuild_statements(supporter_ids: Supporters = None) -> list[Executable]:
     """Return the INSERT ... SELECTs deriving the roll-ups of these supporters (None: all).
 
     The tables must hold no rows for them yet (`rebuild` deletes them first).
@@ -207,14 +228,20 @@ def rebuild_statements(supporter_ids: Collection[int] | None = None) -> list[Exe
     ]
 
 
+@cache
+def _rebuild_some() -> list[Executable]:
+    """Return the statements rebuilding the supporters given as `sids`, built once."""
+    sids: BindParameter[Any] = bindparam("sids", expanding=True)
+    deletes = [delete(table).where(table.c.supporter_id.in_(sids)) for table in ROLLUP_TABLES]
+    return [*deletes, *rebuild_statements(sids)]
+
+
 async def rebuild(*, session: AsyncSession, supporter_ids: Collection[int]) -> None:
     """Derive these supporters' roll-up rows afresh from their interactions and profile."""
     await session.flush()  # rows added through the ORM must be there to be read
     for part in chunks(sorted(set(supporter_ids)), REBUILD_CHUNK):
-        for table in ROLLUP_TABLES:
-            await session.execute(delete(table).where(table.c.supporter_id.in_(part)))
-        for statement in rebuild_statements(part):
-            await session.execute(statement)
+        for statement in _rebuild_some():
+            await session.execute(statement, {"sids": part})
 
 
 def _upsert(session: AsyncSession, table: Table) -> Any:
@@ -313,3 +340,173 @@ async def _note_activity(session: AsyncSession, active: Mapping[int, list[dateti
     times = sorted({(sid, at) for sid, ats in active.items() for at in ats})
     if times:
         await session.execute(_FIRST_ACTIVITY, [{"s": sid, "at": at} for sid, at in times])
+
+
+@dataclass(frozen=True)
+class Inserted:
+    """The interactions one INSERT just added.
+
+    On SQLite, every row in the table above `after_id`, the highest id before the insert: a
+    new row's id is above every id in the table, and a transaction that writes is SQLite's
+    only writer. On PostgreSQL, which inserts from other transactions at the same time, the
+    rows as its RETURNING gave them, column by column (supporter_id, kind, occurred_at,
+    source): read back by id, the batch cost a scan of the table whenever the planner
+    misjudged a large id list.
+    """
+
+    after_id: int = 0
+    returned: tuple[list[int], list[str], list[datetime], list[str | None]] | None = None
+
+    def params(self) -> dict[str, Any]:
+        """Return the bind parameters of `inserted_rows`."""
+        if self.returned is not None:
+            return dict(zip(_RETURNED, self.returned, strict=True))
+        return {"after_id": self.after_id}
+
+
+_RETURNED = ("new_supporters", "new_kinds", "new_times", "new_sources")
+
+
+def inserted_rows(dialect: str) -> Any:
+    """Return the interactions an Inserted names, as a materialized CTE (supporter_id, kind,
+    occurred_at, source): read once, by id on SQLite, whatever other indexes promise."""
+    if dialect == "postgresql":
+        types: list[TypeEngine[Any]] = [Integer(), String(), DateTime(timezone=True), String()]
+        supporters, kinds, times, sources = (
+            bindparam(name, type_=ARRAY(kind)) for name, kind in zip(_RETURNED, types, strict=True)
+        )
+        returned = (
+            func.unnest(supporters, kinds, times, sources)
+            .table_valued(
+                column("supporter_id", Integer()),
+                column("kind", String()),
+                column("occurred_at", DateTime(timezone=True)),
+                column("source", String()),
+            )
+            .render_derived("returned")
+        )
+        return select(returned).cte("batch").prefix_with("MATERIALIZED")
+    i = INTERACTION.c
+    new = i.id > bindparam("after_id", type_=BigInteger())
+    rows = select(i.supporter_id, i.kind, i.occurred_at, i.source).where(new)
+    return rows.cte("batch").prefix_with("MATERIALIZED")
+
+
+class _Noting(NamedTuple):
+    """note_new_interactions' statements for one dialect."""
+
+    members: Executable
+    chats: Executable
+    ways: Executable | None  # SQLite's; PostgreSQL moves each way in by itself
+
+
+@cache
+def _noting(dialect: str) -> _Noting:
+    """Build note_new_interactions' statements once per dialect."""
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    batch = inserted_rows(dialect)
+    b = batch.c
+    engaged = b.kind.in_(ENGAGED_KINDS)
+
+    counts = (
+        select(b.supporter_id, func.count(), null())
+        .where(engaged)
+        .group_by(b.supporter_id)
+        .order_by(b.supporter_id)
+    )
+    members = upsert(COMMUNITY_MEMBER).from_select(
+        ["supporter_id", "engaged", "last_left_at"], counts
+    )
+    members = members.on_conflict_do_update(
+        index_elements=["supporter_id"],
+        set_={"engaged": COMMUNITY_MEMBER.c.engaged + members.excluded.engaged},
+    )
+
+    latest = (
+        select(b.source, b.supporter_id, func.max(b.occurred_at))
+        .where(engaged, b.source.is_not(None))
+        .group_by(b.source, b.supporter_id)
+        .order_by(b.source, b.supporter_id)
+    )
+    chats = upsert(COMMUNITY_CHAT_MEMBER).from_select(
+        ["chat", "supporter_id", "last_engaged_at"], latest
+    )
+    c, at = COMMUNITY_CHAT_MEMBER.c, chats.excluded.last_engaged_at
+    later = or_(c.last_engaged_at.is_(None), at > c.last_engaged_at)
+    chats = chats.on_conflict_do_update(
+        index_elements=["chat", "supporter_id"],
+        set_={"last_engaged_at": case((later, at), else_=c.last_engaged_at)},
+    )
+
+    if dialect == "postgresql":
+        return _Noting(members, chats, None)
+    # Each way in's first activity: the batch's earliest activity at or after its start,
+    # where that is earlier than the first known so far.
+    way, w = WAY_IN.alias("w"), WAY_IN.c
+    firsts = (
+        select(way.c.kind, way.c.name, way.c.supporter_id, func.min(b.occurred_at).label("at"))
+        .join_from(
+            batch, way, and_(way.c.supporter_id == b.supporter_id, way.c.since <= b.occurred_at)
+        )
+        .where(_activity(batch))
+        .group_by(way.c.kind, way.c.name, way.c.supporter_id)
+        .subquery("activity")
+    )
+    a = firsts.c
+    ways = (
+        update(WAY_IN)
+        .where(
+            w.kind == a.kind,
+            w.name == a.name,
+            w.supporter_id == a.supporter_id,
+            or_(w.first_active_at.is_(None), w.first_active_at > a.at),
+        )
+        .values(
+            first_active_at=a.at,
+            active_30_days_after=seconds_apart(w.since, a.at)
+            <= ACTIVE_AFTER_JOINING.total_seconds(),
+        )
+    )
+    return _Noting(members, chats, ways)
+
+
+async def note_new_interactions(
+    *, session: AsyncSession, inserted: Inserted, structural: Collection[int]
+) -> None:
+    """Bring the roll-ups up to date with the interactions an INSERT just added.
+
+    What note_interactions does row by row, done by the database over the batch with a few
+    statements built once. `structural` holds at least every supporter with a new join,
+    leave or start: their rows are rebuilt afterwards, which undoes whatever the statements
+    did to them. The upserts take members in supporter order, so two transactions touching
+    the same members never deadlock.
+
+    On PostgreSQL the ways in move as note_interactions moves them, one indexed UPDATE per
+    supporter and time in supporter order (one executemany): joined to the batch, the
+    planner probed way_in by kind and name, a scan of the chat's members per row, whenever
+    it had no statistics yet.
+    """
+    statements = _noting(dialect_name(session))
+    params = inserted.params()
+    await session.execute(statements.members, params)
+    await session.execute(statements.chats, params)
+    if statements.ways is not None:
+        await session.execute(statements.ways, params)
+    elif inserted.returned is not None:
+        active: dict[int, list[datetime]] = {}
+        for sid, kind, at, source in zip(*inserted.returned, strict=True):
+            if is_activity(kind, source):
+                active.setdefault(sid, []).append(at)
+        await _note_activity(session, active)
+    if structural:
+        await rebuild(session=session, supporter_ids=structural)
+
+
+def locking_in_order(rows: Any) -> Executable:
+    """Wrap a SELECT ... FOR UPDATE in a count: its rows are locked in its order, and only
+    a number is read back.
+
+    PostgreSQL locks the rows an UPDATE ... FROM changes in whatever order its plan meets
+    them; locking them first in a set order keeps two such transactions from deadlocking.
+    """
+    return select(func.count()).select_from(rows.subquery("locked"))

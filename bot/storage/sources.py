@@ -18,6 +18,14 @@ async def source_by_name(*, session: AsyncSession, name: str) -> NamedSource | N
     return (await session.execute(stmt)).scalars().first()
 
 
+async def existing_names(*, session: AsyncSession, names: Collection[str]) -> set[str]:
+    """Return which of these names are named sources."""
+    if not names:
+        return set()
+    stmt = select(NAMED_SOURCE.c.name).where(NAMED_SOURCE.c.name.in_(sorted(names)))
+    return {str(name) for name in (await session.execute(stmt)).scalars()}
+
+
 async def all_sources(*, session: AsyncSession) -> list[NamedSource]:
     """Return every named source, oldest first."""
     stmt = select(NamedSource).order_by(NAMED_SOURCE.c.id)

@@ -80,8 +80,12 @@ def _member(user: User) -> Member:
 def _first_hashtag(message: Message) -> str:
     """Return the first hashtag of a message's text or caption, without '#'."""
     kinds: list[str | None] = [MessageEntity.HASHTAG]
-    tags = list(message.parse_entities(kinds).values()) if message.text else []
-    if not tags and message.caption:
+    tags: list[str] = []
+    # Most messages have no hashtag: parsing entities reads the text as UTF-16 first.
+    if message.text and any(e.type == MessageEntity.HASHTAG for e in message.entities):
+        tags = list(message.parse_entities(kinds).values())
+    hashtag_caption = any(e.type == MessageEntity.HASHTAG for e in message.caption_entities)
+    if not tags and message.caption and hashtag_caption:
         tags = list(message.parse_caption_entities(kinds).values())
     return tags[0].lstrip("#") if tags else ""
 
