@@ -313,28 +313,74 @@ def _one_letter_off(word: str, target: str) -> bool:
     """Tell whether two words differ by one letter dropped, added or changed."""
     if abs(len(word) - len(target)) > 1 or word == target:
         return False
-    if len(word) == len(target):
-        return sum(a != b for a, b in zip(word, target, strict=True)) == 1
-    short, long = sorted((word, target), key=len)
-    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+    short, long = (word, target) if len(word) <= len(target) else (target, word)
+    # Past the first difference the rest must match: after the changed letter, or after the
+    # one the longer word has more (dropping any earlier letter of a run is the same).
+    at = 0
+    while at < len(short) and short[at] == long[at]:
+        at += 1
+    return short[at + (len(short) == len(long)) :] == long[at + 1 :]
 
 
-def _is_stop_word(core: str, stop_words: frozenset[str]) -> bool:
-    """Tell whether a clause's core is a stop word, or a long one with a typo."""
-    if core in stop_words:
-        return True
-    return (
-        len(core) >= _TYPO_MIN
-        and " " not in core
-        and any(len(word) >= _TYPO_MIN and _one_letter_off(core, word) for word in stop_words)
-    )
+@dataclass(frozen=True)
+class _Joined:
+    """Several languages' word sets joined once, with what tells most clauses apart fast."""
+
+    politeness: frozenset[str]
+    stop_words: frozenset[str]
+    opening: frozenset[str]  # the first word of each politeness word
+    closing: frozenset[str]  # and the last
+    typos: dict[int, tuple[str, ...]]  # the long stop words a word of this length may miss
+
+    def core(self, clause: str) -> str:
+        """Return a clause without politeness words at either end (as _strip_politeness)."""
+        # A clause that starts no politeness word, ends none and is none keeps its words.
+        first, last = clause.partition(" ")[0], clause.rpartition(" ")[2]
+        if first in self.opening or last in self.closing or clause in self.politeness:
+            return _strip_politeness(clause, self.politeness)
+        return clause
+
+    def is_stop_word(self, core: str) -> bool:
+        """Tell whether a clause's core is a stop word, or a long one with a typo."""
+        if core in self.stop_words:
+            return True
+        return (
+            len(core) >= _TYPO_MIN
+            and " " not in core
+            and any(_one_letter_off(core, word) for word in self.typos.get(len(core), ()))
+        )
+
+
+# Joined word sets by the identity of the rules joined (kept alive here, so never reused).
+_JOINED: dict[tuple[int, ...], tuple[tuple[OptOutRules, ...], _Joined]] = {}
+
+
+def _joined(every: list[OptOutRules]) -> _Joined:
+    key = tuple(id(rules) for rules in every)
+    found = _JOINED.get(key)
+    if found is None:
+        politeness = frozenset().union(*(rules.politeness for rules in every))
+        stop_words = frozenset().union(*(rules.stop_words for rules in every))
+        typos: dict[int, list[str]] = {}
+        for word in sorted(stop_words):
+            if len(word) >= _TYPO_MIN:
+                for size in (len(word) - 1, len(word), len(word) + 1):
+                    typos.setdefault(size, []).append(word)
+        joined = _Joined(
+            politeness,
+            stop_words,
+            frozenset(word.split(" ")[0] for word in politeness),
+            frozenset(word.split(" ")[-1] for word in politeness),
+            {size: tuple(words) for size, words in typos.items()},
+        )
+        found = _JOINED[key] = (tuple(every), joined)
+    return found[1]
 
 
 def asks_to_stop(clauses: list[str], every: list[OptOutRules]) -> bool:
     """Tell whether normalised clauses ask to stop our messages, by any language's rules."""
-    politeness = frozenset().union(*(rules.politeness for rules in every))
-    stop_words = frozenset().union(*(rules.stop_words for rules in every))
-    if any(_is_stop_word(_strip_politeness(c, politeness), stop_words) for c in clauses):
+    joined = _joined(every)
+    if any(joined.is_stop_word(joined.core(c)) for c in clauses):
         return True
     # A negated stop in any language asks for more, whichever language's rules read it.
     kept = " ".join(clauses)
