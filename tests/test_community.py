@@ -250,3 +250,27 @@ async def test_the_recorder_writes_what_it_is_given_in_order(
     # Leaving the block writes what is still queued.
     assert recorder.recorded == 7
     assert len(await history(sessions)) == 7
+
+
+def test_a_members_message_reads_as_the_classifier_says_on_the_whole_corpus() -> None:
+    # read_message() skips the opt-out check where it cannot change the answer; on every
+    # labelled message it must agree with classify_reply().
+    import csv
+    from pathlib import Path
+
+    from bot.domain.classify import NEGATIVE, OTHER, POSITIVE, QUESTION, classify_reply, polarity
+
+    corpus = Path(__file__).parent / "data" / "replies.tsv"
+    with corpus.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    by_class = {POSITIVE: "positive", NEGATIVE: "negative", OTHER: "neutral"}
+    for row in rows:
+        text, language = row["text"], row["language"]
+        found = classify_reply(text, language)
+        if found in by_class:
+            expected = (by_class[found], False)
+        else:
+            score = polarity(text, language)
+            sign = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
+            expected = (sign, found == QUESTION)
+        assert read_message(text, language) == expected, text

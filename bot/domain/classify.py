@@ -163,6 +163,7 @@ def _words_polarity(words: str, rules: LanguageRules) -> tuple[float, bool]:
 
 def polarity(text: str, language: str = DEFAULT_LANGUAGE) -> float:
     """Return a message's sentiment from about -1 to 1: lexicon, idioms, emoji and money."""
+    text = _written(text)
     words, emoji = _words_and_emoji(text)
     score = 0.0
     # Many Dutch supporters run Telegram in English: when the supporter's language finds no
@@ -187,16 +188,28 @@ def polarity(text: str, language: str = DEFAULT_LANGUAGE) -> float:
     return score
 
 
+def asks_or_refuses(text: str, language: str = DEFAULT_LANGUAGE) -> tuple[bool, bool]:
+    """Tell whether a message asks something, and if not, whether it refuses the ask.
+
+    The opt-out check is left out: classify_reply() takes it first.
+    """
+    text = _written(text)
+    words = normalise(text)
+    every = _rules(language)
+    if any(_is_question(text, words, rules, foreign=i > 0) for i, rules in enumerate(every)):
+        return True, False
+    return False, any(pattern.search(words) for rules in every for pattern in rules.refusals)
+
+
 def classify_reply(text: str, language: str = DEFAULT_LANGUAGE) -> str:
     """Return positive, negative, question, opt_out or other for a supporter's message."""
     text = _written(text)
     if is_opt_out(text, language):
         return OPT_OUT
-    words = normalise(text)
-    every = _rules(language)
-    if any(_is_question(text, words, rules, foreign=i > 0) for i, rules in enumerate(every)):
+    question, refused = asks_or_refuses(text, language)
+    if question:
         return QUESTION
-    if any(pattern.search(words) for rules in every for pattern in rules.refusals):
+    if refused:
         return NEGATIVE
     score = polarity(text, language)
     if score >= THRESHOLD:

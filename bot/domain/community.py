@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.domain.classify import (
-    NEGATIVE,
-    OTHER,
-    POSITIVE,
-    QUESTION,
-    THRESHOLD,
-    classify_reply,
-    polarity,
-)
+from bot.domain.classify import THRESHOLD, asks_or_refuses, is_opt_out, polarity
 from bot.domain.i18n import DEFAULT_LANGUAGE
 from bot.domain.sentiment import REACTION_POLARITY
 
@@ -40,14 +32,15 @@ def read_message(text: str, language: str | None) -> tuple[str, bool]:
     words); a question, an "other" or a group member's "stop" keeps its words' own polarity.
     """
     lang = language or DEFAULT_LANGUAGE
-    found = classify_reply(text, lang)
-    if found == POSITIVE:
-        return POSITIVE_SENTIMENT, False
-    if found == NEGATIVE:
+    # As classify_reply() reads it, in fewer steps: positive, negative and other are the
+    # polarity's thresholds, which an opt-out keeps too, so the opt-out check (the dearest
+    # step) only matters for a question or a refusal.
+    question, refused = asks_or_refuses(text, lang)
+    if (question or refused) and is_opt_out(text, lang):
+        return _sign(polarity(text, lang)), False
+    if refused:
         return NEGATIVE_SENTIMENT, False
-    if found == OTHER:
-        return NEUTRAL_SENTIMENT, False  # its polarity fell between the thresholds
-    return _sign(polarity(text, lang)), found == QUESTION
+    return _sign(polarity(text, lang)), question
 
 
 def normalise_emoji(emoji: str) -> str:

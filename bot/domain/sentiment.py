@@ -72,6 +72,8 @@ def _vader() -> SentimentIntensityAnalyzer:
 
 def split_emoji(text: str) -> tuple[str, list[str]]:
     """Return the text without emoji, and the emoji it held."""
+    if text.isascii():
+        return text, []  # no ASCII character is an emoji or another symbol (category So)
     known = _vader().emojis
     kept: list[str] = []
     found: list[str] = []
