@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import SettingsError, load_settings
-from bot.domain.community import PollError, parse_poll, reaction_sentiment, read_message
+from bot.domain.classify import (
+    NEGATIVE,
+    OTHER,
+    POSITIVE,
+    QUESTION,
+    THRESHOLD,
+    classify_reply,
+    polarity,
+)
+from bot.domain.community import (
+    NEGATIVE_SENTIMENT,
+    NEUTRAL_SENTIMENT,
+    POSITIVE_SENTIMENT,
+    PollError,
+    parse_poll,
+    reaction_sentiment,
+    read_message,
+)
 from bot.services.community import (
     Answered,
     CommunityRecorder,
@@ -255,15 +274,14 @@ async def test_the_recorder_writes_what_it_is_given_in_order(
 def test_a_members_message_reads_as_the_classifier_says_on_the_whole_corpus() -> None:
     # read_message() skips the opt-out check where it cannot change the answer; on every
     # labelled message it must agree with classify_reply().
-    import csv
-    from pathlib import Path
-
-    from bot.domain.classify import NEGATIVE, OTHER, POSITIVE, QUESTION, classify_reply, polarity
-
     corpus = Path(__file__).parent / "data" / "replies.tsv"
     with corpus.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    by_class = {POSITIVE: "positive", NEGATIVE: "negative", OTHER: "neutral"}
+    by_class = {
+        POSITIVE: POSITIVE_SENTIMENT,
+        NEGATIVE: NEGATIVE_SENTIMENT,
+        OTHER: NEUTRAL_SENTIMENT,
+    }
     for row in rows:
         text, language = row["text"], row["language"]
         found = classify_reply(text, language)
@@ -271,6 +289,12 @@ def test_a_members_message_reads_as_the_classifier_says_on_the_whole_corpus() ->
             expected = (by_class[found], False)
         else:
             score = polarity(text, language)
-            sign = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
+            sign = (
+                POSITIVE_SENTIMENT
+                if score >= THRESHOLD
+                else NEGATIVE_SENTIMENT
+                if score <= -THRESHOLD
+                else NEUTRAL_SENTIMENT
+            )
             expected = (sign, found == QUESTION)
         assert read_message(text, language) == expected, text

@@ -84,7 +84,7 @@ def _rules(language: str) -> list[LanguageRules]:
 
 def is_opt_out(text: str, language: str = DEFAULT_LANGUAGE) -> bool:
     """Tell whether a message asks to stop all messages."""
-    clauses = [c for c in (normalise(raw) for raw in split_clauses(text)) if c]
+    clauses = [c for c in (normalise(raw) for raw in split_clauses(_written(text))) if c]
     return bool(clauses) and asks_to_stop(clauses, [rules.opt_outs for rules in _rules(language)])
 
 
@@ -202,8 +202,11 @@ def asks_or_refuses(text: str, language: str = DEFAULT_LANGUAGE) -> tuple[bool, 
 
 
 def classify_reply(text: str, language: str = DEFAULT_LANGUAGE) -> str:
-    """Return positive, negative, question, opt_out or other for a supporter's message."""
-    text = _written(text)
+    """Return positive, negative, question, opt_out or other for a supporter's message.
+
+    Each step reads spoken punctuation as marks itself (community.read_message takes them
+    one by one).
+    """
     if is_opt_out(text, language):
         return OPT_OUT
     question, refused = asks_or_refuses(text, language)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from telegram import (
     Chat,
@@ -82,12 +82,15 @@ def _first_hashtag(message: Message) -> str:
     kinds: list[str | None] = [MessageEntity.HASHTAG]
     tags: list[str] = []
     # Most messages have no hashtag: parsing entities reads the text as UTF-16 first.
-    if message.text and any(e.type == MessageEntity.HASHTAG for e in message.entities):
+    if message.text and _has_hashtag(message.entities):
         tags = list(message.parse_entities(kinds).values())
-    hashtag_caption = any(e.type == MessageEntity.HASHTAG for e in message.caption_entities)
-    if not tags and message.caption and hashtag_caption:
+    if not tags and message.caption and _has_hashtag(message.caption_entities):
         tags = list(message.parse_caption_entities(kinds).values())
     return tags[0].lstrip("#") if tags else ""
+
+
+def _has_hashtag(entities: Sequence[MessageEntity]) -> bool:
+    return any(entity.type == MessageEntity.HASHTAG for entity in entities)
 
 
 def _source(chat: Chat) -> str:
