@@ -159,9 +159,11 @@ async def test_only_staff_may_trust_and_an_unknown_member_is_named(tmp_path: Pat
 async def test_a_member_on_the_cas_list_is_flagged_when_joining(tmp_path: Path) -> None:
     banned, clean, slow = 4020, 4021, 4022
     async with (
-        fake_cas(banned={banned}, slow={slow}, delay=5.0) as cas,
+        # The fake serves on the bot's own event loop, so a busy machine can delay even the
+        # quick answers: the timeout leaves room for them, and the slow answer never comes.
+        fake_cas(banned={banned}, slow={slow}, delay=60.0) as cas,
         flagging_bot(
-            tmp_path, cas_check=True, cas_api_url=cas.url, cas_timeout_seconds=0.3
+            tmp_path, cas_check=True, cas_api_url=cas.url, cas_timeout_seconds=2.0
         ) as bot,
     ):
         for user in (banned, clean, slow):
