@@ -167,6 +167,33 @@ async def test_an_opt_out_word_stops_messages_but_a_sentence_with_stop_does_not(
         assert "Stuur geen berichten meer aub" in relay["text"]
 
 
+async def test_an_opt_out_only_the_model_reads_is_offered_and_stops_only_when_tapped(
+    tmp_path: Path,
+) -> None:
+    async with bot_harness(tmp_path) as bot:
+        await bot.supporter_starts(403, "Ria", language="nl")
+        await bot.supporter_starts(404, "Sam")
+        # The rules find no opt-out in these; the model reads one. Nothing stops yet.
+        await bot.client.send_text(403, "Ik zit niet te wachten op jullie berichtjes")
+        offer = await bot.next_message(403, "Wil je liever geen berichten meer")
+        ((button,),) = offer["reply_markup"]["inline_keyboard"]
+        assert button["text"] == "Stop berichten"
+        relay = await bot.next_message(STAFF_CHAT_ID, "offered to stop]")
+        assert "Ik zit niet te wachten" in relay["text"] and "[opt_out" not in relay["text"]
+        assert (await _supporter(bot, 403)).opted_out_at is None
+        (kept,) = await bot.rows(Reply, Reply.telegram_message_id.is_not(None))  # type: ignore[union-attr]
+        assert kept.classification != "opt_out"
+
+        await bot.client.press(403, offer["message_id"], button["callback_data"])
+        await bot.next_message(403, "Geregeld")
+        assert (await _supporter(bot, 403)).opted_out_at == bot.clock.now
+
+        await bot.client.send_text(404, "I would rather you left me out of these from now on")
+        offer = await bot.next_message(404, "Would you rather get no more messages")
+        assert "nothing to do" in offer["text"]
+        assert (await _supporter(bot, 404)).opted_out_at is None
+
+
 async def test_ask_buttons_not_now_and_stop_messages(tmp_path: Path) -> None:
     async with bot_harness(tmp_path, campaigns=CAMPAIGNS) as bot:
         await bot.supporter_starts(501, "Quinn")

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import SettingsError, load_settings
-from bot.domain.classify import (
-    NEGATIVE,
-    OTHER,
-    POSITIVE,
-    QUESTION,
-    THRESHOLD,
-    classify_reply,
-    polarity,
-)
 from bot.domain.community import (
-    NEGATIVE_SENTIMENT,
-    NEUTRAL_SENTIMENT,
-    POSITIVE_SENTIMENT,
     PollError,
     parse_poll,
     reaction_sentiment,
@@ -269,32 +255,3 @@ async def test_the_recorder_writes_what_it_is_given_in_order(
     # Leaving the block writes what is still queued.
     assert recorder.recorded == 7
     assert len(await history(sessions)) == 7
-
-
-def test_a_members_message_reads_as_the_classifier_says_on_the_whole_corpus() -> None:
-    # read_message() skips the opt-out check where it cannot change the answer; on every
-    # labelled message it must agree with classify_reply().
-    corpus = Path(__file__).parent / "data" / "replies.tsv"
-    with corpus.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    by_class = {
-        POSITIVE: POSITIVE_SENTIMENT,
-        NEGATIVE: NEGATIVE_SENTIMENT,
-        OTHER: NEUTRAL_SENTIMENT,
-    }
-    for row in rows:
-        text, language = row["text"], row["language"]
-        found = classify_reply(text, language)
-        if found in by_class:
-            expected = (by_class[found], False)
-        else:
-            score = polarity(text, language)
-            sign = (
-                POSITIVE_SENTIMENT
-                if score >= THRESHOLD
-                else NEGATIVE_SENTIMENT
-                if score <= -THRESHOLD
-                else NEUTRAL_SENTIMENT
-            )
-            expected = (sign, found == QUESTION)
-        assert read_message(text, language) == expected, text

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import re
 
-from bot.domain.classify import THRESHOLD, asks_or_refuses, is_opt_out, polarity
+from bot.domain.classify import (
+    NEGATIVE,
+    OTHER,
+    POSITIVE,
+    QUESTION,
+    THRESHOLD,
+    polarity,
+    read_reply,
+)
 from bot.domain.i18n import DEFAULT_LANGUAGE
 from bot.domain.sentiment import REACTION_POLARITY
 
@@ -15,6 +23,11 @@ NEGATIVE_SENTIMENT = "negative"
 # Telegram writes the heart both as U+2764 alone and with the emoji variation selector.
 _VARIATION = re.compile("[\ufe0e\ufe0f]")
 TOPIC_MAX = 120
+_SENTIMENT_OF = {
+    POSITIVE: POSITIVE_SENTIMENT,
+    NEGATIVE: NEGATIVE_SENTIMENT,
+    OTHER: NEUTRAL_SENTIMENT,
+}
 
 
 def _sign(score: float) -> str:
@@ -28,19 +41,15 @@ def _sign(score: float) -> str:
 def read_message(text: str, language: str | None) -> tuple[str, bool]:
     """Return a member's message's sentiment and whether it asks a question.
 
-    The classifier's positive and negative decide (a refusal is negative whatever its
-    words); a question, an "other" or a group member's "stop" keeps its words' own polarity.
+    The classifier decides: positive, negative and other are the sentiment; a question or a
+    group member's "stop" (an opt-out the rules find, in a private chat) keeps its words' own
+    polarity. An opt-out only the model reads counts as its next likeliest class.
     """
     lang = language or DEFAULT_LANGUAGE
-    # As classify_reply() reads it, in fewer steps: positive, negative and other are the
-    # polarity's thresholds, which an opt-out keeps too, so the opt-out check (the dearest
-    # step) only matters for a question or a refusal.
-    question, refused = asks_or_refuses(text, lang)
-    if (question or refused) and is_opt_out(text, lang):
-        return _sign(polarity(text, lang)), False
-    if refused:
-        return NEGATIVE_SENTIMENT, False
-    return _sign(polarity(text, lang)), question
+    label = read_reply(text, lang).handled_as
+    if label in _SENTIMENT_OF:
+        return _SENTIMENT_OF[label], False
+    return _sign(polarity(text, lang)), label == QUESTION
 
 
 def normalise_emoji(emoji: str) -> str:

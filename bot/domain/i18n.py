@@ -21,6 +21,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "opted_out": (
             "Done: you will not get any more messages from us. Changed your mind? Send /start."
         ),
+        "opt_out_offer": (
+            "Would you rather get no more messages from us? Tap “Stop messages” and we will "
+            "stop. If not, there is nothing to do: our team has your message."
+        ),
         "share_links": "Share this link with a friend: {link}",
         "share_invite": "Or invite them to our community chat: {link}",
         "share_unavailable": "Send /start first, then /share gives you your own link.",
@@ -99,6 +103,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "opted_out": (
             "Geregeld: je krijgt geen berichten meer van ons. Toch weer wel? Stuur /start."
+        ),
+        "opt_out_offer": (
+            "Wil je liever geen berichten meer van ons? Tik op “Stop berichten” en we stoppen. "
+            "Zo niet, dan hoef je niets te doen: ons team heeft je bericht."
         ),
         "share_links": "Deel deze link met een vriend: {link}",
         "share_invite": "Of nodig hen uit in onze community-chat: {link}",

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.classify import NEGATIVE, OPT_OUT, POSITIVE, QUESTION, classify_reply
+from bot.domain.classify import NEGATIVE, OPT_OUT, POSITIVE, QUESTION, read_reply
 from bot.storage import conversation, desk
 from bot.storage.models import Ask, Campaign, Reply, Supporter, known_reached
 from bot.storage.personal import remember_staff_message
@@ -47,6 +47,9 @@ class RecordedReply:
     arm: str | None
     step: str | None
     opted_out_now: bool
+    # Only the classifier's model reads an opt-out: the supporter is offered the Stop button,
+    # and the reply is kept as its next likeliest class (staff still see and answer it).
+    maybe_opt_out: bool
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,8 @@ async def record_reply(
             ask = await conversation.latest_sent_ask(
                 session=session, supporter_id=supporter.id, since=now - REPLY_WINDOW
             )
-        classification = classify_reply(text, supporter.language)
+        reading = read_reply(text, supporter.language)
+        classification = reading.handled_as
         campaign = await _campaign_name(session, ask.campaign_id if ask else None)
         reply = Reply(
             supporter_id=supporter.id,
@@ -174,6 +178,7 @@ async def record_reply(
             arm=ask.arm if ask else None,
             step=ask.step if ask else None,
             opted_out_now=opted_out_now,
+            maybe_opt_out=reading.maybe_opt_out,
         )
 
 

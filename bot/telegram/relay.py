@@ -7,11 +7,12 @@ import html
 import logging
 from datetime import timedelta
 
-from telegram import Message, Update, User
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import ApplicationHandlerStop, CommandHandler, MessageHandler, filters
 
+from bot.domain.callbacks import stop
 from bot.domain.classify import OPT_OUT
 from bot.domain.i18n import text
 from bot.domain.message_length import MESSAGE_MAX_UTF16, utf16_length
@@ -47,8 +48,9 @@ def relay_text(reply: RecordedReply, message_text: str) -> str:
     else:
         where_shown = where = "(no campaign)"
     tail = f" ({handle}{who.telegram_user_id}) "
-    head_shown = f"💬 {name}{tail}{where_shown} [{reply.classification}]:\n"
-    head = f"💬 <b>{html.escape(name)}</b>{html.escape(tail)}{where} [{reply.classification}]:\n"
+    kind = reply.classification + (", offered to stop" if reply.maybe_opt_out else "")
+    head_shown = f"💬 {name}{tail}{where_shown} [{kind}]:\n"
+    head = f"💬 <b>{html.escape(name)}</b>{html.escape(tail)}{where} [{kind}]:\n"
     # Telegram counts the text the reader sees (after HTML parsing), so the cut counts that:
     # "&" is one character on screen though "&amp;" is five in the HTML.
     room = MESSAGE_MAX_UTF16 - utf16_length(head_shown)
@@ -84,6 +86,14 @@ async def reply_received(update: Update, context: BotContext) -> None:
         return
     if reply.classification == OPT_OUT:
         await message.reply_html(text("opted_out", language_of(user)))
+    elif reply.maybe_opt_out:
+        # Only the classifier's model reads an opt-out here ("stop" can mislead it): one tap
+        # on the ask's own Stop button stops everything; doing nothing changes nothing.
+        language = language_of(user)
+        stop_button = InlineKeyboardButton(text("button_stop", language), callback_data=stop(""))
+        await message.reply_html(
+            text("opt_out_offer", language), reply_markup=InlineKeyboardMarkup([[stop_button]])
+        )
     # In the background: a busy staff group may make Telegram ask us to wait (20 messages a
     # minute per group), and that wait must not hold up other supporters' messages.
     context.application.create_task(

@@ -1,0 +1,110 @@
+"""The learned half of the reply classifier: a logistic regression over character and word n-grams.
+
+tools/train_reply_model.py fits it with scikit-learn on the labelled corpus
+(tests/data/replies.tsv, the `dev` and `train` splits) and writes its numbers to
+bot/domain/data/reply_model.npz. Reading a message here needs only that file and numpy: the
+same features scikit-learn's TfidfVectorizer makes (lower-cased "<language> <text>"; character
+n-grams of 1 to 5 inside word boundaries, and words and word pairs; sublinear term frequency
+times idf, each block scaled to unit length), then a softmax over the classes' linear scores.
+tests/test_reply_model.py checks that both give the same probabilities on the whole corpus.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+MODEL_PATH = Path(__file__).with_name("data") / "reply_model.npz"
+CHAR_SIZES = (1, 5)  # character n-grams inside word boundaries, shortest and longest
+WORD_SIZES = (1, 2)  # words and word pairs
+TOKEN_PATTERN = r"(?u)\b\w+\b|[^\w\s]"  # a word, or one mark or emoji
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+def prepared(text: str, language: str) -> str:
+    """Return the text the model reads: the language code first, all lower case."""
+    return f"{language} {text}".lower()
+
+
+def char_ngrams(text: str) -> list[str]:
+    """Return the character n-grams of each word, padded with one space on either side."""
+    low, high = CHAR_SIZES
+    grams: list[str] = []
+    for word in text.split():
+        padded = f" {word} "
+        length = len(padded)
+        for size in range(low, min(high, length) + 1):
+            grams.extend(padded[i : i + size] for i in range(length - size + 1))
+    return grams
+
+
+def word_ngrams(text: str) -> list[str]:
+    """Return the words (and single marks) and each pair of neighbouring ones."""
+    tokens = _TOKEN.findall(text)
+    return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+
+
+@dataclass(frozen=True)
+class ReplyModel:
+    """A fitted model: the vocabularies, idf weights, coefficients and intercepts."""
+
+    classes: tuple[str, ...]
+    char_index: dict[str, int]
+    word_index: dict[str, int]
+    idf: list[float]  # one weight per feature: characters first, then words
+    coef: np.ndarray  # features x classes
+    intercept: list[float]  # one per class
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> ReplyModel:
+        """Read a model that tools/train_reply_model.py wrote."""
+        with np.load(path, allow_pickle=False) as data:
+            char_terms = [str(term) for term in data["char_terms"]]
+            word_terms = [str(term) for term in data["word_terms"]]
+            offset = len(char_terms)
+            return cls(
+                classes=tuple(str(name) for name in data["classes"]),
+                char_index={term: i for i, term in enumerate(char_terms)},
+                word_index={term: offset + i for i, term in enumerate(word_terms)},
+                idf=[float(x) for x in data["idf"]],
+                coef=np.ascontiguousarray(data["coef"].T, dtype=np.float64),
+                intercept=[float(x) for x in data["intercept"]],
+            )
+
+    def _block(self, grams: list[str], index: dict[str, int]) -> tuple[list[int], list[float]]:
+        """Return the known features of one block and their unit-length tf-idf weights."""
+        counts = Counter(map(index.get, grams))
+        counts.pop(None, None)
+        idf = self.idf
+        features: list[int] = list(counts)  # type: ignore[arg-type]
+        weights = [(1.0 + math.log(counts[f])) * idf[f] for f in features]
+        norm = math.sqrt(math.fsum(w * w for w in weights))
+        return features, [w / norm for w in weights] if norm else weights
+
+    def probabilities(self, text: str, language: str) -> dict[str, float]:
+        """Return each class's probability for a message in a language."""
+        read = prepared(text, language)
+        chars, char_weights = self._block(char_ngrams(read), self.char_index)
+        words, word_weights = self._block(word_ngrams(read), self.word_index)
+        features = chars + words
+        scores = self.intercept
+        if features:
+            summed = np.asarray(char_weights + word_weights) @ self.coef[features]
+            scores = [b + float(x) for b, x in zip(scores, summed, strict=True)]
+        top = max(scores)
+        exp = [math.exp(score - top) for score in scores]
+        total = sum(exp)
+        return {name: e / total for name, e in zip(self.classes, exp, strict=True)}
+
+
+@cache
+def reply_model() -> ReplyModel:
+    """Return the shipped model, read once."""
+    return ReplyModel.load()
