@@ -639,7 +639,7 @@ def test_the_labelled_corpus_is_well_formed() -> None:
     assert all(list(row) == ["text", "language", "label", "split"] for row in rows)
     assert all(row["text"].strip() and None not in row.values() for row in rows)
     assert {row["label"] for row in rows} == set(CLASSES)
-    assert {row["split"] for row in rows} <= {"dev", "train", "test", "holdout12"}
+    assert {row["split"] for row in rows} <= {"dev", "train", "test", "holdout12", "holdout13"}
     assert {"dev", "test"} <= {row["split"] for row in rows}
     languages = Counter(row["language"] for row in rows)
     assert set(languages) == {"en", "nl"}
