@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -26,6 +26,7 @@ CHAR_SIZES = (1, 5)  # character n-grams inside word boundaries, shortest and lo
 WORD_SIZES = (1, 2)  # words and word pairs
 TOKEN_PATTERN = r"(?u)\b\w+\b|[^\w\s]"  # a word, or one mark or emoji
 _TOKEN = re.compile(TOKEN_PATTERN)
+WORDS_KEPT = 100_000  # words whose character n-grams are kept; all are dropped past this
 
 
 def prepared(text: str, language: str) -> str:
@@ -61,6 +62,7 @@ class ReplyModel:
     idf: list[float]  # one weight per feature: characters first, then words
     coef: np.ndarray  # features x classes
     intercept: list[float]  # one per class
+    words_seen: dict[str, list[int]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> ReplyModel:
@@ -78,21 +80,36 @@ class ReplyModel:
                 intercept=[float(x) for x in data["intercept"]],
             )
 
-    def _block(self, grams: list[str], index: dict[str, int]) -> tuple[list[int], list[float]]:
-        """Return the known features of one block and their unit-length tf-idf weights."""
-        counts = Counter(map(index.get, grams))
-        counts.pop(None, None)
+    def _word_features(self, word: str) -> list[int]:
+        """Return the known character n-grams of one word, read once per word."""
+        found = self.words_seen.get(word)
+        if found is None:
+            if len(self.words_seen) >= WORDS_KEPT:
+                self.words_seen.clear()
+            index = self.char_index
+            grams = char_ngrams(word)
+            found = self.words_seen[word] = [f for g in grams if (f := index.get(g)) is not None]
+        return found
+
+    def _weights(self, counts: Counter[int]) -> tuple[list[int], list[float]]:
+        """Return a block's features and their unit-length tf-idf weights."""
         idf = self.idf
-        features: list[int] = list(counts)  # type: ignore[arg-type]
-        weights = [(1.0 + math.log(counts[f])) * idf[f] for f in features]
+        features = list(counts)
+        weights = [(1.0 + math.log(n)) * idf[f] if n > 1 else idf[f] for f, n in counts.items()]
         norm = math.sqrt(math.fsum(w * w for w in weights))
         return features, [w / norm for w in weights] if norm else weights
 
     def probabilities(self, text: str, language: str) -> dict[str, float]:
         """Return each class's probability for a message in a language."""
         read = prepared(text, language)
-        chars, char_weights = self._block(char_ngrams(read), self.char_index)
-        words, word_weights = self._block(word_ngrams(read), self.word_index)
+        # Character n-grams stay inside a word, so each word's are found once and kept.
+        chars, char_weights = self._weights(
+            Counter(f for word in read.split() for f in self._word_features(word))
+        )
+        known = self.word_index
+        words, word_weights = self._weights(
+            Counter(f for gram in word_ngrams(read) if (f := known.get(gram)) is not None)
+        )
         features = chars + words
         scores = self.intercept
         if features:
