@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     cas_check: bool = False
     cas_api_url: str = "https://api.cas.chat/check"
     cas_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # Worker processes that read community members' messages (bot/services/reading.py);
+    # 0 reads them in the bot's own process.
+    community_reader_processes: int = Field(default=1, ge=0, le=16)
     main_currency: str = Field(default="EUR", pattern=r"^[A-Za-z]{3}$")
     log_level: str = "INFO"
 

@@ -227,6 +227,10 @@ async def bot_harness(
                 "public_base_url": f"http://127.0.0.1:{port}",
                 "webhook_secret": "test-webhook-secret",
                 "log_level": "WARNING",
+                # Members' messages are read in the bot's process here: a worker process per
+                # bot started would cost the suite a second each. tests/test_reading.py and
+                # the community tests that set it run the worker.
+                "community_reader_processes": 0,
             }
             values.update(settings or {})
             bot_settings = load_settings(values, env_file=None)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -116,10 +117,12 @@ async def test_the_bot_asks_for_member_reaction_and_poll_updates_when_polling(
     assert set(ALLOWED_UPDATES) >= OPT_IN
 
 
+@pytest.mark.parametrize("readers", [0, 1])
 async def test_a_comment_under_a_tagged_channel_post_carries_the_posts_topic(
-    tmp_path: Path,
+    tmp_path: Path, readers: int
 ) -> None:
-    async with listening_bot(tmp_path) as bot:
+    # Read in the bot's process, and in a worker process as `campaign-bot run` does by default.
+    async with listening_bot(tmp_path, settings={"community_reader_processes": readers}) as bot:
         post = "Ships in Bottles opens today #ShipsInBottles"
         await comment_on_new_post(bot, ANN, post, "Prachtig, wat een mooie tentoonstelling!")
         await comment_on_new_post(bot, BEN, "A quiet week at the museum", "Dull. #Boring")

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import SettingsError, load_settings
+from bot.domain.classify import (
+    NEGATIVE,
+    OTHER,
+    POSITIVE,
+    QUESTION,
+    THRESHOLD,
+    polarity,
+    read_reply,
+)
 from bot.domain.community import (
+    NEGATIVE_SENTIMENT,
+    NEUTRAL_SENTIMENT,
+    POSITIVE_SENTIMENT,
     PollError,
     parse_poll,
     reaction_sentiment,
@@ -28,6 +42,7 @@ from bot.services.community import (
     record_facts,
     record_poll,
 )
+from bot.services.reading import MessageReader
 from bot.services.supporters import export_supporter, forget_supporter
 from bot.storage.models import CommunityMessage, Interaction, Supporter
 from tests.factories import add_supporter
@@ -255,3 +270,76 @@ async def test_the_recorder_writes_what_it_is_given_in_order(
     # Leaving the block writes what is still queued.
     assert recorder.recorded == 7
     assert len(await history(sessions)) == 7
+
+
+def test_a_members_message_reads_as_the_classifier_says_on_the_whole_corpus() -> None:
+    # read_message() leaves the opt-out check for last and skips it where it cannot change
+    # the reading; on every labelled message it must read as read_reply() does.
+    corpus = Path(__file__).parent / "data" / "replies.tsv"
+    with corpus.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    by_class = {
+        POSITIVE: POSITIVE_SENTIMENT,
+        NEGATIVE: NEGATIVE_SENTIMENT,
+        OTHER: NEUTRAL_SENTIMENT,
+    }
+    for row in rows:
+        for language in (row["language"], "de"):
+            text = row["text"]
+            found = read_reply(text, language).handled_as
+            if found in by_class:
+                expected = (by_class[found], False)
+            else:
+                score = polarity(text, language)
+                sign = (
+                    POSITIVE_SENTIMENT
+                    if score >= THRESHOLD
+                    else NEGATIVE_SENTIMENT
+                    if score <= -THRESHOLD
+                    else NEUTRAL_SENTIMENT
+                )
+                expected = (sign, found == QUESTION)
+            assert read_message(text, language) == expected, text
+
+
+UNREAD = [
+    ThreadStarted(CHAT, 200, "Maps"),
+    spoke(ANN, 201, thread_id=200, unread="Wat een prachtige kaarten!", language="nl"),
+    spoke(BEN, 202, thread_id=200, unread="When does the map room open", language="en-GB"),
+    Answered(CHAT, SOURCE, 202, AT + timedelta(minutes=5)),
+    spoke(ANN, 203, thread_id=200, unread="Stop", language=None, reply_to_id=202),
+    Reacted(CHAT, SOURCE, 201, BEN, "❤", "positive", AT),
+]
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+async def test_members_messages_are_read_in_the_recorders_batches_and_written_in_order(
+    sessions: async_sessionmaker[AsyncSession], processes: int
+) -> None:
+    # Batches of two: each batch's messages are read (in a worker process, or here) while
+    # the batch before is written, and the answer and the reaction find what they refer to.
+    recorder = CommunityRecorder(
+        sessions,
+        main_currency="EUR",
+        batch=2,
+        flush_seconds=0.01,
+        reader=MessageReader(processes),
+    )
+    async with recorder.running():
+        for fact in UNREAD:
+            recorder.add(fact)
+        await recorder.idle()
+    ann, ben, stop = (
+        read_message(fact.unread or "", fact.language)
+        for fact in UNREAD
+        if isinstance(fact, Spoke)
+    )
+    assert ben[1] and not ann[1] and not stop[1]  # only Ben asks
+    assert await history(sessions) == [
+        (11, "comment", "Maps", ann[0]),
+        (12, "comment", "Maps", ben[0]),
+        (12, "question", "Maps", ben[0]),
+        (12, "question_answered", "Maps", None),
+        (11, "comment", "Maps", stop[0]),
+        (12, "reaction", "Maps", "positive"),
+    ]

@@ -226,10 +226,11 @@ def read_by_rules(text: str, language: str = DEFAULT_LANGUAGE) -> str:
         return QUESTION
     if refused:
         return NEGATIVE
-    return _by_polarity(polarity(text, language))
+    return by_polarity(polarity(text, language))
 
 
-def _by_polarity(score: float) -> str:
+def by_polarity(score: float) -> str:
+    """Return the class a sentiment score gives on its own (step 4 above)."""
     if score >= THRESHOLD:
         return POSITIVE
     if score <= -THRESHOLD:
@@ -258,7 +259,11 @@ class Reading:
 
 def read_reply(text: str, language: str = DEFAULT_LANGUAGE) -> Reading:
     """Read a supporter's message: the rules, then the model (steps 1 to 5 above)."""
-    by_rules = read_by_rules(text, language)
+    return blended(text, language, read_by_rules(text, language))
+
+
+def blended(text: str, language: str, by_rules: str) -> Reading:
+    """Read a message the rules read as by_rules: the model has its say (step 5 above)."""
     if by_rules == OPT_OUT:
         return Reading(OPT_OUT, OPT_OUT, OPT_OUT)
     code = primary_language(language)

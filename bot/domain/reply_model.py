@@ -11,9 +11,7 @@ tests/test_reply_model.py checks that both give the same probabilities on the wh
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import pairwise
@@ -59,10 +57,10 @@ class ReplyModel:
     classes: tuple[str, ...]
     char_index: dict[str, int]
     word_index: dict[str, int]
-    idf: list[float]  # one weight per feature: characters first, then words
+    idf: np.ndarray  # one weight per feature: characters first, then words
     coef: np.ndarray  # features x classes
-    intercept: list[float]  # one per class
-    words_seen: dict[str, list[int]] = field(default_factory=dict, compare=False, repr=False)
+    intercept: np.ndarray  # one per class
+    words_seen: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> ReplyModel:
@@ -75,50 +73,45 @@ class ReplyModel:
                 classes=tuple(str(name) for name in data["classes"]),
                 char_index={term: i for i, term in enumerate(char_terms)},
                 word_index={term: offset + i for i, term in enumerate(word_terms)},
-                idf=[float(x) for x in data["idf"]],
+                idf=data["idf"].astype(np.float64),
                 coef=np.ascontiguousarray(data["coef"].T, dtype=np.float64),
-                intercept=[float(x) for x in data["intercept"]],
+                intercept=data["intercept"].astype(np.float64),
             )
 
-    def _word_features(self, word: str) -> list[int]:
-        """Return the known character n-grams of one word, read once per word."""
+    def _word_features(self, word: str) -> np.ndarray:
+        """Return the known character n-grams of one word, found once per word and kept."""
         found = self.words_seen.get(word)
         if found is None:
             if len(self.words_seen) >= WORDS_KEPT:
                 self.words_seen.clear()
             index = self.char_index
-            grams = char_ngrams(word)
-            found = self.words_seen[word] = [f for g in grams if (f := index.get(g)) is not None]
+            known = [f for g in char_ngrams(word) if (f := index.get(g)) is not None]
+            found = self.words_seen[word] = np.array(known, dtype=np.intp)
         return found
 
-    def _weights(self, counts: Counter[int]) -> tuple[list[int], list[float]]:
-        """Return a block's features and their unit-length tf-idf weights."""
-        idf = self.idf
-        features = list(counts)
-        weights = [(1.0 + math.log(n)) * idf[f] if n > 1 else idf[f] for f, n in counts.items()]
-        norm = math.sqrt(math.fsum(w * w for w in weights))
-        return features, [w / norm for w in weights] if norm else weights
+    def _weighted(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return a block's distinct features and their unit-length tf-idf weights."""
+        distinct, counts = np.unique(features, return_counts=True)
+        weights = (1.0 + np.log(counts)) * self.idf[distinct]
+        norm = float(np.sqrt(weights @ weights))
+        return distinct, weights / norm if norm else weights
 
     def probabilities(self, text: str, language: str) -> dict[str, float]:
         """Return each class's probability for a message in a language."""
         read = prepared(text, language)
-        # Character n-grams stay inside a word, so each word's are found once and kept.
-        chars, char_weights = self._weights(
-            Counter(f for word in read.split() for f in self._word_features(word))
-        )
         known = self.word_index
-        words, word_weights = self._weights(
-            Counter(f for gram in word_ngrams(read) if (f := known.get(gram)) is not None)
-        )
-        features = chars + words
-        scores = self.intercept
-        if features:
-            summed = np.asarray(char_weights + word_weights) @ self.coef[features]
-            scores = [b + float(x) for b, x in zip(scores, summed, strict=True)]
-        top = max(scores)
-        exp = [math.exp(score - top) for score in scores]
-        total = sum(exp)
-        return {name: e / total for name, e in zip(self.classes, exp, strict=True)}
+        found = [f for gram in word_ngrams(read) if (f := known.get(gram)) is not None]
+        blocks = [
+            np.concatenate([self._word_features(word) for word in read.split()]),
+            np.array(found, dtype=np.intp),
+        ]
+        scores = self.intercept.copy()
+        for features in blocks:
+            if len(features):
+                distinct, weights = self._weighted(features)
+                scores += weights @ self.coef[distinct]
+        exp = np.exp(scores - scores.max())
+        return dict(zip(self.classes, (exp / exp.sum()).tolist(), strict=True))
 
 
 @cache

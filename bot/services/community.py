@@ -12,16 +12,17 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import flags as flag_rules
-from bot.domain.community import thread_topic
+from bot.domain.community import NEUTRAL_SENTIMENT, thread_topic
 from bot.domain.flags import BurstRule
 from bot.domain.i18n import DEFAULT_LANGUAGE, language_tag
+from bot.services.reading import MessageReader
 from bot.services.referrals import VIA_JOIN, code_of_payload, credit_referral
 from bot.services.sources import record_source_visit
 from bot.storage import community as store
@@ -80,8 +81,12 @@ class Spoke:
     message_id: int
     member: Member
     occurred_at: datetime
-    sentiment: str
-    question: bool
+    sentiment: str = NEUTRAL_SENTIMENT
+    question: bool = False
+    # The member's words and Telegram language until the recorder reads them (the sentiment
+    # and the question above come from that); they are never written anywhere.
+    unread: str | None = field(default=None, repr=False)
+    language: str | None = None
     own_topic: str = ""
     thread_id: int | None = None
     # The topic of the thread's first message when the reply quotes it (Telegram includes it).
@@ -577,8 +582,10 @@ class CommunityRecorder:
         on_written: Callable[[int], None] | None = None,
         main_currency: str,
         burst: BurstRule | None = None,
+        reader: MessageReader | None = None,
     ) -> None:
         self.sessions = sessions
+        self.reader = reader or MessageReader()
         self.main_currency = main_currency
         self.burst = burst or BurstRule()
         self.batch = batch
@@ -605,6 +612,33 @@ class CommunityRecorder:
         self._wake.set()
         await self._idle.wait()
 
+    async def _read(self, facts: list[Fact]) -> list[Fact]:
+        """Return the facts with each member's message read, and its words dropped."""
+        unread = [
+            i
+            for i, fact in enumerate(facts)
+            if isinstance(fact, Spoke) and fact.unread is not None
+        ]
+        if not unread:
+            return facts
+        said = [facts[i] for i in unread]
+        readings = await self.reader.read(
+            [(fact.unread or "", fact.language) for fact in said if isinstance(fact, Spoke)]
+        )
+        read = list(facts)
+        for i, fact, (sentiment, question) in zip(unread, said, readings, strict=True):
+            assert isinstance(fact, Spoke)
+            read[i] = replace(fact, sentiment=sentiment, question=question, unread=None)
+        return read
+
+    async def _write_when_read(self, reading: asyncio.Future[list[Fact]]) -> None:
+        try:
+            facts = await reading
+        except Exception:
+            log.exception("community facts lost: their messages could not be read")
+            return
+        await self._write(facts)
+
     async def _write(self, facts: list[Fact]) -> None:
         for attempt in range(1, ATTEMPTS + 1):
             try:
@@ -625,8 +659,13 @@ class CommunityRecorder:
             return
 
     async def _run(self) -> None:
+        writing: asyncio.Task[None] | None = None  # the batch before, still being written
         while not (self._stopping and not self._pending):
             if not self._pending:
+                if writing is not None:
+                    await writing
+                    writing = None
+                    continue  # more may have come meanwhile
                 self._idle.set()
                 self._hurry = False
                 await self._wake.wait()
@@ -638,17 +677,28 @@ class CommunityRecorder:
                 self._wake.clear()
             facts, self._pending = self._pending[: self.batch], self._pending[self.batch :]
             if facts:
-                await self._write(facts)
+                # A batch's messages are read while the batch before is written; the writes
+                # keep their order.
+                reading = asyncio.ensure_future(self._read(facts))
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self._write_when_read(reading))
+        if writing is not None:
+            await writing
         self._idle.set()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[CommunityRecorder]:
         """Write facts in the background while the block runs; write the rest on exit."""
         self._stopping = False
+        self.reader.start()
         task = asyncio.create_task(self._run(), name="community-recorder")
         try:
             yield self
         finally:
             self._stopping = True
             self._wake.set()
-            await task
+            try:
+                await task
+            finally:
+                await asyncio.to_thread(self.reader.close)

@@ -36,7 +36,6 @@ from bot.domain.community import (
     normalise_emoji,
     parse_poll,
     reaction_sentiment,
-    read_message,
 )
 from bot.domain.flags import BurstRule, points_elsewhere
 from bot.services import community
@@ -51,6 +50,7 @@ from bot.services.community import (
     Voted,
 )
 from bot.services.flags import CasCheck
+from bot.services.reading import MessageReader
 from bot.telegram.community_rights import check_chat, rights_changed
 from bot.telegram.community_state import ADMIN_STATUSES, LISTENING, Listening, listening_of
 from bot.telegram.context import BotApplication, BotContext, services_of
@@ -159,7 +159,6 @@ async def heard(update: Update, context: BotContext) -> None:
     if not _is_member(user, message) or said is None:
         return
     assert user is not None
-    sentiment, question = read_message(said, user.language_code)
     thread = message.message_thread_id
     replied = message.reply_to_message
     quoted_root = ""
@@ -172,8 +171,8 @@ async def heard(update: Update, context: BotContext) -> None:
             message_id=message.message_id,
             member=_member(user),
             occurred_at=message.date,
-            sentiment=sentiment,
-            question=question,
+            unread=said,  # read by the recorder, in its batch, then dropped
+            language=user.language_code,
             own_topic=_first_hashtag(message),
             thread_id=thread,
             quoted_root_topic=quoted_root,
@@ -181,6 +180,12 @@ async def heard(update: Update, context: BotContext) -> None:
             reply_to_id=replied.message_id if replied is not None else None,
         )
     )
+
+
+async def heard_only_here(update: Update, context: BotContext) -> None:
+    """Hear a community chat's message; no other handler needs it (a busy group sends many)."""
+    await heard(update, context)
+    raise ApplicationHandlerStop
 
 
 def _service_membership(state: Listening, message: Message) -> None:
@@ -367,7 +372,11 @@ def add_handlers(application: BotApplication) -> None:
     application.bot_data[LISTENING] = Listening(
         chat_ids=chat_ids,
         recorder=CommunityRecorder(
-            services.sessions, main_currency=current.main_currency, burst=burst
+            services.sessions,
+            main_currency=current.main_currency,
+            burst=burst,
+            # No community chat, no members' messages: no worker process either.
+            reader=MessageReader(current.community_reader_processes if chat_ids else 0),
         ),
         cas=cas,
     )
@@ -375,14 +384,16 @@ def add_handlers(application: BotApplication) -> None:
         return
     ids = sorted(chat_ids)
     in_chats = filters.Chat(chat_id=ids) & filters.UpdateType.MESSAGE
-    # Commands in community chats are handled here, before the staff handlers see them.
+    # Commands in community chats are handled here, before the staff handlers see them; so is
+    # every other message there (the first handler that matches in a group takes it), and no
+    # later handler looks at it.
     commands = [
         CommandHandler("poll", poll, filters=in_chats),
         MessageHandler(in_chats & filters.COMMAND, other_command),
+        MessageHandler(in_chats, heard_only_here),
     ]
     application.add_handlers(commands, group=COMMAND_GROUP)
     handlers = [
-        MessageHandler(in_chats, heard),
         ChatMemberHandler(membership, ChatMemberHandler.CHAT_MEMBER, chat_id=ids),
         ChatMemberHandler(rights_changed, ChatMemberHandler.MY_CHAT_MEMBER, chat_id=ids),
         MessageReactionHandler(
