@@ -22,7 +22,7 @@ from bot.domain.community import read_message, read_messages
 log = logging.getLogger(__name__)
 
 Message = tuple[str, str | None]  # the words and the member's Telegram language code
-Reading = tuple[str, bool]  # sentiment, and whether it asks a question
+MessageReading = tuple[str, bool]  # sentiment, and whether it asks a question
 
 
 class MessageReader:
@@ -47,7 +47,7 @@ class MessageReader:
         if self.processes:
             self._workers()
 
-    async def read(self, messages: Sequence[Message]) -> list[Reading]:
+    async def read(self, messages: Sequence[Message]) -> list[MessageReading]:
         """Return each message's sentiment and whether it is a question, in order."""
         if not messages:
             return []
