@@ -183,6 +183,10 @@ async def test_an_opt_out_only_the_model_reads_is_offered_and_stops_only_when_ta
         assert (await _supporter(bot, 403)).opted_out_at is None
         (kept,) = await bot.rows(Reply, Reply.telegram_message_id.is_not(None))  # type: ignore[union-attr]
         assert kept.classification != "opt_out"
+        # It waits in the desk like any other reply: staff still answer it.
+        inbox = await bot.staff_command("/inbox", "Inbox")
+        assert "1 message(s) waiting" in inbox["text"]
+        await bot.next_message(STAFF_CHAT_ID, "Ik zit niet te wachten")
 
         await bot.client.press(403, offer["message_id"], button["callback_data"])
         await bot.next_message(403, "Geregeld")
