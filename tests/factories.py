@@ -65,8 +65,9 @@ async def add_interaction(
     detail: str | None = None,
     sentiment: str | None = None,
     source: str | None = "test",
+    event: str | None = None,
 ) -> Interaction:
-    """Store one interaction of a supporter."""
+    """Store one interaction of a supporter (with an event key: as a community chat's)."""
     sid = supporter if isinstance(supporter, int) else supporter.id
     assert sid is not None
     row = Interaction(
@@ -76,13 +77,22 @@ async def add_interaction(
         sentiment=sentiment,
         occurred_at=occurred_at,
         source=source,
+        event=event,
     )
     session.add(row)
     await session.flush()
     # As every writer of interactions does: the community roll-ups follow.
     await note_interactions(
         session=session,
-        rows=[{"supporter_id": sid, "kind": kind, "occurred_at": occurred_at, "source": source}],
+        rows=[
+            {
+                "supporter_id": sid,
+                "kind": kind,
+                "occurred_at": occurred_at,
+                "source": source,
+                "event": event,
+            }
+        ],
     )
     return row
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 from collections import defaultdict
@@ -43,6 +44,8 @@ COMMUNITY = (
 async def seed_community(sessions: async_sessionmaker[AsyncSession]) -> None:
     """A community of 90: bought followers in a burst, exhibition visitors, quiet members."""
     pick = random.Random(14)
+    # As the community recorder keys them: each interaction in a chat under its own event.
+    keys = (f"seed:{n}" for n in itertools.count())
     async with sessions() as session, session.begin():
         for n in range(90):
             group = "bought" if n < 50 else "expo" if n < 62 else "plain"
@@ -56,11 +59,18 @@ async def seed_community(sessions: async_sessionmaker[AsyncSession]) -> None:
             chat = CHATS[n % 2]
             joined_at = NOW - timedelta(days=pick.randint(1, 120), minutes=n)
             link = {"bought": "bought-followers", "expo": "expo-qr"}.get(group)
-            await add_interaction(session, person, "joined", joined_at, detail=link, source=chat)
+            await add_interaction(
+                session, person, "joined", joined_at, detail=link, source=chat, event=next(keys)
+            )
             if group == "bought":
                 if n % 5 == 0:
                     await add_interaction(
-                        session, person, "left", joined_at + timedelta(hours=3), source=chat
+                        session,
+                        person,
+                        "left",
+                        joined_at + timedelta(hours=3),
+                        source=chat,
+                        event=next(keys),
                     )
                 await add_flags(
                     session=session,
@@ -71,7 +81,7 @@ async def seed_community(sessions: async_sessionmaker[AsyncSession]) -> None:
                 kind = pick.choice(("comment", "reaction", "question", "poll_answer"))
                 at = joined_at + timedelta(days=pick.uniform(0, 60))
                 if at < NOW:
-                    await add_interaction(session, person, kind, at, source=chat)
+                    await add_interaction(session, person, kind, at, source=chat, event=next(keys))
             if group == "expo" and pick.random() < 0.7:
                 currency = pick.choice(("EUR", "EUR", "USD"))
                 await add_donation(

@@ -25,9 +25,14 @@ from bot.services.community_report import build_community_report
 from bot.services.conversation import opt_in, opt_out, set_blocked
 from bot.services.flags import trust
 from bot.services.supporters import forget_supporter, upsert_started_supporter
-from bot.storage.community_rollup import ROLLUP_TABLES, rebuild, rebuild_statements
-from bot.storage.tables import WAY_IN
-from tests.factories import add_donation
+from bot.storage.community_rollup import (
+    ROLLUP_TABLES,
+    chat_member_statements,
+    rebuild,
+    rebuild_statements,
+)
+from bot.storage.tables import COMMUNITY_CHAT_MEMBER, WAY_IN
+from tests.factories import add_donation, add_interaction
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CHAT, SOURCE = -100_1, "Harbour chat"
@@ -447,3 +452,29 @@ async def test_bulk_starts_then_one_rebuild_equal_starts_one_by_one(
     plain = await start(21, bulk=False)  # three more, one by one
     assert await rows(bulk) == await rows(plain)
     assert any(await rows(bulk))
+
+
+async def test_only_community_chats_make_chat_members(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # A member's CRM-imported comment and their answered question in the private chat carry a
+    # `source` too, but name no chat: only the group's own messages make a chat member.
+    await record(sessions, spoke(1, 7, day(1)))
+    sid = await supporter_of(sessions, 1)
+    async with sessions() as session, session.begin():
+        await add_interaction(session, sid, "comment", day(2), source="museum-crm")
+        await add_interaction(session, sid, "question_answered", day(3), source="telegram")
+    report = await build_community_report(sessions, now=NOW, currency="EUR")
+    assert [row["chat"] for row in report.chats] == [SOURCE]
+    (chat_row,) = report.chats
+    assert chat_row["seen"] == 1
+    async with sessions() as session:
+        kept = sorted(tuple(row) for row in await session.execute(select(COMMUNITY_CHAT_MEMBER)))
+    async with sessions() as session, session.begin():
+        for statement in chat_member_statements():
+            await session.execute(statement)
+    async with sessions() as session:
+        rebuilt = sorted(
+            tuple(row) for row in await session.execute(select(COMMUNITY_CHAT_MEMBER))
+        )
+    assert rebuilt == kept and [row[0] for row in kept] == [SOURCE]

@@ -27,7 +27,7 @@ async def test_upgrade_to_head_has_no_drift(db_url: str) -> None:
         version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalar()
     await engine.dispose()
     assert drift == []
-    assert version == "0010_community_rollup"
+    assert version == "0011_chat_members_from_chats"
 
 
 ROWS_AT_0002 = (
@@ -130,5 +130,45 @@ async def test_0006_adds_the_audit_supporter_and_staff_messages_and_undoes(db_ur
             )
         assert "staff_message" not in tables and "supporter_id" not in columns
         await asyncio.to_thread(upgrade, db_url)
+    finally:
+        await engine.dispose()
+
+
+async def test_0011_keeps_only_community_chats_as_chat_members(db_url: str) -> None:
+    """A CRM comment and a private chat's reply named chats before 0011; afterwards only the
+    community recorder's interactions (under an event key) do, with their latest time."""
+    await asyncio.to_thread(upgrade, db_url, "0010_community_rollup")
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO supporter (id, first_name, last_name, language, created_at,"
+                " engagement_score, rfm_score, interaction_count, gift_count, gift_total_minor)"
+                " VALUES (1, 'S1', '', 'en', '2025-01-01 00:00:00', 0, 0, 0, 0, 0)"
+            )
+            for kind, source, event, at in (
+                ("comment", "museum-crm", None, "2025-02-01 10:00:00"),
+                ("question_answered", "telegram", None, "2025-02-02 10:00:00"),
+                ("comment", "Harbour chat", "c:-100:5", "2025-02-03 10:00:00"),
+                ("reaction", "Harbour chat", "r:-100:5:1", "2025-02-04 10:00:00"),
+            ):
+                await conn.exec_driver_sql(
+                    "INSERT INTO interaction (supporter_id, kind, source, event, occurred_at)"
+                    f" VALUES (1, '{kind}', '{source}', {repr(event) if event else 'NULL'},"
+                    f" '{at}')"
+                )
+                await conn.exec_driver_sql(
+                    "INSERT INTO community_chat_member (chat, supporter_id, last_engaged_at)"
+                    f" VALUES ('{source}', 1, '{at}') ON CONFLICT DO NOTHING"
+                )
+        await asyncio.to_thread(upgrade, db_url)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.exec_driver_sql(
+                    "SELECT chat, supporter_id, last_engaged_at FROM community_chat_member"
+                )
+            ).all()
+        assert [(chat, sid) for chat, sid, _ in rows] == [("Harbour chat", 1)]
+        assert str(rows[0][2]).startswith("2025-02-04 10:00:00")
     finally:
         await engine.dispose()

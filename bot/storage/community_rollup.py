@@ -143,6 +143,37 @@ def _ways_in(supporter_ids: Supporters) -> Any:
     ).subquery("way")
 
 
+def _chat_members(supporter_ids: Supporters) -> Any:
+    """Return (chat, sid, last engaged) of members of community chats.
+
+    Only what the community recorder wrote, under the event Telegram's ids key, makes a chat
+    member: an imported comment's or a private chat's `source` ("museum-crm", "telegram")
+    names no chat.
+    """
+    i = INTERACTION.c
+    engaged = i.kind.in_(ENGAGED_KINDS)
+    return (
+        select(i.source, i.supporter_id, func.max(case((engaged, i.occurred_at))))
+        .where(
+            i.kind.in_(COMMUNITY_KINDS),
+            i.source.is_not(None),
+            i.event.is_not(None),
+            *_only(i.supporter_id, supporter_ids),
+        )
+        .group_by(i.source, i.supporter_id)
+    )
+
+
+def chat_member_statements() -> list[Executable]:
+    """Return the statements that derive every community chat member afresh (a migration's)."""
+    return [
+        delete(COMMUNITY_CHAT_MEMBER),
+        insert(COMMUNITY_CHAT_MEMBER).from_select(
+            ["chat", "supporter_id", "last_engaged_at"], _chat_members(None)
+        ),
+    ]
+
+
 def rebuild_statements(supporter_ids: Supporters = None) -> list[Executable]:
     """Return the INSERT ... SELECTs deriving the roll-ups of these supporters (None: all).
 
@@ -159,15 +190,7 @@ def rebuild_statements(supporter_ids: Supporters = None) -> list[Executable]:
         .where(i.kind.in_(COMMUNITY_KINDS), *_only(i.supporter_id, supporter_ids))
         .group_by(i.supporter_id)
     )
-    chats = (
-        select(i.source, i.supporter_id, func.max(case((engaged, i.occurred_at))))
-        .where(
-            i.kind.in_(COMMUNITY_KINDS),
-            i.source.is_not(None),
-            *_only(i.supporter_id, supporter_ids),
-        )
-        .group_by(i.source, i.supporter_id)
-    )
+    chats = _chat_members(supporter_ids)
     way = _ways_in(supporter_ids)
     left, later = INTERACTION.alias("left_"), INTERACTION.alias("later")
     left_at = (
@@ -267,7 +290,7 @@ async def note_interactions(*, session: AsyncSession, rows: Sequence[Mapping[str
         kind, source, at = row["kind"], row.get("source"), row["occurred_at"]
         if kind in ENGAGED_KINDS:
             engaged[sid] = engaged.get(sid, 0) + 1
-            if source is not None:
+            if source is not None and row.get("event") is not None:  # see _chat_members
                 key = (str(source), sid)
                 chats[key] = max(at, chats.get(key, at))
         if is_activity(kind, source):
@@ -422,6 +445,8 @@ def _noting(dialect: str) -> _Noting:
         set_={"engaged": COMMUNITY_MEMBER.c.engaged + members.excluded.engaged},
     )
 
+    # Only the community recorder notes a batch still in the table, every one of its
+    # engagements under an event: each names its chat (as _chat_members asks).
     latest = (
         select(b.source, b.supporter_id, func.max(b.occurred_at))
         .where(engaged, b.source.is_not(None))
