@@ -71,12 +71,14 @@ def _interactions_sql(sql: _Sql, count: int, members: int) -> str:
     chat = sql.pick(CHATS, sql.hash(37, len(CHATS)))
     link = sql.pick(LINKS, sql.hash(41, len(LINKS)))
     return f"""{prefix}
-        INSERT INTO interaction (supporter_id, kind, detail, sentiment, occurred_at, source)
+        INSERT INTO interaction (supporter_id, kind, detail, sentiment, occurred_at, source,
+                                 event)
         SELECT supporter_id, kind,
             CASE WHEN kind = 'joined' AND n % 3 = 0 THEN {link} END,
             CASE WHEN kind = 'comment' THEN 'neutral' END,
             {sql.seconds_before(NOW, sql.hash(43, HALF_YEAR))},
-            {chat}
+            {chat},
+            'b:' || n
         FROM (SELECT n, 1 + {sql.hash(47, members)} AS supporter_id, {kind} AS kind
               FROM {source}) AS generated"""
 
