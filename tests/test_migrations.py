@@ -30,6 +30,12 @@ async def test_upgrade_to_head_has_no_drift(db_url: str) -> None:
     assert version == "0011_chat_members_from_chats"
 
 
+SUPPORTER_1 = (
+    "INSERT INTO supporter (id, first_name, last_name, language, created_at,"
+    " engagement_score, rfm_score, interaction_count, gift_count, gift_total_minor)"
+    " VALUES (1, 'S1', '', 'en', '2025-01-01 00:00:00', 0, 0, 0, 0, 0)"
+)
+
 ROWS_AT_0002 = (
     "INSERT INTO campaign (id, name, title, state, spec_yaml, spec_hash, audience_size,"
     " created_at) VALUES (1, 'spring', 'Spring', 'running', '', '', 3, '2025-03-03 09:00:00')",
@@ -101,11 +107,7 @@ async def test_0006_adds_the_audit_supporter_and_staff_messages_and_undoes(db_ur
     engine = make_engine(db_url)
     try:
         async with engine.begin() as conn:
-            await conn.exec_driver_sql(
-                "INSERT INTO supporter (id, first_name, last_name, language, created_at,"
-                " engagement_score, rfm_score, interaction_count, gift_count, gift_total_minor)"
-                " VALUES (1, 'S1', '', 'en', '2025-01-01 00:00:00', 0, 0, 0, 0, 0)"
-            )
+            await conn.exec_driver_sql(SUPPORTER_1)
             await conn.exec_driver_sql(
                 "INSERT INTO audit_log (at, actor_user_id, action, allowed, detail)"
                 " VALUES ('2025-03-03 09:00:00', 7, 'launch', true, 'spring')"
@@ -141,11 +143,7 @@ async def test_0011_keeps_only_community_chats_as_chat_members(db_url: str) -> N
     engine = make_engine(db_url)
     try:
         async with engine.begin() as conn:
-            await conn.exec_driver_sql(
-                "INSERT INTO supporter (id, first_name, last_name, language, created_at,"
-                " engagement_score, rfm_score, interaction_count, gift_count, gift_total_minor)"
-                " VALUES (1, 'S1', '', 'en', '2025-01-01 00:00:00', 0, 0, 0, 0, 0)"
-            )
+            await conn.exec_driver_sql(SUPPORTER_1)
             for kind, source, event, at in (
                 ("comment", "museum-crm", None, "2025-02-01 10:00:00"),
                 ("question_answered", "telegram", None, "2025-02-02 10:00:00"),

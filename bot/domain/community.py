@@ -10,7 +10,6 @@ from bot.domain.classify import (
     OTHER,
     POSITIVE,
     QUESTION,
-    THRESHOLD,
     asks_or_refuses,
     blended,
     by_polarity,
@@ -35,11 +34,7 @@ _SENTIMENT_OF = {
 
 
 def _sign(score: float) -> str:
-    if score >= THRESHOLD:
-        return POSITIVE_SENTIMENT
-    if score <= -THRESHOLD:
-        return NEGATIVE_SENTIMENT
-    return NEUTRAL_SENTIMENT
+    return _SENTIMENT_OF[by_polarity(score)]
 
 
 def read_message(text: str, language: str | None) -> tuple[str, bool]:

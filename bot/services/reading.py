@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from bot.domain.community import read_message, read_messages
+from bot.domain.community import read_messages
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class MessageReader:
         except BrokenProcessPool:
             log.warning("a message reader process died; it is replaced, this batch read here")
             self.close()
-            return [read_message(text, language) for text, language in batch]
+            return read_messages(batch)
 
     def close(self) -> None:
         """Stop the worker processes (they finish what they are reading first)."""
